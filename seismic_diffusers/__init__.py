@@ -1,0 +1,30 @@
+"""seismic_diffusers: diffusers-style pretrained pipelines for seismology."""
+
+__version__ = "0.1.0"
+
+# diffusers resolves `["seismic_diffusers", "<Class>"]` entries in model_index.json by looking
+# up these base classes in this namespace, so they must be importable from the package root.
+from diffusers import ConfigMixin, ModelMixin, SchedulerMixin  # noqa: F401
+
+from .data import (
+    VELOCITY_FAMILIES,
+    OpenFWIDataset,
+    SyntheticVelocityDataset,
+    VelocityAugmentation,
+    generate_velocity_models,
+)
+from .models import VelocityUNet2DModel
+from .pipelines import VelocityGenerationPipeline, VelocityPipelineOutput
+from .processors import VelocityProcessor
+
+__all__ = [
+    "VELOCITY_FAMILIES",
+    "OpenFWIDataset",
+    "SyntheticVelocityDataset",
+    "VelocityAugmentation",
+    "VelocityGenerationPipeline",
+    "VelocityPipelineOutput",
+    "VelocityProcessor",
+    "VelocityUNet2DModel",
+    "generate_velocity_models",
+]

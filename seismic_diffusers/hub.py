@@ -1,0 +1,147 @@
+"""Hub helpers: resolve pipeline ids offline-first, validate folders, push with a model card."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from huggingface_hub import ModelCard, ModelCardData, snapshot_download
+
+LIBRARY_NAME = "seismic_diffusers"
+WEIGHT_FILE_SUFFIX = ".safetensors"
+
+
+def resolve_pretrained(pretrained_model_name_or_path: str | os.PathLike, **hub_kwargs) -> str:
+    """Return a local folder for a pipeline given as a folder or a Hub id.
+
+    Plain `DiffusionPipeline.from_pretrained("org/name")` cannot load components from a
+    third-party library (diffusers PR #5728), so Hub ids are downloaded with
+    `huggingface_hub.snapshot_download` first (which honours `HF_HUB_OFFLINE=1` and the cache).
+
+    Args:
+        pretrained_model_name_or_path (`str` or `os.PathLike`): A local folder or a Hub repo id.
+        hub_kwargs: Passed to `snapshot_download` (`revision`, `cache_dir`, `token`, ...).
+
+    Returns:
+        `str`: the local folder.
+    """
+    path = Path(pretrained_model_name_or_path).expanduser()
+    if path.is_dir():
+        return str(path)
+    name = str(pretrained_model_name_or_path)
+    if path.suffix or name.startswith((".", "/")) or name.count("/") != 1:
+        raise ValueError(
+            f"{name!r} is neither an existing pipeline folder nor a Hub id of the form 'org/name'."
+        )
+    allowed = {"revision", "cache_dir", "token", "local_files_only", "force_download"}
+    kwargs = {key: value for key, value in hub_kwargs.items() if key in allowed}
+    return snapshot_download(repo_id=name, ignore_patterns=["*.bin", "*.pt", "*.ckpt", "*.pth"], **kwargs)
+
+
+def check_pipeline_folder(folder: str | os.PathLike) -> None:
+    """Raise a `ValueError` naming the problem if a pipeline folder cannot load.
+
+    Checks that `model_index.json` exists, and that each model component has a readable
+    safetensors file (pickle weights are never loaded).
+    """
+    from safetensors import safe_open
+
+    folder = Path(folder)
+    index_path = folder / "model_index.json"
+    if not index_path.is_file():
+        raise ValueError(f"{folder} is not a pipeline folder: it has no model_index.json.")
+    try:
+        index = json.loads(index_path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{index_path} is not valid JSON: {error}.") from error
+    for name, spec in index.items():
+        if name.startswith("_") or not isinstance(spec, list):
+            continue
+        component = folder / name
+        if not (component / "config.json").is_file():
+            continue  # schedulers and processors have their own config names and no weights
+        weights = sorted(component.glob(f"*{WEIGHT_FILE_SUFFIX}"))
+        if not weights:
+            raise ValueError(
+                f"Component {name!r} in {folder} has no safetensors weights; expected "
+                f"{component / ('diffusion_pytorch_model' + WEIGHT_FILE_SUFFIX)} (pickle files are not loaded)."
+            )
+        for weight in weights:
+            try:
+                with safe_open(str(weight), framework="pt") as handle:
+                    list(handle.keys())
+            except Exception as error:  # safetensors raises its own error types
+                raise ValueError(
+                    f"Corrupt safetensors file {weight}: {error}. Re-save or re-download it."
+                ) from error
+
+
+def render_model_card(
+    folder: str | os.PathLike,
+    repo_id: str,
+    card_text: str | None = None,
+    tags: list[str] | None = None,
+    datasets: list[str] | None = None,
+    metrics: list[str] | None = None,
+) -> ModelCard:
+    """Build a Hub model card: front matter from `ModelCardData`, body from the folder's README.md.
+
+    Args:
+        folder: The pipeline folder.
+        repo_id: Target repo, used in the card's usage snippet if no README exists.
+        card_text: Body text; defaults to `folder/README.md` with any existing front matter dropped.
+        tags, datasets, metrics: Hub metadata.
+    """
+    folder = Path(folder)
+    if card_text is None:
+        readme = folder / "README.md"
+        card_text = readme.read_text() if readme.is_file() else f"# {repo_id}\n"
+        if card_text.startswith("---"):
+            card_text = card_text.split("---", 2)[2].lstrip("\n")
+    data = ModelCardData(
+        library_name=LIBRARY_NAME,
+        license="mit",
+        tags=sorted(set((tags or []) + ["seismology", "diffusers", LIBRARY_NAME])),
+        datasets=datasets,
+        metrics=metrics,
+    )
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{card_text}")
+
+
+def push_pipeline(
+    folder: str | os.PathLike,
+    repo_id: str,
+    api=None,
+    private: bool = False,
+    commit_message: str = "Upload seismic_diffusers pipeline",
+    tags: list[str] | None = None,
+    datasets: list[str] | None = None,
+    metrics: list[str] | None = None,
+):
+    """Validate a pipeline folder, write its model card, and upload it with `HfApi.upload_folder`.
+
+    Args:
+        folder: A pipeline folder written by `save_pretrained`.
+        repo_id: `org/name` on the Hub.
+        api (`huggingface_hub.HfApi`, *optional*): The client; injectable for tests.
+        private, commit_message: Passed to the Hub.
+        tags, datasets, metrics: Model card metadata.
+
+    Returns:
+        Whatever `api.upload_folder` returns (a `CommitInfo` for the real client).
+    """
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi()
+    check_pipeline_folder(folder)
+    card = render_model_card(folder, repo_id, tags=tags, datasets=datasets, metrics=metrics)
+    card.save(str(Path(folder) / "README.md"))
+    api.create_repo(repo_id=repo_id, private=private, exist_ok=True)
+    return api.upload_folder(
+        repo_id=repo_id,
+        folder_path=str(folder),
+        commit_message=commit_message,
+        ignore_patterns=["*.bin", "*.pt", "*.ckpt", "*.pth", "__pycache__/*"],
+    )

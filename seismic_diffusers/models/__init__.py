@@ -1,0 +1,3 @@
+from .unet_velocity import VelocityUNet2DModel
+
+__all__ = ["VelocityUNet2DModel"]

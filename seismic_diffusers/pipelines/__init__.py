@@ -1,0 +1,3 @@
+from .pipeline_velocity import VelocityGenerationPipeline, VelocityPipelineOutput
+
+__all__ = ["VelocityGenerationPipeline", "VelocityPipelineOutput"]

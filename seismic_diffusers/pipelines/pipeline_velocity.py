@@ -1,0 +1,186 @@
+"""Velocity-model generation: a (class-conditional) DDPM over OpenFWI-style 70 x 70 maps."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+
+from ..models.unet_velocity import VelocityUNet2DModel
+from ..processors import VelocityProcessor
+from .pipeline_utils import SeismicDiffusionPipeline
+
+OUTPUT_TYPES = ("np", "pt", "pil")
+
+EXAMPLE_DOC_STRING = """
+    Examples:
+        ```py
+        >>> from seismic_diffusers import VelocityGenerationPipeline
+        >>> pipe = VelocityGenerationPipeline.from_pretrained("pipelines/openfwi-velocity-ddpm")
+        >>> out = pipe(batch_size=4, family="curvefault-a", generator=torch.Generator().manual_seed(0))
+        >>> out.velocities.shape  # (4, 70, 70), m/s
+        ```
+"""
+
+
+@dataclass
+class VelocityPipelineOutput(BaseOutput):
+    """
+    Args:
+        velocities (`np.ndarray` or `torch.Tensor` of shape `(batch_size, height, width)`):
+            Velocity maps in m/s (float32); axis 1 is depth, axis 2 horizontal position, both at
+            `processor.config.grid_spacing` metres.
+        images (`list[PIL.Image.Image]`, *optional*):
+            Colour-mapped maps, only for `output_type="pil"`.
+    """
+
+    velocities: np.ndarray | torch.Tensor
+    images: list | None = None
+
+
+class VelocityGenerationPipeline(SeismicDiffusionPipeline):
+    r"""Generate subsurface velocity models, unconditionally or for a named geological family.
+
+    Parameters:
+        unet ([`VelocityUNet2DModel`]): Denoiser; class-conditional when `num_class_embeds` is set.
+        scheduler ([`SchedulerMixin`]): Any diffusers scheduler (DDPM, DDIM, DPM-Solver++, ...).
+        processor ([`VelocityProcessor`]): m/s <-> [-1, 1] constants and the family vocabulary.
+    """
+
+    model_cpu_offload_seq = "unet"
+
+    def __init__(self, unet: VelocityUNet2DModel, scheduler: SchedulerMixin, processor: VelocityProcessor):
+        super().__init__()
+        self.register_modules(unet=unet, scheduler=scheduler, processor=processor)
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.unet.config.num_class_embeds is not None
+
+    @property
+    def families(self) -> list[str]:
+        """Family names this pipeline can be conditioned on (empty for an unconditional model)."""
+        return self.processor.families if self.is_conditional else []
+
+    def check_inputs(self, batch_size, family, num_inference_steps, guidance_scale, output_type):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
+        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+            raise ValueError(f"`num_inference_steps` must be an integer >= 1, got {num_inference_steps!r}.")
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(
+                f"Unknown `output_type` {output_type!r}. Valid choices: {', '.join(OUTPUT_TYPES)}."
+            )
+        if guidance_scale < 1.0:
+            raise ValueError(
+                f"`guidance_scale` must be >= 1.0 (1.0 disables guidance), got {guidance_scale}."
+            )
+        if not self.is_conditional:
+            given = [family] if family is None or isinstance(family, str) else list(family)
+            if any(name is not None for name in given):
+                raise ValueError(
+                    f"This pipeline's model is unconditional, so `family` must be None (got {family!r}). "
+                    "Valid choices: None."
+                )
+            if guidance_scale > 1.0:
+                raise ValueError(
+                    "`guidance_scale` > 1 needs a class-conditional model; this one is unconditional."
+                )
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        batch_size: int = 1,
+        family: str | list[str | None] | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        num_inference_steps: int = 25,
+        guidance_scale: float = 1.0,
+        output_type: str = "np",
+        return_dict: bool = True,
+    ) -> VelocityPipelineOutput | tuple:
+        r"""
+        Args:
+            batch_size (`int`, *optional*, defaults to 1):
+                Number of velocity maps to generate.
+            family (`str` or `list[str | None]`, *optional*, defaults to `None`):
+                A family name from `pipe.families` for all samples, one per sample, or `None` to
+                sample from all families (the null class; required for unconditional models).
+            generator (`torch.Generator` or `list[torch.Generator]`, *optional*):
+                Makes generation deterministic; a list gives one generator per sample.
+            num_inference_steps (`int`, *optional*, defaults to 25):
+                Denoising steps. The bundled DPM-Solver++ scheduler needs about 20-25; a DDPM
+                scheduler needs up to `num_train_timesteps` (1000).
+            guidance_scale (`float`, *optional*, defaults to 1.0):
+                Classifier-free guidance weight; 1.0 disables it, larger values follow `family`
+                more strictly at some cost in diversity.
+            output_type (`str`, *optional*, defaults to `"np"`):
+                `"np"` (numpy), `"pt"` (torch tensor), or `"pil"` (numpy plus colour-mapped images).
+            return_dict (`bool`, *optional*, defaults to `True`):
+                Return a [`VelocityPipelineOutput`] instead of a tuple.
+
+        Returns:
+            [`VelocityPipelineOutput`] or `tuple`: `velocities` of shape `(batch_size, 70, 70)`,
+            float32, in m/s within `[processor.config.v_min, processor.config.v_max]`; with
+            `return_dict=False`, the tuple `(velocities,)` or `(velocities, images)` for `"pil"`.
+        """
+        # 1. Check inputs
+        self.check_inputs(batch_size, family, num_inference_steps, guidance_scale, output_type)
+        device = self._execution_device
+        class_labels = None
+        if self.is_conditional:
+            labels = self.processor.family_labels(family, batch_size)
+            class_labels = torch.tensor(labels, device=device, dtype=torch.long)
+        do_guidance = class_labels is not None and guidance_scale > 1.0
+
+        # 2. Sample Gaussian noise at the native map size
+        size = self.unet.config.sample_size
+        height, width = (size, size) if isinstance(size, int) else size
+        shape = (batch_size, self.unet.config.in_channels, height, width)
+        sample = randn_tensor(shape, generator=generator, device=device, dtype=self.unet.dtype)
+
+        # 3. Set step values
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        sample = sample * self.scheduler.init_noise_sigma
+        # Not every scheduler's `step` takes a generator (stochastic ones do).
+        step_kwargs = (
+            {"generator": generator}
+            if "generator" in inspect.signature(self.scheduler.step).parameters
+            else {}
+        )
+        if do_guidance:
+            null_labels = torch.full_like(class_labels, self.processor.null_label)
+            class_labels = torch.cat([null_labels, class_labels])
+
+        # 4. Denoising loop
+        for t in self.progress_bar(self.scheduler.timesteps):
+            model_input = torch.cat([sample] * 2) if do_guidance else sample
+            model_input = self.scheduler.scale_model_input(model_input, t)
+            # 4.1 predict noise model_output
+            model_output = self.unet(model_input, t, class_labels=class_labels).sample
+            if do_guidance:
+                uncond, cond = model_output.chunk(2)
+                model_output = uncond + guidance_scale * (cond - uncond)
+            # 4.2 compute previous sample: x_t -> x_t-1
+            sample = self.scheduler.step(model_output, t, sample, **step_kwargs).prev_sample
+
+        # 5. Post-process to m/s
+        velocities = self.processor.denormalize(sample.clamp(-1.0, 1.0)[:, 0].float())
+        images = None
+        if output_type in ("np", "pil"):
+            velocities = velocities.cpu().numpy().astype(np.float32)
+        if output_type == "pil":
+            images = self.processor.to_pil(velocities)
+
+        # 6. Return
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (velocities,) if images is None else (velocities, images)
+        return VelocityPipelineOutput(velocities=velocities, images=images)
+
+
+VelocityGenerationPipeline.__call__.__doc__ += EXAMPLE_DOC_STRING

@@ -1,0 +1,3 @@
+from .plotting import plot_velocity_grid
+
+__all__ = ["plot_velocity_grid"]

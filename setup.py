@@ -1,0 +1,41 @@
+"""Packaging for seismic-diffusers."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).resolve().parent
+README = HERE / "README.md"
+LONG_DESCRIPTION = README.read_text(encoding="utf-8") if README.exists() else ""
+
+setup(
+    name="seismic-diffusers",
+    version="0.1.0",
+    description="Diffusion models for seismology (velocity models, seismic data, denoising), diffusers-style.",
+    long_description=LONG_DESCRIPTION,
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["seismic_diffusers*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "torch>=2.1",
+        "diffusers>=0.30",
+        "accelerate>=0.30",
+        "huggingface_hub>=0.23",
+        "safetensors>=0.4",
+        "kornia>=0.7",
+        "torchmetrics>=1.3",
+        "obspy>=1.4",
+        "matplotlib>=3.7",
+        "tqdm>=4.60",
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "pillow",
+    ],
+    extras_require={"dev": ["pytest>=7", "ruff>=0.4"]},
+    entry_points={"console_scripts": ["seismic-diffusers=seismic_diffusers.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Physics",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

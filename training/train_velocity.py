@@ -1,0 +1,499 @@
+#!/usr/bin/env python
+"""Train a (class-conditional) velocity-model DDPM with Accelerate.
+
+Run with `accelerate launch training/train_velocity.py --output_dir runs/velocity ...`.
+Follows diffusers' `train_unconditional.py`: EMA, checkpoints with `--resume_from_checkpoint
+latest`, mixed precision, gradient accumulation, a `diffusers.optimization` LR schedule, and a
+complete pipeline folder (safetensors) at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from accelerate.utils import ProjectConfiguration, set_seed
+from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import EMAModel
+from tqdm.auto import tqdm
+
+from seismic_diffusers import (
+    VELOCITY_FAMILIES,
+    OpenFWIDataset,
+    SyntheticVelocityDataset,
+    VelocityAugmentation,
+    VelocityGenerationPipeline,
+    VelocityProcessor,
+    VelocityUNet2DModel,
+)
+from seismic_diffusers.utils import plot_velocity_grid
+
+logger = get_logger(__name__, log_level="INFO")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--openfwi_dir",
+        type=str,
+        nargs="*",
+        default=None,
+        help="OpenFWI folders (with model/model*.npy). Default: train on the synthetic families.",
+    )
+    data.add_argument(
+        "--openfwi_family",
+        type=str,
+        nargs="*",
+        default=None,
+        help="Family name for each --openfwi_dir (class labels); omit for unconditional data.",
+    )
+    data.add_argument(
+        "--families",
+        type=str,
+        nargs="*",
+        default=list(VELOCITY_FAMILIES),
+        help="Synthetic families to train on (and the class vocabulary).",
+    )
+    data.add_argument("--num_per_family", type=int, default=3000, help="Synthetic models per family.")
+    data.add_argument("--data_seed", type=int, default=0, help="Seed of the synthetic training set.")
+    data.add_argument(
+        "--augment", action="store_true", help="Apply VelocityAugmentation (kornia) to batches."
+    )
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--block_out_channels", type=int, nargs="+", default=[32, 64, 64, 128])
+    model.add_argument("--layers_per_block", type=int, default=2)
+    model.add_argument("--attention", action="store_true", help="Self-attention at the lowest resolution.")
+    model.add_argument("--unconditional", action="store_true", help="Train without family labels.")
+    model.add_argument(
+        "--cond_drop_prob",
+        type=float,
+        default=0.1,
+        help="Probability of replacing a label with the null class (classifier-free guidance).",
+    )
+    model.add_argument("--num_train_timesteps", type=int, default=1000)
+    model.add_argument("--beta_schedule", type=str, default="squaredcos_cap_v2")
+    model.add_argument(
+        "--prediction_type", type=str, default="epsilon", choices=["epsilon", "v_prediction", "sample"]
+    )
+    model.add_argument("--v_min", type=float, default=1500.0, help="m/s mapped to -1.")
+    model.add_argument("--v_max", type=float, default=4500.0, help="m/s mapped to +1.")
+
+    train = parser.add_argument_group("training")
+    train.add_argument(
+        "--output_dir", type=str, default="runs/velocity", help="Checkpoints, logs and samples."
+    )
+    train.add_argument(
+        "--pipeline_dir",
+        type=str,
+        default=None,
+        help="Where the final pipeline is saved (default: OUTPUT_DIR/pipeline).",
+    )
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--train_batch_size", type=int, default=32)
+    train.add_argument("--num_epochs", type=int, default=100)
+    train.add_argument("--max_train_steps", type=int, default=None, help="Overrides --num_epochs.")
+    train.add_argument("--gradient_accumulation_steps", type=int, default=1)
+    train.add_argument("--learning_rate", type=float, default=5e-4)
+    train.add_argument("--lr_scheduler", type=str, default="cosine")
+    train.add_argument("--lr_warmup_steps", type=int, default=200)
+    train.add_argument("--adam_weight_decay", type=float, default=1e-6)
+    train.add_argument("--max_grad_norm", type=float, default=1.0)
+    train.add_argument("--use_ema", action="store_true")
+    train.add_argument("--ema_inv_gamma", type=float, default=1.0)
+    train.add_argument("--ema_power", type=float, default=3 / 4)
+    train.add_argument("--ema_max_decay", type=float, default=0.9999)
+    train.add_argument(
+        "--mixed_precision",
+        type=str,
+        default=None,
+        choices=["no", "fp16", "bf16"],
+        help="Defaults to the `accelerate launch` setting.",
+    )
+    train.add_argument("--dataloader_num_workers", type=int, default=0)
+    train.add_argument("--checkpointing_steps", type=int, default=500)
+    train.add_argument("--checkpoints_total_limit", type=int, default=2)
+    train.add_argument(
+        "--resume_from_checkpoint", type=str, default=None, help='A checkpoint folder, or "latest".'
+    )
+    train.add_argument("--validation_steps", type=int, default=1000, help="Save a sample grid every N steps.")
+    train.add_argument(
+        "--num_inference_steps", type=int, default=25, help="Sampler steps for validation grids."
+    )
+    train.add_argument("--logging_steps", type=int, default=50)
+
+    hub = parser.add_argument_group("hub")
+    hub.add_argument("--push_to_hub", action="store_true")
+    hub.add_argument("--hub_model_id", type=str, default=None)
+
+    args = parser.parse_args(argv)
+    if args.openfwi_family and args.openfwi_dir and len(args.openfwi_family) != len(args.openfwi_dir):
+        parser.error("--openfwi_family needs one name per --openfwi_dir.")
+    if args.push_to_hub and not args.hub_model_id:
+        parser.error("--push_to_hub needs --hub_model_id.")
+    return args
+
+
+def build_dataset(args: argparse.Namespace, vocabulary: list[str]) -> torch.utils.data.Dataset:
+    if not args.openfwi_dir:
+        return SyntheticVelocityDataset(
+            args.families, args.num_per_family, args.data_seed, vocabulary=vocabulary
+        )
+    families = args.openfwi_family or [None] * len(args.openfwi_dir)
+    parts = [
+        OpenFWIDataset(folder, family=family, label=None if family is None else vocabulary.index(family))
+        for folder, family in zip(args.openfwi_dir, families, strict=True)
+    ]
+    return torch.utils.data.ConcatDataset(parts)
+
+
+def build_unet(args: argparse.Namespace, num_families: int) -> VelocityUNet2DModel:
+    levels = len(args.block_out_channels)
+    down = ["DownBlock2D"] * levels
+    up = ["UpBlock2D"] * levels
+    if args.attention:
+        down[-1], up[0] = "AttnDownBlock2D", "AttnUpBlock2D"
+    return VelocityUNet2DModel(
+        sample_size=70,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=tuple(args.block_out_channels),
+        layers_per_block=args.layers_per_block,
+        down_block_types=tuple(down),
+        up_block_types=tuple(up),
+        add_attention=args.attention,
+        norm_num_groups=min(32, args.block_out_channels[0]),
+        num_class_embeds=None if args.unconditional else num_families + 1,  # + the null class
+    )
+
+
+def save_checkpoint_atomically(
+    accelerator: Accelerator, output_dir: str, step: int, limit: int | None
+) -> str:
+    """Write `checkpoint-STEP` via a temporary folder, so a kill mid-save never leaves a half checkpoint."""
+    final = os.path.join(output_dir, f"checkpoint-{step}")
+    tmp = final + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.save_state(tmp)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    if limit is not None:
+        for old in list_checkpoints(output_dir)[:-limit]:
+            shutil.rmtree(os.path.join(output_dir, old), ignore_errors=True)
+    return final
+
+
+def list_checkpoints(output_dir: str) -> list[str]:
+    if not os.path.isdir(output_dir):
+        return []
+    names = [d for d in os.listdir(output_dir) if d.startswith("checkpoint-") and not d.endswith(".tmp")]
+    return sorted(names, key=lambda name: int(name.split("-")[1]))
+
+
+def make_pipeline(
+    unet, noise_scheduler: DDPMScheduler, processor: VelocityProcessor
+) -> VelocityGenerationPipeline:
+    # Train with DDPM; ship the same noise schedule driven by a fast multistep solver.
+    sampler = DPMSolverMultistepScheduler.from_config(noise_scheduler.config, algorithm_type="dpmsolver++")
+    return VelocityGenerationPipeline(unet=unet, scheduler=sampler, processor=processor)
+
+
+def save_sample_grid(pipeline: VelocityGenerationPipeline, path: str, steps: int, seed: int) -> None:
+    families = pipeline.families
+    names = [name for name in families for _ in range(2)] if families else [None] * 8
+    generator = torch.Generator("cpu").manual_seed(seed)
+    velocities = pipeline(
+        batch_size=len(names),
+        family=names if families else None,
+        generator=generator,
+        num_inference_steps=steps,
+    ).velocities
+    titles = [name or "unconditional" for name in names]
+    plot_velocity_grid(
+        velocities, path, titles=titles, ncols=4, grid_spacing=pipeline.processor.config.grid_spacing
+    )
+
+
+def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict) -> None:
+    command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
+    data = (
+        f"OpenFWI folders {args.openfwi_dir}"
+        if args.openfwi_dir
+        else f"synthetic families {', '.join(args.families)}: {args.num_per_family} maps each (data seed {args.data_seed})"
+    )
+    card = f"""---
+library_name: seismic_diffusers
+license: mit
+tags: [seismology, velocity-model, openfwi, diffusers, seismic_diffusers]
+---
+
+# Velocity-model DDPM
+
+Generates OpenFWI-style 70 x 70 subsurface velocity maps (10 m cells) in m/s.
+
+- Training command: `{command}`
+- Data: {data}
+- Steps: {summary["global_step"]} (batch {args.train_batch_size} x accumulation {args.gradient_accumulation_steps})
+- Training time: {summary["train_minutes"]:.1f} min on {summary["device"]}
+- Final training loss (last {args.logging_steps} steps): {summary["loss"]:.4f}
+"""
+    Path(pipeline_dir, "README.md").write_text(card)
+
+
+def main(args: argparse.Namespace) -> None:
+    project_config = ProjectConfiguration(
+        project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")
+    )
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        project_config=project_config,
+    )
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    logger.info(accelerator.state, main_process_only=False)
+    set_seed(args.seed)
+    pipeline_dir = args.pipeline_dir or os.path.join(args.output_dir, "pipeline")
+    if accelerator.is_main_process:
+        os.makedirs(args.output_dir, exist_ok=True)
+
+    vocabulary = list(args.families)
+    if args.openfwi_family:
+        vocabulary = list(dict.fromkeys(vocabulary + [f for f in args.openfwi_family if f]))
+    processor = VelocityProcessor(v_min=args.v_min, v_max=args.v_max, families=vocabulary)
+    unet = build_unet(args, len(vocabulary))
+    noise_scheduler = DDPMScheduler(
+        num_train_timesteps=args.num_train_timesteps,
+        beta_schedule=args.beta_schedule,
+        prediction_type=args.prediction_type,
+    )
+    augmentation = VelocityAugmentation() if args.augment else None
+    logger.info(f"UNet parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M")
+
+    ema_model = None
+    if args.use_ema:
+        ema_model = EMAModel(
+            unet.parameters(),
+            decay=args.ema_max_decay,
+            use_ema_warmup=True,
+            inv_gamma=args.ema_inv_gamma,
+            power=args.ema_power,
+            model_cls=VelocityUNet2DModel,
+            model_config=unet.config,
+        )
+
+    # Checkpoints keep the EMA weights as safetensors too (diffusers' hook pattern).
+    def save_model_hook(models, weights, output_dir):
+        if accelerator.is_main_process:
+            if ema_model is not None:
+                ema_model.save_pretrained(os.path.join(output_dir, "unet_ema"))
+            for model in models:
+                model.save_pretrained(os.path.join(output_dir, "unet"))
+                weights.pop()
+
+    def load_model_hook(models, input_dir):
+        if ema_model is not None:
+            loaded = EMAModel.from_pretrained(os.path.join(input_dir, "unet_ema"), VelocityUNet2DModel)
+            ema_model.load_state_dict(loaded.state_dict())
+            ema_model.to(accelerator.device)
+        for _ in range(len(models)):
+            model = models.pop()
+            loaded = VelocityUNet2DModel.from_pretrained(input_dir, subfolder="unet")
+            model.register_to_config(**loaded.config)
+            model.load_state_dict(loaded.state_dict())
+
+    accelerator.register_save_state_pre_hook(save_model_hook)
+    accelerator.register_load_state_pre_hook(load_model_hook)
+
+    dataset = build_dataset(args, vocabulary)
+    dataloader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=args.train_batch_size,
+        shuffle=True,
+        num_workers=args.dataloader_num_workers,
+        drop_last=True,
+    )
+    optimizer = torch.optim.AdamW(
+        unet.parameters(), lr=args.learning_rate, weight_decay=args.adam_weight_decay
+    )
+    updates_per_epoch = math.ceil(len(dataloader) / args.gradient_accumulation_steps)
+    max_train_steps = args.max_train_steps or args.num_epochs * updates_per_epoch
+    num_epochs = math.ceil(max_train_steps / updates_per_epoch)
+    lr_scheduler = get_scheduler(
+        args.lr_scheduler,
+        optimizer=optimizer,
+        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
+        num_training_steps=max_train_steps * accelerator.num_processes,
+    )
+    unet, optimizer, dataloader, lr_scheduler = accelerator.prepare(unet, optimizer, dataloader, lr_scheduler)
+    if ema_model is not None:
+        ema_model.to(accelerator.device)
+
+    global_step, first_epoch, resume_step = 0, 0, 0
+    if args.resume_from_checkpoint:
+        path = args.resume_from_checkpoint
+        if path == "latest":
+            found = list_checkpoints(args.output_dir)
+            path = os.path.join(args.output_dir, found[-1]) if found else None
+        if path is None:
+            logger.info("No checkpoint found; starting a new run.")
+        else:
+            logger.info(f"Resuming from {path}")
+            accelerator.load_state(path)
+            global_step = int(os.path.basename(path.rstrip("/")).split("-")[1])
+            first_epoch = global_step // updates_per_epoch
+            resume_step = (global_step % updates_per_epoch) * args.gradient_accumulation_steps
+
+    logger.info(
+        f"{len(dataset)} maps, {max_train_steps} steps, batch {args.train_batch_size}, {num_epochs} epochs"
+    )
+    progress = tqdm(
+        total=max_train_steps,
+        initial=global_step,
+        disable=not accelerator.is_local_main_process,
+        desc="train",
+    )
+    log_path = os.path.join(args.output_dir, "train_log.jsonl")
+    start, recent_losses = time.time(), []
+    null_label = processor.null_label
+
+    for epoch in range(first_epoch, num_epochs):
+        unet.train()
+        # A fresh, seed-determined shuffle each epoch that resumes in the same order.
+        epoch_loader = dataloader
+        if epoch == first_epoch and resume_step:
+            epoch_loader = accelerator.skip_first_batches(dataloader, resume_step)
+        for batch in epoch_loader:
+            if global_step >= max_train_steps:
+                break
+            clean = processor.normalize(batch["velocity"].to(accelerator.device))
+            if augmentation is not None:
+                clean = augmentation(clean)
+            labels = None
+            if not args.unconditional:
+                labels = batch["label"].to(accelerator.device).long()
+                labels = torch.where(labels < 0, torch.full_like(labels, null_label), labels)
+                drop = torch.rand(labels.shape, device=labels.device) < args.cond_drop_prob
+                labels = torch.where(drop, torch.full_like(labels, null_label), labels)
+            noise = torch.randn_like(clean)
+            timesteps = torch.randint(
+                0, args.num_train_timesteps, (clean.shape[0],), device=clean.device
+            ).long()
+            noisy = noise_scheduler.add_noise(clean, noise, timesteps)
+
+            with accelerator.accumulate(unet):
+                prediction = unet(noisy, timesteps, class_labels=labels).sample
+                if args.prediction_type == "epsilon":
+                    target = noise
+                elif args.prediction_type == "v_prediction":
+                    target = noise_scheduler.get_velocity(clean, noise, timesteps)
+                else:
+                    target = clean
+                loss = F.mse_loss(prediction.float(), target.float())
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(unet.parameters(), args.max_grad_norm)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad()
+
+            if not accelerator.sync_gradients:
+                continue
+            if ema_model is not None:
+                ema_model.step(unet.parameters())
+            global_step += 1
+            progress.update(1)
+            recent_losses = (recent_losses + [loss.detach().item()])[-args.logging_steps :]
+            progress.set_postfix(
+                loss=f"{np.mean(recent_losses):.4f}", lr=f"{lr_scheduler.get_last_lr()[0]:.2e}"
+            )
+
+            if accelerator.is_main_process and global_step % args.logging_steps == 0:
+                record = {
+                    "step": global_step,
+                    "loss": float(np.mean(recent_losses)),
+                    "lr": lr_scheduler.get_last_lr()[0],
+                    "elapsed_s": round(time.time() - start, 1),
+                }
+                with open(log_path, "a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+            if global_step % args.checkpointing_steps == 0:
+                accelerator.wait_for_everyone()
+                if accelerator.is_main_process:
+                    saved = save_checkpoint_atomically(
+                        accelerator, args.output_dir, global_step, args.checkpoints_total_limit
+                    )
+                    logger.info(f"Saved {saved}")
+            if (
+                accelerator.is_main_process
+                and args.validation_steps
+                and global_step % args.validation_steps == 0
+            ):
+                save_validation(accelerator, unet, ema_model, noise_scheduler, processor, args, global_step)
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        model = accelerator.unwrap_model(unet)
+        if ema_model is not None:
+            ema_model.store(model.parameters())
+            ema_model.copy_to(model.parameters())
+        pipeline = make_pipeline(model, noise_scheduler, processor)
+        pipeline.save_pretrained(pipeline_dir, safe_serialization=True)
+        save_sample_grid(
+            pipeline, os.path.join(args.output_dir, "samples_final.png"), args.num_inference_steps, args.seed
+        )
+        summary = {
+            "global_step": global_step,
+            "train_minutes": (time.time() - start) / 60,
+            "device": f"{accelerator.device} ({torch.get_num_threads()} threads), mixed precision {accelerator.mixed_precision}",
+            "loss": float(np.mean(recent_losses)) if recent_losses else float("nan"),
+        }
+        write_model_card(pipeline_dir, args, summary)
+        if ema_model is not None:
+            ema_model.restore(model.parameters())
+        logger.info(f"Saved pipeline to {pipeline_dir}: {summary}")
+        if args.push_to_hub:
+            from seismic_diffusers.hub import push_pipeline
+
+            push_pipeline(pipeline_dir, args.hub_model_id)
+    accelerator.end_training()
+
+
+def save_validation(accelerator, unet, ema_model, noise_scheduler, processor, args, step: int) -> None:
+    """Sample a grid with the EMA weights (store -> copy_to -> restore) through the real pipeline."""
+    model = accelerator.unwrap_model(unet)
+    if ema_model is not None:
+        ema_model.store(model.parameters())
+        ema_model.copy_to(model.parameters())
+    model.eval()
+    pipeline = make_pipeline(model, noise_scheduler, processor)
+    pipeline.set_progress_bar_config(disable=True)
+    os.makedirs(os.path.join(args.output_dir, "samples"), exist_ok=True)
+    save_sample_grid(
+        pipeline,
+        os.path.join(args.output_dir, "samples", f"step-{step:06d}.png"),
+        args.num_inference_steps,
+        args.seed,
+    )
+    if ema_model is not None:
+        ema_model.restore(model.parameters())
+    model.train()
+
+
+if __name__ == "__main__":
+    main(parse_args())
