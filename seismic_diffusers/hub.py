@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from huggingface_hub import ModelCard, ModelCardData, snapshot_download
+from huggingface_hub import ModelCard, ModelCardData, constants, snapshot_download
+from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
 
 LIBRARY_NAME = "seismic_diffusers"
 WEIGHT_FILE_SUFFIX = ".safetensors"
@@ -25,6 +26,10 @@ def resolve_pretrained(pretrained_model_name_or_path: str | os.PathLike, **hub_k
 
     Returns:
         `str`: the local folder.
+
+    Raises:
+        ValueError: if the argument is neither a folder nor an `org/name` id, or the id cannot be
+            found (not in the local cache while offline, or not on the Hub).
     """
     path = Path(pretrained_model_name_or_path).expanduser()
     if path.is_dir():
@@ -36,7 +41,20 @@ def resolve_pretrained(pretrained_model_name_or_path: str | os.PathLike, **hub_k
         )
     allowed = {"revision", "cache_dir", "token", "local_files_only", "force_download"}
     kwargs = {key: value for key, value in hub_kwargs.items() if key in allowed}
-    return snapshot_download(repo_id=name, ignore_patterns=["*.bin", "*.pt", "*.ckpt", "*.pth"], **kwargs)
+    try:
+        return snapshot_download(repo_id=name, ignore_patterns=["*.bin", "*.pt", "*.ckpt", "*.pth"], **kwargs)
+    except LocalEntryNotFoundError as error:
+        cache = kwargs.get("cache_dir") or constants.HF_HUB_CACHE
+        raise ValueError(
+            f"Hub id {name!r} (revision {kwargs.get('revision') or 'main'!r}) was not found locally in the "
+            f"Hugging Face cache {cache} and the network is off (HF_HUB_OFFLINE=1, local_files_only=True, "
+            f"or no connection). Download it once with network access, or pass a local folder."
+        ) from error
+    except (RepositoryNotFoundError, RevisionNotFoundError) as error:
+        raise ValueError(
+            f"Hub id {name!r} was not found on the Hub (or is private/gated and no valid token was given): "
+            f"{error}"
+        ) from error
 
 
 def check_pipeline_folder(folder: str | os.PathLike) -> None:

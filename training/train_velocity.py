@@ -210,7 +210,15 @@ def make_pipeline(
     unet, noise_scheduler: DDPMScheduler, processor: VelocityProcessor
 ) -> VelocityGenerationPipeline:
     # Train with DDPM; ship the same noise schedule driven by a fast multistep solver.
-    sampler = DPMSolverMultistepScheduler.from_config(noise_scheduler.config, algorithm_type="dpmsolver++")
+    # lambda_min_clipped=-5.1 is diffusers' recommended guard for the cosine schedule, and
+    # thresholding keeps each x0 estimate inside the [-1, 1] data range.
+    sampler = DPMSolverMultistepScheduler.from_config(
+        noise_scheduler.config,
+        algorithm_type="dpmsolver++",
+        lambda_min_clipped=-5.1,
+        thresholding=True,
+        sample_max_value=1.0,
+    )
     return VelocityGenerationPipeline(unet=unet, scheduler=sampler, processor=processor)
 
 

@@ -152,6 +152,7 @@ def generate_velocity_models(family: str, num: int, seed: int = 0) -> np.ndarray
     >>> v = generate_velocity_models("curvefault-a", num=4, seed=0)
     >>> v.shape, v.dtype, bool(v.min() >= 1500 and v.max() <= 4500)
     ((4, 70, 70), dtype('float32'), True)
+
     ```
     """
     family = check_family(family)

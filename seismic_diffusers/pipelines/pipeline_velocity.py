@@ -20,10 +20,12 @@ OUTPUT_TYPES = ("np", "pt", "pil")
 EXAMPLE_DOC_STRING = """
     Examples:
         ```py
+        >>> import torch
         >>> from seismic_diffusers import VelocityGenerationPipeline
         >>> pipe = VelocityGenerationPipeline.from_pretrained("pipelines/openfwi-velocity-ddpm")
         >>> out = pipe(batch_size=4, family="curvefault-a", generator=torch.Generator().manual_seed(0))
-        >>> out.velocities.shape  # (4, 70, 70), m/s
+        >>> out.velocities.shape  # m/s, float32
+        (4, 70, 70)
         ```
 """
 
@@ -67,9 +69,14 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         """Family names this pipeline can be conditioned on (empty for an unconditional model)."""
         return self.processor.families if self.is_conditional else []
 
-    def check_inputs(self, batch_size, family, num_inference_steps, guidance_scale, output_type):
+    def check_inputs(self, batch_size, family, num_inference_steps, guidance_scale, output_type, generator=None):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
+        if isinstance(generator, list) and len(generator) != batch_size:
+            raise ValueError(
+                f"Got a list of {len(generator)} generators for batch_size={batch_size}; "
+                "pass one generator, or one per sample."
+            )
         if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
             raise ValueError(f"`num_inference_steps` must be an integer >= 1, got {num_inference_steps!r}.")
         if output_type not in OUTPUT_TYPES:
@@ -129,7 +136,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             `return_dict=False`, the tuple `(velocities,)` or `(velocities, images)` for `"pil"`.
         """
         # 1. Check inputs
-        self.check_inputs(batch_size, family, num_inference_steps, guidance_scale, output_type)
+        self.check_inputs(batch_size, family, num_inference_steps, guidance_scale, output_type, generator)
         device = self._execution_device
         class_labels = None
         if self.is_conditional:

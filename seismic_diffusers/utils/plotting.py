@@ -72,6 +72,6 @@ def plot_velocity_grid(
     if image is not None:
         cax = fig.add_axes((0.92, 0.15, 0.02, 0.7))
         fig.colorbar(image, cax=cax).set_label("velocity (m/s)", fontsize=8)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return str(path)

@@ -1,0 +1,369 @@
+"""`seismic-diffusers` command line: generate samples, inspect and push pipelines.
+
+    seismic-diffusers generate velocity --pipeline pipelines/openfwi-velocity-ddpm --num 16 \\
+        --family curvefault-a --steps 25 --seed 0 --out samples/
+    seismic-diffusers info --pipeline pipelines/openfwi-velocity-ddpm
+    seismic-diffusers push --pipeline pipelines/openfwi-velocity-ddpm --repo-id org/name
+
+Bad input prints one `error: ...` line on stderr and exits with status 2, before anything is
+written. `generate` writes its files only after generation succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+from . import __version__
+
+SCHEDULERS = ("dpmsolver++", "ddim", "ddpm")
+MAX_PLOTTED = 64
+
+
+class UsageError(Exception):
+    """Bad input: reported as one `error: ...` line and exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seismic-diffusers", description="Diffusion models for seismology: generate, inspect, publish."
+    )
+    parser.add_argument("--version", action="version", version=f"seismic-diffusers {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    generate = commands.add_parser("generate", help="Generate samples with a pipeline.")
+    tasks = generate.add_subparsers(dest="task", required=True, metavar="TASK")
+    velocity = tasks.add_parser(
+        "velocity",
+        help="Velocity models (m/s) from a VelocityGenerationPipeline.",
+        description="Writes OUT/velocities.npy (float32, (N, nz, nx), m/s), OUT/metadata.json and "
+        "OUT/velocities.png.",
+    )
+    velocity.add_argument("--pipeline", required=True, help="Pipeline folder or Hub id (org/name).")
+    velocity.add_argument("--num", type=int, default=16, help="Number of maps (default: 16).")
+    velocity.add_argument(
+        "--family",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="One family, several (assigned to samples in turn; spaces or commas), or 'any' "
+        "(default: any, i.e. unconditional).",
+    )
+    velocity.add_argument("--steps", type=int, default=25, help="Denoising steps (default: 25).")
+    velocity.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="Sample i uses torch.Generator().manual_seed(seed + i) (default: 0).",
+    )
+    velocity.add_argument("--out", required=True, help="Output folder (created; existing files replaced).")
+    velocity.add_argument(
+        "--guidance-scale", type=float, default=1.0, help="Classifier-free guidance; 1.0 = off (default)."
+    )
+    velocity.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        default=None,
+        help="Swap the sampler (default: the pipeline's own).",
+    )
+    velocity.add_argument("--batch-size", type=int, default=16, help="Maps per forward pass (default: 16).")
+    velocity.add_argument(
+        "--device", choices=("cpu", "cuda"), default=None, help="Default: cuda if available, else cpu."
+    )
+
+    info = commands.add_parser("info", help="Show a pipeline's families, scheduler and size.")
+    info.add_argument("--pipeline", required=True, help="Pipeline folder or Hub id (org/name).")
+
+    push = commands.add_parser("push", help="Validate a pipeline folder, write its model card, upload it.")
+    push.add_argument("--pipeline", required=True, help="Pipeline folder written by save_pretrained.")
+    push.add_argument("--repo-id", required=True, help="Target Hub repo, org/name.")
+    push.add_argument("--private", action="store_true", help="Create the repo as private.")
+    push.add_argument("--tag", action="append", default=None, help="Model card tag (repeatable).")
+    push.add_argument("--dataset", action="append", default=None, help="Model card dataset (repeatable).")
+    push.add_argument("--metric", action="append", default=None, help="Model card metric (repeatable).")
+    push.add_argument("--commit-message", default="Upload seismic_diffusers pipeline")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns 0 on success and raises `SystemExit(2)` on bad input."""
+    args = build_parser().parse_args(argv)
+    handlers = {"generate": _generate_velocity, "info": _info, "push": _push}
+    try:
+        return handlers[args.command](args) or 0
+    except UsageError as error:
+        message = " ".join(str(error).split())  # one line
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+def _check_pipeline_argument(name: str) -> None:
+    """Reject a missing local folder before it is mistaken for a Hub id (`pipelines/x` has one '/')."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return
+    looks_local = (
+        name.startswith((".", "/", "~"))
+        or name.count("/") != 1
+        or path.suffix != ""
+        or (path.parent != Path(".") and path.parent.is_dir())
+    )
+    if looks_local:
+        raise UsageError(
+            f"pipeline folder {name!r} does not exist (give a pipeline folder or a Hub id org/name)."
+        )
+
+
+def _load_pipeline(name: str, device: str | None = None):
+    from .pipelines import VelocityGenerationPipeline
+
+    _check_pipeline_argument(name)
+    try:
+        pipe = VelocityGenerationPipeline.from_pretrained(name)
+    except (ValueError, OSError) as error:
+        raise UsageError(f"cannot load pipeline {name!r}: {error}") from error
+    if device is not None:
+        pipe = pipe.to(device)
+    return pipe
+
+
+def _swap_scheduler(pipe, name: str | None) -> None:
+    if name is None:
+        return
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+
+    config = {k: v for k, v in pipe.scheduler.config.items() if k != "algorithm_type"}
+    if name == "dpmsolver++":
+        pipe.scheduler = DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++")
+    elif name == "ddim":
+        pipe.scheduler = DDIMScheduler.from_config(config)
+    else:
+        pipe.scheduler = DDPMScheduler.from_config(config)
+
+
+def _per_sample_families(family: list[str] | None, num: int) -> list[str | None]:
+    """Expand `--family` values (spaces or commas) to one entry per sample; None means any family."""
+    names = [part.strip() for item in (family or []) for part in item.split(",") if part.strip()]
+    names = [None if name.lower() in ("any", "none") else name for name in names] or [None]
+    return [names[i % len(names)] for i in range(num)]
+
+
+def _canonical(name: str) -> str:
+    """Family spelling the processor accepts: case and `_` vs `-` do not matter."""
+    return name.strip().lower().replace("_", "-")
+
+
+def _write_atomically(out: Path, writers: dict) -> None:
+    """Write `{filename: callable(path)}` into a temp folder beside `out`, then move them in."""
+    out = out.expanduser().resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()  # unlike mkdtemp, honours the umask, so a renamed `out` gets normal permissions
+    try:
+        for filename, write in writers.items():
+            write(staging / filename)
+        if not out.exists():
+            staging.rename(out)
+            return
+        if not out.is_dir():
+            raise UsageError(f"--out {str(out)!r} exists and is not a folder.")
+        for filename in writers:
+            os.replace(staging / filename, out / filename)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# commands
+
+
+def _generate_velocity(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    from .utils.plotting import plot_velocity_grid
+
+    # 1. Validate everything that needs no model
+    for flag, value in (("--num", args.num), ("--steps", args.steps), ("--batch-size", args.batch_size)):
+        if value < 1:
+            raise UsageError(f"{flag} must be an integer >= 1, got {value}.")
+    if args.guidance_scale < 1.0:
+        raise UsageError(
+            f"--guidance-scale must be >= 1.0 (1.0 disables guidance), got {args.guidance_scale}."
+        )
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was requested but no CUDA device is available; use --device cpu.")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out!r} exists and is not a folder.")
+
+    # 2. Load the pipeline and validate what depends on it
+    pipe = _load_pipeline(args.pipeline, device)
+    _swap_scheduler(pipe, args.scheduler)
+    families = _per_sample_families(args.family, args.num)
+    if pipe.is_conditional:
+        vocabulary = pipe.families
+        unknown = sorted(
+            {name for name in families if name is not None and _canonical(name) not in vocabulary}
+        )
+        if unknown:
+            raise UsageError(
+                f"unknown family {', '.join(map(repr, unknown))}; valid families: {', '.join(vocabulary)}, or any."
+            )
+        labels = pipe.processor.family_labels(families, args.num)
+        names = [vocabulary[label] if label < len(vocabulary) else "any" for label in labels]
+    else:
+        if any(name is not None for name in families):
+            raise UsageError(
+                f"pipeline {args.pipeline!r} is unconditional: --family must be omitted or 'any', got "
+                f"{' '.join(args.family)!r}."
+            )
+        names = ["any"] * args.num
+    try:
+        pipe.check_inputs(
+            min(args.batch_size, args.num), None, args.steps, args.guidance_scale, output_type="np"
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+    # 3. Generate in chunks; per-sample generators make the result independent of --batch-size
+    chunks = [
+        range(start, min(start + args.batch_size, args.num)) for start in range(0, args.num, args.batch_size)
+    ]
+    outer = tqdm(total=args.num, unit="map", desc="generating", disable=len(chunks) == 1)
+    pipe.set_progress_bar_config(leave=len(chunks) == 1, desc=f"{args.steps} steps")
+    results = []
+    for chunk in chunks:
+        generators = [torch.Generator().manual_seed(args.seed + i) for i in chunk]
+        output = pipe(
+            batch_size=len(chunk),
+            family=[families[i] for i in chunk] if pipe.is_conditional else None,
+            generator=generators,
+            num_inference_steps=args.steps,
+            guidance_scale=args.guidance_scale,
+            output_type="np",
+        )
+        results.append(output.velocities)
+        outer.update(len(chunk))
+    outer.close()
+    velocities = np.concatenate(results).astype(np.float32)
+
+    # 4. Write the outputs (only now, and atomically)
+    config = pipe.processor.config
+    scheduler_name = type(pipe.scheduler).__name__
+    if args.scheduler:
+        scheduler_name = f"{args.scheduler} ({scheduler_name})"
+    metadata = {
+        "task": "velocity",
+        "pipeline": args.pipeline,
+        "num": args.num,
+        "families": names,
+        "seed": args.seed,
+        "seeds": [args.seed + i for i in range(args.num)],
+        "steps": args.steps,
+        "scheduler": scheduler_name,
+        "guidance_scale": args.guidance_scale,
+        "device": device,
+        "units": "m/s",
+        "shape": list(velocities.shape),
+        "grid_spacing_m": config.grid_spacing,
+        "v_min": config.v_min,
+        "v_max": config.v_max,
+        "seismic_diffusers_version": __version__,
+    }
+    shown = min(args.num, MAX_PLOTTED)
+    suptitle = f"{Path(args.pipeline).name}: {args.steps} steps, {scheduler_name}, seed {args.seed}"
+    if shown < args.num:
+        suptitle += f" (first {shown} of {args.num})"
+
+    def write_png(path: Path) -> None:
+        plot_velocity_grid(
+            velocities[:shown],
+            path,
+            titles=[f"#{i} {names[i]}" for i in range(shown)],
+            grid_spacing=config.grid_spacing,
+            v_min=config.v_min,
+            v_max=config.v_max,
+            suptitle=suptitle,
+        )
+
+    _write_atomically(
+        out,
+        {
+            "velocities.npy": lambda path: np.save(path, velocities),
+            "metadata.json": lambda path: path.write_text(json.dumps(metadata, indent=2) + "\n"),
+            "velocities.png": write_png,
+        },
+    )
+    print(
+        f"wrote {args.num} velocity maps {velocities.shape[1:]} ({velocities.min():.0f}-{velocities.max():.0f} "
+        f"m/s) to {out}/ (velocities.npy, metadata.json, velocities.png)"
+    )
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    pipe = _load_pipeline(args.pipeline)
+    unet, scheduler, processor = pipe.unet, pipe.scheduler, pipe.processor
+    params = sum(p.numel() for p in unet.parameters())
+    size = unet.config.sample_size
+    sched = scheduler.config
+    extra = ", ".join(
+        f"{key}={sched[key]}"
+        for key in ("algorithm_type", "beta_schedule", "prediction_type", "num_train_timesteps")
+        if key in sched
+    )
+    print(f"pipeline:    {args.pipeline} ({type(pipe).__name__})")
+    print(f"families:    {', '.join(pipe.families) if pipe.families else 'none (unconditional)'}")
+    print(f"scheduler:   {type(scheduler).__name__} ({extra})")
+    print(f"unet:        {type(unet).__name__}, {params:,} parameters, sample_size={size}")
+    print(
+        f"units:       {processor.config.v_min:g}-{processor.config.v_max:g} m/s, "
+        f"grid spacing {processor.config.grid_spacing:g} m"
+    )
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    from . import hub
+
+    if not Path(args.pipeline).is_dir():
+        raise UsageError(f"pipeline folder {args.pipeline!r} does not exist.")
+    if args.repo_id.count("/") != 1 or not all(args.repo_id.split("/")):
+        raise UsageError(f"--repo-id must look like org/name, got {args.repo_id!r}.")
+    try:
+        hub.check_pipeline_folder(args.pipeline)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    try:
+        result = hub.push_pipeline(
+            args.pipeline,
+            args.repo_id,
+            private=args.private,
+            commit_message=args.commit_message,
+            tags=args.tag,
+            datasets=args.dataset,
+            metrics=args.metric,
+        )
+    except Exception as error:  # network, auth or Hub errors: report them, not a traceback
+        message = " ".join(f"{type(error).__name__}: {error}".split())
+        print(f"error: upload to {args.repo_id} failed: {message}", file=sys.stderr)
+        return 1
+    url = getattr(result, "commit_url", None) or f"https://huggingface.co/{args.repo_id}"
+    print(f"pushed {args.pipeline} to {args.repo_id}: {url}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

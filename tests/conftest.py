@@ -1,0 +1,51 @@
+"""Shared fixtures: a tiny, seeded velocity pipeline saved once per test session."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+# Tiny models gain nothing from threads, and one thread keeps results identical across machines.
+torch.set_num_threads(1)
+
+
+def build_tiny_velocity_pipeline():
+    """A class-conditional `VelocityGenerationPipeline` with a ~50k-parameter U-Net (seeded)."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    from seismic_diffusers import VelocityGenerationPipeline, VelocityProcessor, VelocityUNet2DModel
+
+    torch.manual_seed(0)
+    unet = VelocityUNet2DModel(
+        sample_size=70,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=8,
+        num_class_embeds=9,
+    )
+    scheduler = DPMSolverMultistepScheduler(
+        num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", algorithm_type="dpmsolver++"
+    )
+    return VelocityGenerationPipeline(unet=unet, scheduler=scheduler, processor=VelocityProcessor())
+
+
+@pytest.fixture(scope="session")
+def tiny_velocity_pipeline_dir(tmp_path_factory):
+    """Path (`str`) of a saved tiny pipeline folder. Treat it as read-only; copy it to modify it."""
+    folder = tmp_path_factory.mktemp("tiny-velocity-pipeline")
+    build_tiny_velocity_pipeline().save_pretrained(str(folder))
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_velocity_pipeline(tiny_velocity_pipeline_dir):
+    """The tiny pipeline loaded from `tiny_velocity_pipeline_dir`, progress bar disabled."""
+    from seismic_diffusers import VelocityGenerationPipeline
+
+    pipe = VelocityGenerationPipeline.from_pretrained(tiny_velocity_pipeline_dir)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

@@ -1,0 +1,294 @@
+"""Fast tests for `VelocityGenerationPipeline` (diffusers `FastTests` style: tiny seeded U-Net, CPU, 2 steps)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+
+from seismic_diffusers import (
+    VELOCITY_FAMILIES,
+    VelocityGenerationPipeline,
+    VelocityPipelineOutput,
+    VelocityProcessor,
+    VelocityUNet2DModel,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SHIPPED_PIPELINE = REPO_ROOT / "pipelines" / "openfwi-velocity-ddpm"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+V_MIN, V_MAX = 1500.0, 4500.0
+EXPECTED_SLICES = {
+    "default": [[4500.0, 4500.0, 4500.0], [4500.0, 4500.0, 4500.0], [4500.0, 4500.0, 4500.0]],
+    "ddim": [[4500.0, 4500.0, 4500.0], [2984.87, 4499.55, 4499.56], [4291.20, 3282.09, 3415.27]],
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """Tiny models run fastest on one thread; two threads on a busy 2-core machine are ~100x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def with_scheduler(pipe: VelocityGenerationPipeline, scheduler) -> VelocityGenerationPipeline:
+    """A new pipeline sharing `pipe`'s modules (the session fixture must not be mutated)."""
+    new = VelocityGenerationPipeline(unet=pipe.unet, scheduler=scheduler, processor=pipe.processor)
+    new.set_progress_bar_config(disable=True)
+    return new
+
+
+def generate(pipe, seed=0, **kwargs):
+    kwargs.setdefault("num_inference_steps", 2)
+    return pipe(generator=torch.Generator("cpu").manual_seed(seed), **kwargs)
+
+
+def pickle_files(folder) -> list[str]:
+    return [
+        os.path.join(root, name)
+        for root, _, names in os.walk(folder)
+        for name in names
+        if name.endswith(PICKLE_SUFFIXES)
+    ]
+
+
+@pytest.fixture(scope="module")
+def ddim_pipeline(tiny_velocity_pipeline):
+    """The tiny pipeline with DDIM on timesteps [500, 0].
+
+    The shipped DPM-Solver++ starts at t = 999, where `squaredcos_cap_v2` has sqrt(alpha_bar) = 5e-5:
+    the untrained model's x0 estimate is amplified ~2e4 times, so nearly every cell is clamped and
+    float32 noise (thread count, batch composition) moves unclamped cells by several m/s. Starting at
+    t = 500 keeps the numbers well conditioned (about 2e-3 m/s between 1 and 2 threads), so
+    comparisons below can be tight.
+    """
+    config = tiny_velocity_pipeline.scheduler.config
+    return with_scheduler(
+        tiny_velocity_pipeline, DDIMScheduler.from_config(config, timestep_spacing="leading")
+    )
+
+
+@pytest.fixture(scope="module")
+def unconditional_pipeline():
+    torch.manual_seed(0)
+    unet = VelocityUNet2DModel(
+        sample_size=70,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=8,
+    )
+    scheduler = DPMSolverMultistepScheduler(beta_schedule="squaredcos_cap_v2", algorithm_type="dpmsolver++")
+    pipe = VelocityGenerationPipeline(unet=unet, scheduler=scheduler, processor=VelocityProcessor())
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+class TestVelocityPipelineFast:
+    def test_output_shape_dtype_and_range(self, tiny_velocity_pipeline):
+        out = generate(tiny_velocity_pipeline, batch_size=2, family="curvefault-a")
+        assert isinstance(out, VelocityPipelineOutput)
+        velocities = out.velocities
+        assert isinstance(velocities, np.ndarray)
+        assert velocities.shape == (2, 70, 70)
+        assert velocities.dtype == np.float32
+        assert out.images is None
+        assert velocities.min() >= V_MIN and velocities.max() <= V_MAX
+
+    @pytest.mark.parametrize("scheduler", ["default", "ddim"])
+    def test_expected_slice(self, tiny_velocity_pipeline, ddim_pipeline, scheduler):
+        pipe = tiny_velocity_pipeline if scheduler == "default" else ddim_pipeline
+        velocities = generate(pipe, batch_size=1, family="flatvel-a").velocities
+        # Bottom-right corner: the cells the U-Net sees next to its replicate padding.
+        velocity_slice = velocities[0, -3:, -3:]
+        # Recorded once with the conftest tiny pipeline (seed-0 weights, 2 steps, generator seed 0).
+        # With the default DPM-Solver++ the untrained model saturates (see `ddim_pipeline`), so that
+        # slice only pins the clamp; the DDIM slice pins real values.
+        expected_slice = np.array(EXPECTED_SLICES[scheduler], dtype=np.float32)
+        # Outputs are in m/s over a 3000 m/s range: 1 m/s is 3.3e-4 of the range (diffusers uses
+        # 1e-2 on [0, 1] images), far above float32 noise here (~2e-3 m/s) and far below a real change.
+        np.testing.assert_allclose(velocity_slice, expected_slice, rtol=0, atol=1.0)
+
+    def test_tuple_output_matches_dict(self, tiny_velocity_pipeline):
+        as_dict = generate(tiny_velocity_pipeline, batch_size=2, family="flatvel-b").velocities
+        as_tuple = generate(tiny_velocity_pipeline, batch_size=2, family="flatvel-b", return_dict=False)
+        assert isinstance(as_tuple, tuple) and len(as_tuple) == 1
+        np.testing.assert_array_equal(as_tuple[0], as_dict)
+
+    def test_deterministic_with_seeded_generator(self, tiny_velocity_pipeline):
+        first = generate(tiny_velocity_pipeline, seed=3, batch_size=2).velocities
+        second = generate(tiny_velocity_pipeline, seed=3, batch_size=2).velocities
+        other = generate(tiny_velocity_pipeline, seed=4, batch_size=2).velocities
+        np.testing.assert_array_equal(first, second)
+        assert np.abs(first - other).max() > 1.0
+
+    def test_list_of_generators_matches_individual_runs(self, ddim_pipeline):
+        seeds, families = [11, 12, 13], ["flatvel-a", None, "curvevel-b"]
+        batched = ddim_pipeline(
+            batch_size=3,
+            family=families,
+            generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
+            num_inference_steps=2,
+        ).velocities
+        for i, (seed, family) in enumerate(zip(seeds, families, strict=True)):
+            single = generate(ddim_pipeline, seed=seed, batch_size=1, family=family).velocities
+            np.testing.assert_allclose(batched[i], single[0], rtol=0, atol=1e-2)
+
+    @pytest.mark.parametrize("num_generators", [2, 4])
+    def test_wrong_number_of_generators_raises(self, tiny_velocity_pipeline, num_generators):
+        generators = [torch.Generator().manual_seed(i) for i in range(num_generators)]
+        with pytest.raises(ValueError, match="generators for batch_size=3"):
+            tiny_velocity_pipeline(batch_size=3, generator=generators, num_inference_steps=2)
+
+    def test_output_type_pt(self, ddim_pipeline):
+        reference = generate(ddim_pipeline, batch_size=2).velocities
+        velocities = generate(ddim_pipeline, batch_size=2, output_type="pt").velocities
+        assert isinstance(velocities, torch.Tensor)
+        assert velocities.shape == (2, 70, 70) and velocities.dtype == torch.float32
+        np.testing.assert_allclose(velocities.numpy(), reference, rtol=0, atol=1e-3)
+
+    def test_output_type_pil(self, tiny_velocity_pipeline):
+        out = generate(tiny_velocity_pipeline, batch_size=2, output_type="pil")
+        assert isinstance(out.velocities, np.ndarray) and out.velocities.shape == (2, 70, 70)
+        assert len(out.images) == 2
+        assert all(image.size == (70, 70) and image.mode == "RGB" for image in out.images)
+        velocities, images = generate(
+            tiny_velocity_pipeline, batch_size=2, output_type="pil", return_dict=False
+        )
+        np.testing.assert_array_equal(velocities, out.velocities)
+        assert len(images) == 2
+
+    def test_family_list_with_none_entries(self, ddim_pipeline):
+        families = [None, "flatfault-b", None]
+        mixed = generate(ddim_pipeline, seed=5, batch_size=3, family=families).velocities
+        unconditional = generate(ddim_pipeline, seed=5, batch_size=3, family=None).velocities
+        assert mixed.shape == (3, 70, 70)
+        # The None entries use the null class, exactly like family=None.
+        np.testing.assert_allclose(mixed[[0, 2]], unconditional[[0, 2]], rtol=0, atol=1e-2)
+        assert np.abs(mixed[1] - unconditional[1]).max() > 1.0
+
+    def test_guidance_scale_changes_output(self, ddim_pipeline):
+        plain = generate(ddim_pipeline, batch_size=2, family="curvevel-a").velocities
+        guided = generate(ddim_pipeline, batch_size=2, family="curvevel-a", guidance_scale=3.0).velocities
+        assert guided.shape == plain.shape
+        assert guided.min() >= V_MIN and guided.max() <= V_MAX
+        assert np.abs(guided - plain).max() > 1.0
+
+    @pytest.mark.parametrize("scheduler_cls", [DDPMScheduler, DDIMScheduler, DPMSolverMultistepScheduler])
+    def test_scheduler_swap(self, tiny_velocity_pipeline, scheduler_cls):
+        pipe = with_scheduler(
+            tiny_velocity_pipeline, scheduler_cls.from_config(tiny_velocity_pipeline.scheduler.config)
+        )
+        assert isinstance(pipe.scheduler, scheduler_cls)
+        first = generate(pipe, seed=1, batch_size=2, family="flatvel-a").velocities
+        second = generate(pipe, seed=1, batch_size=2, family="flatvel-a").velocities
+        assert first.shape == (2, 70, 70) and first.dtype == np.float32
+        assert first.min() >= V_MIN and first.max() <= V_MAX
+        # Stochastic schedulers (DDPM) get the generator too, so results repeat.
+        np.testing.assert_array_equal(first, second)
+
+    def test_families_match_processor_vocabulary(self, tiny_velocity_pipeline):
+        assert tiny_velocity_pipeline.is_conditional
+        assert tiny_velocity_pipeline.families == tiny_velocity_pipeline.processor.families
+        assert tiny_velocity_pipeline.families == list(VELOCITY_FAMILIES)
+
+    def test_save_load_round_trip(self, tiny_velocity_pipeline, tmp_path):
+        tiny_velocity_pipeline.save_pretrained(str(tmp_path))
+        index = json.loads((tmp_path / "model_index.json").read_text())
+        assert index["_class_name"] == "VelocityGenerationPipeline"
+        assert index["unet"] == ["seismic_diffusers", "VelocityUNet2DModel"]
+        assert index["processor"] == ["seismic_diffusers", "VelocityProcessor"]
+        assert index["scheduler"] == ["diffusers", "DPMSolverMultistepScheduler"]
+        assert (tmp_path / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+        assert (tmp_path / "processor" / "processor_config.json").is_file()
+        assert pickle_files(tmp_path) == []
+
+        loaded = VelocityGenerationPipeline.from_pretrained(str(tmp_path))
+        loaded.set_progress_bar_config(disable=True)
+        assert isinstance(loaded.unet, VelocityUNet2DModel)
+        assert isinstance(loaded.processor, VelocityProcessor)
+        assert isinstance(loaded.scheduler, DPMSolverMultistepScheduler)
+        before = generate(tiny_velocity_pipeline, seed=2, batch_size=2, family="curvefault-b").velocities
+        after = generate(loaded, seed=2, batch_size=2, family="curvefault-b").velocities
+        np.testing.assert_array_equal(after, before)
+
+    def test_fixture_folder_has_no_pickle(self, tiny_velocity_pipeline_dir):
+        assert pickle_files(tiny_velocity_pipeline_dir) == []
+
+
+class TestUnconditionalVelocityPipeline:
+    def test_families_empty(self, unconditional_pipeline):
+        assert not unconditional_pipeline.is_conditional
+        assert unconditional_pipeline.families == []
+
+    def test_generates_without_family(self, unconditional_pipeline):
+        out = generate(unconditional_pipeline, batch_size=2)
+        assert out.velocities.shape == (2, 70, 70)
+        assert out.velocities.min() >= V_MIN and out.velocities.max() <= V_MAX
+        same = generate(unconditional_pipeline, batch_size=2, family=[None, None]).velocities
+        np.testing.assert_array_equal(same, out.velocities)
+
+    @pytest.mark.parametrize("family", ["flatvel-a", [None, "curvevel-b"]])
+    def test_family_raises_naming_valid_choices(self, unconditional_pipeline, family):
+        with pytest.raises(ValueError, match="Valid choices: None"):
+            generate(unconditional_pipeline, batch_size=2, family=family)
+
+    def test_guidance_raises(self, unconditional_pipeline):
+        with pytest.raises(ValueError, match="class-conditional"):
+            generate(unconditional_pipeline, guidance_scale=2.0)
+
+
+class TestVelocityPipelineBadInput:
+    def test_unknown_family_lists_valid(self, tiny_velocity_pipeline):
+        with pytest.raises(ValueError, match="Unknown family 'saltdome'") as info:
+            generate(tiny_velocity_pipeline, family="saltdome")
+        for name in VELOCITY_FAMILIES:
+            assert name in str(info.value)
+
+    def test_family_list_length_mismatch(self, tiny_velocity_pipeline):
+        with pytest.raises(ValueError, match="batch_size=3"):
+            generate(tiny_velocity_pipeline, batch_size=3, family=["flatvel-a", "flatvel-b"])
+
+    @pytest.mark.parametrize("batch_size", [0, -1, 1.5])
+    def test_bad_batch_size(self, tiny_velocity_pipeline, batch_size):
+        with pytest.raises(ValueError, match="batch_size"):
+            generate(tiny_velocity_pipeline, batch_size=batch_size)
+
+    def test_zero_steps(self, tiny_velocity_pipeline):
+        with pytest.raises(ValueError, match="num_inference_steps"):
+            generate(tiny_velocity_pipeline, num_inference_steps=0)
+
+    def test_unknown_output_type_lists_valid(self, tiny_velocity_pipeline):
+        with pytest.raises(ValueError, match="output_type") as info:
+            generate(tiny_velocity_pipeline, output_type="latent")
+        for name in ("np", "pt", "pil"):
+            assert repr(name)[1:-1] in str(info.value)
+        assert "np, pt, pil" in str(info.value)
+
+    def test_guidance_below_one(self, tiny_velocity_pipeline):
+        with pytest.raises(ValueError, match="guidance_scale"):
+            generate(tiny_velocity_pipeline, family="flatvel-a", guidance_scale=0.5)
+
+
+def test_shipped_pipeline_generates_physical_velocities():
+    if not (SHIPPED_PIPELINE / "model_index.json").is_file():
+        pytest.skip(f"{SHIPPED_PIPELINE} has not been trained and saved yet")
+    assert pickle_files(SHIPPED_PIPELINE) == []
+    pipe = VelocityGenerationPipeline.from_pretrained(str(SHIPPED_PIPELINE))
+    pipe.set_progress_bar_config(disable=True)
+    family = pipe.families[0] if pipe.families else None
+    velocities = generate(pipe, batch_size=1, family=family).velocities
+    assert velocities.shape == (1, 70, 70) and velocities.dtype == np.float32
+    assert np.isfinite(velocities).all()
+    lo, hi = pipe.processor.config.v_min, pipe.processor.config.v_max
+    assert velocities.min() >= lo and velocities.max() <= hi

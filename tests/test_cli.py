@@ -1,0 +1,184 @@
+"""`seismic-diffusers` CLI: generate / info / push on the tiny fixture pipeline (2 steps, CPU)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seismic_diffusers import __version__
+from seismic_diffusers.cli import main
+
+STEPS = "2"
+
+
+def generate(pipeline_dir, out, *extra):
+    return main(
+        ["generate", "velocity", "--pipeline", str(pipeline_dir), "--steps", STEPS, "--out", str(out), *extra]
+    )
+
+
+@pytest.fixture(scope="module")
+def generated(tiny_velocity_pipeline_dir, tmp_path_factory):
+    """One run: 3 maps, two families cycled, seed 0, one chunk."""
+    out = tmp_path_factory.mktemp("cli") / "samples"
+    assert (
+        generate(tiny_velocity_pipeline_dir, out, "--num", "3", "--family", "curvefault-a", "flatvel-a") == 0
+    )
+    return out
+
+
+def test_generate_writes_velocities_metadata_and_png(generated, tiny_velocity_pipeline_dir):
+    velocities = np.load(generated / "velocities.npy")
+    assert velocities.shape == (3, 70, 70)
+    assert velocities.dtype == np.float32
+    assert velocities.min() >= 1500.0 and velocities.max() <= 4500.0
+    assert velocities.std() > 0
+
+    png = (generated / "velocities.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+    metadata = json.loads((generated / "metadata.json").read_text())
+    assert metadata["families"] == ["curvefault-a", "flatvel-a", "curvefault-a"]
+    assert metadata["seeds"] == [0, 1, 2]
+    assert metadata["steps"] == 2
+    assert metadata["pipeline"] == str(tiny_velocity_pipeline_dir)
+    assert metadata["units"] == "m/s"
+    assert "DPMSolverMultistepScheduler" in metadata["scheduler"]
+    # nothing but the outputs, and no staging folder left beside them
+    assert sorted(p.name for p in generated.iterdir()) == [
+        "metadata.json",
+        "velocities.npy",
+        "velocities.png",
+    ]
+    assert [p.name for p in generated.parent.iterdir()] == ["samples"]
+
+
+def test_same_seed_is_deterministic_and_independent_of_batch_size(
+    generated, tiny_velocity_pipeline_dir, tmp_path
+):
+    reference = np.load(generated / "velocities.npy")
+    args = ("--num", "3", "--family", "curvefault-a,flatvel-a")  # commas work like spaces
+    generate(tiny_velocity_pipeline_dir, tmp_path / "again", *args)
+    np.testing.assert_array_equal(np.load(tmp_path / "again" / "velocities.npy"), reference)
+
+    # per-sample generators: chunks of 2 + 1 give the same maps, up to batched-conv rounding
+    # (which the untrained tiny model amplifies at a few pixels, so compare loosely)
+    generate(tiny_velocity_pipeline_dir, tmp_path / "chunked", *args, "--batch-size", "2")
+    chunked = np.load(tmp_path / "chunked" / "velocities.npy")
+    np.testing.assert_allclose(chunked, reference, atol=30.0)  # 1% of the 3000 m/s range
+    assert np.abs(chunked - reference).mean() < 0.1
+
+
+def test_unconditional_any_and_other_scheduler_into_existing_folder(tiny_velocity_pipeline_dir, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    generate(tiny_velocity_pipeline_dir, out, "--num", "2", "--scheduler", "ddim", "--seed", "7")
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["families"] == ["any", "any"]
+    assert metadata["seeds"] == [7, 8]
+    assert "DDIMScheduler" in metadata["scheduler"]
+    assert np.load(out / "velocities.npy").shape == (2, 70, 70)
+    assert (out / "keep.txt").read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # staging folder removed
+
+
+def test_unknown_family_exits_2_naming_valid_families(tiny_velocity_pipeline_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as excinfo:
+        generate(tiny_velocity_pipeline_dir, out, "--num", "3", "--family", "curvefault-a", "granite")
+    assert excinfo.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: ") and "granite" in err
+    assert "curvefault-a" in err and "flatvel-b" in err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (("--steps", "0"), "--steps must be an integer >= 1"),
+        (("--num", "0"), "--num must be an integer >= 1"),
+        (("--batch-size", "0"), "--batch-size must be an integer >= 1"),
+        (("--guidance-scale", "0.5"), "--guidance-scale must be >= 1.0"),
+    ],
+)
+def test_bad_numbers_exit_2_before_writing(tiny_velocity_pipeline_dir, tmp_path, capsys, extra, message):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as excinfo:
+        generate(tiny_velocity_pipeline_dir, out, *extra)
+    assert excinfo.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: {message}" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["missing", "pipelines/missing"])
+def test_missing_pipeline_folder_exits_2(tmp_path, monkeypatch, capsys, name):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pipelines").mkdir()  # `pipelines/missing` looks like a Hub id but its parent is local
+    with pytest.raises(SystemExit) as excinfo:
+        main(["generate", "velocity", "--pipeline", name, "--out", "out", "--steps", STEPS])
+    assert excinfo.value.code == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_info_prints_families_scheduler_and_size(tiny_velocity_pipeline_dir, capsys):
+    assert main(["info", "--pipeline", str(tiny_velocity_pipeline_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "curvefault-a" in out
+    assert "DPMSolverMultistepScheduler" in out
+    assert "parameters" in out
+
+
+def test_push_uploads_through_hub(tiny_velocity_pipeline_dir, tmp_path, monkeypatch, capsys):
+    import huggingface_hub
+
+    calls = []
+
+    class FakeApi:
+        def create_repo(self, **kwargs):
+            calls.append(("create_repo", kwargs))
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs))
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    folder = shutil.copytree(tiny_velocity_pipeline_dir, tmp_path / "pipe")
+    argv = ["push", "--pipeline", str(folder), "--repo-id", "org/tiny", "--tag", "velocity"]
+    assert main(argv) == 0
+    assert [name for name, _ in calls] == ["create_repo", "upload_folder"]
+    assert calls[1][1]["repo_id"] == "org/tiny" and calls[1][1]["folder_path"] == str(folder)
+    assert "velocity" in (folder / "README.md").read_text()
+    assert "org/tiny" in capsys.readouterr().out
+
+    with pytest.raises(SystemExit) as excinfo:
+        main(["push", "--pipeline", str(folder), "--repo-id", "not-an-id"])
+    assert excinfo.value.code == 2
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--version"])
+    assert excinfo.value.code == 0
+    assert capsys.readouterr().out.strip() == f"seismic-diffusers {__version__}"
+
+
+def test_console_script_reports_bad_input_without_traceback(tmp_path):
+    script = Path(sys.executable).with_name("seismic-diffusers")  # installed by setup.py's entry point
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "seismic_diffusers"]
+    out = tmp_path / "out"
+    argv = ["generate", "velocity", "--pipeline", str(tmp_path / "nope"), "--out", str(out)]
+    result = subprocess.run([*command, *argv], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: pipeline folder")
+    assert "Traceback" not in result.stderr
+    assert not out.exists()

@@ -1,0 +1,144 @@
+"""Tests for `VelocityProcessor`, the config-registered m/s <-> [-1, 1] and family-label component."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from seismic_diffusers import VELOCITY_FAMILIES, VelocityProcessor
+
+
+@pytest.fixture
+def processor():
+    return VelocityProcessor()
+
+
+def test_defaults_are_openfwi(processor):
+    assert processor.config.v_min == 1500.0
+    assert processor.config.v_max == 4500.0
+    assert processor.families == list(VELOCITY_FAMILIES)
+    assert processor.null_label == len(VELOCITY_FAMILIES)
+
+
+def test_normalize_endpoints_and_midpoint(processor):
+    velocity = np.array([1500.0, 3000.0, 4500.0])
+    np.testing.assert_allclose(processor.normalize(velocity), [-1.0, 0.0, 1.0])
+    np.testing.assert_allclose(processor.denormalize(np.array([-1.0, 0.0, 1.0])), [1500.0, 3000.0, 4500.0])
+
+
+def test_round_trip_numpy_and_torch(processor):
+    rng = np.random.default_rng(0)
+    velocity = rng.uniform(1500.0, 4500.0, size=(2, 1, 70, 70)).astype(np.float32)
+    normalised = processor.normalize(velocity)
+    assert isinstance(normalised, np.ndarray) and normalised.shape == velocity.shape
+    assert normalised.min() >= -1.0 and normalised.max() <= 1.0
+    np.testing.assert_allclose(processor.denormalize(normalised), velocity, rtol=0, atol=1e-3)
+
+    tensor = torch.from_numpy(velocity)
+    out = processor.normalize(tensor)
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32 and out.shape == tensor.shape
+    torch.testing.assert_close(processor.denormalize(out), tensor, rtol=0, atol=1e-3)
+
+
+def test_custom_range():
+    processor = VelocityProcessor(v_min=1000.0, v_max=5000.0)
+    np.testing.assert_allclose(processor.normalize(np.array([1000.0, 5000.0])), [-1.0, 1.0])
+
+
+@pytest.mark.parametrize(("v_min", "v_max"), [(4500.0, 1500.0), (3000.0, 3000.0)])
+def test_invalid_range_raises(v_min, v_max):
+    with pytest.raises(ValueError, match="v_max"):
+        VelocityProcessor(v_min=v_min, v_max=v_max)
+
+
+def test_invalid_grid_spacing_raises():
+    with pytest.raises(ValueError, match="grid_spacing"):
+        VelocityProcessor(grid_spacing=0.0)
+
+
+def test_family_labels_single_name_list_and_null(processor):
+    assert processor.family_labels("curvevel-a", 3) == [2, 2, 2]
+    # Names are normalised like OpenFWI folder names.
+    assert processor.family_labels("FlatVel_A", 1) == [0]
+    assert processor.family_labels(["flatvel-b", None, "any", "curvefault-b"], 4) == [1, 8, 8, 7]
+    assert processor.family_labels(None, 2) == [processor.null_label] * 2
+    assert processor.family_labels("any", 1) == [processor.null_label]
+
+
+def test_family_labels_unknown_name_lists_valid(processor):
+    with pytest.raises(ValueError, match="Unknown family") as info:
+        processor.family_labels(["flatvel-a", "saltdome"], 2)
+    for name in VELOCITY_FAMILIES:
+        assert name in str(info.value)
+
+
+def test_family_labels_wrong_length(processor):
+    with pytest.raises(ValueError, match="batch_size=3"):
+        processor.family_labels(["flatvel-a", "flatvel-b"], 3)
+
+
+def test_custom_vocabulary():
+    processor = VelocityProcessor(families=["flatvel-a", "curvefault-b"])
+    assert processor.null_label == 2
+    assert processor.family_labels(["curvefault-b", None], 2) == [1, 2]
+    with pytest.raises(ValueError, match="flatvel-a, curvefault-b"):
+        processor.family_labels("curvevel-a", 1)
+
+
+def test_save_pretrained_from_pretrained_round_trip(tmp_path):
+    processor = VelocityProcessor(
+        v_min=1600.0, v_max=4400.0, grid_spacing=5.0, families=["flatvel-a", "curvevel-b"]
+    )
+    processor.save_pretrained(str(tmp_path))
+    config_file = tmp_path / VelocityProcessor.config_name
+    assert config_file.is_file()
+    saved = json.loads(config_file.read_text())
+    assert saved["_class_name"] == "VelocityProcessor"
+    assert saved["v_min"] == 1600.0 and saved["v_max"] == 4400.0
+    assert os.listdir(tmp_path) == [VelocityProcessor.config_name]
+
+    for loaded in (
+        VelocityProcessor.from_pretrained(str(tmp_path)),
+        VelocityProcessor.from_config(VelocityProcessor.load_config(str(tmp_path))),
+    ):
+        assert isinstance(loaded, VelocityProcessor)
+        assert loaded.families == ["flatvel-a", "curvevel-b"]
+        assert loaded.config.v_min == 1600.0
+        assert loaded.config.v_max == 4400.0
+        assert loaded.config.grid_spacing == 5.0
+        np.testing.assert_allclose(loaded.normalize(np.array([1600.0, 4400.0])), [-1.0, 1.0])
+
+
+def test_from_pretrained_subfolder(tmp_path):
+    VelocityProcessor(v_max=4000.0).save_pretrained(str(tmp_path / "processor"))
+    loaded = VelocityProcessor.from_pretrained(str(tmp_path), subfolder="processor")
+    assert loaded.config.v_max == 4000.0
+
+
+def test_to_pil_sizes_and_colours(processor):
+    velocity = np.stack([np.full((70, 70), 1500.0), np.full((70, 70), 4500.0)]).astype(np.float32)
+    images = processor.to_pil(velocity)
+    assert len(images) == 2
+    for image in images:
+        assert image.mode == "RGB"
+        assert image.size == (70, 70)
+    # Constant maps are single-coloured, and the two ends of the range differ.
+    low, high = np.asarray(images[0]), np.asarray(images[1])
+    assert len(np.unique(low.reshape(-1, 3), axis=0)) == 1
+    assert not np.array_equal(low[0, 0], high[0, 0])
+
+
+def test_to_pil_non_square(processor):
+    velocity = np.linspace(1500.0, 4500.0, 2 * 69 * 71).reshape(2, 69, 71)
+    images = processor.to_pil(velocity)
+    # PIL size is (width, height) = (nx, nz).
+    assert [image.size for image in images] == [(71, 69), (71, 69)]
+
+
+def test_to_pil_clips_out_of_range(processor):
+    below, at_min = processor.to_pil(np.array([np.full((4, 4), 500.0), np.full((4, 4), 1500.0)]))
+    np.testing.assert_array_equal(np.asarray(below), np.asarray(at_min))
