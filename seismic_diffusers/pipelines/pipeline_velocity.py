@@ -69,7 +69,9 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         """Family names this pipeline can be conditioned on (empty for an unconditional model)."""
         return self.processor.families if self.is_conditional else []
 
-    def check_inputs(self, batch_size, family, num_inference_steps, guidance_scale, output_type, generator=None):
+    def check_inputs(
+        self, batch_size, family, num_inference_steps, guidance_scale, output_type, generator=None
+    ):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
         if isinstance(generator, list) and len(generator) != batch_size:
