@@ -13,12 +13,20 @@ from .data import (
     VelocityAugmentation,
     generate_velocity_models,
 )
+from .metrics import (
+    FamilyClassifier,
+    openfwi_map_metrics,
+    predict_families,
+    train_family_classifier,
+    velocity_frechet_distance,
+)
 from .models import VelocityUNet2DModel
 from .pipelines import VelocityGenerationPipeline, VelocityPipelineOutput
 from .processors import VelocityProcessor
 
 __all__ = [
     "VELOCITY_FAMILIES",
+    "FamilyClassifier",
     "OpenFWIDataset",
     "SyntheticVelocityDataset",
     "VelocityAugmentation",
@@ -27,4 +35,8 @@ __all__ = [
     "VelocityProcessor",
     "VelocityUNet2DModel",
     "generate_velocity_models",
+    "openfwi_map_metrics",
+    "predict_families",
+    "train_family_classifier",
+    "velocity_frechet_distance",
 ]

@@ -210,11 +210,13 @@ def make_pipeline(
     unet, noise_scheduler: DDPMScheduler, processor: VelocityProcessor
 ) -> VelocityGenerationPipeline:
     # Train with DDPM; ship the same noise schedule driven by a fast multistep solver.
-    # lambda_min_clipped=-5.1 is diffusers' recommended guard for the cosine schedule, and
-    # thresholding keeps each x0 estimate inside the [-1, 1] data range.
+    # SDE-DPM-Solver++: with epsilon prediction the deterministic DPM-Solver++ and DDIM leave
+    # visible pixel noise in 25-50 steps (mean |dv/dx| 170-270 m/s vs 11 m/s in the data); the
+    # SDE variant's injected noise corrects it (20 m/s). lambda_min_clipped=-5.1 is diffusers'
+    # guard for the cosine schedule, and thresholding keeps each x0 estimate inside [-1, 1].
     sampler = DPMSolverMultistepScheduler.from_config(
         noise_scheduler.config,
-        algorithm_type="dpmsolver++",
+        algorithm_type="sde-dpmsolver++",
         lambda_min_clipped=-5.1,
         thresholding=True,
         sample_max_value=1.0,

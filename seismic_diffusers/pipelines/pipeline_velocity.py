@@ -122,7 +122,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             generator (`torch.Generator` or `list[torch.Generator]`, *optional*):
                 Makes generation deterministic; a list gives one generator per sample.
             num_inference_steps (`int`, *optional*, defaults to 25):
-                Denoising steps. The bundled DPM-Solver++ scheduler needs about 20-25; a DDPM
+                Denoising steps. The bundled SDE-DPM-Solver++ scheduler needs about 25; a DDPM
                 scheduler needs up to `num_train_timesteps` (1000).
             guidance_scale (`float`, *optional*, defaults to 1.0):
                 Classifier-free guidance weight; 1.0 disables it, larger values follow `family`

@@ -1,0 +1,318 @@
+"""How close are generated velocity models to the synthetic families? Fréchet distance + family accuracy.
+
+Measured in one run on one machine:
+
+1. A `FamilyClassifier` trained on its own synthetic data (seed `--classifier_seed`, cached under
+   `<out>/family_classifier/`, safetensors) supplies the features and the family predictions.
+2. Reference: `--num_per_family` held-out synthetic maps per family (seed `--heldout_seed`, never
+   used for training anything).
+3. Baseline: as many maps from the diffusion model's own training set (seed `--train_data_seed`,
+   the first maps of each family). FD(train, held-out) is the distance of a perfect generator
+   that reproduced its training data; it is not zero because of the finite sample.
+4. For each `--guidance_scale`: `--num_per_family` generated maps per family, conditioned on it.
+   Reported: FD(generated, held-out) over all families pooled, its ratio to the baseline
+   (target <= 2), per-family FD, and the classifier's accuracy on each family's samples (did the
+   model draw the family it was asked for?).
+5. Unconditional (`family=None`): 8 x `--num_per_family` maps, FD against the pooled held-out set
+   and the predicted family mix.
+
+    python benchmarks/velocity_quality.py --pipeline pipelines/openfwi-velocity-ddpm \
+        --num_per_family 250 --steps 25 --guidance_scale 1.0 1.5 2.0 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+
+import numpy as np
+import torch
+
+from seismic_diffusers import VELOCITY_FAMILIES, VelocityGenerationPipeline, generate_velocity_models
+from seismic_diffusers.metrics import (
+    FamilyClassifier,
+    predict_families,
+    train_family_classifier,
+    velocity_frechet_distance,
+)
+from seismic_diffusers.utils import plot_velocity_grid
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--pipeline", default="pipelines/openfwi-velocity-ddpm", help="Pipeline folder or hub id."
+    )
+    parser.add_argument("--num_per_family", type=int, default=250, help="Maps per family in every set.")
+    parser.add_argument("--steps", type=int, default=25, help="num_inference_steps of the pipeline.")
+    parser.add_argument(
+        "--guidance_scale",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        help="One or more guidance scales to compare.",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the generation noise.")
+    parser.add_argument(
+        "--out", default="benchmarks/results", help="Folder for JSON, PNG and the cached classifier."
+    )
+    parser.add_argument(
+        "--batch_size", type=int, default=16, help="Maps per pipeline call (small batches run faster on CPU)."
+    )
+    parser.add_argument(
+        "--train_data_seed", type=int, default=0, help="Data seed the diffusion model was trained on."
+    )
+    parser.add_argument(
+        "--heldout_seed", type=int, default=20_000, help="Seed of the held-out reference maps."
+    )
+    parser.add_argument("--classifier_seed", type=int, default=10_000, help="Seed of the classifier's data.")
+    parser.add_argument("--classifier_steps", type=int, default=2000)
+    parser.add_argument("--classifier_num_per_family", type=int, default=1500)
+    parser.add_argument(
+        "--classifier_noise_std", type=float, default=40.0, help="Training noise of the classifier (m/s)."
+    )
+    parser.add_argument("--retrain_classifier", action="store_true", help="Ignore the cached classifier.")
+    parser.add_argument("--skip_unconditional", action="store_true", help="Skip the family=None run.")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads.")
+    return parser.parse_args(argv)
+
+
+def machine_info() -> dict:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+    }
+
+
+def load_or_train_classifier(args) -> tuple[FamilyClassifier, dict]:
+    """The cached classifier if it was trained with the same settings, else a freshly trained one."""
+    folder = os.path.join(args.out, "family_classifier")
+    settings = dict(
+        families=list(VELOCITY_FAMILIES),
+        seed=args.classifier_seed,
+        steps=args.classifier_steps,
+        num_per_family=args.classifier_num_per_family,
+        noise_std=args.classifier_noise_std,
+        edge_blur=True,
+    )
+    settings_path = os.path.join(folder, "training_settings.json")
+    if not args.retrain_classifier and os.path.exists(settings_path):
+        with open(settings_path) as f:
+            cached = json.load(f)
+        if cached.get("settings") == settings:
+            print(f"classifier: loaded from {folder}", flush=True)
+            return FamilyClassifier.from_pretrained(folder).eval(), cached
+    start = time.perf_counter()
+    classifier = train_family_classifier(**settings)
+    minutes = (time.perf_counter() - start) / 60
+    print(f"classifier: trained in {minutes:.1f} min, saved to {folder}", flush=True)
+    classifier.save_pretrained(folder)
+    record = dict(settings=settings, train_minutes=round(minutes, 2), machine=machine_info())
+    with open(settings_path, "w") as f:
+        json.dump(record, f, indent=2)
+    return classifier, record
+
+
+def generate(pipe, family, count, seed, steps, guidance_scale, batch_size) -> tuple[np.ndarray, float]:
+    """`count` maps (m/s) of one family (or None) from one seeded generator; returns (maps, s/sample)."""
+    generator = torch.Generator().manual_seed(seed)
+    chunks, start = [], time.perf_counter()
+    for first in range(0, count, batch_size):
+        n = min(batch_size, count - first)
+        out = pipe(
+            n, family=family, generator=generator, num_inference_steps=steps, guidance_scale=guidance_scale
+        )
+        chunks.append(out.velocities)
+    return np.concatenate(chunks), (time.perf_counter() - start) / count
+
+
+def accuracy_per_family(classifier, maps_by_family: dict[str, np.ndarray]) -> dict[str, float]:
+    return {
+        name: float((predict_families(classifier, maps) == VELOCITY_FAMILIES.index(name)).mean())
+        for name, maps in maps_by_family.items()
+    }
+
+
+def main(args):
+    torch.set_num_threads(args.threads)
+    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    info = machine_info()
+    print(f"command: {command}")
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+    os.makedirs(args.out, exist_ok=True)
+    run_start = time.perf_counter()
+
+    pipe = VelocityGenerationPipeline.from_pretrained(args.pipeline)
+    pipe.set_progress_bar_config(disable=True)
+    families = [name for name in pipe.families if name in VELOCITY_FAMILIES]
+    if not pipe.is_conditional:
+        print("pipeline is unconditional: only the family=None run applies")
+    classifier, classifier_record = load_or_train_classifier(args)
+    n = args.num_per_family
+
+    # Reference and baseline sets (m/s), equal sizes.
+    heldout = {name: generate_velocity_models(name, n, args.heldout_seed) for name in VELOCITY_FAMILIES}
+    train = {name: generate_velocity_models(name, n, args.train_data_seed) for name in VELOCITY_FAMILIES}
+    heldout_all = np.concatenate([heldout[name] for name in families or VELOCITY_FAMILIES])
+    train_all = np.concatenate([train[name] for name in families or VELOCITY_FAMILIES])
+
+    def fd(real, fake) -> float:
+        return velocity_frechet_distance(real, fake, classifier)
+
+    baseline = dict(
+        fd=fd(heldout_all, train_all),
+        fd_per_family={name: fd(heldout[name], train[name]) for name in families},
+        accuracy_heldout=accuracy_per_family(classifier, heldout),
+        accuracy_train=accuracy_per_family(classifier, train),
+    )
+    baseline["accuracy_heldout_mean"] = float(np.mean(list(baseline["accuracy_heldout"].values())))
+    print(
+        f"baseline FD(train set, held-out) = {baseline['fd']:.3f}; classifier held-out accuracy "
+        f"{baseline['accuracy_heldout_mean']:.3f}",
+        flush=True,
+    )
+
+    results, grid_maps, grid_titles = [], [], []
+    for scale in args.guidance_scale if pipe.is_conditional else []:
+        generated, seconds = {}, []
+        for index, name in enumerate(families):
+            maps, per_sample = generate(
+                pipe, name, n, args.seed + 1000 * index, args.steps, scale, args.batch_size
+            )
+            generated[name], seconds = maps, seconds + [per_sample]
+        generated_all = np.concatenate([generated[name] for name in families])
+        row = dict(
+            guidance_scale=scale,
+            fd=fd(heldout_all, generated_all),
+            fd_per_family={name: fd(heldout[name], generated[name]) for name in families},
+            accuracy=accuracy_per_family(classifier, generated),
+            seconds_per_sample=float(np.mean(seconds)),
+        )
+        row["fd_ratio"] = row["fd"] / baseline["fd"]
+        row["accuracy_mean"] = float(np.mean(list(row["accuracy"].values())))
+        results.append(row)
+        print(
+            f"guidance {scale:g}: FD {row['fd']:.3f} (x{row['fd_ratio']:.2f} baseline), "
+            f"family accuracy {row['accuracy_mean']:.3f}, {row['seconds_per_sample']:.3f} s/sample",
+            flush=True,
+        )
+        # Sample grid: four maps per family, titled with what the classifier thinks they are.
+        maps = np.concatenate([generated[name][:4] for name in families])
+        predicted = predict_families(classifier, maps)
+        titles = [
+            f"{families[i // 4]} -> {VELOCITY_FAMILIES[p]}"
+            if VELOCITY_FAMILIES[p] != families[i // 4]
+            else families[i // 4]
+            for i, p in enumerate(predicted)
+        ]
+        path = os.path.join(args.out, f"velocity_quality_samples_gs{scale:g}.png")
+        plot_velocity_grid(
+            maps, path, titles=titles, ncols=8, suptitle=f"generated, guidance {scale:g}, {args.steps} steps"
+        )
+        if not grid_maps:
+            grid_maps, grid_titles = list(maps), titles
+
+    unconditional = None
+    if not args.skip_unconditional:
+        count = n * len(families or VELOCITY_FAMILIES)
+        maps, per_sample = generate(pipe, None, count, args.seed + 99_000, args.steps, 1.0, args.batch_size)
+        predicted = predict_families(classifier, maps)
+        unconditional = dict(
+            fd=fd(heldout_all, maps),
+            seconds_per_sample=per_sample,
+            predicted_mix={name: float((predicted == i).mean()) for i, name in enumerate(VELOCITY_FAMILIES)},
+        )
+        unconditional["fd_ratio"] = unconditional["fd"] / baseline["fd"]
+        print(
+            f"unconditional: FD {unconditional['fd']:.3f} (x{unconditional['fd_ratio']:.2f} baseline)",
+            flush=True,
+        )
+        grid_maps += list(maps[:8])
+        grid_titles += [f"any -> {VELOCITY_FAMILIES[p]}" for p in predicted[:8]]
+    if grid_maps:
+        path = os.path.join(args.out, "velocity_quality_samples.png")
+        first = f"guidance {args.guidance_scale[0]:g}" if results else "unconditional"
+        plot_velocity_grid(
+            np.stack(grid_maps),
+            path,
+            titles=grid_titles,
+            ncols=8,
+            suptitle=f"{args.pipeline}: {first}, {args.steps} steps (title: asked -> classified)",
+        )
+        print(f"wrote {path}")
+
+    minutes = (time.perf_counter() - run_start) / 60
+    # Tables.
+    print()
+    print(
+        f"{n} maps per family ({n * len(families or VELOCITY_FAMILIES)} pooled) per set, {args.steps} steps; "
+        f"FD in FamilyClassifier feature space (lower is better); run time {minutes:.1f} min."
+    )
+    print(
+        "| samples | guidance | FD vs held-out | FD / baseline (target <= 2) | family accuracy | s/sample |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        f"| synthetic train set (baseline) | - | {baseline['fd']:.3f} | 1.00 | "
+        f"{np.mean(list(baseline['accuracy_train'].values())):.3f} | - |"
+    )
+    for row in results:
+        print(
+            f"| generated, per family | {row['guidance_scale']:g} | {row['fd']:.3f} | {row['fd_ratio']:.2f} | "
+            f"{row['accuracy_mean']:.3f} | {row['seconds_per_sample']:.3f} |"
+        )
+    if unconditional:
+        print(
+            f"| generated, family=None | 1 | {unconditional['fd']:.3f} | {unconditional['fd_ratio']:.2f} | - | "
+            f"{unconditional['seconds_per_sample']:.3f} |"
+        )
+    if results:
+        print()
+        scales = " | ".join(
+            f"acc gs={row['guidance_scale']:g} | FD gs={row['guidance_scale']:g}" for row in results
+        )
+        print(f"| family | acc held-out | FD train (baseline) | {scales} |")
+        print("|---|---:|---:|" + "---:|---:|" * len(results))
+        for name in families:
+            cells = " | ".join(
+                f"{row['accuracy'][name]:.3f} | {row['fd_per_family'][name]:.3f}" for row in results
+            )
+            print(
+                f"| {name} | {baseline['accuracy_heldout'][name]:.3f} | {baseline['fd_per_family'][name]:.3f} | {cells} |"
+            )
+    if unconditional:
+        print()
+        mix = ", ".join(f"{name} {share:.2f}" for name, share in unconditional["predicted_mix"].items())
+        print(f"unconditional samples classified as: {mix} (uniform = {1 / len(VELOCITY_FAMILIES):.3f} each)")
+
+    path = os.path.join(args.out, "velocity_quality.json")
+    with open(path, "w") as f:
+        json.dump(
+            dict(
+                command=command,
+                machine=info,
+                pipeline=args.pipeline,
+                args=vars(args),
+                classifier=classifier_record,
+                baseline=baseline,
+                conditional=results,
+                unconditional=unconditional,
+                run_minutes=round(minutes, 2),
+            ),
+            f,
+            indent=2,
+        )
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main(parse_args())

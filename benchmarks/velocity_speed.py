@@ -1,0 +1,234 @@
+"""Seconds per generated velocity map: our pipeline vs stock DDPM vs the seed's configuration.
+
+Three rows, measured one after another in one process on the same machine:
+
+(a) ours: `VelocityGenerationPipeline` at its defaults (the shipped UNet, SDE-DPM-Solver++ 25 steps).
+(b) peer: stock `diffusers.DDPMPipeline`, 1000 DDPM steps, with a stock `UNet2DModel` of the same
+    architecture (no class embedding, `sample_size=72`, the padded size our UNet runs at) and the
+    shipped weights copied in where the shapes match. Timing only: its samples are not meaningful.
+(c) seed: the seed project's `UNet2DModel` (64 x 64, six levels, 64-256 channels, attention at
+    8 x 8) with random weights, stock `DDPMPipeline`, 1000 DDPM steps. Timing only.
+
+Each row: one warm-up call, then one timed call of `--batch_size` maps under `torch.no_grad()`.
+With `--seed_steps_measured N`, the 1000-step rows (b, c) time only N steps and extrapolate
+linearly to `--seed_steps` (every DDPM step costs the same: one UNet call plus an elementwise
+update); the output says so.
+
+    python benchmarks/velocity_speed.py --pipeline pipelines/openfwi-velocity-ddpm \
+        --batch_size 8 --seed_steps 1000 --seed_steps_measured 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+
+import torch
+from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
+
+from seismic_diffusers import VelocityGenerationPipeline
+
+SEED_UNET_CONFIG = dict(
+    sample_size=64,
+    in_channels=1,
+    out_channels=1,
+    block_out_channels=(64, 64, 128, 128, 256, 256),
+    down_block_types=(
+        "DownBlock2D",
+        "DownBlock2D",
+        "DownBlock2D",
+        "DownBlock2D",
+        "AttnDownBlock2D",
+        "DownBlock2D",
+    ),
+    up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D", "UpBlock2D"),
+    layers_per_block=2,
+)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--pipeline", default="pipelines/openfwi-velocity-ddpm", help="Shipped pipeline folder."
+    )
+    parser.add_argument("--batch_size", type=int, default=8, help="Maps per timed call.")
+    parser.add_argument(
+        "--num_inference_steps",
+        type=int,
+        default=None,
+        help="Steps for row (a); default: the pipeline's own.",
+    )
+    parser.add_argument("--seed_steps", type=int, default=1000, help="DDPM steps of rows (b) and (c).")
+    parser.add_argument(
+        "--seed_steps_measured",
+        type=int,
+        default=None,
+        help="Time only this many of the --seed_steps DDPM steps and extrapolate linearly.",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="benchmarks/results", help="Folder for velocity_speed.json.")
+    return parser.parse_args(argv)
+
+
+def machine_info() -> dict:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+    }
+
+
+def count_params(model: torch.nn.Module) -> float:
+    return sum(p.numel() for p in model.parameters()) / 1e6
+
+
+def time_call(fn, warmup_fn) -> float:
+    """Seconds for one `fn()` after one `warmup_fn()`."""
+    with torch.no_grad():
+        warmup_fn()
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+
+def stock_unet_like(unet: torch.nn.Module) -> UNet2DModel:
+    """A stock, unconditional `UNet2DModel` with `unet`'s architecture at its padded size."""
+    config = {k: v for k, v in unet.config.items() if not k.startswith("_")}
+    config.update(num_class_embeds=None, class_embed_type=None)
+    config["sample_size"] = unet.config.sample_size + (-unet.config.sample_size) % unet.downsample_factor
+    stock = UNet2DModel(**config)
+    state = {k: v for k, v in unet.state_dict().items() if not k.startswith("class_embedding")}
+    stock.load_state_dict(state, strict=True)
+    return stock
+
+
+def main(args):
+    torch.set_num_threads(args.threads)
+    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    info = machine_info()
+    print(f"command: {command}")
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))
+
+    pipe = VelocityGenerationPipeline.from_pretrained(args.pipeline)
+    pipe.set_progress_bar_config(disable=True)
+    steps = args.num_inference_steps or 25  # the pipeline's documented default
+    family = pipe.families[0] if pipe.is_conditional else None
+    batch = args.batch_size
+
+    measured = min(args.seed_steps_measured or args.seed_steps, args.seed_steps)
+    scale = args.seed_steps / measured
+    note = (
+        f"timed {measured} of {args.seed_steps} DDPM steps, extrapolated linearly (x{scale:g})"
+        if measured < args.seed_steps
+        else f"all {args.seed_steps} DDPM steps timed"
+    )
+
+    rows = []
+
+    def add_row(name, model, sampler, seconds, factor=1.0, comment=""):
+        total = seconds * factor
+        rows.append(
+            dict(
+                name=name,
+                params_m=round(count_params(model), 3),
+                sampler=sampler,
+                seconds_measured=round(seconds, 3),
+                seconds_per_batch=round(total, 3),
+                seconds_per_sample=round(total / batch, 4),
+                comment=comment,
+            )
+        )
+        print(f"  {name}: {total / batch:.4f} s/sample ({seconds:.2f} s measured)", flush=True)
+
+    # (a) ours, at the pipeline defaults
+    def ours(n):
+        generator = torch.Generator().manual_seed(args.seed)
+        return pipe(batch, family=family, generator=generator, num_inference_steps=n).velocities
+
+    seconds = time_call(lambda: ours(steps), lambda: ours(2))
+    add_row(
+        "(a) ours: VelocityGenerationPipeline",
+        pipe.unet,
+        f"{type(pipe.scheduler).__name__}, {steps} steps, 70x70",
+        seconds,
+        comment="shipped weights",
+    )
+
+    # (b) stock DDPMPipeline, same UNet architecture and weights, 1000 steps
+    ddpm_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
+    stock = DDPMPipeline(unet=stock_unet_like(pipe.unet), scheduler=ddpm_scheduler)
+    stock.set_progress_bar_config(disable=True)
+
+    def run_ddpm(p, n):
+        return p(
+            batch_size=batch,
+            generator=torch.Generator().manual_seed(args.seed),
+            num_inference_steps=n,
+            output_type="np",
+        )
+
+    seconds = time_call(lambda: run_ddpm(stock, measured), lambda: run_ddpm(stock, 2))
+    add_row(
+        "(b) peer: diffusers.DDPMPipeline, same UNet",
+        stock.unet,
+        f"DDPMScheduler, {args.seed_steps} steps, {stock.unet.config.sample_size}x{stock.unet.config.sample_size}",
+        seconds,
+        scale,
+        comment=f"timing only (unconditional copy of the shipped weights); {note}",
+    )
+
+    # (c) the seed's configuration: random weights, DDPM 1000 steps
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(args.seed)
+        seed_unet = UNet2DModel(**SEED_UNET_CONFIG)
+    seed_pipe = DDPMPipeline(unet=seed_unet, scheduler=DDPMScheduler(num_train_timesteps=1000))
+    seed_pipe.set_progress_bar_config(disable=True)
+    seconds = time_call(lambda: run_ddpm(seed_pipe, measured), lambda: run_ddpm(seed_pipe, 2))
+    add_row(
+        "(c) seed config: UNet2DModel 64x64, 6 levels",
+        seed_unet,
+        f"DDPMScheduler, {args.seed_steps} steps, 64x64",
+        seconds,
+        scale,
+        comment=f"timing only (random weights); {note}",
+    )
+
+    seed_per_sample = rows[-1]["seconds_per_sample"]
+    for row in rows:
+        row["speedup_vs_seed"] = round(seed_per_sample / row["seconds_per_sample"], 1)
+
+    print()
+    print(f"Batch {batch}, torch threads {args.threads}, one warm-up call then one timed call per row.")
+    print("| configuration | params (M) | sampler | s/sample | speed-up vs seed |")
+    print("|---|---:|---|---:|---:|")
+    for row in rows:
+        print(
+            f"| {row['name']} | {row['params_m']:.2f} | {row['sampler']} | "
+            f"{row['seconds_per_sample']:.3f} | {row['speedup_vs_seed']:.1f}x |"
+        )
+    print()
+    for row in rows:
+        print(f"- {row['name']}: {row['comment']}")
+
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "velocity_speed.json")
+    with open(path, "w") as f:
+        json.dump(
+            dict(command=command, machine=info, batch_size=batch, pipeline=args.pipeline, rows=rows),
+            f,
+            indent=2,
+        )
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main(parse_args())

@@ -1,0 +1,109 @@
+"""Tests for the velocity metrics: family classifier, Fréchet distance, OpenFWI map metrics."""
+
+import numpy as np
+import pytest
+import torch
+
+from seismic_diffusers import generate_velocity_models
+from seismic_diffusers.metrics import (
+    FamilyClassifier,
+    openfwi_map_metrics,
+    predict_families,
+    train_family_classifier,
+    velocity_frechet_distance,
+)
+
+# Two families that differ at a glance: 2-5 flat layers vs 5-9 folded, faulted layers.
+EASY_PAIR = ("flatvel-a", "curvefault-b")
+
+
+@pytest.fixture(scope="module")
+def easy_classifier():
+    """A briefly trained two-family classifier (a few seconds on one CPU thread)."""
+    torch.manual_seed(0)
+    return train_family_classifier(families=EASY_PAIR, num_per_family=64, steps=40, batch_size=32, seed=3)
+
+
+def test_classifier_shapes_and_units():
+    torch.manual_seed(0)
+    clf = FamilyClassifier(num_classes=5, feature_dim=24, block_out_channels=(8, 16))
+    v = torch.from_numpy(generate_velocity_models("curvevel-a", 3, seed=0))  # (3, 70, 70) m/s
+    assert clf(v).shape == (3, 5)
+    assert clf(v[:, None]).shape == (3, 5)  # (B, 1, H, W) is accepted too
+    assert clf.features(v).shape == (3, 24)
+    assert clf.num_features == 24
+    # m/s in, normalised inside: 1500 m/s -> -1 and 4500 m/s -> +1.
+    assert torch.allclose(clf.normalize(torch.tensor([1500.0, 4500.0])), torch.tensor([-1.0, 1.0]))
+    with pytest.raises(ValueError, match="shape"):
+        clf(torch.zeros(2, 3, 70, 70))
+    with pytest.raises(ValueError, match="divisible"):
+        FamilyClassifier(block_out_channels=(12, 16))
+
+
+def test_classifier_save_load_roundtrip(tmp_path, easy_classifier):
+    easy_classifier.save_pretrained(tmp_path)
+    assert (tmp_path / "diffusion_pytorch_model.safetensors").exists()
+    loaded = FamilyClassifier.from_pretrained(tmp_path).eval()
+    v = generate_velocity_models("flatvel-a", 2, seed=5)
+    with torch.no_grad():
+        assert torch.allclose(loaded(v), easy_classifier(v), atol=1e-6)
+
+
+def test_brief_training_beats_chance(easy_classifier):
+    held_out = np.concatenate([generate_velocity_models(name, 50, seed=100) for name in EASY_PAIR])
+    labels = np.repeat([0, 1], 50)
+    accuracy = (predict_families(easy_classifier, held_out) == labels).mean()
+    assert accuracy > 0.75  # chance is 0.5
+
+
+def test_training_is_deterministic():
+    kwargs = dict(families=EASY_PAIR, num_per_family=8, steps=2, batch_size=4, seed=7)
+    a, b = train_family_classifier(**kwargs), train_family_classifier(**kwargs)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+
+
+def test_frechet_distance_self_vs_other_family(easy_classifier):
+    flat = generate_velocity_models("flatvel-a", 64, seed=11)
+    flat_other_seed = generate_velocity_models("flatvel-a", 64, seed=12)
+    faulted = generate_velocity_models("curvefault-b", 64, seed=11)
+    self_distance = velocity_frechet_distance(flat, flat, easy_classifier)
+    same_family = velocity_frechet_distance(flat, flat_other_seed, easy_classifier)
+    other_family = velocity_frechet_distance(flat, faulted, easy_classifier)
+    assert abs(self_distance) < 1e-3 * other_family
+    assert other_family > 3 * same_family
+    # numpy and torch, (N, H, W) and (N, 1, H, W) all give the same number
+    as_tensor = velocity_frechet_distance(torch.from_numpy(flat)[:, None], faulted, easy_classifier)
+    assert as_tensor == pytest.approx(other_family, rel=1e-6)
+
+
+def test_frechet_distance_needs_two_maps(easy_classifier):
+    maps = generate_velocity_models("flatvel-a", 2, seed=0)
+    with pytest.raises(ValueError, match="at least 2"):
+        velocity_frechet_distance(maps[:1], maps, easy_classifier)
+
+
+def test_map_metrics_identical_and_known_values():
+    v = generate_velocity_models("curvefault-a", 4, seed=0)
+    metrics = openfwi_map_metrics(v, v.copy())
+    assert metrics["MAE"] == 0.0 and metrics["RMSE"] == 0.0
+    assert metrics["SSIM"] == pytest.approx(1.0, abs=1e-6)
+    # A uniform +300 m/s error is 0.2 in [-1, 1] units (range 3000 m/s spans 2).
+    shifted = openfwi_map_metrics(v + 300.0, v)
+    assert shifted["MAE"] == pytest.approx(0.2, abs=1e-6)
+    assert shifted["RMSE"] == pytest.approx(0.2, abs=1e-6)
+    assert shifted["SSIM"] < 1.0
+    noisy = v + np.random.default_rng(0).normal(0.0, 300.0, v.shape).astype(np.float32)
+    assert openfwi_map_metrics(noisy, v)["SSIM"] < shifted["SSIM"]
+
+
+def test_map_metrics_reject_bad_shapes():
+    v = generate_velocity_models("flatvel-a", 2, seed=0)
+    with pytest.raises(ValueError, match="same shape"):
+        openfwi_map_metrics(v, v[:1])
+    with pytest.raises(ValueError, match="same shape"):
+        openfwi_map_metrics(v[:, :, :60], v)
+    with pytest.raises(ValueError, match="shape"):
+        openfwi_map_metrics(v[0, 0], v[0, 0])
+    with pytest.raises(ValueError, match="v_max"):
+        openfwi_map_metrics(v, v, v_min=4500.0, v_max=1500.0)
