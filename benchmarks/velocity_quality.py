@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -40,7 +39,7 @@ from seismic_diffusers.metrics import (
     train_family_classifier,
     velocity_frechet_distance,
 )
-from seismic_diffusers.utils import plot_velocity_grid
+from seismic_diffusers.utils import machine_info, plot_velocity_grid
 
 
 def parse_args(argv=None):
@@ -80,17 +79,6 @@ def parse_args(argv=None):
     parser.add_argument("--skip_unconditional", action="store_true", help="Skip the family=None run.")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads.")
     return parser.parse_args(argv)
-
-
-def machine_info() -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-    }
 
 
 def load_or_train_classifier(args) -> tuple[FamilyClassifier, dict]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -32,6 +31,7 @@ import torch
 from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
 
 from seismic_diffusers import VelocityGenerationPipeline
+from seismic_diffusers.utils import machine_info
 
 SEED_UNET_CONFIG = dict(
     sample_size=64,
@@ -74,17 +74,6 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results", help="Folder for velocity_speed.json.")
     return parser.parse_args(argv)
-
-
-def machine_info() -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-    }
 
 
 def count_params(model: torch.nn.Module) -> float:
