@@ -195,11 +195,13 @@ def train_family_classifier(
     training also blurs half of the maps a little (a random blend with a 3 x 3 box blur) and adds
     noise to every map. The noise is white or box-smoothed (3 or 5 cells), with a per-map
     standard deviation drawn from U(0, `noise_std`) m/s. The classifier, and the Fréchet distance
-    on its features, then judge structure and family, not texture. With the defaults (and seed 10000, as in
-    `benchmarks/velocity_quality.py`) it trained in 3.0 minutes on 2 CPU threads and reached
-    96.6 % accuracy on 1600 held-out maps of the eight families. The remaining errors are mostly
-    curvevel vs curvefault: some faults barely cut the map, so those maps are ambiguous by
-    construction.
+    on its features, then judge structure and family, not texture.
+
+    Without that noise and blur (`noise_std=0, edge_blur=False`, otherwise the defaults, seed
+    10000) it trained in 3.0 minutes on 2 CPU threads and reached 96.6 % accuracy on 1600
+    held-out maps of the eight families; the augmented default has not yet been timed on an idle
+    CPU. The remaining errors are mostly curvevel vs curvefault: some faults barely cut the map,
+    so those maps are ambiguous by construction.
 
     Args:
         families (`Sequence[str]`, *optional*): Families to learn, in label order; defaults to
