@@ -22,6 +22,7 @@ setup(
         "accelerate>=0.30",
         "huggingface_hub>=0.23",
         "safetensors>=0.4",
+        "deepwave>=0.1.0",
         "kornia>=0.7",
         "torchmetrics>=1.3",
         "obspy>=1.4",

@@ -12,6 +12,7 @@ from .data import (
     SyntheticVelocityDataset,
     VelocityAugmentation,
     generate_velocity_models,
+    make_paired_dataset,
 )
 from .metrics import (
     FamilyClassifier,
@@ -21,10 +22,13 @@ from .metrics import (
     velocity_frechet_distance,
 )
 from .models import VelocityUNet2DModel
+from .physics import OPENFWI, AcquisitionGeometry, forward_model, pde_deviation
 from .pipelines import VelocityGenerationPipeline, VelocityPipelineOutput
 from .processors import VelocityProcessor
 
 __all__ = [
+    "OPENFWI",
+    "AcquisitionGeometry",
     "VELOCITY_FAMILIES",
     "FamilyClassifier",
     "OpenFWIDataset",
@@ -34,8 +38,11 @@ __all__ = [
     "VelocityPipelineOutput",
     "VelocityProcessor",
     "VelocityUNet2DModel",
+    "forward_model",
     "generate_velocity_models",
+    "make_paired_dataset",
     "openfwi_map_metrics",
+    "pde_deviation",
     "predict_families",
     "train_family_classifier",
     "velocity_frechet_distance",

@@ -2,6 +2,7 @@
 
 from .augmentation import VelocityAugmentation
 from .openfwi import OpenFWIDataset, save_openfwi_file
+from .paired import make_paired_dataset
 from .synthetic import SyntheticVelocityDataset
 from .velocity_families import VELOCITY_FAMILIES, check_family, generate_velocity_models
 
@@ -12,5 +13,6 @@ __all__ = [
     "VelocityAugmentation",
     "check_family",
     "generate_velocity_models",
+    "make_paired_dataset",
     "save_openfwi_file",
 ]

@@ -111,7 +111,7 @@ def _one_model(rng: np.random.Generator, family: str) -> np.ndarray:
     return velocities[layer_index].astype(np.float32)
 
 
-def generate_velocity_models(family: str, num: int, seed: int = 0) -> np.ndarray:
+def generate_velocity_models(family: str, num: int, seed: int = 0, start: int = 0) -> np.ndarray:
     r"""Generate OpenFWI-style 2-D velocity models of one family.
 
     The recipe, per model (grid 70 x 70 cells of 10 m; row index is depth):
@@ -140,6 +140,9 @@ def generate_velocity_models(family: str, num: int, seed: int = 0) -> np.ndarray
         seed (`int`, *optional*, defaults to 0):
             Seed; the same `(family, num, seed)` always gives the same models, and the first
             `k` models do not depend on `num`.
+        start (`int`, *optional*, defaults to 0):
+            Index of the first model, so `generate_velocity_models(f, n, s, start=k)` equals rows
+            `k:k + n` of `generate_velocity_models(f, k + n, s)`; used to build shards independently.
 
     Returns:
         `np.ndarray` of shape `(num, 70, 70)`, float32, velocity in m/s (axis 1 is depth z,
@@ -158,10 +161,12 @@ def generate_velocity_models(family: str, num: int, seed: int = 0) -> np.ndarray
     family = check_family(family)
     if int(num) < 0:
         raise ValueError(f"`num` must be >= 0, got {num}.")
+    if int(start) < 0:
+        raise ValueError(f"`start` must be >= 0, got {start}.")
     family_id = VELOCITY_FAMILIES.index(family)
     out = np.empty((int(num), *GRID_SHAPE), dtype=np.float32)
     for i in range(int(num)):
         # One stream per (family, seed, index): decorrelated across families, stable across `num`.
-        rng = np.random.default_rng([family_id, int(seed), i])
+        rng = np.random.default_rng([family_id, int(seed), int(start) + i])
         out[i] = _one_model(rng, family)
     return out

@@ -1,0 +1,193 @@
+"""Paired (velocity, seismic) datasets in OpenFWI's file layout, built in resumable shards."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .velocity_families import GRID_SHAPE, check_family, generate_velocity_models
+
+PathLike = str | os.PathLike
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One pair of files: `model/model{number}.npy` and `data/data{number}.npy` under `folder`."""
+
+    family: str
+    number: int  # 1-based, as OpenFWI names its files
+    start: int  # index of the first map within the family's seeded stream
+    size: int
+    folder: Path
+
+    @property
+    def model_path(self) -> Path:
+        return self.folder / "model" / f"model{self.number}.npy"
+
+    @property
+    def data_path(self) -> Path:
+        return self.folder / "data" / f"data{self.number}.npy"
+
+    def is_complete(self, geometry) -> bool:
+        """Both files exist with the shapes `geometry` implies (a header read, no data loaded)."""
+        expected = {
+            self.model_path: (self.size, 1, *geometry.grid_shape),
+            self.data_path: (self.size, *geometry.data_shape),
+        }
+        for path, shape in expected.items():
+            try:
+                if np.load(path, mmap_mode="r").shape != shape:
+                    return False
+            except (OSError, ValueError):
+                return False
+        return True
+
+
+def plan_shards(out: PathLike, families: Sequence[str], num: int, shard_size: int = 500) -> list[Shard]:
+    r"""
+    All shards of a dataset, in a fixed global order (family by family).
+
+    One family writes `out/{model,data}/`; several write `out/<family>/{model,data}/`, so each folder
+    is one OpenFWI family that `OpenFWIDataset(folder, family=...)` reads.
+    """
+    families = [check_family(f) for f in families]
+    if not families:
+        raise ValueError("Give at least one family.")
+    if len(set(families)) != len(families):
+        raise ValueError(f"Families are repeated: {families}.")
+    if int(num) < 1:
+        raise ValueError(f"`num` must be >= 1 (pairs per family), got {num}.")
+    if int(shard_size) < 1:
+        raise ValueError(f"`shard_size` must be >= 1, got {shard_size}.")
+    out = Path(out)
+    shards = []
+    for family in families:
+        folder = out if len(families) == 1 else out / family
+        for k, start in enumerate(range(0, int(num), int(shard_size))):
+            shards.append(Shard(family, k + 1, start, min(int(shard_size), int(num) - start), folder))
+    return shards
+
+
+def _save_atomically(path: Path, array: np.ndarray) -> None:
+    """Write `path` via a hidden partial file and a rename, so `path` is never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    with open(partial, "wb") as handle:
+        np.save(handle, array)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+def _process_from_environment() -> tuple[int, int]:
+    """`(index, count)` of this process under `accelerate launch` / torchrun, else `(0, 1)`."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def make_paired_dataset(
+    out: PathLike,
+    families: str | Sequence[str],
+    num: int,
+    shard_size: int = 500,
+    seed: int = 0,
+    geometry=None,
+    backend: str = "deepwave",
+    device: str | None = None,
+    batch_size: int | None = None,
+    process_index: int | None = None,
+    num_processes: int | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    r"""
+    Generate velocity maps and their forward-modelled seismic data in OpenFWI's layout.
+
+    Shard `k` (1-based) of a family holds maps `(k-1)*shard_size ...` of that family's seeded
+    stream (`generate_velocity_models(family, n, seed, start=...)`), so a shard's contents depend
+    only on `(family, seed, k, shard_size)`: the same command always writes the same files, on any
+    number of processes.
+
+    Resumable: each file is written to a hidden `.NAME.partial` file and renamed into place; shards
+    whose two files are already complete are skipped, so a rerun after a crash finishes the job and
+    never leaves a half-written `.npy`.
+
+    Scales out: process `i` of `n` takes the shards whose global index is `i mod n`. Under
+    `accelerate launch` (or torchrun) `i` and `n` come from `RANK` and `WORLD_SIZE`.
+
+    Args:
+        out: Output folder.
+        families: One family name or several (see `VELOCITY_FAMILIES`).
+        num: Pairs per family.
+        shard_size: Pairs per file (OpenFWI uses 500).
+        seed: Seed of the velocity streams.
+        geometry: `AcquisitionGeometry` (default `OPENFWI`); written to `out/geometry_config.json`.
+        backend, device, batch_size: Passed to `forward_model`.
+        process_index, num_processes: This process's share; default from the environment.
+        progress: Show a progress bar (pairs).
+
+    Returns:
+        `list[Path]`: the shard files this process wrote (skipped ones excluded).
+    """
+    from ..physics import OPENFWI, forward_model
+
+    geometry = geometry or OPENFWI
+    if geometry.grid_shape != GRID_SHAPE:
+        raise ValueError(
+            f"The velocity families are {GRID_SHAPE} grids; the geometry's grid is {geometry.grid_shape}."
+        )
+    if isinstance(families, str):
+        families = [families]
+    shards = plan_shards(out, families, num, shard_size)
+    env_index, env_count = _process_from_environment()
+    index = env_index if process_index is None else int(process_index)
+    count = env_count if num_processes is None else int(num_processes)
+    if not 0 <= index < count:
+        raise ValueError(f"process_index must be in [0, {count - 1}], got {index}.")
+    mine = [s for i, s in enumerate(shards) if i % count == index]
+    todo = [s for s in mine if not s.is_complete(geometry)]
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if index == 0:
+        geometry.save_config(out)
+        manifest = {
+            "families": [s.family for s in shards if s.number == 1],
+            "num_per_family": int(num),
+            "shard_size": int(shard_size),
+            "seed": int(seed),
+            "backend": backend,
+            "layout": "model/model<k>.npy (N, 1, nz, nx) m/s; data/data<k>.npy (N, sources, nt, receivers)",
+        }
+        _save_text_atomically(out / "dataset.json", json.dumps(manifest, indent=2) + "\n")
+
+    written = []
+    chunk = int(batch_size or 32)
+    with tqdm(
+        total=sum(s.size for s in todo),
+        desc=f"make-dataset [{index + 1}/{count}]" if count > 1 else "make-dataset",
+        unit="pair",
+        disable=not progress,
+    ) as bar:
+        for shard in todo:
+            velocities = generate_velocity_models(shard.family, shard.size, seed=seed, start=shard.start)
+            data = np.empty((shard.size, *geometry.data_shape), dtype=np.float32)
+            for lo in range(0, shard.size, chunk):
+                data[lo : lo + chunk] = forward_model(
+                    velocities[lo : lo + chunk], geometry, backend=backend, device=device, batch_size=chunk
+                )
+                bar.update(min(chunk, shard.size - lo))
+            _save_atomically(shard.model_path, velocities[:, None])
+            _save_atomically(shard.data_path, data)
+            written += [shard.model_path, shard.data_path]
+    return written
+
+
+def _save_text_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    partial.write_text(text)
+    os.replace(partial, path)

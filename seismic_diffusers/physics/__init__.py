@@ -1,0 +1,32 @@
+"""Acoustic physics: acquisition geometry, forward modelling (deepwave or OpenFWI's scheme), PDE deviation."""
+
+from .analytic import homogeneous_trace
+from .deviation import pde_deviation
+from .forward import BACKENDS, check_velocity, forward_model
+from .geometry import CRITICAL_COURANT_NUMBER, OPENFWI, AcquisitionGeometry, ricker_wavelet
+from .normalization import (
+    OPENFWI_DATA_LIMITS,
+    POOLED_DATA_LIMITS,
+    data_limits,
+    denormalize_seismic,
+    log_transform,
+    normalize_seismic,
+)
+
+__all__ = [
+    "BACKENDS",
+    "CRITICAL_COURANT_NUMBER",
+    "OPENFWI",
+    "OPENFWI_DATA_LIMITS",
+    "POOLED_DATA_LIMITS",
+    "AcquisitionGeometry",
+    "check_velocity",
+    "data_limits",
+    "denormalize_seismic",
+    "forward_model",
+    "homogeneous_trace",
+    "log_transform",
+    "normalize_seismic",
+    "pde_deviation",
+    "ricker_wavelet",
+]

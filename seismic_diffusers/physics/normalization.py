@@ -1,0 +1,65 @@
+"""OpenFWI's seismic-data normalisation: `sign(x) log1p(|x|)`, then min-max to [-1, 1]."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+# Raw-amplitude limits per family, from lanl/OpenFWI `dataset_config.json` (data_min, data_max).
+OPENFWI_DATA_LIMITS: dict[str, tuple[float, float]] = {
+    "flatvel-a": (-26.95, 52.77),
+    "flatvel-b": (-27.17, 56.05),
+    "curvevel-a": (-27.11, 55.10),
+    "curvevel-b": (-29.04, 57.03),
+    "flatfault-a": (-26.10, 50.86),
+    "flatfault-b": (-24.86, 50.28),
+    "curvefault-a": (-26.48, 52.32),
+    "curvefault-b": (-24.93, 50.98),
+    "style-a": (-24.96, 48.93),
+    "style-b": (-23.76, 46.01),
+}
+# Family-agnostic limits: the widest range over the eight OpenFWI-like families we generate.
+POOLED_DATA_LIMITS = (-29.04, 57.03)
+
+Array = np.ndarray | torch.Tensor
+
+
+def data_limits(family: str | None = None) -> tuple[float, float]:
+    """Raw `(data_min, data_max)` for a family, or the pooled limits for `None`."""
+    if family is None:
+        return POOLED_DATA_LIMITS
+    name = str(family).strip().lower().replace("_", "-")
+    if name not in OPENFWI_DATA_LIMITS:
+        raise ValueError(
+            f"No OpenFWI data limits for family {family!r}. Valid families: "
+            f"{', '.join(OPENFWI_DATA_LIMITS)}, or None for the pooled limits {POOLED_DATA_LIMITS}."
+        )
+    return OPENFWI_DATA_LIMITS[name]
+
+
+def log_transform(data: Array) -> Array:
+    """`sign(x) log1p(|x|)`, elementwise (numpy or torch)."""
+    if isinstance(data, torch.Tensor):
+        return torch.sign(data) * torch.log1p(data.abs())
+    return np.sign(data) * np.log1p(np.abs(data))
+
+
+def normalize_seismic(data: Array, family: str | None = None) -> Array:
+    r"""
+    Seismic data (OpenFWI amplitude) -> OpenFWI's normalised space, as used for training and metrics.
+
+    `y = 2 (L(x) - L(d_min)) / (L(d_max) - L(d_min)) - 1` with `L(x) = sign(x) log1p(|x|)` and the
+    family's raw limits `d_min, d_max` (`OPENFWI_DATA_LIMITS`; pooled limits when `family=None`).
+    Values outside the limits map slightly outside [-1, 1]; nothing is clipped.
+    """
+    low, high = (float(log_transform(np.float64(v))) for v in data_limits(family))
+    return 2.0 * (log_transform(data) - low) / (high - low) - 1.0
+
+
+def denormalize_seismic(sample: Array, family: str | None = None) -> Array:
+    """Inverse of `normalize_seismic`: normalised space -> OpenFWI amplitude."""
+    low, high = (float(log_transform(np.float64(v))) for v in data_limits(family))
+    logged = (sample + 1.0) * 0.5 * (high - low) + low
+    if isinstance(logged, torch.Tensor):
+        return torch.sign(logged) * torch.expm1(logged.abs())
+    return np.sign(logged) * np.expm1(np.abs(logged))
