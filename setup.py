@@ -26,13 +26,20 @@ setup(
         "kornia>=0.7",
         "torchmetrics>=1.3",
         "obspy>=1.4",
+        "h5py>=3.7",
         "matplotlib>=3.7",
         "tqdm>=4.60",
         "numpy>=1.24",
         "scipy>=1.10",
         "pillow",
     ],
-    extras_require={"dev": ["pytest>=7", "ruff>=0.4"]},
+    extras_require={
+        # The Gradio Space (spaces_app/); gradio is pinned to the Space README's sdk_version.
+        "space": ["gradio==6.31.0"],
+        # Tests, lint, and the Space's client and headless-browser tests (Chromium itself comes from
+        # Debian: .ci/run installs it).
+        "dev": ["pytest>=7", "ruff>=0.4", "gradio==6.31.0", "gradio_client>=2.0", "playwright>=1.40"],
+    },
     entry_points={"console_scripts": ["seismic-diffusers=seismic_diffusers.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

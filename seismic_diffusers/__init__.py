@@ -21,12 +21,23 @@ from .metrics import (
     train_family_classifier,
     velocity_frechet_distance,
 )
-from .models import VelocityUNet2DModel
+from .models import SeismogramUNet1DModel, VelocityUNet2DModel
 from .physics import OPENFWI, AcquisitionGeometry, forward_model, pde_deviation
-from .pipelines import VelocityGenerationPipeline, VelocityPipelineOutput
-from .processors import VelocityProcessor
+from .pipelines import (
+    ColdDiffusionDenoisePipeline,
+    SeismogramDenoiseOutput,
+    VelocityGenerationPipeline,
+    VelocityPipelineOutput,
+)
+from .processors import SeismogramProcessor, VelocityProcessor
+from .schedulers import ColdDiffusionScheduler
 
 __all__ = [
+    "ColdDiffusionDenoisePipeline",
+    "ColdDiffusionScheduler",
+    "SeismogramDenoiseOutput",
+    "SeismogramProcessor",
+    "SeismogramUNet1DModel",
     "OPENFWI",
     "AcquisitionGeometry",
     "VELOCITY_FAMILIES",

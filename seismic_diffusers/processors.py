@@ -94,3 +94,57 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
         scaled = np.clip((velocity - self.config.v_min) / (self.config.v_max - self.config.v_min), 0.0, 1.0)
         rgb = (colormaps[cmap](scaled)[..., :3] * 255).round().astype(np.uint8)
         return [Image.fromarray(image) for image in rgb]
+
+
+NORMALIZATIONS = ("joint", "per_trace")
+
+
+class SeismogramProcessor(ConfigMixin, SchedulerMixin):
+    r"""How a denoiser sees seismograms: its sampling rate, window, component order and scaling.
+
+    Saved with the pipeline as `processor/processor_config.json`, so inference uses exactly the
+    rate, window and normalisation the model was trained with.
+
+    Args:
+        sampling_rate (`float`, defaults to 100.0): The model's rate, Hz. Other rates are resampled.
+        window_length (`int`, defaults to 3000): Samples per model window (30 s at 100 Hz).
+        overlap (`float`, defaults to 0.25): Fraction of a window shared with the next one when a
+            long record is cut into windows; overlaps are blended with a Hann-shaped weight.
+        normalization (`str`, defaults to `"joint"`): `"joint"` divides a window by the largest
+            absolute value over all its components (keeps the 3-C amplitude ratios);
+            `"per_trace"` divides each component by its own peak. Amplitudes are restored after
+            the model.
+        components (`list[str]`, defaults to `["E", "N", "Z"]`): Channel order of the model's
+            input, by the last letter of the SEED channel code.
+    """
+
+    config_name = "processor_config.json"
+
+    @register_to_config
+    def __init__(
+        self,
+        sampling_rate: float = 100.0,
+        window_length: int = 3000,
+        overlap: float = 0.25,
+        normalization: str = "joint",
+        components: Sequence[str] = ("E", "N", "Z"),
+    ):
+        if not sampling_rate > 0:
+            raise ValueError(f"`sampling_rate` must be positive (Hz), got {sampling_rate}.")
+        if int(window_length) < 16:
+            raise ValueError(f"`window_length` must be >= 16 samples, got {window_length}.")
+        if not 0 <= overlap < 1:
+            raise ValueError(f"`overlap` must be in [0, 1), got {overlap}.")
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"Unknown normalization {normalization!r}. Valid choices: {', '.join(NORMALIZATIONS)}."
+            )
+
+    @property
+    def hop_length(self) -> int:
+        return max(1, round(self.config.window_length * (1 - self.config.overlap)))
+
+    def window_scale(self, windows: torch.Tensor) -> torch.Tensor:
+        """Per-window divisor, `(B, 1, 1)` (joint) or `(B, C, 1)` (per trace); never zero."""
+        dims = (1, 2) if self.config.normalization == "joint" else (2,)
+        return windows.abs().amax(dim=dims, keepdim=True).clamp_min(torch.finfo(windows.dtype).tiny)

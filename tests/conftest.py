@@ -49,3 +49,38 @@ def tiny_velocity_pipeline(tiny_velocity_pipeline_dir):
     pipe = VelocityGenerationPipeline.from_pretrained(tiny_velocity_pipeline_dir)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def build_tiny_denoise_pipeline(window_length: int = 400):
+    """A `ColdDiffusionDenoisePipeline` with a ~20k-parameter U-Net and 4 s windows (seeded, untrained)."""
+    from seismic_diffusers import (
+        ColdDiffusionDenoisePipeline,
+        ColdDiffusionScheduler,
+        SeismogramProcessor,
+        SeismogramUNet1DModel,
+    )
+
+    torch.manual_seed(0)
+    unet = SeismogramUNet1DModel(base_channels=8, channel_mults=(1, 2)).eval()
+    processor = SeismogramProcessor(window_length=window_length)
+    return ColdDiffusionDenoisePipeline(
+        unet=unet, scheduler=ColdDiffusionScheduler(num_train_timesteps=10), processor=processor
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_denoise_pipeline_dir(tmp_path_factory):
+    """Path (`str`) of a saved tiny denoising pipeline. Treat it as read-only."""
+    folder = tmp_path_factory.mktemp("tiny-denoise-pipeline")
+    build_tiny_denoise_pipeline().save_pretrained(str(folder))
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_denoise_pipeline(tiny_denoise_pipeline_dir):
+    """The tiny denoising pipeline loaded from disk, progress bar disabled."""
+    from seismic_diffusers import ColdDiffusionDenoisePipeline
+
+    pipe = ColdDiffusionDenoisePipeline.from_pretrained(tiny_denoise_pipeline_dir)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,11 @@ from seismic_diffusers import (
     VelocityUNet2DModel,
 )
 from seismic_diffusers.utils import plot_velocity_grid
+from seismic_diffusers.utils.training import (
+    register_checkpoint_hooks,
+    resume_from_checkpoint,
+    save_checkpoint_atomically,
+)
 
 logger = get_logger(__name__, log_level="INFO")
 
@@ -183,29 +187,6 @@ def build_unet(args: argparse.Namespace, num_families: int) -> VelocityUNet2DMod
     )
 
 
-def save_checkpoint_atomically(
-    accelerator: Accelerator, output_dir: str, step: int, limit: int | None
-) -> str:
-    """Write `checkpoint-STEP` via a temporary folder, so a kill mid-save never leaves a half checkpoint."""
-    final = os.path.join(output_dir, f"checkpoint-{step}")
-    tmp = final + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    accelerator.save_state(tmp)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    if limit is not None:
-        for old in list_checkpoints(output_dir)[:-limit]:
-            shutil.rmtree(os.path.join(output_dir, old), ignore_errors=True)
-    return final
-
-
-def list_checkpoints(output_dir: str) -> list[str]:
-    if not os.path.isdir(output_dir):
-        return []
-    names = [d for d in os.listdir(output_dir) if d.startswith("checkpoint-") and not d.endswith(".tmp")]
-    return sorted(names, key=lambda name: int(name.split("-")[1]))
-
-
 def make_pipeline(
     unet, noise_scheduler: DDPMScheduler, processor: VelocityProcessor
 ) -> VelocityGenerationPipeline:
@@ -307,28 +288,7 @@ def main(args: argparse.Namespace) -> None:
             model_config=unet.config,
         )
 
-    # Checkpoints keep the EMA weights as safetensors too (diffusers' hook pattern).
-    def save_model_hook(models, weights, output_dir):
-        if accelerator.is_main_process:
-            if ema_model is not None:
-                ema_model.save_pretrained(os.path.join(output_dir, "unet_ema"))
-            for model in models:
-                model.save_pretrained(os.path.join(output_dir, "unet"))
-                weights.pop()
-
-    def load_model_hook(models, input_dir):
-        if ema_model is not None:
-            loaded = EMAModel.from_pretrained(os.path.join(input_dir, "unet_ema"), VelocityUNet2DModel)
-            ema_model.load_state_dict(loaded.state_dict())
-            ema_model.to(accelerator.device)
-        for _ in range(len(models)):
-            model = models.pop()
-            loaded = VelocityUNet2DModel.from_pretrained(input_dir, subfolder="unet")
-            model.register_to_config(**loaded.config)
-            model.load_state_dict(loaded.state_dict())
-
-    accelerator.register_save_state_pre_hook(save_model_hook)
-    accelerator.register_load_state_pre_hook(load_model_hook)
+    register_checkpoint_hooks(accelerator, ema_model, VelocityUNet2DModel)
 
     dataset = build_dataset(args, vocabulary)
     dataloader = torch.utils.data.DataLoader(
@@ -354,20 +314,9 @@ def main(args: argparse.Namespace) -> None:
     if ema_model is not None:
         ema_model.to(accelerator.device)
 
-    global_step, first_epoch, resume_step = 0, 0, 0
-    if args.resume_from_checkpoint:
-        path = args.resume_from_checkpoint
-        if path == "latest":
-            found = list_checkpoints(args.output_dir)
-            path = os.path.join(args.output_dir, found[-1]) if found else None
-        if path is None:
-            logger.info("No checkpoint found; starting a new run.")
-        else:
-            logger.info(f"Resuming from {path}")
-            accelerator.load_state(path)
-            global_step = int(os.path.basename(path.rstrip("/")).split("-")[1])
-            first_epoch = global_step // updates_per_epoch
-            resume_step = (global_step % updates_per_epoch) * args.gradient_accumulation_steps
+    global_step = resume_from_checkpoint(accelerator, args.output_dir, args.resume_from_checkpoint, logger)
+    first_epoch = global_step // updates_per_epoch
+    resume_step = (global_step % updates_per_epoch) * args.gradient_accumulation_steps
 
     logger.info(
         f"{len(dataset)} maps, {max_train_steps} steps, batch {args.train_batch_size}, {num_epochs} epochs"

@@ -1,18 +1,37 @@
-"""Velocity-model data: synthetic OpenFWI-like families, the OpenFWI reader, augmentation."""
+"""Data: synthetic OpenFWI-like velocity families, the OpenFWI reader, augmentation, and
+three-component seismograms (synthetic events and noise, STEAD and miniSEED readers, denoising pairs)."""
 
 from .augmentation import VelocityAugmentation
 from .openfwi import OpenFWIDataset, save_openfwi_file
 from .paired import make_paired_dataset
+from .seismograms import (
+    COMPONENTS,
+    DenoisingPairDataset,
+    generate_local_earthquakes,
+    generate_seismic_noise,
+    peterson_velocity_psd,
+    read_miniseed_folder,
+    read_stead,
+    synthetic_denoising_dataset,
+)
 from .synthetic import SyntheticVelocityDataset
 from .velocity_families import VELOCITY_FAMILIES, check_family, generate_velocity_models
 
 __all__ = [
+    "COMPONENTS",
     "VELOCITY_FAMILIES",
+    "DenoisingPairDataset",
     "OpenFWIDataset",
     "SyntheticVelocityDataset",
     "VelocityAugmentation",
     "check_family",
+    "generate_local_earthquakes",
+    "generate_seismic_noise",
     "generate_velocity_models",
     "make_paired_dataset",
+    "peterson_velocity_psd",
+    "read_miniseed_folder",
+    "read_stead",
     "save_openfwi_file",
+    "synthetic_denoising_dataset",
 ]

@@ -1,0 +1,3 @@
+from .scheduling_cold_diffusion import ColdDiffusionScheduler, ColdDiffusionSchedulerOutput
+
+__all__ = ["ColdDiffusionScheduler", "ColdDiffusionSchedulerOutput"]

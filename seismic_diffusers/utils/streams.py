@@ -1,0 +1,122 @@
+"""ObsPy Streams <-> component arrays: station grouping, channel-code mapping, strict validation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Last letter(s) of a channel code -> component. 1/2/3 are the SEED codes for horizontals and
+# vertical of unknown or non-geographic orientation; they are treated as N/E/Z and the
+# substitution is recorded in stats.processing. K-NET/KiK-net name channels EW, NS and UD.
+COMPONENT_ALIASES = {
+    "Z": "Z",
+    "N": "N",
+    "E": "E",
+    "1": "N",
+    "2": "E",
+    "3": "Z",
+    "UD": "Z",
+    "NS": "N",
+    "EW": "E",
+}
+
+
+def component_of(channel: str) -> str:
+    """The component (`"E"`, `"N"` or `"Z"`) a channel code records, or a `ValueError`."""
+    code = channel.strip().upper()
+    for alias in (code[-2:], code[-1:]):
+        if alias in COMPONENT_ALIASES and (len(alias) == 2 or code[-2:] not in ("UD", "NS", "EW")):
+            return COMPONENT_ALIASES[alias]
+    raise ValueError(
+        f"Cannot tell which component channel {channel!r} records. Supported channel codes end in "
+        "Z/N/E, 1/2/3 (treated as N/E/Z), or are K-NET's UD/NS/EW; rename the channel "
+        "(trace.stats.channel) or rotate the data first (Stream.rotate)."
+    )
+
+
+@dataclass
+class StationGroup:
+    """The traces of one station/location/instrument, aligned on a common sample grid."""
+
+    key: str
+    traces: list = field(default_factory=list)
+    components: list[str] = field(default_factory=list)
+    sampling_rate: float = 0.0
+    offsets: list[int] = field(default_factory=list)  # start of each trace on the common grid
+    npts: int = 0  # length of the common grid
+
+    def to_array(self, order: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+        """`(len(order), npts)` float64 array; components the group lacks stay zero.
+
+        Returns the array and, per trace, its row in it.
+        """
+        array = np.zeros((len(order), self.npts), dtype=np.float64)
+        rows = []
+        for trace, component, offset in zip(self.traces, self.components, self.offsets, strict=True):
+            row = list(order).index(component)
+            array[row, offset : offset + trace.stats.npts] = trace.data
+            rows.append(row)
+        return array, rows
+
+
+def group_stream(stream, order: Sequence[str] = ("E", "N", "Z")) -> list[StationGroup]:
+    r"""
+    Group a Stream by network, station, location and band/instrument code, refusing what cannot be
+    denoised faithfully.
+
+    Raises:
+        ValueError: For an empty Stream; masked arrays; gaps or overlaps (several traces with one
+            id); NaN or Inf samples; mixed sampling rates within a group; two traces of the same
+            component in a group; channel codes `component_of` cannot map.
+    """
+    if stream is None or len(stream) == 0:
+        raise ValueError("The Stream is empty: there is nothing to denoise.")
+    for trace in stream:
+        if np.ma.isMaskedArray(trace.data) and np.ma.count_masked(trace.data):
+            raise ValueError(
+                f"{trace.id} holds masked (missing) samples, usually from Stream.merge() over a gap. "
+                "Denoise the contiguous pieces separately (st.split()), or fill the gap explicitly, "
+                "e.g. st.merge(fill_value='interpolate'), if that is acceptable for your data."
+            )
+        if trace.stats.npts == 0:
+            raise ValueError(f"{trace.id} has no samples.")
+        if not np.all(np.isfinite(np.asarray(trace.data, dtype=np.float64))):
+            raise ValueError(f"{trace.id} contains NaN or Inf samples.")
+    ids = [trace.id for trace in stream]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(
+            f"Gaps or overlaps: {', '.join(repeated)} appear in more than one trace. Denoise each "
+            "contiguous segment on its own (one Stream per segment), or merge them explicitly, "
+            "e.g. st.merge(method=1, fill_value='interpolate'); nothing is zero-filled here."
+        )
+
+    groups: dict[str, StationGroup] = {}
+    for trace in stream:
+        stats = trace.stats
+        component = component_of(stats.channel)
+        band = stats.channel[:-2] if stats.channel.upper()[-2:] in ("UD", "NS", "EW") else stats.channel[:-1]
+        key = f"{stats.network}.{stats.station}.{stats.location}.{band}"
+        group = groups.setdefault(key, StationGroup(key=key, sampling_rate=float(stats.sampling_rate)))
+        if abs(float(stats.sampling_rate) - group.sampling_rate) > 1e-6 * group.sampling_rate:
+            raise ValueError(
+                f"Mixed sampling rates in {key}: {group.sampling_rate:g} Hz and {stats.sampling_rate:g} Hz "
+                f"({trace.id}). Resample them to one rate first (Stream.resample or Trace.interpolate)."
+            )
+        if component in group.components:
+            other = group.traces[group.components.index(component)].id
+            raise ValueError(f"{trace.id} and {other} both map to component {component} in {key}.")
+        if component not in order:
+            raise ValueError(
+                f"{trace.id} is component {component}, which this model does not take ({', '.join(order)})."
+            )
+        group.traces.append(trace)
+        group.components.append(component)
+
+    for group in groups.values():
+        start = min(t.stats.starttime for t in group.traces)
+        group.offsets = [round((t.stats.starttime - start) * group.sampling_rate) for t in group.traces]
+        group.npts = max(o + t.stats.npts for o, t in zip(group.offsets, group.traces, strict=True))
+    return list(groups.values())

@@ -1,0 +1,74 @@
+"""Time the Space end to end, as a browser would see it: request in, figure and files out.
+
+    python spaces_app/latency.py --runs 5            # launches the app on 127.0.0.1, then times it
+    python spaces_app/latency.py --url http://127.0.0.1:7860/
+
+Each run calls `/generate_velocity` through `gradio_client` with the tab's default settings and
+counts until every output file has been downloaded. Run 1 includes loading the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=None, help="A running Space (default: launch one here).")
+    parser.add_argument("--runs", type=int, default=5, help="Requests, one after another (default: 5).")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's).")
+    args = parser.parse_args()
+
+    # The app first: it sets OMP_WAIT_POLICY before torch starts, as `python spaces_app/app.py` does.
+    spec = importlib.util.spec_from_file_location("space_app", Path(__file__).resolve().parent / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    import torch
+    from gradio_client import Client
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    demo = None
+    url = args.url
+    if url is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        demo = app.build_app()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        url = demo.local_url
+    names = ("family", "num_samples", "steps", "seed", "scheduler")
+    inputs = [app.VELOCITY_DEFAULTS[name] for name in names]
+    client = Client(url, verbose=False, analytics_enabled=False, download_files=tempfile.mkdtemp())
+    seconds = []
+    for run in range(args.runs):
+        started = time.perf_counter()
+        client.predict(*inputs, api_name="/generate_velocity")
+        seconds.append(time.perf_counter() - started)
+        print(f"run {run + 1}: {seconds[-1]:.2f} s")
+    if demo is not None:
+        demo.close()
+    warm = seconds[1:] or seconds
+    print(
+        f"velocity tab, defaults {dict(zip(names, inputs, strict=True))}: "
+        f"first request {seconds[0]:.2f} s (includes loading), then median {statistics.median(warm):.2f} s, "
+        f"max {max(warm):.2f} s over {len(warm)} runs"
+    )
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}"
+    )
+
+
+if __name__ == "__main__":
+    main()

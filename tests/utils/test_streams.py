@@ -1,0 +1,71 @@
+"""Stream grouping: station groups, channel-code mapping and the refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from obspy import Stream, Trace, UTCDateTime
+
+from seismic_diffusers.utils.streams import component_of, group_stream
+
+
+def trace(channel="HHZ", station="STA", npts=500, rate=100.0, start=0.0, data=None, location=""):
+    header = {
+        "network": "XX",
+        "station": station,
+        "location": location,
+        "channel": channel,
+        "sampling_rate": rate,
+        "starttime": UTCDateTime(2020, 1, 1) + start,
+    }
+    return Trace(np.random.default_rng(0).standard_normal(npts) if data is None else data, header=header)
+
+
+@pytest.mark.parametrize(
+    "code, component",
+    [
+        ("HHZ", "Z"),
+        ("BHN", "N"),
+        ("EHE", "E"),
+        ("HH1", "N"),
+        ("HH2", "E"),
+        ("UD", "Z"),
+        ("NS", "N"),
+        ("EW", "E"),
+        ("BH3", "Z"),
+    ],
+)
+def test_channel_codes_map_to_components(code, component):
+    assert component_of(code) == component
+
+
+def test_unknown_channel_code_is_refused_with_the_supported_list():
+    with pytest.raises(ValueError, match=r"Supported channel codes end in Z/N/E, 1/2/3 .* UD/NS/EW"):
+        component_of("HHR")
+
+
+def test_groups_by_station_and_aligns_offsets():
+    stream = Stream([trace("HHZ"), trace("HHN", start=0.05, npts=490), trace("HHZ", station="OTHER")])
+    groups = {g.key: g for g in group_stream(stream)}
+    assert set(groups) == {"XX.STA..HH", "XX.OTHER..HH"}
+    group = groups["XX.STA..HH"]
+    assert group.components == ["Z", "N"] and group.offsets == [0, 5] and group.npts == 500
+    array, rows = group.to_array(("E", "N", "Z"))
+    assert rows == [2, 1] and np.all(array[0] == 0) and np.all(array[1, :5] == 0)
+
+
+@pytest.mark.parametrize(
+    "stream, message",
+    [
+        (Stream(), "The Stream is empty"),
+        (Stream([trace(), trace(start=10.0)]), "Gaps or overlaps: XX.STA..HHZ"),
+        (Stream([trace(data=np.ma.masked_array(np.ones(10), mask=[0] * 5 + [1] * 5))]), "masked"),
+        (Stream([trace(data=np.array([1.0, np.nan, 2.0]))]), "NaN or Inf"),
+        (Stream([trace("HHZ"), trace("HHN", rate=50.0)]), "Mixed sampling rates in XX.STA..HH"),
+        (Stream([trace("HHN"), trace("HH1")]), "both map to component N"),
+        (Stream([trace("HHT")]), "Cannot tell which component"),
+    ],
+)
+def test_refusals(stream, message):
+    with pytest.raises(ValueError, match=message):
+        group_stream(stream)

@@ -1,0 +1,357 @@
+#!/usr/bin/env python
+"""Train a cold-diffusion seismogram denoiser (CDiffSD) with Accelerate.
+
+Run with `accelerate launch training/train_denoiser.py --output_dir runs/denoiser ...`.
+Same conventions as `train_velocity.py`: EMA, atomic checkpoints with `--resume_from_checkpoint
+latest`, mixed precision, gradient accumulation, a `diffusers.optimization` LR schedule, and a
+complete pipeline folder (safetensors) at the end.
+
+Data: the synthetic local-earthquake and noise generators (default) or STEAD
+(`--stead_hdf5 merge.hdf5 --stead_csv merge.csv`). Each training pair is a peak-normalised clean
+event plus an independent noise record scaled to a random SNR; the window is divided by the
+noisy record's peak (as at inference), degraded with the scheduler's schedule, and the U-Net
+learns to predict the clean window with an L1 loss (plus CDiffSD's optional second pass on a
+re-degraded prediction, `--second_pass_weight`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from accelerate.utils import ProjectConfiguration, set_seed
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import EMAModel
+from tqdm.auto import tqdm
+
+from seismic_diffusers import (
+    ColdDiffusionDenoisePipeline,
+    ColdDiffusionScheduler,
+    SeismogramProcessor,
+    SeismogramUNet1DModel,
+)
+from seismic_diffusers.data import DenoisingPairDataset, generate_local_earthquakes, generate_seismic_noise
+from seismic_diffusers.metrics import reconstruction_snr_db
+from seismic_diffusers.utils.training import (
+    register_checkpoint_hooks,
+    resume_from_checkpoint,
+    save_checkpoint_atomically,
+)
+
+logger = get_logger(__name__, log_level="INFO")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--stead_hdf5", type=str, default=None, help="STEAD merge.hdf5 (default: synthetic data)."
+    )
+    data.add_argument("--stead_csv", type=str, default=None, help="STEAD merge.csv.")
+    data.add_argument("--num_events", type=int, default=6000, help="Synthetic clean events.")
+    data.add_argument("--num_noise", type=int, default=6000, help="Synthetic noise records.")
+    data.add_argument("--data_seed", type=int, default=0)
+    data.add_argument(
+        "--pairs_per_event", type=int, default=4, help="Each event meets this many noise draws per epoch."
+    )
+    data.add_argument("--snr_db_min", type=float, default=-5.0, help="Lowest training SNR (dB).")
+    data.add_argument("--snr_db_max", type=float, default=20.0, help="Highest training SNR (dB).")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--base_channels", type=int, default=8, help="CDiffSD's dim 8.")
+    model.add_argument("--channel_mults", type=int, nargs="+", default=[1, 2, 4, 8])
+    model.add_argument("--kernel_size", type=int, default=5)
+    model.add_argument("--num_train_timesteps", type=int, default=50)
+    model.add_argument("--beta_schedule", type=str, default="cosine", choices=["linear", "cosine"])
+    model.add_argument(
+        "--noise_scale_range",
+        type=float,
+        nargs=2,
+        default=[1.0, 1.0],
+        help="Scheduler r range. The pair dataset already draws the noise level as an SNR, so 1 1 "
+        "keeps that SNR; CDiffSD's own is 0.40 0.65 on peak-normalised noise.",
+    )
+    model.add_argument("--sampling_rate", type=float, default=100.0)
+    model.add_argument("--window_length", type=int, default=3000)
+    model.add_argument("--normalization", type=str, default="joint", choices=["joint", "per_trace"])
+
+    train = parser.add_argument_group("training")
+    train.add_argument("--output_dir", type=str, default="runs/denoiser")
+    train.add_argument("--pipeline_dir", type=str, default=None, help="Default: OUTPUT_DIR/pipeline.")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--train_batch_size", type=int, default=32)
+    train.add_argument("--max_train_steps", type=int, default=3000)
+    train.add_argument("--gradient_accumulation_steps", type=int, default=1)
+    train.add_argument("--learning_rate", type=float, default=1e-3)
+    train.add_argument("--lr_scheduler", type=str, default="cosine")
+    train.add_argument("--lr_warmup_steps", type=int, default=100)
+    train.add_argument("--adam_weight_decay", type=float, default=1e-6)
+    train.add_argument("--max_grad_norm", type=float, default=1.0)
+    train.add_argument("--second_pass_weight", type=float, default=0.0, help="CDiffSD uses 3.0.")
+    train.add_argument("--use_ema", action="store_true")
+    train.add_argument("--ema_max_decay", type=float, default=0.999)
+    train.add_argument("--mixed_precision", type=str, default=None, choices=["no", "fp16", "bf16"])
+    train.add_argument("--dataloader_num_workers", type=int, default=0)
+    train.add_argument("--checkpointing_steps", type=int, default=500)
+    train.add_argument("--checkpoints_total_limit", type=int, default=2)
+    train.add_argument(
+        "--resume_from_checkpoint", type=str, default=None, help='A checkpoint folder, or "latest".'
+    )
+    train.add_argument(
+        "--validation_pairs", type=int, default=64, help="Held-out synthetic pairs scored at the end."
+    )
+    train.add_argument("--logging_steps", type=int, default=50)
+    args = parser.parse_args(argv)
+    if bool(args.stead_hdf5) != bool(args.stead_csv):
+        parser.error("--stead_hdf5 and --stead_csv go together.")
+    return args
+
+
+def build_dataset(args: argparse.Namespace, seed_offset: int = 0, num_events=None, num_noise=None):
+    """Clean events and independent noise, paired at random SNR."""
+    if args.stead_hdf5:
+        from seismic_diffusers.data import read_stead
+
+        events, event_meta = read_stead(args.stead_hdf5, args.stead_csv, category="earthquake_local")
+        noise, _ = read_stead(args.stead_hdf5, args.stead_csv, category="noise")
+        events, noise = events[..., : args.window_length], noise[..., : args.window_length]
+        p = np.array([m.get("p_arrival_sample", -1) for m in event_meta])
+        s = np.array([m.get("s_arrival_sample", -1) for m in event_meta])
+    else:
+        generated = generate_local_earthquakes(
+            num_events or args.num_events,
+            seed=args.data_seed + seed_offset,
+            sampling_rate=args.sampling_rate,
+            num_samples=args.window_length,
+        )
+        events, p, s = generated["waveforms"], generated["p_arrival_sample"], generated["s_arrival_sample"]
+        noise = generate_seismic_noise(
+            num_noise or args.num_noise,
+            seed=args.data_seed + seed_offset,
+            sampling_rate=args.sampling_rate,
+            num_samples=args.window_length,
+        )
+    return DenoisingPairDataset(
+        events,
+        noise,
+        snr_db_range=(args.snr_db_min, args.snr_db_max),
+        seed=args.data_seed + seed_offset,
+        p_arrival_sample=p,
+        s_arrival_sample=s,
+        length=len(events) * args.pairs_per_event,
+    )
+
+
+def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict) -> None:
+    command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
+    data = (
+        f"STEAD ({args.stead_hdf5})"
+        if args.stead_hdf5
+        else f"synthetic local earthquakes ({args.num_events}) and noise records ({args.num_noise}), data seed "
+        f"{args.data_seed}, SNR {args.snr_db_min:g} to {args.snr_db_max:g} dB"
+    )
+    card = f"""---
+library_name: seismic_diffusers
+license: mit
+tags: [seismology, denoising, cold-diffusion, obspy, diffusers, seismic_diffusers]
+---
+
+# Cold-diffusion seismogram denoiser
+
+Removes noise from three-component seismograms (100 Hz, 30 s windows); ObsPy Streams in and out.
+
+- Training command: `{command}`
+- Data: {data}
+- Steps: {summary["global_step"]} (batch {args.train_batch_size} x accumulation {args.gradient_accumulation_steps})
+- Training time: {summary["train_minutes"]:.1f} min on {summary["device"]}
+- Final training loss (L1, last {args.logging_steps} steps): {summary["loss"]:.4f}
+- Held-out synthetic pairs ({args.validation_pairs}): reconstruction SNR {summary["val_snr_in_db"]:.2f} dB in,
+  {summary["val_snr_out_db"]:.2f} dB after direct-mode denoising
+"""
+    Path(pipeline_dir, "README.md").write_text(card)
+
+
+def main(args: argparse.Namespace) -> None:
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        project_config=ProjectConfiguration(project_dir=args.output_dir),
+    )
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    set_seed(args.seed)
+    pipeline_dir = args.pipeline_dir or os.path.join(args.output_dir, "pipeline")
+    if accelerator.is_main_process:
+        os.makedirs(args.output_dir, exist_ok=True)
+
+    processor = SeismogramProcessor(
+        sampling_rate=args.sampling_rate, window_length=args.window_length, normalization=args.normalization
+    )
+    scheduler = ColdDiffusionScheduler(
+        num_train_timesteps=args.num_train_timesteps,
+        beta_schedule=args.beta_schedule,
+        noise_scale_range=tuple(args.noise_scale_range),
+    )
+    unet = SeismogramUNet1DModel(
+        base_channels=args.base_channels,
+        channel_mults=tuple(args.channel_mults),
+        kernel_size=args.kernel_size,
+    )
+    logger.info(f"U-Net parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.3f} M")
+    ema_model = None
+    if args.use_ema:
+        ema_model = EMAModel(
+            unet.parameters(),
+            decay=args.ema_max_decay,
+            use_ema_warmup=True,
+            model_cls=SeismogramUNet1DModel,
+            model_config=unet.config,
+        )
+    register_checkpoint_hooks(accelerator, ema_model, SeismogramUNet1DModel)
+
+    dataset = build_dataset(args)
+    dataloader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=args.train_batch_size,
+        shuffle=True,
+        num_workers=args.dataloader_num_workers,
+        drop_last=True,
+    )
+    optimizer = torch.optim.AdamW(
+        unet.parameters(), lr=args.learning_rate, weight_decay=args.adam_weight_decay
+    )
+    updates_per_epoch = math.ceil(len(dataloader) / args.gradient_accumulation_steps)
+    num_epochs = math.ceil(args.max_train_steps / updates_per_epoch)
+    lr_scheduler = get_scheduler(
+        args.lr_scheduler,
+        optimizer=optimizer,
+        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
+        num_training_steps=args.max_train_steps * accelerator.num_processes,
+    )
+    unet, optimizer, dataloader, lr_scheduler = accelerator.prepare(unet, optimizer, dataloader, lr_scheduler)
+    if ema_model is not None:
+        ema_model.to(accelerator.device)
+
+    global_step = resume_from_checkpoint(accelerator, args.output_dir, args.resume_from_checkpoint, logger)
+    first_epoch = global_step // updates_per_epoch
+    resume_step = (global_step % updates_per_epoch) * args.gradient_accumulation_steps
+    logger.info(f"{len(dataset)} pairs, {args.max_train_steps} steps, batch {args.train_batch_size}")
+    progress = tqdm(
+        total=args.max_train_steps,
+        initial=global_step,
+        disable=not accelerator.is_local_main_process,
+        desc="train",
+    )
+    log_path = os.path.join(args.output_dir, "train_log.jsonl")
+    start, recent_losses = time.time(), []
+    timesteps_total = scheduler.config.num_train_timesteps
+
+    for epoch in range(first_epoch, num_epochs):
+        unet.train()
+        loader = (
+            accelerator.skip_first_batches(dataloader, resume_step)
+            if epoch == first_epoch and resume_step
+            else dataloader
+        )
+        for batch in loader:
+            if global_step >= args.max_train_steps:
+                break
+            clean = batch["clean"].to(accelerator.device)
+            noise = batch["noise"].to(accelerator.device)
+            # Scale by the noisy record's peak, exactly as the pipeline does at inference.
+            scale = processor.window_scale(clean + noise)
+            clean, noise = clean / scale, noise / scale
+            batch_size = clean.shape[0]
+            timesteps = torch.randint(0, timesteps_total, (batch_size,), device=clean.device)
+            r = scheduler.sample_noise_scale(batch_size).to(clean.device)
+            degraded = scheduler.add_noise(clean, noise, timesteps, r)
+            with accelerator.accumulate(unet):
+                estimate = unet(degraded, timesteps).sample
+                loss = F.l1_loss(estimate.float(), clean.float())
+                if args.second_pass_weight > 0:
+                    # CDiffSD's second pass: re-degrade the estimate at another step and denoise again.
+                    again = torch.randint(0, timesteps_total, (batch_size,), device=clean.device)
+                    redegraded = scheduler.add_noise(estimate, noise, again, r)
+                    loss = loss + args.second_pass_weight * F.l1_loss(
+                        unet(redegraded, again).sample.float(), clean.float()
+                    )
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(unet.parameters(), args.max_grad_norm)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad()
+            if not accelerator.sync_gradients:
+                continue
+            if ema_model is not None:
+                ema_model.step(unet.parameters())
+            global_step += 1
+            progress.update(1)
+            recent_losses = (recent_losses + [loss.detach().item()])[-args.logging_steps :]
+            progress.set_postfix(
+                loss=f"{np.mean(recent_losses):.4f}", lr=f"{lr_scheduler.get_last_lr()[0]:.2e}"
+            )
+            if accelerator.is_main_process and global_step % args.logging_steps == 0:
+                record = {
+                    "step": global_step,
+                    "loss": float(np.mean(recent_losses)),
+                    "lr": lr_scheduler.get_last_lr()[0],
+                    "elapsed_s": round(time.time() - start, 1),
+                }
+                with open(log_path, "a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+            if global_step % args.checkpointing_steps == 0:
+                accelerator.wait_for_everyone()
+                if accelerator.is_main_process:
+                    logger.info(
+                        f"Saved {save_checkpoint_atomically(accelerator, args.output_dir, global_step, args.checkpoints_total_limit)}"
+                    )
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        model = accelerator.unwrap_model(unet)
+        if ema_model is not None:
+            ema_model.copy_to(model.parameters())
+        model.eval()
+        pipeline = ColdDiffusionDenoisePipeline(unet=model, scheduler=scheduler, processor=processor)
+        pipeline.save_pretrained(pipeline_dir, safe_serialization=True)
+        # Score held-out pairs (other seeds) through the real pipeline, direct mode.
+        held_out = build_dataset(
+            args, seed_offset=10_000, num_events=args.validation_pairs, num_noise=args.validation_pairs
+        )
+        pairs = [held_out[i] for i in range(args.validation_pairs)]
+        clean = torch.stack([p["clean"] for p in pairs])
+        noisy = clean + torch.stack([p["noise"] for p in pairs])
+        pipeline.set_progress_bar_config(disable=True)
+        denoised = torch.as_tensor(pipeline(noisy.numpy()).waveforms)
+        summary = {
+            "global_step": global_step,
+            "train_minutes": (time.time() - start) / 60,
+            "device": f"{accelerator.device} ({torch.get_num_threads()} threads), mixed precision {accelerator.mixed_precision}",
+            "loss": float(np.mean(recent_losses)) if recent_losses else float("nan"),
+            "val_snr_in_db": float(
+                reconstruction_snr_db(noisy.numpy(), clean.numpy(), per_channel=False).mean()
+            ),
+            "val_snr_out_db": float(
+                reconstruction_snr_db(denoised.numpy(), clean.numpy(), per_channel=False).mean()
+            ),
+        }
+        write_model_card(pipeline_dir, args, summary)
+        logger.info(f"Saved pipeline to {pipeline_dir}: {summary}")
+    accelerator.end_training()
+
+
+if __name__ == "__main__":
+    main(parse_args())
