@@ -33,7 +33,7 @@ import torch
 from obspy.signal.filter import bandpass
 
 from seismic_diffusers import ColdDiffusionDenoisePipeline
-from seismic_diffusers.data import generate_local_earthquakes, generate_seismic_noise
+from seismic_diffusers.data import generate_local_earthquakes, generate_seismic_noise, scale_noise_to_snr
 from seismic_diffusers.metrics import (
     pearson_correlation,
     pick_error_and_recall,
@@ -56,13 +56,6 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", default="benchmarks/results")
     return parser.parse_args(argv)
-
-
-def scale_noise(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    """Noise scaled so that sum(clean^2) / sum(noise^2) over the record is `snr_db`."""
-    power_clean = np.sum(clean**2, axis=(-2, -1), keepdims=True)
-    power_noise = np.sum(noise**2, axis=(-2, -1), keepdims=True)
-    return noise * np.sqrt(power_clean / power_noise / 10 ** (snr_db / 10))
 
 
 def band_pass(records: np.ndarray) -> np.ndarray:
@@ -90,7 +83,7 @@ def score(estimate: np.ndarray, clean: np.ndarray, noisy: np.ndarray, p_true, s_
 
 
 def evaluate(pipe, clean: np.ndarray, noise: np.ndarray, p_true, s_true, snr_db: float, steps: int) -> dict:
-    noisy = (clean + scale_noise(clean, noise, snr_db)).astype(np.float32)
+    noisy = (clean + scale_noise_to_snr(clean, noise, snr_db)).astype(np.float32)
     rows = {}
     timings = {}
     for name, fn in (

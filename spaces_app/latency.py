@@ -3,8 +3,9 @@
     python spaces_app/latency.py --runs 5            # launches the app on 127.0.0.1, then times it
     python spaces_app/latency.py --url http://127.0.0.1:7860/
 
-Each run calls `/generate_velocity` through `gradio_client` with the tab's default settings and
-counts until every output file has been downloaded. Run 1 includes loading the pipeline.
+Each run calls every tab's endpoint (`/generate_velocity`, `/denoise_seismogram` on the bundled
+example event) through `gradio_client` with the tab's default settings and counts until every
+output file has been downloaded. Run 1 of each tab includes loading its pipeline.
 """
 
 from __future__ import annotations
@@ -47,23 +48,38 @@ def main() -> None:
         demo = app.build_app()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
         url = demo.local_url
-    names = ("family", "num_samples", "steps", "seed", "scheduler")
-    inputs = [app.VELOCITY_DEFAULTS[name] for name in names]
+    velocity_names = ("family", "num_samples", "steps", "seed", "scheduler")
+    denoise_names = ("source", "upload", "add_noise", "steps", "seed")
+    tabs = {
+        "velocity": (
+            "/generate_velocity",
+            velocity_names,
+            [app.VELOCITY_DEFAULTS[n] for n in velocity_names],
+        ),
+        "denoise": (
+            "/denoise_seismogram",
+            denoise_names,
+            [None if n == "upload" else app.DENOISE_DEFAULTS[n] for n in denoise_names],
+        ),
+    }
     client = Client(url, verbose=False, analytics_enabled=False, download_files=tempfile.mkdtemp())
-    seconds = []
-    for run in range(args.runs):
-        started = time.perf_counter()
-        client.predict(*inputs, api_name="/generate_velocity")
-        seconds.append(time.perf_counter() - started)
-        print(f"run {run + 1}: {seconds[-1]:.2f} s")
+    summaries = []
+    for tab, (endpoint, names, inputs) in tabs.items():
+        seconds = []
+        for run in range(args.runs):
+            started = time.perf_counter()
+            client.predict(*inputs, api_name=endpoint)
+            seconds.append(time.perf_counter() - started)
+            print(f"{tab} run {run + 1}: {seconds[-1]:.2f} s")
+        warm = seconds[1:] or seconds
+        summaries.append(
+            f"{tab} tab, defaults {dict(zip(names, inputs, strict=True))}: "
+            f"first request {seconds[0]:.2f} s (includes loading), then median {statistics.median(warm):.2f} s, "
+            f"max {max(warm):.2f} s over {len(warm)} runs"
+        )
     if demo is not None:
         demo.close()
-    warm = seconds[1:] or seconds
-    print(
-        f"velocity tab, defaults {dict(zip(names, inputs, strict=True))}: "
-        f"first request {seconds[0]:.2f} s (includes loading), then median {statistics.median(warm):.2f} s, "
-        f"max {max(warm):.2f} s over {len(warm)} runs"
-    )
+    print("\n".join(summaries))
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}"

@@ -12,6 +12,7 @@ from .seismograms import (
     peterson_velocity_psd,
     read_miniseed_folder,
     read_stead,
+    scale_noise_to_snr,
     synthetic_denoising_dataset,
 )
 from .synthetic import SyntheticVelocityDataset
@@ -33,5 +34,6 @@ __all__ = [
     "read_miniseed_folder",
     "read_stead",
     "save_openfwi_file",
+    "scale_noise_to_snr",
     "synthetic_denoising_dataset",
 ]

@@ -469,6 +469,37 @@ def generate_seismic_noise(
 # Event + noise pairs (CDiffSD-style)
 # ----------------------------------------------------------------------------------------------
 
+
+def scale_noise_to_snr(clean: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    r"""Scale `noise` so that `clean + noise` has the given whole-record SNR.
+
+    SNR is the power ratio over the whole record, all components together:
+    `10 log10(sum(clean^2) / sum(noise^2))`, per record when the inputs are batched.
+
+    Args:
+        clean (`np.ndarray` of shape `(C, N)` or `(B, C, N)`): The signal, any units.
+        noise (`np.ndarray`, same shape): The noise to scale (not modified).
+        snr_db (`float`): Target SNR in dB.
+
+    Returns:
+        `np.ndarray`: the scaled noise, float64, same shape.
+
+    Raises:
+        ValueError: When the shapes differ, or the clean or noise record is all zeros.
+    """
+    clean = np.asarray(clean, dtype=np.float64)
+    noise = np.asarray(noise, dtype=np.float64)
+    if clean.shape != noise.shape or clean.ndim not in (2, 3):
+        raise ValueError(
+            f"clean and noise must both be (C, N) or (B, C, N); got {clean.shape} and {noise.shape}."
+        )
+    power_clean = np.sum(clean**2, axis=(-2, -1), keepdims=True)
+    power_noise = np.sum(noise**2, axis=(-2, -1), keepdims=True)
+    if np.any(power_clean == 0) or np.any(power_noise == 0):
+        raise ValueError("A clean or noise record is all zeros: its SNR is undefined.")
+    return noise * np.sqrt(power_clean / (power_noise * 10.0 ** (float(snr_db) / 10.0)))
+
+
 _NORMALIZE_MODES = ("peak", "noisy_peak", "none")
 
 
@@ -727,7 +758,7 @@ class DenoisingPairDataset(torch.utils.data.Dataset):
         # 3. level
         if self.snr_db_range is not None:
             snr = float(rng.uniform(*self.snr_db_range))
-            noise = noise * np.sqrt(np.sum(clean**2) / (np.sum(noise**2) * 10.0 ** (snr / 10.0)))
+            noise = scale_noise_to_snr(clean, noise, snr)
         else:
             ratio = float(rng.uniform(*self.noise_scale_range))
             noise = noise * (ratio * clean_peak / np.abs(noise).max())
@@ -1151,6 +1182,7 @@ def read_miniseed_folder(
 
 
 __all__ = [
+    "scale_noise_to_snr",
     "COMPONENTS",
     "DenoisingPairDataset",
     "generate_local_earthquakes",

@@ -186,7 +186,7 @@ def forward_model(
     - `"reference"`: a batched PyTorch (float64) copy of OpenFWI's scheme, for bit-level
       compatibility with the released files: edge-replicated padding by `sponge_width` cells, a
       quadratic damping sponge, no free surface, circular-shift stencil and source injection
-      `p += (v dt)^2 w`. About 30x slower than deepwave on a CPU.
+      `p += (v dt)^2 w`. 65-116x slower than deepwave on a 2-core CPU (`benchmarks/bench_forward.py`).
 
     The two agree within about 1 % relative L2 over the first 500 ms; later they differ by how
     well each boundary absorbs (see `tests/physics/test_forward.py` for measured figures).

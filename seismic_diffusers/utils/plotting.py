@@ -1,4 +1,5 @@
-"""Figures people would rather look at than read: labelled velocity grids in physical units."""
+"""Figures people would rather look at than read: labelled velocity grids in physical units, and
+before/after seismogram panels with spectrograms and phase picks."""
 
 from __future__ import annotations
 
@@ -73,5 +74,103 @@ def plot_velocity_grid(
         cax = fig.add_axes((0.92, 0.15, 0.02, 0.7))
         fig.colorbar(image, cax=cax).set_label("velocity (m/s)", fontsize=8)
     fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return str(path)
+
+
+PICK_STYLES = {"P": ("tab:red", "--"), "S": ("tab:blue", ":")}
+
+
+def plot_seismogram_comparison(
+    before,
+    after,
+    path: str | os.PathLike,
+    picks_before: dict | None = None,
+    picks_after: dict | None = None,
+    title: str | None = None,
+    labels: tuple[str, str] = ("input", "denoised"),
+    units: str = "counts",
+) -> str:
+    """Save before/after waveforms and spectrograms of one station, with phase picks marked.
+
+    One column per version (`labels`); per component, a waveform row above a spectrogram row.
+    Each component's waveforms share one amplitude scale and its spectrograms one colour scale
+    (dB relative to the input's peak power), so what the processing removed is visible.
+
+    Args:
+        before, after (`obspy.Stream`): The same traces (same ids, same order) before and after.
+        path: Output image path (PNG recommended).
+        picks_before, picks_after (`dict`, *optional*): Phase name (`"P"`, `"S"`) to pick time in
+            seconds after the earliest start time in `before`; `None` values are skipped.
+        title (`str`, *optional*): Figure title.
+        labels (`tuple[str, str]`): Column titles.
+        units (`str`): Amplitude units for the axis label.
+
+    Returns:
+        `str`: the path written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.signal import spectrogram
+
+    if len(before) == 0 or len(before) != len(after):
+        raise ValueError(
+            f"`before` and `after` must hold the same traces; got {len(before)} and {len(after)}."
+        )
+    reference = min(trace.stats.starttime for trace in before)
+    count = len(before)
+    fig, axes = plt.subplots(
+        2 * count, 2, figsize=(11, 2.9 * count + 0.6), squeeze=False,
+        gridspec_kw={"height_ratios": [1.0, 0.8] * count},
+    )  # fmt: skip
+    mesh = None
+    for row, (original, processed) in enumerate(zip(before, after, strict=True)):
+        rate = float(original.stats.sampling_rate)
+        peak = float(np.max(np.abs(original.data))) or 1.0
+        spectra = []
+        for trace in (original, processed):
+            segment = min(trace.stats.npts, max(16, int(round(rate))))  # 1 s windows
+            freqs, times, power = spectrogram(
+                np.asarray(trace.data, dtype=np.float64) - np.mean(trace.data),
+                fs=rate, nperseg=segment, noverlap=segment * 3 // 4,
+            )  # fmt: skip
+            spectra.append((freqs, times + (trace.stats.starttime - reference), power))
+        top = max(float(np.max(power)) for _, _, power in spectra) or 1.0
+        for col, (trace, picks, label, (freqs, times, power)) in enumerate(
+            zip((original, processed), (picks_before, picks_after), labels, spectra, strict=True)
+        ):
+            wave_ax, spec_ax = axes[2 * row, col], axes[2 * row + 1, col]
+            seconds = trace.times(reftime=reference)
+            wave_ax.plot(seconds, trace.data, color="0.15" if col == 0 else "tab:green", linewidth=0.5)
+            wave_ax.set_ylim(-1.1 * peak, 1.1 * peak)
+            wave_ax.set_xlim(seconds[0], seconds[-1])
+            wave_ax.set_title(f"{trace.id}: {label}", fontsize=9)
+            for phase, at in (picks or {}).items():
+                if at is not None and phase in PICK_STYLES:
+                    color, style = PICK_STYLES[phase]
+                    for ax in (wave_ax, spec_ax):
+                        ax.axvline(at, color=color, linestyle=style, linewidth=1.2)
+                    wave_ax.text(at, 0.95 * peak, f" {phase}", color=color, fontsize=8, va="top")
+            mesh = spec_ax.pcolormesh(
+                times, freqs, 10 * np.log10(np.maximum(power, top * 1e-10) / top),
+                vmin=-80, vmax=0, cmap="magma", shading="auto",
+            )  # fmt: skip
+            spec_ax.set_xlim(seconds[0], seconds[-1])
+            wave_ax.tick_params(labelsize=7, labelbottom=False)
+            spec_ax.tick_params(labelsize=7)
+            if col == 0:
+                wave_ax.set_ylabel(units, fontsize=8)
+                spec_ax.set_ylabel("frequency (Hz)", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel(f"time (s) after {reference.strftime('%Y-%m-%d %H:%M:%S')} UTC", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.91, 1))
+    if mesh is not None:
+        cax = fig.add_axes((0.925, 0.15, 0.015, 0.7))
+        fig.colorbar(mesh, cax=cax).set_label("power (dB re. input peak)", fontsize=8)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return str(path)

@@ -609,3 +609,21 @@ def test_dataset_from_miniseed_folders(tmp_path):
 def test_doctests():
     result = doctest.testmod(seismograms, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_scale_noise_to_snr_hits_the_target_per_record_and_refuses_silence():
+    from seismic_diffusers.data import scale_noise_to_snr
+
+    clean = generate_local_earthquakes(3, seed=5)["waveforms"].astype(np.float64)
+    noise = generate_seismic_noise(3, seed=6).astype(np.float64)
+    for snr in (-5.0, 0.0, 12.5):
+        scaled = scale_noise_to_snr(clean, noise, snr)
+        achieved = 10 * np.log10(np.sum(clean**2, axis=(1, 2)) / np.sum(scaled**2, axis=(1, 2)))
+        np.testing.assert_allclose(achieved, snr, atol=1e-9)
+    np.testing.assert_allclose(
+        scale_noise_to_snr(clean[0], noise[0], 0.0), scale_noise_to_snr(clean, noise, 0.0)[0]
+    )
+    with pytest.raises(ValueError, match="all zeros"):
+        scale_noise_to_snr(np.zeros_like(clean), noise, 0.0)
+    with pytest.raises(ValueError, match=r"\(C, N\) or \(B, C, N\)"):
+        scale_noise_to_snr(clean, noise[:2], 0.0)

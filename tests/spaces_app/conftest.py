@@ -64,3 +64,13 @@ def space_url(space_app):
         yield demo.local_url
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(space_url, tmp_path_factory):
+    """A `gradio_client.Client` on the launched Space, downloading into a fresh folder."""
+    from gradio_client import Client
+
+    return Client(
+        space_url, verbose=False, analytics_enabled=False, download_files=tmp_path_factory.mktemp("client")
+    )
