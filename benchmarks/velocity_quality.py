@@ -39,7 +39,7 @@ from seismic_diffusers.metrics import (
     train_family_classifier,
     velocity_frechet_distance,
 )
-from seismic_diffusers.utils import machine_info, plot_velocity_grid
+from seismic_diffusers.utils import SCHEDULERS, machine_info, plot_velocity_grid, scheduler_from_name
 
 
 def parse_args(argv=None):
@@ -49,6 +49,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--num_per_family", type=int, default=250, help="Maps per family in every set.")
     parser.add_argument("--steps", type=int, default=25, help="num_inference_steps of the pipeline.")
+    parser.add_argument(
+        "--scheduler",
+        default="default",
+        choices=["default", *SCHEDULERS],
+        help="Sampler: the pipeline's own (default) or one of seismic_diffusers.utils.SCHEDULERS.",
+    )
     parser.add_argument(
         "--guidance_scale",
         type=float,
@@ -141,6 +147,9 @@ def main(args):
 
     pipe = VelocityGenerationPipeline.from_pretrained(args.pipeline)
     pipe.set_progress_bar_config(disable=True)
+    if args.scheduler != "default":
+        pipe.scheduler = scheduler_from_name(pipe.scheduler.config, args.scheduler)
+    print(f"sampler: {type(pipe.scheduler).__name__}, {args.steps} steps", flush=True)
     families = [name for name in pipe.families if name in VELOCITY_FAMILIES]
     if not pipe.is_conditional:
         print("pipeline is unconditional: only the family=None run applies")

@@ -21,10 +21,13 @@ from .metrics import (
     train_family_classifier,
     velocity_frechet_distance,
 )
-from .models import SeismogramUNet1DModel, VelocityUNet2DModel
+from .models import JointVQModel, SeismogramUNet1DModel, VelocityUNet2DModel
 from .physics import OPENFWI, AcquisitionGeometry, forward_model, pde_deviation
 from .pipelines import (
     ColdDiffusionDenoisePipeline,
+    JointGenerationOutput,
+    JointGenerationPipeline,
+    JointInversionOutput,
     SeismogramDenoiseOutput,
     VelocityGenerationPipeline,
     VelocityPipelineOutput,
@@ -35,6 +38,10 @@ from .schedulers import ColdDiffusionScheduler
 __all__ = [
     "ColdDiffusionDenoisePipeline",
     "ColdDiffusionScheduler",
+    "JointGenerationOutput",
+    "JointGenerationPipeline",
+    "JointInversionOutput",
+    "JointVQModel",
     "SeismogramDenoiseOutput",
     "SeismogramProcessor",
     "SeismogramUNet1DModel",

@@ -17,9 +17,6 @@ re-degraded prediction, `--second_pass_weight`).
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import math
 import os
 import sys
 import time
@@ -28,12 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
 from accelerate.logging import get_logger
-from accelerate.utils import ProjectConfiguration, set_seed
-from diffusers.optimization import get_scheduler
-from diffusers.training_utils import EMAModel
-from tqdm.auto import tqdm
 
 from seismic_diffusers import (
     ColdDiffusionDenoisePipeline,
@@ -44,9 +36,14 @@ from seismic_diffusers import (
 from seismic_diffusers.data import DenoisingPairDataset, generate_local_earthquakes, generate_seismic_noise
 from seismic_diffusers.metrics import reconstruction_snr_db
 from seismic_diffusers.utils.training import (
-    register_checkpoint_hooks,
-    resume_from_checkpoint,
-    save_checkpoint_atomically,
+    add_training_arguments,
+    backward_and_step,
+    build_optimization,
+    epoch_batches,
+    log_and_checkpoint,
+    make_accelerator,
+    make_ema,
+    resume_and_progress,
 )
 
 logger = get_logger(__name__, log_level="INFO")
@@ -88,32 +85,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--window_length", type=int, default=3000)
     model.add_argument("--normalization", type=str, default="joint", choices=["joint", "per_trace"])
 
-    train = parser.add_argument_group("training")
-    train.add_argument("--output_dir", type=str, default="runs/denoiser")
+    train = add_training_arguments(parser, output_dir="runs/denoiser", learning_rate=1e-3)
     train.add_argument("--pipeline_dir", type=str, default=None, help="Default: OUTPUT_DIR/pipeline.")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--train_batch_size", type=int, default=32)
-    train.add_argument("--max_train_steps", type=int, default=3000)
-    train.add_argument("--gradient_accumulation_steps", type=int, default=1)
-    train.add_argument("--learning_rate", type=float, default=1e-3)
-    train.add_argument("--lr_scheduler", type=str, default="cosine")
-    train.add_argument("--lr_warmup_steps", type=int, default=100)
-    train.add_argument("--adam_weight_decay", type=float, default=1e-6)
-    train.add_argument("--max_grad_norm", type=float, default=1.0)
     train.add_argument("--second_pass_weight", type=float, default=0.0, help="CDiffSD uses 3.0.")
-    train.add_argument("--use_ema", action="store_true")
-    train.add_argument("--ema_max_decay", type=float, default=0.999)
-    train.add_argument("--mixed_precision", type=str, default=None, choices=["no", "fp16", "bf16"])
     train.add_argument("--dataloader_num_workers", type=int, default=0)
-    train.add_argument("--checkpointing_steps", type=int, default=500)
-    train.add_argument("--checkpoints_total_limit", type=int, default=2)
-    train.add_argument(
-        "--resume_from_checkpoint", type=str, default=None, help='A checkpoint folder, or "latest".'
-    )
     train.add_argument(
         "--validation_pairs", type=int, default=64, help="Held-out synthetic pairs scored at the end."
     )
-    train.add_argument("--logging_steps", type=int, default=50)
     args = parser.parse_args(argv)
     if bool(args.stead_hdf5) != bool(args.stead_csv):
         parser.error("--stead_hdf5 and --stead_csv go together.")
@@ -185,16 +163,8 @@ Removes noise from three-component seismograms (100 Hz, 30 s windows); ObsPy Str
 
 
 def main(args: argparse.Namespace) -> None:
-    accelerator = Accelerator(
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        mixed_precision=args.mixed_precision,
-        project_config=ProjectConfiguration(project_dir=args.output_dir),
-    )
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
-    set_seed(args.seed)
+    accelerator = make_accelerator(args)
     pipeline_dir = args.pipeline_dir or os.path.join(args.output_dir, "pipeline")
-    if accelerator.is_main_process:
-        os.makedirs(args.output_dir, exist_ok=True)
 
     processor = SeismogramProcessor(
         sampling_rate=args.sampling_rate, window_length=args.window_length, normalization=args.normalization
@@ -210,16 +180,7 @@ def main(args: argparse.Namespace) -> None:
         kernel_size=args.kernel_size,
     )
     logger.info(f"U-Net parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.3f} M")
-    ema_model = None
-    if args.use_ema:
-        ema_model = EMAModel(
-            unet.parameters(),
-            decay=args.ema_max_decay,
-            use_ema_warmup=True,
-            model_cls=SeismogramUNet1DModel,
-            model_config=unet.config,
-        )
-    register_checkpoint_hooks(accelerator, ema_model, SeismogramUNet1DModel)
+    ema_model = make_ema(accelerator, unet, SeismogramUNet1DModel, args)
 
     dataset = build_dataset(args)
     dataloader = torch.utils.data.DataLoader(
@@ -229,43 +190,23 @@ def main(args: argparse.Namespace) -> None:
         num_workers=args.dataloader_num_workers,
         drop_last=True,
     )
-    optimizer = torch.optim.AdamW(
-        unet.parameters(), lr=args.learning_rate, weight_decay=args.adam_weight_decay
-    )
-    updates_per_epoch = math.ceil(len(dataloader) / args.gradient_accumulation_steps)
-    num_epochs = math.ceil(args.max_train_steps / updates_per_epoch)
-    lr_scheduler = get_scheduler(
-        args.lr_scheduler,
-        optimizer=optimizer,
-        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
-        num_training_steps=args.max_train_steps * accelerator.num_processes,
+    optimizer, lr_scheduler, updates_per_epoch, num_epochs = build_optimization(
+        accelerator, unet, dataloader, args
     )
     unet, optimizer, dataloader, lr_scheduler = accelerator.prepare(unet, optimizer, dataloader, lr_scheduler)
     if ema_model is not None:
         ema_model.to(accelerator.device)
 
-    global_step = resume_from_checkpoint(accelerator, args.output_dir, args.resume_from_checkpoint, logger)
-    first_epoch = global_step // updates_per_epoch
-    resume_step = (global_step % updates_per_epoch) * args.gradient_accumulation_steps
-    logger.info(f"{len(dataset)} pairs, {args.max_train_steps} steps, batch {args.train_batch_size}")
-    progress = tqdm(
-        total=args.max_train_steps,
-        initial=global_step,
-        disable=not accelerator.is_local_main_process,
-        desc="train",
+    global_step, first_epoch, resume_step, progress = resume_and_progress(
+        accelerator, args, updates_per_epoch, logger
     )
-    log_path = os.path.join(args.output_dir, "train_log.jsonl")
+    logger.info(f"{len(dataset)} pairs, {args.max_train_steps} steps, batch {args.train_batch_size}")
     start, recent_losses = time.time(), []
     timesteps_total = scheduler.config.num_train_timesteps
 
     for epoch in range(first_epoch, num_epochs):
         unet.train()
-        loader = (
-            accelerator.skip_first_batches(dataloader, resume_step)
-            if epoch == first_epoch and resume_step
-            else dataloader
-        )
-        for batch in loader:
+        for batch in epoch_batches(accelerator, dataloader, epoch, first_epoch, resume_step):
             if global_step >= args.max_train_steps:
                 break
             clean = batch["clean"].to(accelerator.device)
@@ -287,12 +228,7 @@ def main(args: argparse.Namespace) -> None:
                     loss = loss + args.second_pass_weight * F.l1_loss(
                         unet(redegraded, again).sample.float(), clean.float()
                     )
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(unet.parameters(), args.max_grad_norm)
-                optimizer.step()
-                lr_scheduler.step()
-                optimizer.zero_grad()
+                backward_and_step(accelerator, loss, unet, optimizer, lr_scheduler, args.max_grad_norm)
             if not accelerator.sync_gradients:
                 continue
             if ema_model is not None:
@@ -303,21 +239,15 @@ def main(args: argparse.Namespace) -> None:
             progress.set_postfix(
                 loss=f"{np.mean(recent_losses):.4f}", lr=f"{lr_scheduler.get_last_lr()[0]:.2e}"
             )
-            if accelerator.is_main_process and global_step % args.logging_steps == 0:
-                record = {
-                    "step": global_step,
-                    "loss": float(np.mean(recent_losses)),
-                    "lr": lr_scheduler.get_last_lr()[0],
-                    "elapsed_s": round(time.time() - start, 1),
-                }
-                with open(log_path, "a") as handle:
-                    handle.write(json.dumps(record) + "\n")
-            if global_step % args.checkpointing_steps == 0:
-                accelerator.wait_for_everyone()
-                if accelerator.is_main_process:
-                    logger.info(
-                        f"Saved {save_checkpoint_atomically(accelerator, args.output_dir, global_step, args.checkpoints_total_limit)}"
-                    )
+            log_and_checkpoint(
+                accelerator,
+                args,
+                global_step,
+                {"loss": float(np.mean(recent_losses))},
+                lr_scheduler.get_last_lr()[0],
+                start,
+                logger,
+            )
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:

@@ -10,8 +10,6 @@ complete pipeline folder (safetensors) at the end.
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import math
 import os
 import sys
@@ -21,13 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
 from accelerate.logging import get_logger
-from accelerate.utils import ProjectConfiguration, set_seed
 from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
-from diffusers.optimization import get_scheduler
-from diffusers.training_utils import EMAModel
-from tqdm.auto import tqdm
 
 from seismic_diffusers import (
     VELOCITY_FAMILIES,
@@ -40,9 +33,14 @@ from seismic_diffusers import (
 )
 from seismic_diffusers.utils import plot_velocity_grid
 from seismic_diffusers.utils.training import (
-    register_checkpoint_hooks,
-    resume_from_checkpoint,
-    save_checkpoint_atomically,
+    add_training_arguments,
+    backward_and_step,
+    build_optimization,
+    epoch_batches,
+    log_and_checkpoint,
+    make_accelerator,
+    make_ema,
+    resume_and_progress,
 )
 
 logger = get_logger(__name__, log_level="INFO")
@@ -99,9 +97,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--v_min", type=float, default=1500.0, help="m/s mapped to -1.")
     model.add_argument("--v_max", type=float, default=4500.0, help="m/s mapped to +1.")
 
-    train = parser.add_argument_group("training")
-    train.add_argument(
-        "--output_dir", type=str, default="runs/velocity", help="Checkpoints, logs and samples."
+    train = add_training_arguments(
+        parser, output_dir="runs/velocity", max_train_steps=None, lr_warmup_steps=200, ema_max_decay=0.9999
     )
     train.add_argument(
         "--pipeline_dir",
@@ -109,38 +106,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="Where the final pipeline is saved (default: OUTPUT_DIR/pipeline).",
     )
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--train_batch_size", type=int, default=32)
     train.add_argument("--num_epochs", type=int, default=100)
-    train.add_argument("--max_train_steps", type=int, default=None, help="Overrides --num_epochs.")
-    train.add_argument("--gradient_accumulation_steps", type=int, default=1)
-    train.add_argument("--learning_rate", type=float, default=5e-4)
-    train.add_argument("--lr_scheduler", type=str, default="cosine")
-    train.add_argument("--lr_warmup_steps", type=int, default=200)
-    train.add_argument("--adam_weight_decay", type=float, default=1e-6)
-    train.add_argument("--max_grad_norm", type=float, default=1.0)
-    train.add_argument("--use_ema", action="store_true")
     train.add_argument("--ema_inv_gamma", type=float, default=1.0)
     train.add_argument("--ema_power", type=float, default=3 / 4)
-    train.add_argument("--ema_max_decay", type=float, default=0.9999)
-    train.add_argument(
-        "--mixed_precision",
-        type=str,
-        default=None,
-        choices=["no", "fp16", "bf16"],
-        help="Defaults to the `accelerate launch` setting.",
-    )
     train.add_argument("--dataloader_num_workers", type=int, default=0)
-    train.add_argument("--checkpointing_steps", type=int, default=500)
-    train.add_argument("--checkpoints_total_limit", type=int, default=2)
-    train.add_argument(
-        "--resume_from_checkpoint", type=str, default=None, help='A checkpoint folder, or "latest".'
-    )
     train.add_argument("--validation_steps", type=int, default=1000, help="Save a sample grid every N steps.")
     train.add_argument(
         "--num_inference_steps", type=int, default=25, help="Sampler steps for validation grids."
     )
-    train.add_argument("--logging_steps", type=int, default=50)
 
     hub = parser.add_argument_group("hub")
     hub.add_argument("--push_to_hub", action="store_true")
@@ -248,20 +221,8 @@ Generates OpenFWI-style 70 x 70 subsurface velocity maps (10 m cells) in m/s.
 
 
 def main(args: argparse.Namespace) -> None:
-    project_config = ProjectConfiguration(
-        project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")
-    )
-    accelerator = Accelerator(
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        mixed_precision=args.mixed_precision,
-        project_config=project_config,
-    )
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
-    logger.info(accelerator.state, main_process_only=False)
-    set_seed(args.seed)
+    accelerator = make_accelerator(args)
     pipeline_dir = args.pipeline_dir or os.path.join(args.output_dir, "pipeline")
-    if accelerator.is_main_process:
-        os.makedirs(args.output_dir, exist_ok=True)
 
     vocabulary = list(args.families)
     if args.openfwi_family:
@@ -276,19 +237,7 @@ def main(args: argparse.Namespace) -> None:
     augmentation = VelocityAugmentation() if args.augment else None
     logger.info(f"UNet parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M")
 
-    ema_model = None
-    if args.use_ema:
-        ema_model = EMAModel(
-            unet.parameters(),
-            decay=args.ema_max_decay,
-            use_ema_warmup=True,
-            inv_gamma=args.ema_inv_gamma,
-            power=args.ema_power,
-            model_cls=VelocityUNet2DModel,
-            model_config=unet.config,
-        )
-
-    register_checkpoint_hooks(accelerator, ema_model, VelocityUNet2DModel)
+    ema_model = make_ema(accelerator, unet, VelocityUNet2DModel, args)
 
     dataset = build_dataset(args, vocabulary)
     dataloader = torch.utils.data.DataLoader(
@@ -298,46 +247,29 @@ def main(args: argparse.Namespace) -> None:
         num_workers=args.dataloader_num_workers,
         drop_last=True,
     )
-    optimizer = torch.optim.AdamW(
-        unet.parameters(), lr=args.learning_rate, weight_decay=args.adam_weight_decay
-    )
     updates_per_epoch = math.ceil(len(dataloader) / args.gradient_accumulation_steps)
     max_train_steps = args.max_train_steps or args.num_epochs * updates_per_epoch
-    num_epochs = math.ceil(max_train_steps / updates_per_epoch)
-    lr_scheduler = get_scheduler(
-        args.lr_scheduler,
-        optimizer=optimizer,
-        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
-        num_training_steps=max_train_steps * accelerator.num_processes,
+    optimizer, lr_scheduler, updates_per_epoch, num_epochs = build_optimization(
+        accelerator, unet, dataloader, args, max_train_steps
     )
     unet, optimizer, dataloader, lr_scheduler = accelerator.prepare(unet, optimizer, dataloader, lr_scheduler)
     if ema_model is not None:
         ema_model.to(accelerator.device)
 
-    global_step = resume_from_checkpoint(accelerator, args.output_dir, args.resume_from_checkpoint, logger)
-    first_epoch = global_step // updates_per_epoch
-    resume_step = (global_step % updates_per_epoch) * args.gradient_accumulation_steps
+    global_step, first_epoch, resume_step, progress = resume_and_progress(
+        accelerator, args, updates_per_epoch, logger, max_train_steps
+    )
 
     logger.info(
         f"{len(dataset)} maps, {max_train_steps} steps, batch {args.train_batch_size}, {num_epochs} epochs"
     )
-    progress = tqdm(
-        total=max_train_steps,
-        initial=global_step,
-        disable=not accelerator.is_local_main_process,
-        desc="train",
-    )
-    log_path = os.path.join(args.output_dir, "train_log.jsonl")
     start, recent_losses = time.time(), []
     null_label = processor.null_label
 
     for epoch in range(first_epoch, num_epochs):
         unet.train()
         # A fresh, seed-determined shuffle each epoch that resumes in the same order.
-        epoch_loader = dataloader
-        if epoch == first_epoch and resume_step:
-            epoch_loader = accelerator.skip_first_batches(dataloader, resume_step)
-        for batch in epoch_loader:
+        for batch in epoch_batches(accelerator, dataloader, epoch, first_epoch, resume_step):
             if global_step >= max_train_steps:
                 break
             clean = processor.normalize(batch["velocity"].to(accelerator.device))
@@ -364,12 +296,7 @@ def main(args: argparse.Namespace) -> None:
                 else:
                     target = clean
                 loss = F.mse_loss(prediction.float(), target.float())
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(unet.parameters(), args.max_grad_norm)
-                optimizer.step()
-                lr_scheduler.step()
-                optimizer.zero_grad()
+                backward_and_step(accelerator, loss, unet, optimizer, lr_scheduler, args.max_grad_norm)
 
             if not accelerator.sync_gradients:
                 continue
@@ -382,22 +309,15 @@ def main(args: argparse.Namespace) -> None:
                 loss=f"{np.mean(recent_losses):.4f}", lr=f"{lr_scheduler.get_last_lr()[0]:.2e}"
             )
 
-            if accelerator.is_main_process and global_step % args.logging_steps == 0:
-                record = {
-                    "step": global_step,
-                    "loss": float(np.mean(recent_losses)),
-                    "lr": lr_scheduler.get_last_lr()[0],
-                    "elapsed_s": round(time.time() - start, 1),
-                }
-                with open(log_path, "a") as handle:
-                    handle.write(json.dumps(record) + "\n")
-            if global_step % args.checkpointing_steps == 0:
-                accelerator.wait_for_everyone()
-                if accelerator.is_main_process:
-                    saved = save_checkpoint_atomically(
-                        accelerator, args.output_dir, global_step, args.checkpoints_total_limit
-                    )
-                    logger.info(f"Saved {saved}")
+            log_and_checkpoint(
+                accelerator,
+                args,
+                global_step,
+                {"loss": float(np.mean(recent_losses))},
+                lr_scheduler.get_last_lr()[0],
+                start,
+                logger,
+            )
             if (
                 accelerator.is_main_process
                 and args.validation_steps

@@ -3,7 +3,7 @@ three-component seismograms (synthetic events and noise, STEAD and miniSEED read
 
 from .augmentation import VelocityAugmentation
 from .openfwi import OpenFWIDataset, save_openfwi_file
-from .paired import make_paired_dataset
+from .paired import make_paired_dataset, open_paired_folders, split_paired
 from .seismograms import (
     COMPONENTS,
     DenoisingPairDataset,
@@ -30,10 +30,12 @@ __all__ = [
     "generate_seismic_noise",
     "generate_velocity_models",
     "make_paired_dataset",
+    "open_paired_folders",
     "peterson_velocity_psd",
     "read_miniseed_folder",
     "read_stead",
     "save_openfwi_file",
     "scale_noise_to_snr",
+    "split_paired",
     "synthetic_denoising_dataset",
 ]

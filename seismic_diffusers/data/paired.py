@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
+from .openfwi import OpenFWIDataset
 from .velocity_families import GRID_SHAPE, check_family, generate_velocity_models
 
 PathLike = str | os.PathLike
@@ -191,3 +193,52 @@ def _save_text_atomically(path: Path, text: str) -> None:
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     partial.write_text(text)
     os.replace(partial, path)
+
+
+def open_paired_folders(folders: Sequence[PathLike]) -> torch.utils.data.Dataset:
+    """
+    Velocity-seismic pairs from OpenFWI-layout folders, as one dataset.
+
+    Each folder holds `model/modelN.npy` and `data/dataN.npy` (what `make_paired_dataset` and
+    OpenFWI write), or sub-folders that do (`make-dataset` with several families). Items are
+    `OpenFWIDataset(..., with_seismic=True)` items: `velocity` `(1, 70, 70)` m/s and `seismic`
+    `(5, 1000, 70)`.
+
+    Raises:
+        FileNotFoundError: For a folder that does not exist or holds no pairs.
+    """
+    datasets = []
+    for folder in folders:
+        root = Path(folder)
+        if not root.is_dir():
+            raise FileNotFoundError(f"{str(root)!r} is not a folder of OpenFWI-layout pairs.")
+        family_folders = (
+            sorted(p for p in root.iterdir() if (p / "model").is_dir())
+            if not (root / "model").is_dir()
+            else [root]
+        )
+        if not family_folders:
+            raise FileNotFoundError(
+                f"{str(root)!r} holds neither model/ and data/ nor family sub-folders that do; "
+                "make one with `seismic-diffusers make-dataset`."
+            )
+        datasets += [OpenFWIDataset(path, with_seismic=True) for path in family_folders]
+    return datasets[0] if len(datasets) == 1 else torch.utils.data.ConcatDataset(datasets)
+
+
+def split_paired(dataset: torch.utils.data.Dataset, validation_fraction: float) -> tuple:
+    """
+    Deterministic train/held-out split: every k-th pair is held out, k = round(1 / fraction).
+
+    Interleaving keeps every family (and every shard) in both parts. Returns two
+    `torch.utils.data.Subset`s; a fraction of 0 holds nothing out.
+    """
+    if not 0 <= validation_fraction < 1:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}.")
+    count = len(dataset)
+    if validation_fraction == 0 or count < 2:
+        return torch.utils.data.Subset(dataset, range(count)), torch.utils.data.Subset(dataset, [])
+    step = max(2, round(1 / validation_fraction))
+    held = list(range(step - 1, count, step)) or [count - 1]
+    kept = sorted(set(range(count)) - set(held))
+    return torch.utils.data.Subset(dataset, kept), torch.utils.data.Subset(dataset, held)

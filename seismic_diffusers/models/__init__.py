@@ -1,4 +1,12 @@
+from .joint_vq import JointVQDecoderOutput, JointVQEncoderOutput, JointVQModel
 from .unet_1d_denoiser import SeismogramUNet1DModel, SeismogramUNet1DOutput
 from .unet_velocity import VelocityUNet2DModel
 
-__all__ = ["SeismogramUNet1DModel", "SeismogramUNet1DOutput", "VelocityUNet2DModel"]
+__all__ = [
+    "JointVQDecoderOutput",
+    "JointVQEncoderOutput",
+    "JointVQModel",
+    "SeismogramUNet1DModel",
+    "SeismogramUNet1DOutput",
+    "VelocityUNet2DModel",
+]

@@ -1,8 +1,12 @@
 from .pipeline_cold_diffusion_denoise import ColdDiffusionDenoisePipeline, SeismogramDenoiseOutput
+from .pipeline_joint import JointGenerationOutput, JointGenerationPipeline, JointInversionOutput
 from .pipeline_velocity import VelocityGenerationPipeline, VelocityPipelineOutput
 
 __all__ = [
     "ColdDiffusionDenoisePipeline",
+    "JointGenerationOutput",
+    "JointGenerationPipeline",
+    "JointInversionOutput",
     "SeismogramDenoiseOutput",
     "VelocityGenerationPipeline",
     "VelocityPipelineOutput",

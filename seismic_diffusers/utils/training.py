@@ -72,3 +72,198 @@ def resume_from_checkpoint(accelerator, output_dir: str, resume: str | None, log
         logger.info(f"Resuming from {path}")
     accelerator.load_state(path)
     return int(os.path.basename(path.rstrip("/")).split("-")[1])
+
+
+def build_optimization(accelerator, model, dataloader, args, max_train_steps: int | None = None) -> tuple:
+    """AdamW and a `diffusers.optimization` LR schedule from the scripts' common arguments.
+
+    Reads `learning_rate`, `adam_weight_decay`, `gradient_accumulation_steps`, `lr_scheduler`,
+    `lr_warmup_steps` and `max_train_steps` (unless `max_train_steps` is given) from `args`.
+
+    Returns:
+        `(optimizer, lr_scheduler, updates_per_epoch, num_epochs)`.
+    """
+    import math
+
+    import torch
+    from diffusers.optimization import get_scheduler
+
+    steps = max_train_steps or args.max_train_steps
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=args.learning_rate, weight_decay=args.adam_weight_decay
+    )
+    updates_per_epoch = math.ceil(len(dataloader) / args.gradient_accumulation_steps)
+    lr_scheduler = get_scheduler(
+        args.lr_scheduler,
+        optimizer=optimizer,
+        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
+        num_training_steps=steps * accelerator.num_processes,
+    )
+    return optimizer, lr_scheduler, updates_per_epoch, math.ceil(steps / updates_per_epoch)
+
+
+def epoch_batches(accelerator, dataloader, epoch: int, first_epoch: int, resume_step: int):
+    """The epoch's batches; a resumed run's first epoch skips those it already trained on."""
+    if epoch == first_epoch and resume_step:
+        return accelerator.skip_first_batches(dataloader, resume_step)
+    return dataloader
+
+
+def log_and_checkpoint(
+    accelerator, args, global_step: int, values: dict, lr: float, started: float, logger
+) -> None:
+    """After an optimisation step: log and checkpoint on the scripts' common schedule.
+
+    Every `args.logging_steps`, appends `{"step", **values, "lr", "elapsed_s"}` to
+    `OUTPUT_DIR/train_log.jsonl`; every `args.checkpointing_steps`, saves an atomic checkpoint
+    (keeping `args.checkpoints_total_limit`).
+    """
+    import json
+    import time
+
+    if accelerator.is_main_process and global_step % args.logging_steps == 0:
+        record = {"step": global_step, **values, "lr": lr, "elapsed_s": round(time.time() - started, 1)}
+        with open(os.path.join(args.output_dir, "train_log.jsonl"), "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+    if global_step % args.checkpointing_steps == 0:
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            saved = save_checkpoint_atomically(
+                accelerator, args.output_dir, global_step, args.checkpoints_total_limit
+            )
+            logger.info(f"Saved {saved}")
+
+
+def make_ema(accelerator, model, model_cls, args, subfolder: str = "unet"):
+    """`diffusers.training_utils.EMAModel` of `model` when `args.use_ema` (else `None`), with the
+    checkpoint hooks that save and restore both (`register_checkpoint_hooks`)."""
+    from diffusers.training_utils import EMAModel
+
+    ema_model = None
+    if args.use_ema:
+        # EMAModel's own warm-up defaults where a script has no option for them.
+        ema_model = EMAModel(
+            model.parameters(),
+            decay=args.ema_max_decay,
+            use_ema_warmup=True,
+            inv_gamma=getattr(args, "ema_inv_gamma", 1.0),
+            power=getattr(args, "ema_power", 2 / 3),
+            model_cls=model_cls,
+            model_config=model.config,
+        )
+    register_checkpoint_hooks(accelerator, ema_model, model_cls, subfolder=subfolder)
+    return ema_model
+
+
+def backward_and_step(accelerator, loss, model, optimizer, lr_scheduler, max_grad_norm: float) -> None:
+    """Backward pass, gradient clipping on the synchronising micro-step, optimiser and LR steps."""
+    accelerator.backward(loss)
+    if accelerator.sync_gradients:
+        accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    lr_scheduler.step()
+    optimizer.zero_grad()
+
+
+def add_training_arguments(parser, **defaults):
+    """Add the options every training script shares, as the "training" group, and return the group.
+
+    `defaults` override per script, e.g. `add_training_arguments(parser, output_dir="runs/x",
+    learning_rate=1e-3)`; scripts add their own options to the returned group.
+    """
+    values = dict(
+        output_dir="runs/train",
+        seed=0,
+        train_batch_size=32,
+        max_train_steps=3000,
+        gradient_accumulation_steps=1,
+        learning_rate=5e-4,
+        lr_scheduler="cosine",
+        lr_warmup_steps=100,
+        adam_weight_decay=1e-6,
+        max_grad_norm=1.0,
+        ema_max_decay=0.999,
+        checkpointing_steps=500,
+        checkpoints_total_limit=2,
+        logging_steps=50,
+    )
+    unknown = set(defaults) - set(values)
+    if unknown:
+        raise ValueError(f"No shared training option named {sorted(unknown)}.")
+    values.update(defaults)
+    train = parser.add_argument_group("training")
+    train.add_argument("--output_dir", type=str, default=values["output_dir"], help="Checkpoints and logs.")
+    train.add_argument("--seed", type=int, default=values["seed"])
+    train.add_argument("--train_batch_size", type=int, default=values["train_batch_size"])
+    train.add_argument("--max_train_steps", type=int, default=values["max_train_steps"])
+    train.add_argument(
+        "--gradient_accumulation_steps", type=int, default=values["gradient_accumulation_steps"]
+    )
+    train.add_argument("--learning_rate", type=float, default=values["learning_rate"])
+    train.add_argument(
+        "--lr_scheduler", type=str, default=values["lr_scheduler"], help="A diffusers.optimization name."
+    )
+    train.add_argument("--lr_warmup_steps", type=int, default=values["lr_warmup_steps"])
+    train.add_argument("--adam_weight_decay", type=float, default=values["adam_weight_decay"])
+    train.add_argument("--max_grad_norm", type=float, default=values["max_grad_norm"])
+    train.add_argument("--use_ema", action="store_true", help="Keep an EMA of the weights and ship it.")
+    train.add_argument("--ema_max_decay", type=float, default=values["ema_max_decay"])
+    train.add_argument(
+        "--mixed_precision",
+        type=str,
+        default=None,
+        choices=["no", "fp16", "bf16"],
+        help="Defaults to the `accelerate launch` setting.",
+    )
+    train.add_argument("--checkpointing_steps", type=int, default=values["checkpointing_steps"])
+    train.add_argument("--checkpoints_total_limit", type=int, default=values["checkpoints_total_limit"])
+    train.add_argument(
+        "--resume_from_checkpoint", type=str, default=None, help='A checkpoint folder, or "latest".'
+    )
+    train.add_argument("--logging_steps", type=int, default=values["logging_steps"])
+    return train
+
+
+def make_accelerator(args):
+    """The `Accelerator` for a training script (accumulation, mixed precision, project folder),
+    with logging configured, the seed set and `args.output_dir` created."""
+    import logging
+
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration, set_seed
+
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        project_config=ProjectConfiguration(
+            project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")
+        ),
+    )
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    set_seed(args.seed)
+    if accelerator.is_main_process:
+        os.makedirs(args.output_dir, exist_ok=True)
+    return accelerator
+
+
+def resume_and_progress(
+    accelerator, args, updates_per_epoch: int, logger, total_steps: int | None = None
+) -> tuple:
+    """Resume from `args.resume_from_checkpoint` (if any) and open the step progress bar.
+
+    Returns:
+        `(global_step, first_epoch, resume_step, progress)`: the step reached, the epoch to start
+        in, the micro-batches of that epoch already trained on, and a `tqdm` bar.
+    """
+    from tqdm.auto import tqdm
+
+    global_step = resume_from_checkpoint(accelerator, args.output_dir, args.resume_from_checkpoint, logger)
+    first_epoch = global_step // updates_per_epoch
+    resume_step = (global_step % updates_per_epoch) * args.gradient_accumulation_steps
+    progress = tqdm(
+        total=total_steps or args.max_train_steps,
+        initial=global_step,
+        disable=not accelerator.is_local_main_process,
+        desc="train",
+    )
+    return global_step, first_epoch, resume_step, progress

@@ -1,7 +1,8 @@
 """End to end in a real headless browser: Debian's Chromium driven by Playwright.
 
 Opens the Space, picks a family, clicks Generate, waits for the figure and saves a screenshot
-(`space.png` in the test's temp dir; its path is printed). Skipped, with the reason, when
+(`space.png` in the test's temp dir; its path is printed); then the same on the denoise tab with
+its bundled example (`space_denoise.png`). Skipped, with the reason, when
 Chromium (`apt-get install chromium`) or Playwright (`pip install playwright`) is missing.
 """
 
@@ -41,21 +42,43 @@ def sync_playwright():
     return sync_playwright
 
 
+def open_page(playwright, space_url, tmp_path):
+    """A fresh headless Chromium on the Space; returns (browser, page, JavaScript errors seen)."""
+    browser = playwright.chromium.launch_persistent_context(
+        user_data_dir=str(tmp_path / "chromium-profile"),  # fresh, empty profile
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_FLAGS,
+        viewport={"width": 1400, "height": 1000},
+    )
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(space_url, wait_until="domcontentloaded", timeout=60_000)
+    return browser, page, errors
+
+
+def wait_for_figure(page, name_part: str) -> None:
+    image = page.locator(f"img[src*='{name_part}']")
+    image.wait_for(state="visible", timeout=120_000)
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=30_000
+    )
+
+
+def keep_screenshot(screenshot: Path) -> None:
+    assert screenshot.read_bytes().startswith(b"\x89PNG")
+    keep = os.environ.get("SEISMIC_DIFFUSERS_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(screenshot, Path(keep) / screenshot.name)
+
+
 def test_generate_in_a_real_browser(sync_playwright, space_url, tmp_path):
     screenshot = tmp_path / "space.png"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path / "chromium-profile"),  # fresh, empty profile
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 1000},
-        )
+        browser, page, errors = open_page(playwright, space_url, tmp_path)
         try:
-            page = browser.new_page()
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(space_url, wait_until="domcontentloaded", timeout=60_000)
             button = page.get_by_role("button", name="Generate velocity models")
             button.wait_for(timeout=60_000)
 
@@ -67,11 +90,7 @@ def test_generate_in_a_real_browser(sync_playwright, space_url, tmp_path):
 
             started = time.perf_counter()
             button.click()
-            image = page.locator(f"img[src*='velocity_{FAMILY}_n4_seed0']")
-            image.wait_for(state="visible", timeout=120_000)
-            page.wait_for_function(
-                "img => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=30_000
-            )
+            wait_for_figure(page, f"velocity_{FAMILY}_n4_seed0")
             seconds = time.perf_counter() - started
             assert page.get_by_text("made in", exact=False).first.is_visible()
             page.screenshot(path=str(screenshot), full_page=True)
@@ -79,9 +98,27 @@ def test_generate_in_a_real_browser(sync_playwright, space_url, tmp_path):
         finally:
             browser.close()
 
-    assert screenshot.read_bytes().startswith(b"\x89PNG")
-    keep = os.environ.get("SEISMIC_DIFFUSERS_SCREENSHOT_DIR")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(screenshot, Path(keep) / screenshot.name)
+    keep_screenshot(screenshot)
     print(f"click to figure: {seconds:.1f} s (4 maps, 25 steps); screenshot: {screenshot}")
+
+
+def test_denoise_the_example_in_a_real_browser(sync_playwright, space_url, tmp_path):
+    screenshot = tmp_path / "space_denoise.png"
+    with sync_playwright() as playwright:
+        browser, page, errors = open_page(playwright, space_url, tmp_path)
+        try:
+            page.get_by_role("tab", name="Denoise a seismogram").click()
+            button = page.get_by_role("button", name="Denoise", exact=True)
+            button.wait_for(timeout=60_000)
+            started = time.perf_counter()
+            button.click()
+            wait_for_figure(page, "RJOB_example_denoised")
+            seconds = time.perf_counter() - started
+            assert page.get_by_text("SNR around P", exact=False).first.is_visible()
+            page.screenshot(path=str(screenshot), full_page=True)
+            assert not errors, f"JavaScript errors on the page: {errors}"
+        finally:
+            browser.close()
+
+    keep_screenshot(screenshot)
+    print(f"click to figure: {seconds:.1f} s (example event, 5 dB noise, direct); screenshot: {screenshot}")

@@ -1,0 +1,360 @@
+"""Joint seismic-velocity generation and diffusion-refined inversion in a shared latent (WaveDiffusion)."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from diffusers.models.unets.unet_2d import UNet2DModel
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from diffusers.utils import BaseOutput
+from diffusers.utils.torch_utils import randn_tensor
+
+from ..models.joint_vq import JointVQModel
+from ..physics.deviation import pde_deviation
+from ..physics.geometry import AcquisitionGeometry
+from .pipeline_utils import SeismicDiffusionPipeline
+
+OUTPUT_TYPES = ("np", "pt")
+
+EXAMPLE_DOC_STRING = """
+    Examples:
+        ```py
+        >>> import torch
+        >>> from seismic_diffusers import JointGenerationPipeline
+        >>> pipe = JointGenerationPipeline.from_pretrained("pipelines/openfwi-joint-ldm")
+        >>> out = pipe(batch_size=4, generator=torch.Generator().manual_seed(0), return_pde_deviation=True)
+        >>> out.velocities.shape, out.seismic.shape, out.pde_deviation.shape
+        ((4, 70, 70), (4, 5, 1000, 70), (4,))
+        >>> velocity = pipe.invert(out.seismic, num_candidates=4, refine_steps=10).velocities
+        ```
+"""
+
+
+@dataclass
+class JointGenerationOutput(BaseOutput):
+    """
+    Args:
+        velocities (`np.ndarray` or `torch.Tensor` of shape `(batch_size, 70, 70)`): Velocity, m/s.
+        seismic (`np.ndarray` or `torch.Tensor` of shape `(batch_size, 5, 1000, 70)`): Shot gathers
+            (shots, 1 ms samples, receivers) in OpenFWI's amplitude convention.
+        pde_deviation (`np.ndarray` or `torch.Tensor` of shape `(batch_size,)`, *optional*):
+            `physics.pde_deviation` of each pair, with `return_pde_deviation=True`.
+        pde_deviation_trace (`np.ndarray` or `torch.Tensor` of shape `(num_inference_steps, batch_size)`, *optional*):
+            The deviation of the pair decoded from each step's predicted clean latent, with
+            `trace_pde_deviation=True` (WaveDiffusion's Figure 5, as data).
+    """
+
+    velocities: np.ndarray | torch.Tensor
+    seismic: np.ndarray | torch.Tensor
+    pde_deviation: np.ndarray | torch.Tensor | None = None
+    pde_deviation_trace: np.ndarray | torch.Tensor | None = None
+
+
+@dataclass
+class JointInversionOutput(BaseOutput):
+    """
+    Args:
+        velocities (`np.ndarray` or `torch.Tensor` of shape `(batch_size, 70, 70)`): Estimated velocity, m/s.
+        seismic_misfit (`np.ndarray` or `torch.Tensor` of shape `(batch_size,)`): Mean squared
+            difference, in normalised space, between the given seismic and the seismic decoded from
+            the chosen latent.
+    """
+
+    velocities: np.ndarray | torch.Tensor
+    seismic_misfit: np.ndarray | torch.Tensor
+
+
+class JointGenerationPipeline(SeismicDiffusionPipeline):
+    r"""
+    Generate velocity maps and their seismic data together, from one latent; or invert seismic data.
+
+    A diffusion model (`unet`, a diffusers `UNet2DModel`) samples a latent; the stage-1
+    autoencoder (`vqvae`) quantises it and decodes a velocity map and five shot gathers from it.
+    The pairs approximately satisfy the acoustic wave equation; `return_pde_deviation=True`
+    measures how well with the physics module's forward model (`physics.pde_deviation`).
+
+    Parameters:
+        vqvae ([`JointVQModel`]): Seismic encoder, shared quantised latent, two decoders.
+        unet ([`UNet2DModel`]): Denoiser over `vqvae` latents (scaled by `vqvae.config.scaling_factor`).
+        scheduler ([`SchedulerMixin`]): Any diffusers scheduler; `invert` needs a stochastic step
+            (DDPM, or DDIM with `eta` > 0) to draw distinct candidates.
+        geometry ([`AcquisitionGeometry`]): The acquisition the seismic data are recorded with.
+    """
+
+    model_cpu_offload_seq = "unet->vqvae"
+
+    def __init__(
+        self,
+        vqvae: JointVQModel,
+        unet: UNet2DModel,
+        scheduler: SchedulerMixin,
+        geometry: AcquisitionGeometry,
+    ):
+        super().__init__()
+        self.register_modules(vqvae=vqvae, unet=unet, scheduler=scheduler, geometry=geometry)
+
+    # ------------------------------------------------------------------------------------------
+    # helpers
+
+    def _step_kwargs(self, generator, eta: float | None = None) -> dict:
+        parameters = inspect.signature(self.scheduler.step).parameters
+        kwargs = {"generator": generator} if "generator" in parameters else {}
+        if eta is not None and "eta" in parameters:
+            kwargs["eta"] = eta
+        return kwargs
+
+    def _decode(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scaled latents -> (velocity m/s `(B, 70, 70)`, seismic raw amplitude `(B, 5, 1000, 70)`)."""
+        decoded = self.vqvae.decode(latents.to(self.vqvae.dtype) / self.vqvae.config.scaling_factor)
+        velocity = self.vqvae.denormalize_velocity(decoded.velocity[:, 0])
+        seismic = self.vqvae.denormalize_seismic(decoded.seismic)
+        return velocity, seismic
+
+    def _deviation(self, velocity: torch.Tensor, seismic: torch.Tensor) -> torch.Tensor:
+        return pde_deviation(velocity.cpu(), seismic.float().cpu(), geometry=self.geometry)
+
+    def check_geometry(self) -> None:
+        """Raise a `ValueError` unless `geometry` records data of the shapes the model makes."""
+        model = self.vqvae.config
+        if tuple(self.geometry.data_shape) != tuple(model.seismic_shape) or tuple(
+            self.geometry.grid_shape
+        ) != tuple(model.velocity_shape):
+            raise ValueError(
+                f"The pipeline's geometry records seismic {tuple(self.geometry.data_shape)} on a "
+                f"{tuple(self.geometry.grid_shape)} grid, but the model makes seismic {tuple(model.seismic_shape)} "
+                f"and velocity {tuple(model.velocity_shape)}: the physics module cannot forward-model these "
+                "pairs, so no PDE deviation can be computed. Give the pipeline the geometry the model was trained "
+                "with (e.g. seismic_diffusers.OPENFWI)."
+            )
+
+    def check_inputs(self, batch_size, num_inference_steps, output_type, generator, needs_physics) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
+        if isinstance(generator, list) and len(generator) != batch_size:
+            raise ValueError(
+                f"Got a list of {len(generator)} generators for batch_size={batch_size}; "
+                "pass one generator, or one per sample."
+            )
+        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+            raise ValueError(f"`num_inference_steps` must be an integer >= 1, got {num_inference_steps!r}.")
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(
+                f"Unknown `output_type` {output_type!r}. Valid choices: {', '.join(OUTPUT_TYPES)}."
+            )
+        if needs_physics:
+            self.check_geometry()
+
+    @staticmethod
+    def _to_output(tensor: torch.Tensor | None, output_type: str):
+        if tensor is None or output_type == "pt":
+            return tensor
+        return tensor.detach().cpu().numpy().astype(np.float32)
+
+    # ------------------------------------------------------------------------------------------
+    # generation
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        batch_size: int = 1,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        num_inference_steps: int = 50,
+        output_type: str = "np",
+        return_dict: bool = True,
+        return_pde_deviation: bool = False,
+        trace_pde_deviation: bool = False,
+    ) -> JointGenerationOutput | tuple:
+        r"""
+        Generate velocity-seismic pairs.
+
+        Args:
+            batch_size (`int`, *optional*, defaults to 1): Number of pairs.
+            generator (`torch.Generator` or `list[torch.Generator]`, *optional*): Makes generation
+                deterministic; a list gives one generator per pair.
+            num_inference_steps (`int`, *optional*, defaults to 50): Denoising steps.
+            output_type (`str`, *optional*, defaults to `"np"`): `"np"` or `"pt"`.
+            return_dict (`bool`, *optional*, defaults to `True`): Return a [`JointGenerationOutput`].
+            return_pde_deviation (`bool`, *optional*, defaults to `False`): Also forward-model each
+                generated velocity (deepwave) and return each pair's `pde_deviation`.
+            trace_pde_deviation (`bool`, *optional*, defaults to `False`): Also return the deviation
+                of the pair decoded from every step's predicted clean latent (one forward model per
+                pair per step).
+
+        Returns:
+            [`JointGenerationOutput`] or `tuple` `(velocities, seismic, pde_deviation,
+            pde_deviation_trace)`: velocities `(B, 70, 70)` float32 in m/s, seismic
+            `(B, 5, 1000, 70)` float32 in OpenFWI's amplitude convention.
+
+        Raises:
+            ValueError: For bad arguments, or a deviation requested with a geometry that does not
+                match the model's shapes.
+        """
+        # 1. Check inputs
+        self.check_inputs(
+            batch_size,
+            num_inference_steps,
+            output_type,
+            generator,
+            return_pde_deviation or trace_pde_deviation,
+        )
+        device = self._execution_device
+
+        # 2. Sample Gaussian latents
+        height, width = self.vqvae.latent_shape
+        shape = (batch_size, self.unet.config.in_channels, height, width)
+        latents = randn_tensor(shape, generator=generator, device=device, dtype=self.unet.dtype)
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        latents = latents * self.scheduler.init_noise_sigma
+        step_kwargs = self._step_kwargs(generator)
+
+        # 3. Denoising loop
+        trace = []
+        for t in self.progress_bar(self.scheduler.timesteps):
+            model_input = self.scheduler.scale_model_input(latents, t)
+            noise_pred = self.unet(model_input, t).sample
+            step = self.scheduler.step(noise_pred, t, latents, **step_kwargs)
+            latents = step.prev_sample
+            if trace_pde_deviation:
+                clean = getattr(step, "pred_original_sample", None)
+                trace.append(self._deviation(*self._decode(latents if clean is None else clean)))
+
+        # 4. Decode both modalities to physical units
+        velocities, seismic = self._decode(latents)
+        deviation = self._deviation(velocities, seismic) if return_pde_deviation else None
+        deviation_trace = torch.stack(trace) if trace_pde_deviation else None
+
+        # 5. Return
+        outputs = tuple(
+            self._to_output(x, output_type) for x in (velocities, seismic, deviation, deviation_trace)
+        )
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return outputs
+        return JointGenerationOutput(*outputs)
+
+    # ------------------------------------------------------------------------------------------
+    # inversion
+
+    def _check_seismic(self, seismic) -> torch.Tensor:
+        expected = tuple(self.vqvae.config.seismic_shape)
+        tensor = (
+            seismic.detach() if isinstance(seismic, torch.Tensor) else torch.as_tensor(np.asarray(seismic))
+        )
+        if tensor.ndim == 3:
+            tensor = tensor[None]
+        if tensor.ndim != 4 or tuple(tensor.shape[1:]) != expected or tensor.shape[0] == 0:
+            raise ValueError(
+                f"seismic must have shape {expected} or (B, {', '.join(map(str, expected))}) with B >= 1 "
+                f"(shots, time samples, receivers); got {tuple(np.shape(seismic))}."
+            )
+        tensor = tensor.float()
+        if not bool(torch.isfinite(tensor).all()):
+            raise ValueError("seismic contains NaN or Inf samples.")
+        return tensor
+
+    @torch.no_grad()
+    def invert(
+        self,
+        seismic: np.ndarray | torch.Tensor,
+        num_candidates: int = 4,
+        refine_steps: int = 10,
+        num_inference_steps: int = 50,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        output_type: str = "np",
+        return_dict: bool = True,
+    ) -> JointInversionOutput | tuple:
+        r"""
+        Estimate velocity from seismic data: encode, then refine the latent by diffusion (WaveDiffusion §3.3).
+
+        The seismic data are encoded and quantised (the stage-1 inversion). With `refine_steps`
+        K > 0, that latent is noised to the K-th last of `num_inference_steps` timesteps, and the
+        last K denoising steps run with `num_candidates` N stochastic candidates per sample: at
+        each step the candidate whose predicted clean latent decodes to seismic closest to the
+        given data (mean squared difference in normalised space) is kept.
+
+        Args:
+            seismic (`np.ndarray` or `torch.Tensor` of shape `(5, 1000, 70)` or `(B, 5, 1000, 70)`):
+                Shot gathers in OpenFWI's amplitude convention.
+            num_candidates (`int`, *optional*, defaults to 4): N, candidates per step (>= 1).
+            refine_steps (`int`, *optional*, defaults to 10): K, refined steps (0 = stage-1
+                encoding alone; at most `num_inference_steps`).
+            num_inference_steps (`int`, *optional*, defaults to 50): Length of the schedule the
+                last K steps are taken from.
+            generator (`torch.Generator` or `list[torch.Generator]`, *optional*): For the noise.
+            output_type (`str`, *optional*, defaults to `"np"`): `"np"` or `"pt"`.
+            return_dict (`bool`, *optional*, defaults to `True`): Return a [`JointInversionOutput`].
+
+        Returns:
+            [`JointInversionOutput`] or `tuple` `(velocities, seismic_misfit)`.
+
+        Raises:
+            ValueError: For seismic of the wrong shape or with NaN/Inf, `num_candidates` < 1, or
+                `refine_steps` outside `[0, num_inference_steps]`.
+        """
+        # 1. Check inputs
+        data = self._check_seismic(seismic)
+        if not isinstance(num_candidates, int) or num_candidates < 1:
+            raise ValueError(f"`num_candidates` must be an integer >= 1, got {num_candidates!r}.")
+        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+            raise ValueError(f"`num_inference_steps` must be an integer >= 1, got {num_inference_steps!r}.")
+        if not isinstance(refine_steps, int) or not 0 <= refine_steps <= num_inference_steps:
+            raise ValueError(
+                f"`refine_steps` must be an integer from 0 to num_inference_steps ({num_inference_steps}); "
+                f"got {refine_steps!r}."
+            )
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(
+                f"Unknown `output_type` {output_type!r}. Valid choices: {', '.join(OUTPUT_TYPES)}."
+            )
+        batch = data.shape[0]
+        if isinstance(generator, list) and len(generator) != batch:
+            raise ValueError(
+                f"Got {len(generator)} generators for {batch} seismic records; pass one per record."
+            )
+        device = self._execution_device
+
+        # 2. Stage 1: encode and quantise
+        target = self.vqvae.normalize_seismic(data.to(device))
+        scale = self.vqvae.config.scaling_factor
+        latents = self.vqvae.quantize(self.vqvae.encode(target.to(self.vqvae.dtype)).latents)[0] * scale
+
+        # 3. Stage 2: the last K steps, best of N candidates at each
+        if refine_steps:
+            self.scheduler.set_timesteps(num_inference_steps, device=device)
+            timesteps = self.scheduler.timesteps[-refine_steps:]
+            noise = randn_tensor(latents.shape, generator=generator, device=device, dtype=latents.dtype)
+            latents = self.scheduler.add_noise(latents, noise, timesteps[:1].repeat(batch))
+            candidate_generator = (
+                [g for g in generator for _ in range(num_candidates)]
+                if isinstance(generator, list)
+                else generator
+            )
+            step_kwargs = self._step_kwargs(candidate_generator, eta=1.0)
+            for t in self.progress_bar(timesteps):
+                candidates = latents.repeat_interleave(num_candidates, dim=0)
+                noise_pred = self.unet(self.scheduler.scale_model_input(candidates, t), t).sample
+                step = self.scheduler.step(noise_pred, t, candidates, **step_kwargs)
+                clean = getattr(step, "pred_original_sample", None)
+                decoded = self.vqvae.decode((step.prev_sample if clean is None else clean) / scale).seismic
+                misfit = (
+                    (decoded - target.repeat_interleave(num_candidates, dim=0)).pow(2).mean(dim=(1, 2, 3))
+                )
+                best = misfit.view(batch, num_candidates).argmin(dim=1)
+                chosen = torch.arange(batch, device=device) * num_candidates + best
+                latents = step.prev_sample[chosen]
+
+        # 4. Decode the velocity; report the final seismic misfit
+        decoded = self.vqvae.decode(latents / scale)
+        velocities = self.vqvae.denormalize_velocity(decoded.velocity[:, 0])
+        misfit = (decoded.seismic - target).pow(2).mean(dim=(1, 2, 3))
+        outputs = (self._to_output(velocities, output_type), self._to_output(misfit, output_type))
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return outputs
+        return JointInversionOutput(*outputs)
+
+
+JointGenerationPipeline.__call__.__doc__ += EXAMPLE_DOC_STRING

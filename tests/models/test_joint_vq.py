@@ -1,0 +1,85 @@
+"""JointVQModel: real shapes in and out, units, codebooks, and an exact save/load round trip."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seismic_diffusers import JointVQModel, forward_model, generate_velocity_models
+
+TINY = dict(block_out_channels=(8, 8, 8, 8), latent_channels=4, num_vq_embeddings=16, norm_num_groups=4)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    velocity = torch.as_tensor(generate_velocity_models("curvevel-a", 2, seed=3))
+    return velocity, forward_model(velocity)
+
+
+def test_real_shapes_in_and_out(pair):
+    model = JointVQModel(**TINY).eval()
+    _, seismic = pair
+    with torch.no_grad():
+        latents = model.encode(model.normalize_seismic(seismic)).latents
+        decoded = model.decode(latents)
+    assert latents.shape == (2, 4, 16, 16) and model.latent_shape == (16, 16)
+    assert decoded.velocity.shape == (2, 1, 70, 70) and decoded.seismic.shape == (2, 5, 1000, 70)
+    assert decoded.commit_loss.ndim == 0 and decoded.commit_loss >= 0
+    assert model.decode(latents, force_not_quantize=True).commit_loss is None
+
+
+def test_unit_conversions_invert_each_other_and_clip_velocity(pair):
+    model = JointVQModel(**TINY)
+    velocity, seismic = pair
+    torch.testing.assert_close(model.denormalize_velocity(model.normalize_velocity(velocity)), velocity)
+    torch.testing.assert_close(
+        model.denormalize_seismic(model.normalize_seismic(seismic)), seismic, rtol=1e-4, atol=1e-4
+    )
+    assert model.denormalize_velocity(torch.tensor([-3.0, 3.0])).tolist() == [1500.0, 4500.0]
+    normalised = model.normalize_seismic(seismic)
+    assert normalised.min() >= -1.01 and normalised.max() <= 1.01  # inside the pooled OpenFWI limits
+
+
+@pytest.mark.parametrize("num_codebooks", [1, 2])
+def test_quantised_latents_are_codebook_entries(num_codebooks):
+    model = JointVQModel(**TINY, num_codebooks=num_codebooks)
+    latents = torch.randn(3, 4, 16, 16)
+    quantised, loss, indices = model.quantize(latents)
+    assert indices.shape == (3, num_codebooks, 16, 16) and indices.max() < 16
+    for book, quantizer in enumerate(model.quantizers):
+        width = 4 // num_codebooks
+        vectors = quantised[:, book * width : (book + 1) * width].permute(0, 2, 3, 1).reshape(-1, width)
+        expected = quantizer.embedding.weight[indices[:, book].reshape(-1)]
+        torch.testing.assert_close(vectors, expected)
+
+
+def test_save_load_round_trip_is_exact(pair, tmp_path):
+    model = JointVQModel(**TINY, num_codebooks=2, scaling_factor=0.5).eval()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "diffusion_pytorch_model.safetensors").is_file()
+    loaded = JointVQModel.from_pretrained(tmp_path).eval()
+    assert loaded.config.scaling_factor == 0.5 and loaded.config.num_codebooks == 2
+    seismic = pair[1]
+    with torch.no_grad():
+        a, b = model(model.normalize_seismic(seismic)), loaded(loaded.normalize_seismic(seismic))
+    assert torch.equal(a.velocity, b.velocity) and torch.equal(a.seismic, b.seismic)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_codebooks": 3}, "num_codebooks must be 1 or 2"),
+        ({"latent_channels": 5, "num_codebooks": 2}, "num_codebooks must be 1 or 2 and divide"),
+        ({"seismic_working_shape": (250, 64)}, "must be divisible by the strides' product"),
+        ({"velocity_working_size": 60}, "power-of-two multiple"),
+        ({"block_out_channels": (8, 8)}, "one entry per block"),
+    ],
+)
+def test_bad_configurations_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        JointVQModel(**{**TINY, **kwargs})
+
+
+def test_wrong_seismic_shape_is_refused():
+    with pytest.raises(ValueError, match=r"seismic must have shape \(B, 5, 1000, 70\)"):
+        JointVQModel(**TINY).encode(torch.zeros(1, 5, 999, 70))

@@ -1,0 +1,177 @@
+"""JointGenerationPipeline mechanics on a tiny untrained model: shapes, units, determinism, deviation, inversion, refusals.
+
+Whether trained pairs satisfy the wave equation is measured by `benchmarks/bench_joint.py`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
+
+from seismic_diffusers import (
+    OPENFWI,
+    AcquisitionGeometry,
+    JointGenerationPipeline,
+    JointVQModel,
+    forward_model,
+    generate_velocity_models,
+    pde_deviation,
+)
+
+
+def tiny_pipeline(scheduler=None, geometry=OPENFWI) -> JointGenerationPipeline:
+    torch.manual_seed(0)
+    vqvae = JointVQModel(
+        block_out_channels=(8, 8, 8, 8), latent_channels=4, num_vq_embeddings=16, norm_num_groups=4
+    )
+    unet = UNet2DModel(
+        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=8,
+    )  # fmt: skip
+    pipe = JointGenerationPipeline(
+        vqvae=vqvae.eval(),
+        unet=unet.eval(),
+        scheduler=scheduler or DDPMScheduler(num_train_timesteps=100),
+        geometry=geometry,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return tiny_pipeline()
+
+
+@pytest.fixture(scope="module")
+def seismic():
+    return forward_model(generate_velocity_models("flatvel-b", 2, seed=4))
+
+
+def generate(pipe, seed=0, **kwargs):
+    return pipe(batch_size=2, generator=torch.Generator().manual_seed(seed), num_inference_steps=4, **kwargs)
+
+
+def test_outputs_in_physical_units(pipe):
+    out = generate(pipe)
+    assert out.velocities.shape == (2, 70, 70) and out.velocities.dtype == np.float32
+    assert out.velocities.min() >= 1500.0 and out.velocities.max() <= 4500.0
+    assert out.seismic.shape == (2, 5, 1000, 70) and np.isfinite(out.seismic).all()
+    assert out.pde_deviation is None and out.pde_deviation_trace is None
+
+
+def test_seeded_generator_is_deterministic_and_tuple_matches(pipe):
+    a, b = generate(pipe, seed=1), generate(pipe, seed=1, return_dict=False)
+    np.testing.assert_array_equal(a.velocities, b[0])
+    np.testing.assert_array_equal(a.seismic, b[1])
+    assert not np.array_equal(a.seismic, generate(pipe, seed=2).seismic)
+
+
+def test_pde_deviation_is_the_physics_modules(pipe):
+    out = generate(pipe, return_pde_deviation=True, trace_pde_deviation=True, output_type="pt")
+    assert out.pde_deviation.shape == (2,) and out.pde_deviation_trace.shape == (4, 2)
+    torch.testing.assert_close(out.pde_deviation, pde_deviation(out.velocities, out.seismic))
+    assert (out.pde_deviation_trace > 0).all()
+
+
+def test_invert_stage_one_and_refined(pipe, seismic):
+    encoded = pipe.invert(seismic, refine_steps=0)
+    refined = pipe.invert(
+        seismic,
+        num_candidates=3,
+        refine_steps=2,
+        num_inference_steps=4,
+        generator=torch.Generator().manual_seed(0),
+    )
+    for out in (encoded, refined):
+        assert out.velocities.shape == (2, 70, 70) and out.seismic_misfit.shape == (2,)
+        assert out.velocities.min() >= 1500.0 and out.velocities.max() <= 4500.0
+    again = pipe.invert(
+        seismic,
+        num_candidates=3,
+        refine_steps=2,
+        num_inference_steps=4,
+        generator=torch.Generator().manual_seed(0),
+    )
+    np.testing.assert_array_equal(refined.velocities, again.velocities)
+    single = pipe.invert(seismic[0], refine_steps=0)  # one record without a batch axis
+    np.testing.assert_allclose(single.velocities[0], encoded.velocities[0], atol=0.05)  # m/s; batch-size rounding
+
+
+def test_more_candidates_never_fit_worse_at_the_first_step(seismic):
+    """The best of N candidates, N growing with the same first draw, cannot be a worse fit."""
+    pipe = tiny_pipeline(scheduler=DDIMScheduler(num_train_timesteps=100))
+    misfits = [
+        pipe.invert(
+            seismic,
+            num_candidates=n,
+            refine_steps=1,
+            num_inference_steps=4,
+            generator=torch.Generator().manual_seed(0),
+        ).seismic_misfit
+        for n in (1, 4)
+    ]
+    assert (misfits[1] <= misfits[0] + 1e-6).all()
+
+
+def test_save_load_round_trip(pipe, tmp_path):
+    pipe.save_pretrained(tmp_path)
+    loaded = JointGenerationPipeline.from_pretrained(str(tmp_path))
+    loaded.set_progress_bar_config(disable=True)
+    np.testing.assert_array_equal(generate(pipe).seismic, generate(loaded).seismic)
+    assert loaded.geometry.data_shape == OPENFWI.data_shape
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda s: s[:, :, :999], r"seismic must have shape \(5, 1000, 70\)"),
+        (lambda s: np.zeros((0, 5, 1000, 70), np.float32), r"with B >= 1"),
+        (lambda s: np.where(np.arange(70) == 3, np.nan, s), "NaN or Inf"),
+    ],
+)
+def test_invert_refuses_bad_seismic(pipe, seismic, make, message):
+    with pytest.raises(ValueError, match=message):
+        pipe.invert(make(np.asarray(seismic)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_candidates": 0}, "`num_candidates` must be an integer >= 1"),
+        (
+            {"refine_steps": 11, "num_inference_steps": 10},
+            r"`refine_steps` must be an integer from 0 to num_inference_steps \(10\)",
+        ),
+        ({"refine_steps": -1}, "`refine_steps` must be an integer from 0"),
+        ({"output_type": "pil"}, "Unknown `output_type`"),
+    ],
+)
+def test_invert_refuses_bad_arguments(pipe, seismic, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pipe.invert(seismic, **kwargs)
+
+
+def test_deviation_needs_a_geometry_the_physics_module_can_model():
+    other = AcquisitionGeometry(nt=500)  # records 500 samples: not what the model makes
+    pipe = tiny_pipeline(geometry=other)
+    assert generate(pipe).seismic.shape == (2, 5, 1000, 70)  # generation alone still works
+    for flag in ("return_pde_deviation", "trace_pde_deviation"):
+        with pytest.raises(ValueError, match=r"cannot forward-model these pairs.*seismic_diffusers.OPENFWI"):
+            generate(pipe, **{flag: True})
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"batch_size": 0}, "`batch_size` must be an integer >= 1"),
+        ({"num_inference_steps": 0}, "`num_inference_steps` must be an integer >= 1"),
+        ({"output_type": "pil"}, "Unknown `output_type` 'pil'. Valid choices: np, pt"),
+        ({"generator": [torch.Generator()]}, "list of 1 generators for batch_size=2"),
+    ],
+)
+def test_call_refuses_bad_arguments(pipe, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pipe(**{"batch_size": 2, **kwargs})

@@ -1,0 +1,76 @@
+"""Both joint-generation stages through `accelerate launch` on CPU, on a tiny make-dataset folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seismic_diffusers import JointGenerationPipeline, JointVQModel
+from seismic_diffusers.data import make_paired_dataset
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
+          "--mixed_precision", "no", "--dynamo_backend", "no", "--num_cpu_threads_per_process", "1"]  # fmt: skip
+TINY_VQ = ["--block_out_channels", "8", "8", "8", "8", "--latent_channels", "4", "--num_vq_embeddings", "16",
+           "--norm_num_groups", "4", "--train_batch_size", "4", "--checkpointing_steps", "2", "--logging_steps", "1",
+           "--validation_fraction", "0.25", "--validation_pairs", "2", "--use_ema"]  # fmt: skip
+TINY_LDM = ["--block_out_channels", "16", "32", "--layers_per_block", "1", "--num_train_timesteps", "50",
+            "--train_batch_size", "4", "--checkpointing_steps", "2", "--logging_steps", "1",
+            "--validation_fraction", "0.25", "--validation_samples", "2", "--validation_steps_inference", "3",
+            "--use_ema"]  # fmt: skip
+
+
+def run(script: str, *arguments: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    command = [*LAUNCH, f"training/{script}", *arguments]
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def paired_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pairs")
+    make_paired_dataset(out, ["flatvel-a", "curvefault-a"], num=6, shard_size=6, seed=0, progress=False)
+    return out
+
+
+def test_stage_one_then_stage_two_give_a_loadable_pipeline(paired_folder, tmp_path):
+    # Stage 1: train 2 steps, then resume to 4
+    stage1 = tmp_path / "vqvae-run"
+    first = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir", str(stage1),
+                "--max_train_steps", "2", *TINY_VQ)  # fmt: skip
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (stage1 / "checkpoint-2" / "vqvae" / "diffusion_pytorch_model.safetensors").is_file()
+    second = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir", str(stage1),
+                 "--max_train_steps", "4", "--resume_from_checkpoint", "latest", *TINY_VQ)  # fmt: skip
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "Resuming from" in second.stderr
+    steps = [json.loads(line)["step"] for line in (stage1 / "train_log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    scores = json.loads((stage1 / "vqvae" / "stage1_scores.json").read_text())
+    assert scores["train_pairs"] == 9 and scores["pairs"] == 2  # 12 pairs, every 4th held out
+    assert scores["velocity_mae_m_per_s"] > 0 and scores["pde_deviation_mean"] > 0
+    JointVQModel.from_pretrained(str(stage1 / "vqvae"))
+
+    # Stage 2 on the frozen stage 1
+    stage2, pipeline_dir = tmp_path / "ldm-run", tmp_path / "pipeline"
+    result = run("train_joint_ldm.py", "--vqvae", str(stage1 / "vqvae"), "--train_data_dir", str(paired_folder),
+                 "--output_dir", str(stage2), "--pipeline_dir", str(pipeline_dir), "--max_train_steps", "3",
+                 *TINY_LDM)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (stage2 / "latents.safetensors").is_file()
+    assert not [p for p in pipeline_dir.rglob("*") if p.suffix in (".bin", ".pt", ".ckpt", ".pkl")]
+    card = (pipeline_dir / "README.md").read_text()
+    assert "train_joint_ldm.py" in card and "PDE deviation" in card
+
+    pipe = JointGenerationPipeline.from_pretrained(str(pipeline_dir))
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.vqvae.config.scaling_factor != 1.0  # set from the training latents
+    out = pipe(batch_size=1, num_inference_steps=2, return_pde_deviation=True)
+    assert out.velocities.shape == (1, 70, 70) and out.seismic.shape == (1, 5, 1000, 70)
+    assert np.isfinite(out.pde_deviation).all()

@@ -1,0 +1,268 @@
+#!/usr/bin/env python
+"""Stage 2 of joint generation (WaveDiffusion): a latent diffusion model over the stage-1 latents.
+
+Run with `accelerate launch training/train_joint_ldm.py --vqvae runs/joint-vqvae/vqvae
+--train_data_dir data/joint/... --pipeline_dir pipelines/openfwi-joint-ldm ...`. Same conventions
+as `train_velocity.py`: EMA, atomic checkpoints with `--resume_from_checkpoint latest`, mixed
+precision, gradient accumulation, a `diffusers.optimization` LR schedule.
+
+The frozen stage-1 `JointVQModel` encodes and quantises every training pair's seismic data once
+(the same held-out split as stage 1). The latents are scaled to unit standard deviation (the
+factor is saved as the autoencoder's `scaling_factor`), and a diffusers `UNet2DModel` learns to
+predict their noise under a DDPM schedule (the paper's: 1000 steps, betas 0.0015 to 0.0155 on a
+square-root-linear schedule). The output is a complete `JointGenerationPipeline` folder
+(safetensors; DDIM for sampling, OpenFWI geometry) with a model card giving the command, data,
+time and the PDE deviation of generated pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate.logging import get_logger
+from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
+from tqdm.auto import tqdm
+
+from seismic_diffusers import OPENFWI, JointGenerationPipeline, JointVQModel
+from seismic_diffusers.data import open_paired_folders, split_paired
+from seismic_diffusers.utils.training import (
+    add_training_arguments,
+    backward_and_step,
+    build_optimization,
+    epoch_batches,
+    log_and_checkpoint,
+    make_accelerator,
+    make_ema,
+    resume_and_progress,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_joint_vqvae import add_data_arguments  # noqa: E402
+
+logger = get_logger(__name__, log_level="INFO")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--vqvae", type=str, required=True, help="Stage-1 folder (train_joint_vqvae.py's OUTPUT_DIR/vqvae)."
+    )
+    add_data_arguments(parser)
+    model = parser.add_argument_group("model")
+    model.add_argument("--block_out_channels", type=int, nargs="+", default=[64, 128, 128])
+    model.add_argument("--layers_per_block", type=int, default=2)
+    model.add_argument("--attention", action="store_true", help="Self-attention in the lowest blocks.")
+    model.add_argument("--num_train_timesteps", type=int, default=1000)
+    model.add_argument("--beta_start", type=float, default=0.0015)
+    model.add_argument("--beta_end", type=float, default=0.0155)
+
+    train = add_training_arguments(
+        parser,
+        output_dir="runs/joint-ldm",
+        train_batch_size=64,
+        max_train_steps=4000,
+        learning_rate=2e-4,
+        lr_warmup_steps=200,
+        ema_max_decay=0.9999,
+    )
+    train.add_argument("--pipeline_dir", type=str, default=None, help="Default: OUTPUT_DIR/pipeline.")
+    train.add_argument("--encode_batch_size", type=int, default=32)
+    train.add_argument(
+        "--validation_samples", type=int, default=16, help="Pairs generated and scored at the end."
+    )
+    train.add_argument(
+        "--validation_steps_inference", type=int, default=50, help="DDIM steps for those pairs."
+    )
+    return parser.parse_args(argv)
+
+
+@torch.no_grad()
+def encode_dataset(vqvae: JointVQModel, dataset, batch_size: int) -> torch.Tensor:
+    """Quantised latents `(N, C, h, w)` of every pair's seismic data (unscaled)."""
+    latents = []
+    for start in tqdm(range(0, len(dataset), batch_size), desc="encode", leave=False):
+        seismic = torch.stack(
+            [dataset[i]["seismic"] for i in range(start, min(start + batch_size, len(dataset)))]
+        )
+        encoded = vqvae.encode(vqvae.normalize_seismic(seismic)).latents
+        latents.append(vqvae.quantize(encoded)[0])
+    return torch.cat(latents)
+
+
+def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict) -> None:
+    command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
+    stage1 = summary.get("stage1", {})
+    card = f"""---
+library_name: seismic_diffusers
+license: mit
+tags: [seismology, full-waveform-inversion, openfwi, latent-diffusion, wavediffusion, diffusers, seismic_diffusers]
+---
+
+# Joint seismic-velocity latent diffusion (WaveDiffusion-style)
+
+Generates velocity maps (70 x 70, 10 m cells, m/s) together with their five shot gathers
+(1000 x 1 ms x 70 receivers, OpenFWI amplitude) from one shared latent, and inverts seismic data.
+
+- Stage 2 command: `{command}`
+- Stage 1 (`{args.vqvae}`): {stage1.get("steps", "?")} steps, {stage1.get("train_minutes", "?")} min; held-out
+  velocity MAE {stage1.get("velocity_mae_m_per_s", float("nan")):.1f} m/s, PDE deviation of reconstructions
+  {stage1.get("pde_deviation_mean", float("nan")):.4f}
+- Data: {summary["train_pairs"]} pairs from {", ".join(args.train_data_dir)}
+- Stage 2 steps: {summary["global_step"]} (batch {args.train_batch_size}); {summary["train_minutes"]:.1f} min on {summary["device"]}
+- Latent {tuple(summary["latent_shape"])}, scaling factor {summary["scaling_factor"]:.4f}
+- Generated pairs ({args.validation_samples}, DDIM {args.validation_steps_inference} steps): PDE deviation
+  {summary["pde_deviation_mean"]:.4f} +- {summary["pde_deviation_std"]:.4f}
+"""
+    Path(pipeline_dir, "README.md").write_text(card)
+
+
+def main(args: argparse.Namespace) -> None:
+    accelerator = make_accelerator(args)
+    pipeline_dir = args.pipeline_dir or os.path.join(args.output_dir, "pipeline")
+
+    # 1. Frozen stage 1, and the latents of every training pair (cached: encoding is the slow part)
+    vqvae = JointVQModel.from_pretrained(args.vqvae).eval().requires_grad_(False)
+    train_set, _ = split_paired(open_paired_folders(args.train_data_dir), args.validation_fraction)
+    cache = os.path.join(args.output_dir, "latents.safetensors")
+    if os.path.isfile(cache):
+        from safetensors.torch import load_file
+
+        latents = load_file(cache)["latents"]
+    else:
+        latents = encode_dataset(vqvae, train_set, args.encode_batch_size)
+        if accelerator.is_main_process:
+            from safetensors.torch import save_file
+
+            save_file({"latents": latents.contiguous()}, cache + ".partial")
+            os.replace(cache + ".partial", cache)
+    scaling_factor = float(1.0 / latents.std())
+    vqvae.register_to_config(scaling_factor=scaling_factor)
+    latents = latents * scaling_factor
+    logger.info(f"{len(latents)} latents {tuple(latents.shape[1:])}, scaling factor {scaling_factor:.4f}")
+
+    # 2. The denoiser and its schedule
+    channels = latents.shape[1]
+    levels = len(args.block_out_channels)
+    attention_from = levels - 1 if args.attention else levels
+    unet = UNet2DModel(
+        sample_size=vqvae.latent_shape[0],
+        in_channels=channels,
+        out_channels=channels,
+        block_out_channels=tuple(args.block_out_channels),
+        layers_per_block=args.layers_per_block,
+        down_block_types=tuple(
+            "AttnDownBlock2D" if i >= attention_from else "DownBlock2D" for i in range(levels)
+        ),
+        up_block_types=tuple(
+            "AttnUpBlock2D" if i < levels - attention_from else "UpBlock2D" for i in range(levels)
+        ),
+        norm_num_groups=min(32, args.block_out_channels[0]),
+    )
+    logger.info(f"UNet2DModel parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M")
+    noise_scheduler = DDPMScheduler(
+        num_train_timesteps=args.num_train_timesteps,
+        beta_start=args.beta_start,
+        beta_end=args.beta_end,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+    )
+    ema_model = make_ema(accelerator, unet, UNet2DModel, args)
+
+    dataloader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(latents),
+        batch_size=args.train_batch_size,
+        shuffle=True,
+        drop_last=len(latents) >= args.train_batch_size,
+    )
+    optimizer, lr_scheduler, updates_per_epoch, num_epochs = build_optimization(
+        accelerator, unet, dataloader, args
+    )
+    unet, optimizer, dataloader, lr_scheduler = accelerator.prepare(unet, optimizer, dataloader, lr_scheduler)
+    if ema_model is not None:
+        ema_model.to(accelerator.device)
+
+    global_step, first_epoch, resume_step, progress = resume_and_progress(
+        accelerator, args, updates_per_epoch, logger
+    )
+    start, recent = time.time(), []
+
+    # 3. Train: predict the noise added to scaled latents
+    for epoch in range(first_epoch, num_epochs):
+        unet.train()
+        for (clean,) in epoch_batches(accelerator, dataloader, epoch, first_epoch, resume_step):
+            if global_step >= args.max_train_steps:
+                break
+            noise = torch.randn_like(clean)
+            timesteps = torch.randint(0, args.num_train_timesteps, (clean.shape[0],), device=clean.device)
+            noisy = noise_scheduler.add_noise(clean, noise, timesteps)
+            with accelerator.accumulate(unet):
+                loss = F.mse_loss(unet(noisy, timesteps).sample.float(), noise.float())
+                backward_and_step(accelerator, loss, unet, optimizer, lr_scheduler, args.max_grad_norm)
+            if not accelerator.sync_gradients:
+                continue
+            if ema_model is not None:
+                ema_model.step(unet.parameters())
+            global_step += 1
+            progress.update(1)
+            recent = (recent + [loss.item()])[-args.logging_steps :]
+            progress.set_postfix(loss=f"{np.mean(recent):.4f}", lr=f"{lr_scheduler.get_last_lr()[0]:.2e}")
+            log_and_checkpoint(
+                accelerator,
+                args,
+                global_step,
+                {"loss": float(np.mean(recent))},
+                lr_scheduler.get_last_lr()[0],
+                start,
+                logger,
+            )
+
+    # 4. The pipeline folder, scored on freshly generated pairs
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        model = accelerator.unwrap_model(unet)
+        if ema_model is not None:
+            ema_model.copy_to(model.parameters())
+        model.eval()
+        pipeline = JointGenerationPipeline(
+            vqvae=vqvae,
+            unet=model,
+            scheduler=DDIMScheduler.from_config(noise_scheduler.config),
+            geometry=OPENFWI,
+        )
+        pipeline.save_pretrained(pipeline_dir, safe_serialization=True)
+        pipeline.set_progress_bar_config(disable=True)
+        generated = pipeline(
+            batch_size=args.validation_samples,
+            generator=torch.Generator().manual_seed(args.seed),
+            num_inference_steps=args.validation_steps_inference,
+            return_pde_deviation=True,
+        )
+        stage1_path = Path(args.vqvae, "stage1_scores.json")
+        summary = {
+            "global_step": global_step,
+            "train_minutes": (time.time() - start) / 60,
+            "device": f"{accelerator.device} ({torch.get_num_threads()} threads), mixed precision {accelerator.mixed_precision}",
+            "train_pairs": len(latents),
+            "latent_shape": tuple(latents.shape[1:]),
+            "scaling_factor": scaling_factor,
+            "pde_deviation_mean": float(generated.pde_deviation.mean()),
+            "pde_deviation_std": float(generated.pde_deviation.std()),
+            "stage1": json.loads(stage1_path.read_text()) if stage1_path.is_file() else {},
+        }
+        write_model_card(pipeline_dir, args, summary)
+        logger.info(f"Saved pipeline to {pipeline_dir}: {summary}")
+    accelerator.end_training()
+
+
+if __name__ == "__main__":
+    main(parse_args())

@@ -1,0 +1,207 @@
+#!/usr/bin/env python
+"""Stage 1 of joint generation (WaveDiffusion): train the `JointVQModel` autoencoder with Accelerate.
+
+Run with `accelerate launch training/train_joint_vqvae.py --train_data_dir data/joint/flatvel-a ...`.
+Same conventions as `train_velocity.py`: EMA, atomic checkpoints with `--resume_from_checkpoint
+latest`, mixed precision, gradient accumulation, a `diffusers.optimization` LR schedule.
+
+Data: OpenFWI-layout folders (`data/dataN.npy` + `model/modelN.npy`), from `seismic-diffusers
+make-dataset` or real OpenFWI files; the last `--validation_fraction` of the pairs is held out.
+The encoder reads normalised seismic data; the latent is quantised and decoded to both
+normalised seismic and normalised velocity. Loss: L1 on velocity + `--seismic_loss_weight` x L1
+on seismic + the VQ commitment loss. (The paper adds a perceptual and an adversarial loss; both
+need pretrained networks or long schedules that a CPU budget does not allow.)
+
+The result, `OUTPUT_DIR/vqvae` (safetensors), is the `--vqvae` of `train_joint_ldm.py`;
+`OUTPUT_DIR/vqvae/stage1_scores.json` gives held-out velocity MAE (m/s), seismic error and the
+PDE deviation of reconstructed pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate.logging import get_logger
+
+from seismic_diffusers import JointVQModel
+from seismic_diffusers.data import open_paired_folders, split_paired
+from seismic_diffusers.physics import pde_deviation
+from seismic_diffusers.utils.training import (
+    add_training_arguments,
+    backward_and_step,
+    build_optimization,
+    epoch_batches,
+    log_and_checkpoint,
+    make_accelerator,
+    make_ema,
+    resume_and_progress,
+)
+
+logger = get_logger(__name__, log_level="INFO")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--train_data_dir` and `--validation_fraction`, shared with `train_joint_ldm.py`."""
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--train_data_dir",
+        type=str,
+        nargs="+",
+        required=True,
+        help="OpenFWI-layout folders (data/dataN.npy + model/modelN.npy), e.g. make-dataset outputs.",
+    )
+    data.add_argument(
+        "--validation_fraction", type=float, default=0.05, help="Last share of the pairs, held out."
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_data_arguments(parser)
+    model = parser.add_argument_group("model")
+    model.add_argument("--block_out_channels", type=int, nargs="+", default=[32, 64, 64, 128])
+    model.add_argument("--layers_per_block", type=int, default=1)
+    model.add_argument("--latent_channels", type=int, default=8)
+    model.add_argument("--num_vq_embeddings", type=int, default=512)
+    model.add_argument("--num_codebooks", type=int, default=1, choices=[1, 2], help="1 = 1VQ, 2 = 2VQ.")
+    model.add_argument("--seismic_working_shape", type=int, nargs=2, default=[256, 64])
+    model.add_argument("--norm_num_groups", type=int, default=8)
+    model.add_argument("--seismic_loss_weight", type=float, default=1.0)
+
+    train = add_training_arguments(
+        parser,
+        output_dir="runs/joint-vqvae",
+        train_batch_size=16,
+        max_train_steps=2000,
+        adam_weight_decay=0.0,
+    )
+    train.add_argument("--dataloader_num_workers", type=int, default=0)
+    train.add_argument("--validation_pairs", type=int, default=32, help="Held-out pairs scored at the end.")
+    return parser.parse_args(argv)
+
+
+@torch.no_grad()
+def score_reconstructions(model: JointVQModel, dataset, num: int) -> dict:
+    """Held-out velocity MAE (m/s), seismic relative L2, and the PDE deviation of the decoded pairs."""
+    items = [dataset[i] for i in range(min(num, len(dataset)))]
+    if not items:
+        return {}
+    velocity = torch.stack([item["velocity"][0] for item in items])
+    seismic = torch.stack([item["seismic"] for item in items])
+    decoded = model(model.normalize_seismic(seismic))
+    velocity_out = model.denormalize_velocity(decoded.velocity[:, 0])
+    seismic_out = model.denormalize_seismic(decoded.seismic)
+    deviation = pde_deviation(velocity_out, seismic_out)
+    return {
+        "pairs": len(items),
+        "velocity_mae_m_per_s": float((velocity_out - velocity).abs().mean()),
+        "seismic_relative_l2": float((seismic_out - seismic).norm() / seismic.norm()),
+        "pde_deviation_mean": float(deviation.mean()),
+        "pde_deviation_std": float(deviation.std()) if len(items) > 1 else 0.0,
+    }
+
+
+def main(args: argparse.Namespace) -> None:
+    accelerator = make_accelerator(args)
+
+    train_set, val_set = split_paired(open_paired_folders(args.train_data_dir), args.validation_fraction)
+    model = JointVQModel(
+        block_out_channels=tuple(args.block_out_channels),
+        layers_per_block=args.layers_per_block,
+        latent_channels=args.latent_channels,
+        num_vq_embeddings=args.num_vq_embeddings,
+        num_codebooks=args.num_codebooks,
+        seismic_working_shape=tuple(args.seismic_working_shape),
+        norm_num_groups=args.norm_num_groups,
+    )
+    logger.info(f"JointVQModel parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M")
+    ema_model = make_ema(accelerator, model, JointVQModel, args, subfolder="vqvae")
+
+    dataloader = torch.utils.data.DataLoader(
+        train_set,
+        batch_size=args.train_batch_size,
+        shuffle=True,
+        num_workers=args.dataloader_num_workers,
+        drop_last=len(train_set) >= args.train_batch_size,
+    )
+    optimizer, lr_scheduler, updates_per_epoch, num_epochs = build_optimization(
+        accelerator, model, dataloader, args
+    )
+    model, optimizer, dataloader, lr_scheduler = accelerator.prepare(
+        model, optimizer, dataloader, lr_scheduler
+    )
+    if ema_model is not None:
+        ema_model.to(accelerator.device)
+    core = accelerator.unwrap_model(model)
+
+    global_step, first_epoch, resume_step, progress = resume_and_progress(
+        accelerator, args, updates_per_epoch, logger
+    )
+    logger.info(f"{len(train_set)} training pairs, {len(val_set)} held out; {args.max_train_steps} steps")
+    start, recent = time.time(), []
+
+    for epoch in range(first_epoch, num_epochs):
+        model.train()
+        for batch in epoch_batches(accelerator, dataloader, epoch, first_epoch, resume_step):
+            if global_step >= args.max_train_steps:
+                break
+            seismic = core.normalize_seismic(batch["seismic"])
+            velocity = core.normalize_velocity(batch["velocity"])
+            with accelerator.accumulate(model):
+                decoded = model(seismic)
+                velocity_loss = F.l1_loss(decoded.velocity.float(), velocity.float())
+                seismic_loss = F.l1_loss(decoded.seismic.float(), seismic.float())
+                loss = velocity_loss + args.seismic_loss_weight * seismic_loss + decoded.commit_loss.float()
+                backward_and_step(accelerator, loss, model, optimizer, lr_scheduler, args.max_grad_norm)
+            if not accelerator.sync_gradients:
+                continue
+            if ema_model is not None:
+                ema_model.step(model.parameters())
+            global_step += 1
+            progress.update(1)
+            recent = (recent + [(loss.item(), velocity_loss.item(), seismic_loss.item())])[
+                -args.logging_steps :
+            ]
+            mean = np.mean(recent, axis=0)
+            progress.set_postfix(loss=f"{mean[0]:.4f}", vel=f"{mean[1]:.4f}", seis=f"{mean[2]:.4f}")
+            log_and_checkpoint(
+                accelerator,
+                args,
+                global_step,
+                {"loss": float(mean[0]), "velocity_l1": float(mean[1]), "seismic_l1": float(mean[2])},
+                lr_scheduler.get_last_lr()[0],
+                start,
+                logger,
+            )
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if ema_model is not None:
+            ema_model.copy_to(core.parameters())
+        core.eval()
+        vqvae_dir = os.path.join(args.output_dir, "vqvae")
+        core.save_pretrained(vqvae_dir, safe_serialization=True)
+        scores = score_reconstructions(core, val_set, args.validation_pairs)
+        scores.update(
+            steps=global_step,
+            train_minutes=round((time.time() - start) / 60, 1),
+            loss=float(np.mean(recent, axis=0)[0]) if recent else float("nan"),
+            train_pairs=len(train_set),
+            data=list(args.train_data_dir),
+        )
+        with open(os.path.join(vqvae_dir, "stage1_scores.json"), "w") as handle:
+            json.dump(scores, handle, indent=2)
+        logger.info(f"Saved {vqvae_dir}: {scores}")
+    accelerator.end_training()
+
+
+if __name__ == "__main__":
+    main(parse_args())
