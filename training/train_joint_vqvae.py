@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add_data_arguments(parser)
     model = parser.add_argument_group("model")
-    model.add_argument("--block_out_channels", type=int, nargs="+", default=[32, 64, 64, 128])
+    model.add_argument("--block_out_channels", type=int, nargs="+", default=[16, 32, 64, 64])
     model.add_argument("--layers_per_block", type=int, default=1)
     model.add_argument("--latent_channels", type=int, default=8)
     model.add_argument("--num_vq_embeddings", type=int, default=512)
@@ -96,7 +96,9 @@ def score_reconstructions(model: JointVQModel, dataset, num: int) -> dict:
         return {}
     velocity = torch.stack([item["velocity"][0] for item in items])
     seismic = torch.stack([item["seismic"] for item in items])
-    decoded = model(model.normalize_seismic(seismic))
+    latents = model.encode(model.normalize_seismic(seismic)).latents
+    codes = model.quantize(latents)[2]
+    decoded = model.decode(latents)
     velocity_out = model.denormalize_velocity(decoded.velocity[:, 0])
     seismic_out = model.denormalize_seismic(decoded.seismic)
     deviation = pde_deviation(velocity_out, seismic_out)
@@ -106,6 +108,8 @@ def score_reconstructions(model: JointVQModel, dataset, num: int) -> dict:
         "seismic_relative_l2": float((seismic_out - seismic).norm() / seismic.norm()),
         "pde_deviation_mean": float(deviation.mean()),
         "pde_deviation_std": float(deviation.std()) if len(items) > 1 else 0.0,
+        "codes_used": int(codes.unique().numel()),
+        "codebook_size": model.config.num_vq_embeddings * model.config.num_codebooks,
     }
 
 

@@ -172,7 +172,7 @@ class JointVQModel(ModelMixin, ConfigMixin):
         seismic_working_shape: tuple[int, int] = (256, 64),
         seismic_strides: tuple[tuple[int, int], ...] = ((2, 2), (2, 2), (2, 1), (2, 1)),
         velocity_working_size: int = 64,
-        block_out_channels: tuple[int, ...] = (32, 64, 64, 128),
+        block_out_channels: tuple[int, ...] = (16, 32, 64, 64),
         layers_per_block: int = 1,
         latent_channels: int = 8,
         num_vq_embeddings: int = 512,

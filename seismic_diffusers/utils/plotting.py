@@ -1,5 +1,6 @@
-"""Figures people would rather look at than read: labelled velocity grids in physical units, and
-before/after seismogram panels with spectrograms and phase picks."""
+"""Figures people would rather look at than read: labelled velocity grids in physical units,
+velocity maps beside their shot gathers, and before/after seismogram panels with spectrograms
+and phase picks."""
 
 from __future__ import annotations
 
@@ -171,6 +172,88 @@ def plot_seismogram_comparison(
     if mesh is not None:
         cax = fig.add_axes((0.925, 0.15, 0.015, 0.7))
         fig.colorbar(mesh, cax=cax).set_label("power (dB re. input peak)", fontsize=8)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return str(path)
+
+
+def plot_joint_pairs(
+    velocities: np.ndarray,
+    seismic: np.ndarray,
+    path: str | os.PathLike,
+    titles: Sequence[str] | None = None,
+    grid_spacing: float = 10.0,
+    dt: float = 1e-3,
+    source_x: Sequence[int] | None = None,
+    v_min: float = 1500.0,
+    v_max: float = 4500.0,
+    suptitle: str | None = None,
+) -> str:
+    """Save velocity maps next to their shot gathers: one row per pair, physical units throughout.
+
+    Args:
+        velocities (`np.ndarray` of shape `(B, nz, nx)`): m/s.
+        seismic (`np.ndarray` of shape `(B, shots, nt, receivers)`): OpenFWI amplitude; each gather
+            is shown with a symmetric grey scale clipped at the pair's 99th percentile.
+        path: Output image path (PNG recommended).
+        titles (`Sequence[str]`, *optional*): One title per pair (e.g. its PDE deviation).
+        grid_spacing (`float`): Cell and receiver spacing, m. dt (`float`): Sample interval, s.
+        source_x (`Sequence[int]`, *optional*): Source grid columns, for the gather titles.
+        v_min, v_max (`float`): Colour range of the maps, m/s.
+        suptitle (`str`, *optional*): Figure title.
+
+    Returns:
+        `str`: the path written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    velocities, seismic = np.asarray(velocities), np.asarray(seismic)
+    if velocities.ndim != 3 or seismic.ndim != 4 or len(velocities) != len(seismic):
+        raise ValueError(
+            f"need velocities (B, nz, nx) and seismic (B, shots, nt, receivers) with the same B; "
+            f"got {velocities.shape} and {seismic.shape}."
+        )
+    count, shots, nt, receivers = seismic.shape
+    nz, nx = velocities.shape[1:]
+    fig, axes = plt.subplots(
+        count, shots + 1, figsize=(2.0 * (shots + 1) + 1.0, 2.4 * count + 0.5), squeeze=False,
+        gridspec_kw={"width_ratios": [1.4] + [1.0] * shots},
+    )  # fmt: skip
+    image = None
+    for row in range(count):
+        ax = axes[row, 0]
+        image = ax.imshow(
+            velocities[row], cmap="viridis", vmin=v_min, vmax=v_max,
+            extent=(0, nx * grid_spacing, nz * grid_spacing, 0), aspect="equal",
+        )  # fmt: skip
+        ax.set_ylabel("depth (m)", fontsize=7)
+        ax.set_title(titles[row] if titles is not None else f"pair {row + 1}", fontsize=8)
+        clip = float(np.percentile(np.abs(seismic[row]), 99)) or 1.0
+        for shot in range(shots):
+            gather = axes[row, shot + 1]
+            gather.imshow(
+                seismic[row, shot], cmap="gray", vmin=-clip, vmax=clip, aspect="auto",
+                extent=(0, receivers * grid_spacing, nt * dt, 0),
+            )  # fmt: skip
+            where = f" at x={source_x[shot] * grid_spacing:g} m" if source_x is not None else ""
+            gather.set_title(f"shot {shot + 1}{where}", fontsize=7)
+            if shot:
+                gather.set_yticks([])
+            else:
+                gather.set_ylabel("time (s)", fontsize=7)
+        for ax in axes[row]:
+            ax.tick_params(labelsize=6)
+    for col, ax in enumerate(axes[-1]):
+        ax.set_xlabel("x (m)" if col == 0 else "receiver x (m)", fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    if image is not None:
+        cax = fig.add_axes((0.94, 0.2, 0.012, 0.6))
+        fig.colorbar(image, cax=cax).set_label("velocity (m/s)", fontsize=8)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return str(path)
