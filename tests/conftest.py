@@ -84,3 +84,40 @@ def tiny_denoise_pipeline(tiny_denoise_pipeline_dir):
     pipe = ColdDiffusionDenoisePipeline.from_pretrained(tiny_denoise_pipeline_dir)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def build_tiny_joint_pipeline(scheduler=None, geometry=None):
+    """A `JointGenerationPipeline` with a tiny JointVQModel and UNet2DModel (seeded, untrained)."""
+    from diffusers import DDPMScheduler, UNet2DModel
+
+    from seismic_diffusers import OPENFWI, JointGenerationPipeline, JointVQModel
+
+    torch.manual_seed(0)
+    vqvae = JointVQModel(
+        block_out_channels=(8, 8, 8, 8), latent_channels=4, num_vq_embeddings=16, norm_num_groups=4
+    )
+    unet = UNet2DModel(
+        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=8,
+    )  # fmt: skip
+    pipe = JointGenerationPipeline(
+        vqvae=vqvae.eval(),
+        unet=unet.eval(),
+        scheduler=scheduler or DDPMScheduler(num_train_timesteps=100),
+        geometry=geometry or OPENFWI,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture(scope="session")
+def tiny_joint_pipeline_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tiny_joint_pipeline")
+    build_tiny_joint_pipeline().save_pretrained(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def make_tiny_joint_pipeline():
+    """`build_tiny_joint_pipeline(scheduler=None, geometry=None)`, for tests that vary either."""
+    return build_tiny_joint_pipeline

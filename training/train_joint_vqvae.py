@@ -75,6 +75,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--seismic_working_shape", type=int, nargs=2, default=[256, 64])
     model.add_argument("--norm_num_groups", type=int, default=8)
     model.add_argument("--seismic_loss_weight", type=float, default=1.0)
+    model.add_argument(
+        "--codebook_refresh_steps",
+        type=int,
+        default=100,
+        help="Every N steps of the first half of training, point codebook entries unused in those steps "
+        "at current latents (0: never). A fresh run also initialises the codebook from the first batches.",
+    )
 
     train = add_training_arguments(
         parser,
@@ -151,6 +158,16 @@ def main(args: argparse.Namespace) -> None:
     )
     logger.info(f"{len(train_set)} training pairs, {len(val_set)} held out; {args.max_train_steps} steps")
     start, recent = time.time(), []
+    num_codebooks, codebook_size = core.config.num_codebooks, core.config.num_vq_embeddings
+    usage = torch.zeros(num_codebooks, codebook_size, device=accelerator.device)
+    if global_step == 0 and args.codebook_refresh_steps:
+        with torch.no_grad():
+            first = [batch["seismic"] for _, batch in zip(range(4), dataloader, strict=False)]
+            latents = core.encode(core.normalize_seismic(torch.cat(first).to(accelerator.device))).latents
+        generator = torch.Generator().manual_seed(args.seed)
+        logger.info(
+            f"Codebook initialised from data: {core.refresh_codebooks(latents, generator=generator)} entries"
+        )
 
     for epoch in range(first_epoch, num_epochs):
         model.train()
@@ -167,6 +184,18 @@ def main(args: argparse.Namespace) -> None:
                 backward_and_step(accelerator, loss, model, optimizer, lr_scheduler, args.max_grad_norm)
             if not accelerator.sync_gradients:
                 continue
+            for book in range(num_codebooks):
+                usage[book] += torch.bincount(decoded.indices[:, book].flatten(), minlength=codebook_size)
+            # Refresh in the first half only, so the EMA of the codebook settles before the end.
+            refresh_now = args.codebook_refresh_steps and (global_step + 1) % args.codebook_refresh_steps == 0
+            if refresh_now and global_step < args.max_train_steps // 2:
+                with torch.no_grad():
+                    latents = core.encode(seismic).latents
+                refreshed = core.refresh_codebooks(latents, usage)
+                if refreshed:
+                    logger.info(f"step {global_step + 1}: {refreshed} unused codebook entries refreshed")
+            if refresh_now:
+                usage.zero_()
             if ema_model is not None:
                 ema_model.step(model.parameters())
             global_step += 1

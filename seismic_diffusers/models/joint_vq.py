@@ -37,11 +37,14 @@ class JointVQDecoderOutput(BaseOutput):
         seismic (`torch.Tensor` of shape `(batch_size, 5, 1000, 70)`): Normalised seismic
             (OpenFWI's `sign log1p` then min-max to [-1, 1]).
         commit_loss (`torch.Tensor`, *optional*): The vector-quantisation loss, when quantised.
+        indices (`torch.Tensor` of shape `(batch_size, num_codebooks, h, w)`, *optional*): The
+            chosen codebook entries, when quantised.
     """
 
     velocity: torch.Tensor
     seismic: torch.Tensor
     commit_loss: torch.Tensor | None = None
+    indices: torch.Tensor | None = None
 
 
 def _resnet(in_channels: int, out_channels: int, groups: int) -> ResnetBlock2D:
@@ -305,6 +308,48 @@ class JointVQModel(ModelMixin, ConfigMixin):
             indices.append(index.reshape(part.shape[0], *part.shape[2:]))
         return torch.cat(quantised, dim=1), torch.stack(losses).mean(), torch.stack(indices, dim=1)
 
+    @torch.no_grad()
+    def refresh_codebooks(
+        self, latents: torch.Tensor, usage: torch.Tensor | None = None, generator=None
+    ) -> int:
+        r"""
+        Point codebook entries at encoder outputs: all of them (`usage=None`, data-dependent
+        initialisation), or those used fewer than once (`usage`, dead-code restart).
+
+        Codes initialised near zero (diffusers' default) leave most of a codebook unused: every
+        latent vector snaps to the few entries that happen to move first, and the quantisation
+        error stays large. Setting entries to randomly chosen latent vectors avoids that collapse.
+
+        Args:
+            latents (`torch.Tensor` of shape `(batch_size, latent_channels, h, w)`): Recent encoder
+                outputs (before quantisation).
+            usage (`torch.Tensor` of shape `(num_codebooks, num_vq_embeddings)`, *optional*): How
+                often each entry was chosen recently; entries with zero use are refreshed.
+            generator (`torch.Generator`, *optional*): For the choice of vectors.
+
+        Returns:
+            `int`: the number of entries refreshed.
+        """
+        refreshed = 0
+        for book, (part, quantizer) in enumerate(
+            zip(latents.chunk(len(self.quantizers), dim=1), self.quantizers, strict=True)
+        ):
+            vectors = part.permute(0, 2, 3, 1).reshape(-1, part.shape[1])
+            weight = quantizer.embedding.weight
+            targets = (
+                torch.arange(weight.shape[0], device=weight.device)
+                if usage is None
+                else (usage[book] < 1).nonzero()[:, 0]
+            )
+            if targets.numel() == 0:
+                continue
+            picks = torch.randint(0, vectors.shape[0], (targets.numel(),), generator=generator).to(
+                vectors.device
+            )
+            weight.data[targets] = vectors[picks].to(weight.dtype)
+            refreshed += int(targets.numel())
+        return refreshed
+
     def decode(
         self, latents: torch.Tensor, force_not_quantize: bool = False, return_dict: bool = True
     ) -> JointVQDecoderOutput | tuple:
@@ -318,9 +363,9 @@ class JointVQModel(ModelMixin, ConfigMixin):
                 without snapping them to the codebook.
             return_dict (`bool`, defaults to `True`): Return a `JointVQDecoderOutput`.
         """
-        commit_loss = None
+        commit_loss = indices = None
         if not force_not_quantize:
-            latents, commit_loss, _ = self.quantize(latents)
+            latents, commit_loss, indices = self.quantize(latents)
         z = self.post_quant_conv(latents)
         seismic = F.interpolate(
             self.seismic_decoder(z),
@@ -335,8 +380,10 @@ class JointVQModel(ModelMixin, ConfigMixin):
             align_corners=False,
         )
         if not return_dict:
-            return (velocity, seismic, commit_loss)
-        return JointVQDecoderOutput(velocity=velocity, seismic=seismic, commit_loss=commit_loss)
+            return (velocity, seismic, commit_loss, indices)
+        return JointVQDecoderOutput(
+            velocity=velocity, seismic=seismic, commit_loss=commit_loss, indices=indices
+        )
 
     def forward(self, seismic: torch.Tensor, return_dict: bool = True) -> JointVQDecoderOutput | tuple:
         r"""Encode normalised seismic, quantise, and decode both modalities (a stage-1 training step)."""

@@ -188,6 +188,7 @@ def plot_joint_pairs(
     v_min: float = 1500.0,
     v_max: float = 4500.0,
     suptitle: str | None = None,
+    modelled: np.ndarray | None = None,
 ) -> str:
     """Save velocity maps next to their shot gathers: one row per pair, physical units throughout.
 
@@ -201,6 +202,8 @@ def plot_joint_pairs(
         source_x (`Sequence[int]`, *optional*): Source grid columns, for the gather titles.
         v_min, v_max (`float`): Colour range of the maps, m/s.
         suptitle (`str`, *optional*): Figure title.
+        modelled (`np.ndarray`, same shape as `seismic`, *optional*): The gathers forward-modelled
+            from each velocity; shown in a second row per pair, on the same grey scale.
 
     Returns:
         `str`: the path written.
@@ -216,36 +219,52 @@ def plot_joint_pairs(
             f"need velocities (B, nz, nx) and seismic (B, shots, nt, receivers) with the same B; "
             f"got {velocities.shape} and {seismic.shape}."
         )
+    if modelled is not None and np.shape(modelled) != seismic.shape:
+        raise ValueError(
+            f"modelled must have the shape of seismic {seismic.shape}; got {np.shape(modelled)}."
+        )
     count, shots, nt, receivers = seismic.shape
     nz, nx = velocities.shape[1:]
+    rows_per_pair = 1 if modelled is None else 2
     fig, axes = plt.subplots(
-        count, shots + 1, figsize=(2.0 * (shots + 1) + 1.0, 2.4 * count + 0.5), squeeze=False,
-        gridspec_kw={"width_ratios": [1.4] + [1.0] * shots},
+        count * rows_per_pair, shots + 1, figsize=(2.0 * (shots + 1) + 1.0, 2.4 * count * rows_per_pair + 0.5),
+        squeeze=False, gridspec_kw={"width_ratios": [1.4] + [1.0] * shots},
     )  # fmt: skip
     image = None
-    for row in range(count):
+    for pair in range(count):
+        row = pair * rows_per_pair
         ax = axes[row, 0]
         image = ax.imshow(
-            velocities[row], cmap="viridis", vmin=v_min, vmax=v_max,
+            velocities[pair], cmap="viridis", vmin=v_min, vmax=v_max,
             extent=(0, nx * grid_spacing, nz * grid_spacing, 0), aspect="equal",
         )  # fmt: skip
         ax.set_ylabel("depth (m)", fontsize=7)
-        ax.set_title(titles[row] if titles is not None else f"pair {row + 1}", fontsize=8)
-        clip = float(np.percentile(np.abs(seismic[row]), 99)) or 1.0
-        for shot in range(shots):
-            gather = axes[row, shot + 1]
-            gather.imshow(
-                seismic[row, shot], cmap="gray", vmin=-clip, vmax=clip, aspect="auto",
-                extent=(0, receivers * grid_spacing, nt * dt, 0),
-            )  # fmt: skip
-            where = f" at x={source_x[shot] * grid_spacing:g} m" if source_x is not None else ""
-            gather.set_title(f"shot {shot + 1}{where}", fontsize=7)
-            if shot:
-                gather.set_yticks([])
-            else:
-                gather.set_ylabel("time (s)", fontsize=7)
-        for ax in axes[row]:
-            ax.tick_params(labelsize=6)
+        ax.set_title(titles[pair] if titles is not None else f"pair {pair + 1}", fontsize=8)
+        clip = float(np.percentile(np.abs(seismic[pair]), 99)) or 1.0
+        versions = [("", seismic[pair])] + (
+            [] if modelled is None else [("forward-modelled ", np.asarray(modelled[pair]))]
+        )
+        for offset, (label, gathers) in enumerate(versions):
+            if offset:
+                axes[row + offset, 0].axis("off")
+                axes[row + offset, 0].text(
+                    0.5, 0.5, "deepwave's gathers for\nthe map above, to the right", ha="center", va="center", fontsize=8,
+                    transform=axes[row + offset, 0].transAxes,
+                )  # fmt: skip
+            for shot in range(shots):
+                gather = axes[row + offset, shot + 1]
+                gather.imshow(
+                    gathers[shot], cmap="gray", vmin=-clip, vmax=clip, aspect="auto",
+                    extent=(0, receivers * grid_spacing, nt * dt, 0),
+                )  # fmt: skip
+                where = f" at x={source_x[shot] * grid_spacing:g} m" if source_x is not None else ""
+                gather.set_title(f"{label}shot {shot + 1}{where}", fontsize=7)
+                if shot:
+                    gather.set_yticks([])
+                else:
+                    gather.set_ylabel("time (s)", fontsize=7)
+                gather.tick_params(labelsize=6)
+        ax.tick_params(labelsize=6)
     for col, ax in enumerate(axes[-1]):
         ax.set_xlabel("x (m)" if col == 0 else "receiver x (m)", fontsize=7)
     if suptitle:

@@ -83,3 +83,19 @@ def test_bad_configurations_are_refused(kwargs, message):
 def test_wrong_seismic_shape_is_refused():
     with pytest.raises(ValueError, match=r"seismic must have shape \(B, 5, 1000, 70\)"):
         JointVQModel(**TINY).encode(torch.zeros(1, 5, 999, 70))
+
+
+def test_refresh_codebooks_points_entries_at_latent_vectors():
+    model = JointVQModel(**TINY, num_codebooks=2)
+    latents = torch.randn(2, 4, 16, 16)
+    assert model.refresh_codebooks(latents, generator=torch.Generator().manual_seed(0)) == 32
+    vectors = latents[:, :2].permute(0, 2, 3, 1).reshape(-1, 2)
+    first = model.quantizers[0].embedding.weight
+    assert all(torch.isclose(vectors, entry).all(dim=1).any() for entry in first)  # every entry is a latent
+    before = [q.embedding.weight.clone() for q in model.quantizers]
+    usage = torch.ones(2, 16)
+    usage[1, 3] = 0  # one dead entry, in the second codebook
+    assert model.refresh_codebooks(torch.randn(2, 4, 16, 16), usage) == 1
+    assert torch.equal(model.quantizers[0].embedding.weight, before[0])
+    changed = (model.quantizers[1].embedding.weight != before[1]).any(dim=1)
+    assert changed.tolist() == [i == 3 for i in range(16)]

@@ -48,10 +48,9 @@ def space_app():
             os.environ["SEISMIC_DIFFUSERS_VELOCITY_PIPELINE"] = saved
 
 
-@pytest.fixture(scope="session")
-def space_url(space_app):
-    """URL of the Space, launched in this process on a free port of 127.0.0.1."""
-    demo = space_app.build_app()
+def launch(module):
+    """Build `module`'s app and launch it on a free port of 127.0.0.1; returns the `gr.Blocks`."""
+    demo = module.build_app()
     demo.launch(
         server_name="127.0.0.1",
         server_port=free_port(),
@@ -60,6 +59,19 @@ def space_url(space_app):
         share=False,
         ssr_mode=False,
     )
+    return demo
+
+
+@pytest.fixture(scope="session")
+def launch_space_app():
+    """`launch(module)`, for tests that launch their own copy of the app."""
+    return launch
+
+
+@pytest.fixture(scope="session")
+def space_url(space_app):
+    """URL of the Space, launched in this process on a free port of 127.0.0.1."""
+    demo = launch(space_app)
     try:
         yield demo.local_url
     finally:

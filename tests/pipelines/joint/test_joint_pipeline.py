@@ -8,41 +8,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
+from diffusers import DDIMScheduler
 
 from seismic_diffusers import (
     OPENFWI,
     AcquisitionGeometry,
     JointGenerationPipeline,
-    JointVQModel,
     forward_model,
     generate_velocity_models,
     pde_deviation,
 )
 
 
-def tiny_pipeline(scheduler=None, geometry=OPENFWI) -> JointGenerationPipeline:
-    torch.manual_seed(0)
-    vqvae = JointVQModel(
-        block_out_channels=(8, 8, 8, 8), latent_channels=4, num_vq_embeddings=16, norm_num_groups=4
-    )
-    unet = UNet2DModel(
-        sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
-        down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=8,
-    )  # fmt: skip
-    pipe = JointGenerationPipeline(
-        vqvae=vqvae.eval(),
-        unet=unet.eval(),
-        scheduler=scheduler or DDPMScheduler(num_train_timesteps=100),
-        geometry=geometry,
-    )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
 @pytest.fixture(scope="module")
-def pipe():
-    return tiny_pipeline()
+def pipe(make_tiny_joint_pipeline):
+    return make_tiny_joint_pipeline()
 
 
 @pytest.fixture(scope="module")
@@ -97,12 +77,14 @@ def test_invert_stage_one_and_refined(pipe, seismic):
     )
     np.testing.assert_array_equal(refined.velocities, again.velocities)
     single = pipe.invert(seismic[0], refine_steps=0)  # one record without a batch axis
-    np.testing.assert_allclose(single.velocities[0], encoded.velocities[0], atol=0.05)  # m/s; batch-size rounding
+    np.testing.assert_allclose(
+        single.velocities[0], encoded.velocities[0], atol=0.05
+    )  # m/s; batch-size rounding
 
 
-def test_more_candidates_never_fit_worse_at_the_first_step(seismic):
+def test_more_candidates_never_fit_worse_at_the_first_step(make_tiny_joint_pipeline, seismic):
     """The best of N candidates, N growing with the same first draw, cannot be a worse fit."""
-    pipe = tiny_pipeline(scheduler=DDIMScheduler(num_train_timesteps=100))
+    pipe = make_tiny_joint_pipeline(scheduler=DDIMScheduler(num_train_timesteps=100))
     misfits = [
         pipe.invert(
             seismic,
@@ -154,9 +136,9 @@ def test_invert_refuses_bad_arguments(pipe, seismic, kwargs, message):
         pipe.invert(seismic, **kwargs)
 
 
-def test_deviation_needs_a_geometry_the_physics_module_can_model():
+def test_deviation_needs_a_geometry_the_physics_module_can_model(make_tiny_joint_pipeline):
     other = AcquisitionGeometry(nt=500)  # records 500 samples: not what the model makes
-    pipe = tiny_pipeline(geometry=other)
+    pipe = make_tiny_joint_pipeline(geometry=other)
     assert generate(pipe).seismic.shape == (2, 5, 1000, 70)  # generation alone still works
     for flag in ("return_pde_deviation", "trace_pde_deviation"):
         with pytest.raises(ValueError, match=r"cannot forward-model these pairs.*seismic_diffusers.OPENFWI"):
