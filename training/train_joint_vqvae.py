@@ -8,8 +8,9 @@ latest`, mixed precision, gradient accumulation, a `diffusers.optimization` LR s
 Data: OpenFWI-layout folders (`data/dataN.npy` + `model/modelN.npy`), from `seismic-diffusers
 make-dataset` or real OpenFWI files; the last `--validation_fraction` of the pairs is held out.
 The encoder reads normalised seismic data; the latent is quantised and decoded to both
-normalised seismic and normalised velocity. Loss: L1 on velocity + `--seismic_loss_weight` x L1
-on seismic + the VQ commitment loss. (The paper adds a perceptual and an adversarial loss; both
+normalised seismic and normalised velocity. Loss: L1 on velocity + `--seismic_loss_weight` x MSE
+on seismic (the PDE deviation is an MSE too; an L1 loss left the sparse gathers at their
+background value in a first run) + the VQ commitment loss. (The paper adds a perceptual and an adversarial loss; both
 need pretrained networks or long schedules that a CPU budget does not allow.)
 
 The result, `OUTPUT_DIR/vqvae` (safetensors), is the `--vqvae` of `train_joint_ldm.py`;
@@ -74,7 +75,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--num_codebooks", type=int, default=1, choices=[1, 2], help="1 = 1VQ, 2 = 2VQ.")
     model.add_argument("--seismic_working_shape", type=int, nargs=2, default=[256, 64])
     model.add_argument("--norm_num_groups", type=int, default=8)
-    model.add_argument("--seismic_loss_weight", type=float, default=1.0)
+    model.add_argument(
+        "--seismic_loss",
+        type=str,
+        default="mse",
+        choices=["mse", "l1"],
+        help="MSE (default) follows the arrivals; L1 pulls sparse gathers to their background value.",
+    )
+    model.add_argument(
+        "--seismic_loss_weight", type=float, default=20.0, help="Balances the two losses at the start."
+    )
     model.add_argument(
         "--codebook_refresh_steps",
         type=int,
@@ -179,7 +189,9 @@ def main(args: argparse.Namespace) -> None:
             with accelerator.accumulate(model):
                 decoded = model(seismic)
                 velocity_loss = F.l1_loss(decoded.velocity.float(), velocity.float())
-                seismic_loss = F.l1_loss(decoded.seismic.float(), seismic.float())
+                seismic_loss = (F.mse_loss if args.seismic_loss == "mse" else F.l1_loss)(
+                    decoded.seismic.float(), seismic.float()
+                )
                 loss = velocity_loss + args.seismic_loss_weight * seismic_loss + decoded.commit_loss.float()
                 backward_and_step(accelerator, loss, model, optimizer, lr_scheduler, args.max_grad_norm)
             if not accelerator.sync_gradients:
@@ -204,12 +216,12 @@ def main(args: argparse.Namespace) -> None:
                 -args.logging_steps :
             ]
             mean = np.mean(recent, axis=0)
-            progress.set_postfix(loss=f"{mean[0]:.4f}", vel=f"{mean[1]:.4f}", seis=f"{mean[2]:.4f}")
+            progress.set_postfix(loss=f"{mean[0]:.4f}", vel=f"{mean[1]:.4f}", seis=f"{mean[2]:.5f}")
             log_and_checkpoint(
                 accelerator,
                 args,
                 global_step,
-                {"loss": float(mean[0]), "velocity_l1": float(mean[1]), "seismic_l1": float(mean[2])},
+                {"loss": float(mean[0]), "velocity_l1": float(mean[1]), "seismic_loss": float(mean[2])},
                 lr_scheduler.get_last_lr()[0],
                 start,
                 logger,
