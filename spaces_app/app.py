@@ -43,6 +43,7 @@ from seismic_diffusers import (  # noqa: E402
     forward_model,
     generate_velocity_models,
     openfwi_map_metrics,
+    pde_deviation,
 )
 from seismic_diffusers.data import generate_seismic_noise, scale_noise_to_snr  # noqa: E402
 from seismic_diffusers.metrics import pick_phases, reconstruction_snr_db, snr_db  # noqa: E402
@@ -183,6 +184,27 @@ def check_whole_number(name: str, value, low: int, high: int) -> int:
     if value != int(value):
         raise gr.Error(f"{name} must be a whole number; got {value:g}.", print_exception=False)
     return int(value)
+
+
+def uploaded_file(upload, max_mb: float, missing: str, kind: str, advice: str = "") -> Path:
+    """The server path of an upload (a path, or gradio's file dict), or a readable `gr.Error`
+    when none was given (`missing` says what to do), it is gone, or it is over `max_mb`
+    (the message names the `kind` of file taken and gives the `advice`)."""
+    path = upload.get("path") if isinstance(upload, dict) else upload
+    if not path:
+        raise gr.Error(f"No file uploaded: {missing}.", print_exception=False)
+    path = Path(str(path))
+    if not path.is_file():
+        raise gr.Error(
+            "The uploaded file could not be found on the server; upload it again.", print_exception=False
+        )
+    size_mb = path.stat().st_size / 2**20
+    if size_mb > max_mb:
+        raise gr.Error(
+            f"The file is {size_mb:.1f} MB; this Space takes {kind} of up to {max_mb} MB. {advice}".strip(),
+            print_exception=False,
+        )
+    return path
 
 
 def user_errors(fn):
@@ -486,24 +508,13 @@ def _read_upload(upload) -> "obspy.Stream":  # noqa: F821 - obspy is imported la
     """The uploaded file as a Stream; a readable `gr.Error` for a missing, oversized or non-miniSEED file."""
     import obspy
 
-    path = upload.get("path") if isinstance(upload, dict) else upload
-    if not path:
-        raise gr.Error(
-            "No file uploaded: upload a miniSEED file, or choose the example event as the source.",
-            print_exception=False,
-        )
-    path = Path(str(path))
-    if not path.is_file():
-        raise gr.Error(
-            "The uploaded file could not be found on the server; upload it again.", print_exception=False
-        )
-    size_mb = path.stat().st_size / 2**20
-    if size_mb > DENOISE_MAX_UPLOAD_MB:
-        raise gr.Error(
-            f"The file is {size_mb:.1f} MB; this Space takes miniSEED files of up to "
-            f"{DENOISE_MAX_UPLOAD_MB} MB. Cut it (Stream.trim) or use the CLI: seismic-diffusers denoise.",
-            print_exception=False,
-        )
+    path = uploaded_file(
+        upload,
+        DENOISE_MAX_UPLOAD_MB,
+        missing="upload a miniSEED file, or choose the example event as the source",
+        kind="miniSEED files",
+        advice="Cut it (Stream.trim) or use the CLI: seismic-diffusers denoise.",
+    )
     try:
         return obspy.read(str(path), format="MSEED")
     except Exception as error:  # ObsPy raises several types for bytes that are not miniSEED
@@ -770,6 +781,7 @@ JOINT_LIMITS = {
 }
 JOINT_DEFAULTS = {"num_pairs": 2, "steps": 50, "seed": 0, "source": "example", "candidates": 4, "refine": 10}
 JOINT_MAX_RECORDS = 8
+JOINT_INVERT_STEPS = 50  # the schedule the refined steps are taken from (refine_steps <= 50)
 JOINT_MAX_UPLOAD_MB = 16
 JOINT_EXAMPLE_FAMILY, JOINT_EXAMPLE_SEED = "curvefault-a", 90_000  # a map no training set used
 JOINT_SOURCES = [("example: a synthetic curvefault-a map's gathers", "example"), ("my .npy upload", "upload")]
@@ -800,9 +812,9 @@ def generate_joint(num_pairs: int, steps: int, seed: int):
         batch_size=num_pairs,
         generator=[torch.Generator().manual_seed(seed + i) for i in range(num_pairs)],
         num_inference_steps=steps,
-        return_pde_deviation=True,
     )
-    modelled = forward_model(out.velocities, shared.geometry)
+    modelled = forward_model(out.velocities, shared.geometry)  # shown, and the deviation's reference
+    deviations = pde_deviation(out.velocities, out.seismic, shared.geometry, simulated=modelled)
     folder = new_output_folder()
     stem = f"joint_n{num_pairs}_seed{seed}"
     paths = {name: folder / f"{stem}_{name}" for name in ("velocities.npy", "seismic.npy", "pairs.png")}
@@ -812,13 +824,13 @@ def generate_joint(num_pairs: int, steps: int, seed: int):
         out.velocities,
         out.seismic,
         paths["pairs.png"],
-        titles=[f"#{i + 1}, seed {seed + i}: PDE deviation {d:.4f}" for i, d in enumerate(out.pde_deviation)],
+        titles=[f"#{i + 1}, seed {seed + i}: PDE deviation {d:.4f}" for i, d in enumerate(deviations)],
         source_x=shared.geometry.config.source_x,
         suptitle=f"{num_pairs} generated pair(s), {steps} steps: map, its generated gathers, and deepwave's",
         modelled=modelled,
     )
     seconds = time.perf_counter() - started
-    rows = "\n".join(f"| #{i + 1} | {seed + i} | {d:.4f} |" for i, d in enumerate(out.pde_deviation))
+    rows = "\n".join(f"| #{i + 1} | {seed + i} | {d:.4f} |" for i, d in enumerate(deviations))
     summary = (
         f"**{num_pairs} pair(s)** in **{seconds:.1f} s** ({steps} steps, forward modelling included).\n\n"
         "| pair | seed | PDE deviation |\n|---|---:|---:|\n" + rows + "\n\n"
@@ -837,19 +849,12 @@ def _joint_example() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_seismic_upload(upload) -> np.ndarray:
-    path = upload.get("path") if isinstance(upload, dict) else upload
-    if not path:
-        raise gr.Error(
-            "No file uploaded: upload a .npy of seismic data, or choose the example.", print_exception=False
-        )
-    path = Path(str(path))
-    size_mb = path.stat().st_size / 2**20 if path.is_file() else 0.0
-    if size_mb > JOINT_MAX_UPLOAD_MB:
-        raise gr.Error(
-            f"The file is {size_mb:.1f} MB; this Space takes up to {JOINT_MAX_UPLOAD_MB} MB "
-            f"({JOINT_MAX_RECORDS} records of (5, 1000, 70) float32).",
-            print_exception=False,
-        )
+    path = uploaded_file(
+        upload,
+        JOINT_MAX_UPLOAD_MB,
+        missing="upload a .npy of seismic data, or choose the example",
+        kind=f".npy files ({JOINT_MAX_RECORDS} records of (5, 1000, 70) float32)",
+    )
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as error:  # not .npy, or a pickled object array
@@ -893,7 +898,7 @@ def invert_seismic(source: str, upload, num_candidates: int, refine_steps: int, 
         seismic, truth = _joint_example()
     else:
         seismic = _read_seismic_upload(upload)
-    steps = max(50, refine_steps)
+    steps = JOINT_INVERT_STEPS
     sampler = type(pipe.scheduler).from_config(pipe.scheduler.config)
     private = type(pipe)(vqvae=pipe.vqvae, unet=pipe.unet, scheduler=sampler, geometry=pipe.geometry)
     private.set_progress_bar_config(disable=True)

@@ -18,6 +18,7 @@ def pde_deviation(
     backend: str = "deepwave",
     device: str | torch.device | None = None,
     batch_size: int | None = None,
+    simulated: np.ndarray | torch.Tensor | None = None,
 ) -> np.ndarray | torch.Tensor:
     r"""
     Deviation from the PDE, one number per pair, as in WaveDiffusion (Figure 5).
@@ -40,6 +41,8 @@ def pde_deviation(
         geometry: The acquisition both were recorded with.
         family: Family whose OpenFWI data limits normalise the data; `None` uses pooled limits.
         backend, device, batch_size: Passed to `forward_model`.
+        simulated: `forward_model(velocity, geometry)` when the caller already has it (e.g. to
+            show it); it is used instead of modelling the velocity again.
 
     Returns:
         `(B,)` float32: numpy for numpy `seismic`, else a tensor on `seismic`'s device.
@@ -59,13 +62,22 @@ def pde_deviation(
         )
     if not bool(torch.isfinite(data).all()):
         raise ValueError("seismic contains NaN or Inf.")
-    simulated = forward_model(
-        velocity if isinstance(velocity, torch.Tensor) else torch.as_tensor(np.asarray(velocity)),
-        geometry,
-        backend=backend,
-        device=device,
-        batch_size=batch_size,
-    )
+    if simulated is None:
+        simulated = forward_model(
+            velocity if isinstance(velocity, torch.Tensor) else torch.as_tensor(np.asarray(velocity)),
+            geometry,
+            backend=backend,
+            device=device,
+            batch_size=batch_size,
+        )
+    else:
+        simulated = (
+            torch.as_tensor(np.asarray(simulated)) if not isinstance(simulated, torch.Tensor) else simulated
+        )
+        if tuple(simulated.shape[1:]) != expected:
+            raise ValueError(
+                f"simulated must have shape (B, {', '.join(map(str, expected))}), got {tuple(simulated.shape)}."
+            )
     if simulated.shape[0] != data.shape[0]:
         raise ValueError(
             f"velocity holds {simulated.shape[0]} maps but seismic holds {data.shape[0]} samples; "

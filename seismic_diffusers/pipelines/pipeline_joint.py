@@ -131,19 +131,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             )
 
     def check_inputs(self, batch_size, num_inference_steps, output_type, generator, needs_physics) -> None:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
-        if isinstance(generator, list) and len(generator) != batch_size:
-            raise ValueError(
-                f"Got a list of {len(generator)} generators for batch_size={batch_size}; "
-                "pass one generator, or one per sample."
-            )
-        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
-            raise ValueError(f"`num_inference_steps` must be an integer >= 1, got {num_inference_steps!r}.")
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(
-                f"Unknown `output_type` {output_type!r}. Valid choices: {', '.join(OUTPUT_TYPES)}."
-            )
+        self.check_call_arguments(batch_size, generator, num_inference_steps, output_type, OUTPUT_TYPES)
         if needs_physics:
             self.check_geometry()
 

@@ -34,6 +34,23 @@ class SeismicDiffusionPipeline(DiffusionPipeline):
             if isinstance(entry, (list, tuple)) and entry[0] and str(entry[0]).startswith(LIBRARY_NAME + "."):
                 self.register_to_config(**{name: (LIBRARY_NAME, entry[1])})
 
+    @staticmethod
+    def check_call_arguments(batch_size, generator, num_inference_steps, output_type, output_types) -> None:
+        """The checks every generating `__call__` shares: batch size, generator list, steps, output type."""
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"`batch_size` must be an integer >= 1, got {batch_size!r}.")
+        if isinstance(generator, list) and len(generator) != batch_size:
+            raise ValueError(
+                f"Got a list of {len(generator)} generators for batch_size={batch_size}; "
+                "pass one generator, or one per sample."
+            )
+        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
+            raise ValueError(f"`num_inference_steps` must be an integer >= 1, got {num_inference_steps!r}.")
+        if output_type not in output_types:
+            raise ValueError(
+                f"Unknown `output_type` {output_type!r}. Valid choices: {', '.join(output_types)}."
+            )
+
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs):
         """Load from a local folder or a Hub id (resolved with `snapshot_download`, offline-aware).

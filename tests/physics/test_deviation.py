@@ -54,3 +54,16 @@ def test_mismatched_or_bad_seismic_is_refused(pairs):
         pde_deviation(velocity, bad, GEOMETRY)
     with pytest.raises(ValueError, match="No OpenFWI data limits for family 'salt'"):
         pde_deviation(velocity, seismic, GEOMETRY, family="salt")
+
+
+def test_precomputed_simulation_gives_the_same_deviation_and_is_checked():
+    from seismic_diffusers import forward_model, generate_velocity_models, pde_deviation
+
+    velocity = generate_velocity_models("flatfault-a", 2, seed=8)
+    simulated = forward_model(velocity)
+    noisy = simulated + 0.5
+    np.testing.assert_allclose(
+        pde_deviation(velocity, noisy, simulated=simulated), pde_deviation(velocity, noisy)
+    )
+    with pytest.raises(ValueError, match=r"simulated must have shape \(B, 5, 1000, 70\)"):
+        pde_deviation(velocity, noisy, simulated=simulated[:, :, :10])
