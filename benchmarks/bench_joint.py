@@ -51,7 +51,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--latent_stat_pairs", type=int, default=500, help="Training pairs for (b)'s statistics."
     )
-    parser.add_argument("--steps", type=int, default=50, help="num_inference_steps of the sampler.")
+    parser.add_argument("--steps", type=int, default=100, help="num_inference_steps of the sampler.")
+    parser.add_argument("--eta", type=float, default=1.0, help="DDIM eta of the sampler (0: deterministic).")
     parser.add_argument("--trace_samples", type=int, default=16, help="Samples traced for (d).")
     parser.add_argument("--invert_pairs", type=int, default=50, help="Held-out pairs inverted.")
     parser.add_argument("--num_candidates", type=int, default=4)
@@ -138,6 +139,7 @@ def main(argv=None) -> dict:
             batch_size=len(chunk),
             generator=torch.Generator().manual_seed(args.seed + 1000 + index),
             num_inference_steps=args.steps,
+            eta=args.eta,
             return_pde_deviation=True,
         )
         seconds += time.perf_counter() - tic
@@ -151,6 +153,7 @@ def main(argv=None) -> dict:
         batch_size=args.trace_samples,
         generator=torch.Generator().manual_seed(args.seed + 2000),
         num_inference_steps=args.steps,
+        eta=args.eta,
         trace_pde_deviation=True,
     ).pde_deviation_trace
     results["d_trajectory_mean"] = [float(x) for x in traced.mean(axis=1)]
@@ -204,7 +207,7 @@ def main(argv=None) -> dict:
     for key, label in (
         ("a_reconstruction", "(a) stage-1 reconstructions, held out"),
         ("b_random_latents", "(b) random latents, no diffusion"),
-        ("c_diffusion_samples", f"(c) diffusion samples, {args.steps} steps"),
+        ("c_diffusion_samples", f"(c) diffusion samples, {args.steps} steps, eta {args.eta:g}"),
     ):
         r = results[key]
         print(f"| {label} | {r['mean']:.5f} | {r['std']:.5f} | {r['median']:.5f} | {r['n']} |")

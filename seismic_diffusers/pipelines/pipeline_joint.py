@@ -130,8 +130,14 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
                 "with (e.g. seismic_diffusers.OPENFWI)."
             )
 
-    def check_inputs(self, batch_size, num_inference_steps, output_type, generator, needs_physics) -> None:
+    def check_inputs(
+        self, batch_size, num_inference_steps, output_type, generator, needs_physics, eta=0.0
+    ) -> None:
         self.check_call_arguments(batch_size, generator, num_inference_steps, output_type, OUTPUT_TYPES)
+        if not (np.isfinite(eta) and eta >= 0):
+            raise ValueError(
+                f"eta must be a finite number >= 0 (0: deterministic DDIM, 1: ancestral); got {eta}."
+            )
         if needs_physics:
             self.check_geometry()
 
@@ -149,7 +155,8 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         self,
         batch_size: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
-        num_inference_steps: int = 50,
+        num_inference_steps: int = 100,
+        eta: float = 1.0,
         output_type: str = "np",
         return_dict: bool = True,
         return_pde_deviation: bool = False,
@@ -162,7 +169,11 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             batch_size (`int`, *optional*, defaults to 1): Number of pairs.
             generator (`torch.Generator` or `list[torch.Generator]`, *optional*): Makes generation
                 deterministic; a list gives one generator per pair.
-            num_inference_steps (`int`, *optional*, defaults to 50): Denoising steps.
+            num_inference_steps (`int`, *optional*, defaults to 100): Denoising steps.
+            eta (`float`, *optional*, defaults to 1.0): DDIM's noise weight (0 is deterministic
+                DDIM, 1 is DDPM-like ancestral sampling); ignored by schedulers without `eta`. The
+                default is stochastic because deterministic DDIM left samples off the codebook and
+                doubled their PDE deviation (MODEL_CARD.md, joint generation).
             output_type (`str`, *optional*, defaults to `"np"`): `"np"` or `"pt"`.
             return_dict (`bool`, *optional*, defaults to `True`): Return a [`JointGenerationOutput`].
             return_pde_deviation (`bool`, *optional*, defaults to `False`): Also forward-model each
@@ -187,6 +198,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             output_type,
             generator,
             return_pde_deviation or trace_pde_deviation,
+            eta,
         )
         device = self._execution_device
 
@@ -196,7 +208,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         latents = randn_tensor(shape, generator=generator, device=device, dtype=self.unet.dtype)
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         latents = latents * self.scheduler.init_noise_sigma
-        step_kwargs = self._step_kwargs(generator)
+        step_kwargs = self._step_kwargs(generator, eta)
 
         # 3. Denoising loop
         trace = []

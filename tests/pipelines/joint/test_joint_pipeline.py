@@ -98,6 +98,14 @@ def test_more_candidates_never_fit_worse_at_the_first_step(make_tiny_joint_pipel
     assert (misfits[1] <= misfits[0] + 1e-6).all()
 
 
+def test_eta_switches_between_deterministic_and_ancestral_sampling(make_tiny_joint_pipeline):
+    # the initial noise is the same; eta=0 adds none afterwards, eta=1 draws fresh noise each step
+    pipe = make_tiny_joint_pipeline(scheduler=DDIMScheduler(num_train_timesteps=100))
+    deterministic = [generate(pipe, eta=0.0).seismic for _ in range(2)]
+    np.testing.assert_array_equal(*deterministic)
+    assert not np.array_equal(deterministic[0], generate(pipe, eta=1.0).seismic)
+
+
 def test_save_load_round_trip(pipe, tmp_path):
     pipe.save_pretrained(tmp_path)
     loaded = JointGenerationPipeline.from_pretrained(str(tmp_path))
@@ -152,6 +160,8 @@ def test_deviation_needs_a_geometry_the_physics_module_can_model(make_tiny_joint
         ({"num_inference_steps": 0}, "`num_inference_steps` must be an integer >= 1"),
         ({"output_type": "pil"}, "Unknown `output_type` 'pil'. Valid choices: np, pt"),
         ({"generator": [torch.Generator()]}, "list of 1 generators for batch_size=2"),
+        ({"eta": -0.5}, "eta must be a finite number >= 0"),
+        ({"eta": float("nan")}, "eta must be a finite number >= 0"),
     ],
 )
 def test_call_refuses_bad_arguments(pipe, kwargs, message):

@@ -1,0 +1,254 @@
+"""Generated pairs as training data: WaveDiffusion's augmentation experiment, scaled to a CPU.
+
+A small InversionNet-style encoder-decoder (seismic `(5, 1000, 70)` in, velocity `(70, 70)` out;
+OpenFWI's log-scaled input and L1 loss on [-1, 1] maps) is trained with the same seed, steps and
+batch size on each training set, and scored on the held-out pairs of the joint pipeline's split:
+
+- `real 10%`: a `--real_fraction` subset of the real training pairs;
+- `real 10% + generated`: that subset plus `--generated` pairs from `JointGenerationPipeline`
+  (velocity and seismic as the pipeline decodes them, as in the paper);
+- `real 10% + generated velocities, deepwave gathers`: the same generated velocity maps, with
+  their seismic data simulated by `physics.forward_model` instead of decoded (isolates how much the
+  decoded seismic data's deviation from the wave equation costs);
+- `real 100%`: every real training pair (the ceiling).
+
+Scores are OpenFWI's MAE / RMSE / SSIM on [-1, 1] maps (`metrics.openfwi_map_metrics`).
+
+Caveat, stated in the table: the generator was itself trained on all the real training pairs, so
+it has seen more real data than the 10% subset; the paper makes the same comparison.
+
+    python benchmarks/bench_joint_augmentation.py --pipeline pipelines/openfwi-joint-ldm \
+        --data_dir data/joint-a --out benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from seismic_diffusers import JointGenerationPipeline, forward_model, openfwi_map_metrics
+from seismic_diffusers.data import open_paired_folders, split_paired
+from seismic_diffusers.physics.normalization import normalize_seismic
+from seismic_diffusers.utils import machine_info
+
+V_MIN, V_MAX = 1500.0, 4500.0
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pipeline", default="pipelines/openfwi-joint-ldm")
+    parser.add_argument("--data_dir", nargs="+", required=True, help="The joint pipeline's training data.")
+    parser.add_argument("--validation_fraction", type=float, default=0.05, help="As in its training.")
+    parser.add_argument("--real_fraction", type=float, default=0.1)
+    parser.add_argument("--generated", type=int, default=500, help="Generated pairs added.")
+    parser.add_argument("--sampler_steps", type=int, default=100, help="Pipeline num_inference_steps.")
+    parser.add_argument("--train_steps", type=int, default=1000, help="Optimiser steps per model.")
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument(
+        "--width", type=int, default=8, help="Channels of the first layer (InversionNet: 32)."
+    )
+    parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--skip_full", action="store_true", help="Skip the `real 100%` ceiling row.")
+    parser.add_argument("--out", default="benchmarks/results")
+    return parser.parse_args(argv)
+
+
+def _conv(in_channels: int, out_channels: int, kernel, stride) -> nn.Sequential:
+    padding = tuple(k // 2 for k in kernel)
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel, stride, padding),
+        nn.BatchNorm2d(out_channels),
+        nn.LeakyReLU(0.2),
+    )
+
+
+def _deconv(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.ConvTranspose2d(in_channels, out_channels, 2, 2),
+        nn.BatchNorm2d(out_channels),
+        nn.LeakyReLU(0.2),
+        _conv(out_channels, out_channels, (3, 3), 1),
+    )
+
+
+class SmallInversionNet(nn.Module):
+    """InversionNet's shape at a fraction of its width (`width` 8 vs 32): strided convolutions squeeze the time axis
+    of `(B, 5, 1000, 70)` normalised seismic data to a `(B, 256, 1, 1)` code; transposed
+    convolutions grow it to 80 x 80, cropped to the `(B, 1, 70, 70)` map in [-1, 1]."""
+
+    def __init__(self, width: int = 8):
+        super().__init__()
+        w = width
+        self.encoder = nn.Sequential(
+            _conv(5, w, (7, 1), (4, 1)),  # 250 x 70
+            _conv(w, 2 * w, (3, 1), (2, 1)),  # 125 x 70
+            _conv(2 * w, 2 * w, (3, 3), (2, 1)),  # 63 x 70
+            _conv(2 * w, 4 * w, (3, 3), 2),  # 32 x 35
+            _conv(4 * w, 4 * w, (3, 3), 2),  # 16 x 18
+            _conv(4 * w, 8 * w, (3, 3), 2),  # 8 x 9
+            _conv(8 * w, 16 * w, (3, 3), 2),  # 4 x 5
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(16 * w, 8 * w, 5),  # 5 x 5
+            nn.BatchNorm2d(8 * w),
+            nn.LeakyReLU(0.2),
+            _deconv(8 * w, 8 * w),  # 10
+            _deconv(8 * w, 4 * w),  # 20
+            _deconv(4 * w, 2 * w),  # 40
+            _deconv(2 * w, w),  # 80
+            nn.Conv2d(w, 1, 3, padding=1),
+        )
+
+    def forward(self, seismic: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.decoder(self.encoder(seismic))[..., 5:75, 5:75])
+
+
+def to_inputs(seismic: torch.Tensor) -> torch.Tensor:
+    """Raw OpenFWI amplitude -> OpenFWI's log-scaled, min-max normalised network input."""
+    return normalize_seismic(seismic.float())
+
+
+def to_unit(velocity: torch.Tensor) -> torch.Tensor:
+    return 2.0 * (velocity - V_MIN) / (V_MAX - V_MIN) - 1.0
+
+
+def load_pairs(dataset, indices, desc: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Network inputs (float16, to halve the memory) and [-1, 1] maps of the given real pairs."""
+    seismic, velocity = [], []
+    for i in tqdm(indices, desc=desc, leave=False):
+        item = dataset[int(i)]
+        seismic.append(to_inputs(item["seismic"]).half())
+        velocity.append(to_unit(item["velocity"][0]))
+    return torch.stack(seismic), torch.stack(velocity)
+
+
+class PairSource:
+    """Uniform random batches from in-memory pairs: `(inputs (N, 5, 1000, 70), maps (N, 70, 70))` parts."""
+
+    def __init__(self, *parts: tuple[torch.Tensor, torch.Tensor]):
+        self.seismic = torch.cat([p[0] for p in parts])
+        self.velocity = torch.cat([p[1] for p in parts])
+        self.size = len(self.seismic)
+
+    def batch(self, rng: np.random.Generator, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        picks = torch.as_tensor(rng.integers(0, self.size, size))
+        return self.seismic[picks].float(), self.velocity[picks][:, None]
+
+
+def train_and_score(name: str, source: PairSource, held_out, args) -> dict:
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    model = SmallInversionNet(args.width)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, args.learning_rate, total_steps=args.train_steps
+    )
+    started, losses = time.perf_counter(), []
+    model.train()
+    for _ in tqdm(range(args.train_steps), desc=name, leave=False):
+        seismic, velocity = source.batch(rng, args.batch_size)
+        loss = F.l1_loss(model(seismic), velocity)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+    model.eval()
+    predictions, truth = [], []
+    with torch.no_grad():
+        for start in range(0, len(held_out), args.batch_size):
+            items = [held_out[i] for i in range(start, min(start + args.batch_size, len(held_out)))]
+            unit = model(to_inputs(torch.stack([item["seismic"] for item in items])))[:, 0]
+            predictions.append((unit + 1.0) * 0.5 * (V_MAX - V_MIN) + V_MIN)
+            truth.append(torch.stack([item["velocity"][0] for item in items]))
+    metrics = openfwi_map_metrics(torch.cat(predictions), torch.cat(truth))
+    return {
+        "training_pairs": source.size,
+        **metrics,
+        "final_train_l1": float(np.mean(losses[-50:])),
+        "train_minutes": (time.perf_counter() - started) / 60,
+    }
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    command = "python benchmarks/bench_joint_augmentation.py " + shlex.join(sys.argv[1:])
+    print(f"command: {command}")
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in machine_info().items()), flush=True)
+    started = time.perf_counter()
+    train_set, held_out = split_paired(open_paired_folders(args.data_dir), args.validation_fraction)
+    rng = np.random.default_rng(args.seed)
+    subset = np.sort(
+        rng.choice(len(train_set), size=round(args.real_fraction * len(train_set)), replace=False)
+    )
+
+    pipe = JointGenerationPipeline.from_pretrained(args.pipeline)
+    pipe.set_progress_bar_config(disable=True)
+    velocities, seismic = [], []
+    for index, start in enumerate(tqdm(range(0, args.generated, 16), desc="generate")):
+        out = pipe(
+            batch_size=min(16, args.generated - start),
+            generator=torch.Generator().manual_seed(args.seed + 5000 + index),
+            num_inference_steps=args.sampler_steps,
+            output_type="pt",
+        )
+        velocities.append(out.velocities)
+        seismic.append(out.seismic)
+    velocities, seismic = torch.cat(velocities), torch.cat(seismic)
+    simulated = forward_model(velocities, geometry=pipe.geometry, progress=True)
+    real = load_pairs(train_set, subset, "load subset")
+    maps = to_unit(velocities)
+    decoded_pairs, simulated_pairs = (to_inputs(seismic).half(), maps), (to_inputs(simulated).half(), maps)
+
+    percent = f"{100 * args.real_fraction:g}%"
+    sources = {
+        f"real {percent}": PairSource(real),
+        f"real {percent} + {args.generated} generated pairs": PairSource(real, decoded_pairs),
+        f"real {percent} + {args.generated} generated velocities, deepwave gathers": PairSource(
+            real, simulated_pairs
+        ),
+    }
+    if not args.skip_full:
+        sources["real 100%"] = PairSource(load_pairs(train_set, range(len(train_set)), "load all"))
+    results = {
+        "command": command,
+        "machine": machine_info(),
+        "pipeline": args.pipeline,
+        "held_out_pairs": len(held_out),
+        "rows": {name: train_and_score(name, source, held_out, args) for name, source in sources.items()},
+    }
+    results["run_minutes"] = (time.perf_counter() - started) / 60
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "bench_joint_augmentation.json").write_text(json.dumps(results, indent=2))
+
+    print(
+        f"\nInversionNet-style (width {args.width}), {args.train_steps} steps x batch {args.batch_size}; {len(held_out)} held-out pairs"
+    )
+    print("| training data | pairs | MAE | RMSE | SSIM |")
+    print("|---|---:|---:|---:|---:|")
+    for name, row in results["rows"].items():
+        print(
+            f"| {name} | {row['training_pairs']} | {row['MAE']:.4f} | {row['RMSE']:.4f} | {row['SSIM']:.4f} |"
+        )
+    print(f"\nrun time {results['run_minutes']:.1f} min")
+    return results
+
+
+if __name__ == "__main__":
+    main()
