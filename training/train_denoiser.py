@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate.logging import get_logger
+from accelerate.utils import set_seed
 
 from seismic_diffusers import (
     ColdDiffusionDenoisePipeline,
@@ -35,6 +36,14 @@ from seismic_diffusers import (
 )
 from seismic_diffusers.data import DenoisingPairDataset, generate_local_earthquakes, generate_seismic_noise
 from seismic_diffusers.metrics import reconstruction_snr_db
+from seismic_diffusers.utils.finetune import (
+    SEISMOGRAM_UNET_PARTS,
+    add_finetune_arguments,
+    check_finetune_arguments,
+    fine_tune_summary,
+    freeze_parts,
+    load_pretrained_pipeline,
+)
 from seismic_diffusers.utils.training import (
     add_training_arguments,
     backward_and_step,
@@ -92,9 +101,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     train.add_argument(
         "--validation_pairs", type=int, default=64, help="Held-out synthetic pairs scored at the end."
     )
+    add_finetune_arguments(parser, SEISMOGRAM_UNET_PARTS)
     args = parser.parse_args(argv)
     if bool(args.stead_hdf5) != bool(args.stead_csv):
         parser.error("--stead_hdf5 and --stead_csv go together.")
+    check_finetune_arguments(parser, args)
     return args
 
 
@@ -133,7 +144,7 @@ def build_dataset(args: argparse.Namespace, seed_offset: int = 0, num_events=Non
     )
 
 
-def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict) -> None:
+def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict, frozen=()) -> None:
     command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
     data = (
         f"STEAD ({args.stead_hdf5})"
@@ -152,7 +163,7 @@ tags: [seismology, denoising, cold-diffusion, obspy, diffusers, seismic_diffuser
 Removes noise from three-component seismograms (100 Hz, 30 s windows); ObsPy Streams in and out.
 
 - Training command: `{command}`
-- Data: {data}
+{fine_tune_summary(args, frozen)}- Data: {data}
 - Steps: {summary["global_step"]} (batch {args.train_batch_size} x accumulation {args.gradient_accumulation_steps})
 - Training time: {summary["train_minutes"]:.1f} min on {summary["device"]}
 - Final training loss (L1, last {args.logging_steps} steps): {summary["loss"]:.4f}
@@ -166,22 +177,39 @@ def main(args: argparse.Namespace) -> None:
     accelerator = make_accelerator(args)
     pipeline_dir = args.pipeline_dir or os.path.join(args.output_dir, "pipeline")
 
-    processor = SeismogramProcessor(
-        sampling_rate=args.sampling_rate, window_length=args.window_length, normalization=args.normalization
+    # 1. Model, processor and degradation schedule: from scratch, or from a pretrained pipeline
+    if args.pretrained_pipeline:
+        pretrained, _ = load_pretrained_pipeline(
+            args.pretrained_pipeline, ColdDiffusionDenoisePipeline, logger
+        )
+        unet, scheduler, processor = pretrained.unet, pretrained.scheduler, pretrained.processor
+        # the data must match what the model was trained on
+        args.sampling_rate = processor.config.sampling_rate
+        args.window_length = processor.config.window_length
+    else:
+        processor = SeismogramProcessor(
+            sampling_rate=args.sampling_rate,
+            window_length=args.window_length,
+            normalization=args.normalization,
+        )
+        scheduler = ColdDiffusionScheduler(
+            num_train_timesteps=args.num_train_timesteps,
+            beta_schedule=args.beta_schedule,
+            noise_scale_range=tuple(args.noise_scale_range),
+        )
+        unet = SeismogramUNet1DModel(
+            base_channels=args.base_channels,
+            channel_mults=tuple(args.channel_mults),
+            kernel_size=args.kernel_size,
+        )
+    frozen = freeze_parts(unet, args.freeze, SEISMOGRAM_UNET_PARTS)
+    logger.info(
+        f"U-Net parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.3f} M ({len(frozen)} frozen tensors)"
     )
-    scheduler = ColdDiffusionScheduler(
-        num_train_timesteps=args.num_train_timesteps,
-        beta_schedule=args.beta_schedule,
-        noise_scale_range=tuple(args.noise_scale_range),
-    )
-    unet = SeismogramUNet1DModel(
-        base_channels=args.base_channels,
-        channel_mults=tuple(args.channel_mults),
-        kernel_size=args.kernel_size,
-    )
-    logger.info(f"U-Net parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.3f} M")
     ema_model = make_ema(accelerator, unet, SeismogramUNet1DModel, args)
 
+    # 2. Data; re-seeded so batches and noise draws do not depend on how the model was made
+    set_seed(args.seed)
     dataset = build_dataset(args)
     dataloader = torch.utils.data.DataLoader(
         dataset,
@@ -278,7 +306,7 @@ def main(args: argparse.Namespace) -> None:
                 reconstruction_snr_db(denoised.numpy(), clean.numpy(), per_channel=False).mean()
             ),
         }
-        write_model_card(pipeline_dir, args, summary)
+        write_model_card(pipeline_dir, args, summary, frozen)
         logger.info(f"Saved pipeline to {pipeline_dir}: {summary}")
     accelerator.end_training()
 

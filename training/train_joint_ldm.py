@@ -28,11 +28,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate.logging import get_logger
+from accelerate.utils import set_seed
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 from tqdm.auto import tqdm
 
 from seismic_diffusers import OPENFWI, JointGenerationPipeline, JointVQModel
 from seismic_diffusers.data import open_paired_folders, split_paired
+from seismic_diffusers.utils.finetune import (
+    UNET2D_PARTS,
+    add_finetune_arguments,
+    check_finetune_arguments,
+    fine_tune_summary,
+    freeze_parts,
+    load_pretrained_pipeline,
+)
 from seismic_diffusers.utils.training import (
     add_training_arguments,
     backward_and_step,
@@ -55,7 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--vqvae", type=str, required=True, help="Stage-1 folder (train_joint_vqvae.py's OUTPUT_DIR/vqvae)."
+        "--vqvae",
+        type=str,
+        default=None,
+        help="Stage-1 folder (train_joint_vqvae.py's OUTPUT_DIR/vqvae), kept frozen. Default with "
+        "--pretrained_pipeline: that pipeline's autoencoder.",
     )
     add_data_arguments(parser)
     model = parser.add_argument_group("model")
@@ -83,7 +96,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     train.add_argument(
         "--validation_steps_inference", type=int, default=50, help="DDIM steps for those pairs."
     )
-    return parser.parse_args(argv)
+    add_finetune_arguments(parser, {k: v for k, v in UNET2D_PARTS.items() if k != "class_embedding"})
+    args = parser.parse_args(argv)
+    if not (args.vqvae or args.pretrained_pipeline):
+        parser.error(
+            "Give the stage-1 autoencoder (--vqvae) or a pipeline to fine-tune (--pretrained_pipeline)."
+        )
+    check_finetune_arguments(parser, args)
+    return args
 
 
 @torch.no_grad()
@@ -99,59 +119,8 @@ def encode_dataset(vqvae: JointVQModel, dataset, batch_size: int) -> torch.Tenso
     return torch.cat(latents)
 
 
-def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict) -> None:
-    command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
-    stage1 = summary.get("stage1", {})
-    card = f"""---
-library_name: seismic_diffusers
-license: mit
-tags: [seismology, full-waveform-inversion, openfwi, latent-diffusion, wavediffusion, diffusers, seismic_diffusers]
----
-
-# Joint seismic-velocity latent diffusion (WaveDiffusion-style)
-
-Generates velocity maps (70 x 70, 10 m cells, m/s) together with their five shot gathers
-(1000 x 1 ms x 70 receivers, OpenFWI amplitude) from one shared latent, and inverts seismic data.
-
-- Stage 2 command: `{command}`
-- Stage 1 (`{args.vqvae}`): {stage1.get("steps", "?")} steps, {stage1.get("train_minutes", "?")} min; held-out
-  velocity MAE {stage1.get("velocity_mae_m_per_s", float("nan")):.1f} m/s, PDE deviation of reconstructions
-  {stage1.get("pde_deviation_mean", float("nan")):.4f}
-- Data: {summary["train_pairs"]} pairs from {", ".join(args.train_data_dir)}
-- Stage 2 steps: {summary["global_step"]} (batch {args.train_batch_size}); {summary["train_minutes"]:.1f} min on {summary["device"]}
-- Latent {tuple(summary["latent_shape"])}, scaling factor {summary["scaling_factor"]:.4f}
-- Generated pairs ({args.validation_samples}, DDIM {args.validation_steps_inference} steps): PDE deviation
-  {summary["pde_deviation_mean"]:.4f} +- {summary["pde_deviation_std"]:.4f}
-"""
-    Path(pipeline_dir, "README.md").write_text(card)
-
-
-def main(args: argparse.Namespace) -> None:
-    accelerator = make_accelerator(args)
-    pipeline_dir = args.pipeline_dir or os.path.join(args.output_dir, "pipeline")
-
-    # 1. Frozen stage 1, and the latents of every training pair (cached: encoding is the slow part)
-    vqvae = JointVQModel.from_pretrained(args.vqvae).eval().requires_grad_(False)
-    train_set, _ = split_paired(open_paired_folders(args.train_data_dir), args.validation_fraction)
-    cache = os.path.join(args.output_dir, "latents.safetensors")
-    if os.path.isfile(cache):
-        from safetensors.torch import load_file
-
-        latents = load_file(cache)["latents"]
-    else:
-        latents = encode_dataset(vqvae, train_set, args.encode_batch_size)
-        if accelerator.is_main_process:
-            from safetensors.torch import save_file
-
-            save_file({"latents": latents.contiguous()}, cache + ".partial")
-            os.replace(cache + ".partial", cache)
-    scaling_factor = float(1.0 / latents.std())
-    vqvae.register_to_config(scaling_factor=scaling_factor)
-    latents = latents * scaling_factor
-    logger.info(f"{len(latents)} latents {tuple(latents.shape[1:])}, scaling factor {scaling_factor:.4f}")
-
-    # 2. The denoiser and its schedule
-    channels = latents.shape[1]
+def build_unet(args: argparse.Namespace, vqvae: JointVQModel, channels: int) -> tuple:
+    """A new `UNet2DModel` over the latent grid and its DDPM training schedule."""
     levels = len(args.block_out_channels)
     attention_from = levels - 1 if args.attention else levels
     unet = UNet2DModel(
@@ -168,7 +137,6 @@ def main(args: argparse.Namespace) -> None:
         ),
         norm_num_groups=min(32, args.block_out_channels[0]),
     )
-    logger.info(f"UNet2DModel parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M")
     noise_scheduler = DDPMScheduler(
         num_train_timesteps=args.num_train_timesteps,
         beta_start=args.beta_start,
@@ -176,7 +144,92 @@ def main(args: argparse.Namespace) -> None:
         beta_schedule="scaled_linear",
         clip_sample=False,
     )
+    return unet, noise_scheduler
+
+
+def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict, frozen=()) -> None:
+    command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
+    stage1 = summary.get("stage1", {})
+    card = f"""---
+library_name: seismic_diffusers
+license: mit
+tags: [seismology, full-waveform-inversion, openfwi, latent-diffusion, wavediffusion, diffusers, seismic_diffusers]
+---
+
+# Joint seismic-velocity latent diffusion (WaveDiffusion-style)
+
+Generates velocity maps (70 x 70, 10 m cells, m/s) together with their five shot gathers
+(1000 x 1 ms x 70 receivers, OpenFWI amplitude) from one shared latent, and inverts seismic data.
+
+{fine_tune_summary(args, frozen)}- Stage 2 command: `{command}`
+- Stage 1 (`{args.vqvae or args.pretrained_pipeline}`): {stage1.get("steps", "?")} steps, {stage1.get("train_minutes", "?")} min; held-out
+  velocity MAE {stage1.get("velocity_mae_m_per_s", float("nan")):.1f} m/s, PDE deviation of reconstructions
+  {stage1.get("pde_deviation_mean", float("nan")):.4f}
+- Data: {summary["train_pairs"]} pairs from {", ".join(args.train_data_dir)}
+- Stage 2 steps: {summary["global_step"]} (batch {args.train_batch_size}); {summary["train_minutes"]:.1f} min on {summary["device"]}
+- Latent {tuple(summary["latent_shape"])}, scaling factor {summary["scaling_factor"]:.4f}
+- Generated pairs ({args.validation_samples}, DDIM {args.validation_steps_inference} steps): PDE deviation
+  {summary["pde_deviation_mean"]:.4f} +- {summary["pde_deviation_std"]:.4f}
+"""
+    Path(pipeline_dir, "README.md").write_text(card)
+
+
+def main(args: argparse.Namespace) -> None:
+    accelerator = make_accelerator(args)
+    pipeline_dir = args.pipeline_dir or os.path.join(args.output_dir, "pipeline")
+
+    # 1. A pretrained pipeline to start from, and the frozen stage 1
+    pretrained, vqvae_dir = None, args.vqvae
+    if args.pretrained_pipeline:
+        pretrained, folder = load_pretrained_pipeline(
+            args.pretrained_pipeline, JointGenerationPipeline, logger
+        )
+        vqvae_dir = vqvae_dir or os.path.join(folder, "vqvae")
+    vqvae = JointVQModel.from_pretrained(vqvae_dir)
+    vqvae = vqvae.eval().requires_grad_(False)
+
+    # 2. The latents of every training pair (cached: encoding is the slow part)
+    set_seed(args.seed)
+    train_set, _ = split_paired(open_paired_folders(args.train_data_dir), args.validation_fraction)
+    cache = os.path.join(args.output_dir, "latents.safetensors")
+    if os.path.isfile(cache):
+        from safetensors.torch import load_file
+
+        latents = load_file(cache)["latents"]
+    else:
+        latents = encode_dataset(vqvae, train_set, args.encode_batch_size)
+        if accelerator.is_main_process:
+            from safetensors.torch import save_file
+
+            save_file({"latents": latents.contiguous()}, cache + ".partial")
+            os.replace(cache + ".partial", cache)
+    if pretrained is not None:
+        scaling_factor = float(pretrained.vqvae.config.scaling_factor)  # the scale its UNet learnt
+    else:
+        scaling_factor = float(1.0 / latents.std())
+    vqvae.register_to_config(scaling_factor=scaling_factor)
+    latents = latents * scaling_factor
+    logger.info(f"{len(latents)} latents {tuple(latents.shape[1:])}, scaling factor {scaling_factor:.4f}")
+
+    # 3. The denoiser and its schedule: new, or the pretrained pipeline's
+    channels = latents.shape[1]
+    if pretrained is not None:
+        unet, sampler = pretrained.unet.train(), pretrained.scheduler
+        noise_scheduler = DDPMScheduler.from_config(sampler.config)
+        if unet.config.in_channels != channels:
+            raise ValueError(
+                f"The pretrained UNet takes {unet.config.in_channels}-channel latents but --vqvae makes {channels}."
+            )
+    else:
+        unet, noise_scheduler = build_unet(args, vqvae, channels)
+        sampler = DDIMScheduler.from_config(noise_scheduler.config)
+    frozen = freeze_parts(unet, args.freeze, UNET2D_PARTS)
+    logger.info(
+        f"UNet2DModel parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M ({len(frozen)} frozen tensors)"
+    )
     ema_model = make_ema(accelerator, unet, UNet2DModel, args)
+    set_seed(args.seed)
+    num_train_timesteps = noise_scheduler.config.num_train_timesteps
 
     dataloader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(latents),
@@ -196,14 +249,14 @@ def main(args: argparse.Namespace) -> None:
     )
     start, recent = time.time(), []
 
-    # 3. Train: predict the noise added to scaled latents
+    # 4. Train: predict the noise added to scaled latents
     for epoch in range(first_epoch, num_epochs):
         unet.train()
         for (clean,) in epoch_batches(accelerator, dataloader, epoch, first_epoch, resume_step):
             if global_step >= args.max_train_steps:
                 break
             noise = torch.randn_like(clean)
-            timesteps = torch.randint(0, args.num_train_timesteps, (clean.shape[0],), device=clean.device)
+            timesteps = torch.randint(0, num_train_timesteps, (clean.shape[0],), device=clean.device)
             noisy = noise_scheduler.add_noise(clean, noise, timesteps)
             with accelerator.accumulate(unet):
                 loss = F.mse_loss(unet(noisy, timesteps).sample.float(), noise.float())
@@ -226,7 +279,7 @@ def main(args: argparse.Namespace) -> None:
                 logger,
             )
 
-    # 4. The pipeline folder, scored on freshly generated pairs
+    # 5. The pipeline folder, scored on freshly generated pairs
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         model = accelerator.unwrap_model(unet)
@@ -236,8 +289,8 @@ def main(args: argparse.Namespace) -> None:
         pipeline = JointGenerationPipeline(
             vqvae=vqvae,
             unet=model,
-            scheduler=DDIMScheduler.from_config(noise_scheduler.config),
-            geometry=OPENFWI,
+            scheduler=sampler,
+            geometry=OPENFWI if pretrained is None else pretrained.geometry,
         )
         pipeline.save_pretrained(pipeline_dir, safe_serialization=True)
         pipeline.set_progress_bar_config(disable=True)
@@ -247,7 +300,7 @@ def main(args: argparse.Namespace) -> None:
             num_inference_steps=args.validation_steps_inference,
             return_pde_deviation=True,
         )
-        stage1_path = Path(args.vqvae, "stage1_scores.json")
+        stage1_path = Path(vqvae_dir, "stage1_scores.json")
         summary = {
             "global_step": global_step,
             "train_minutes": (time.time() - start) / 60,
@@ -259,7 +312,7 @@ def main(args: argparse.Namespace) -> None:
             "pde_deviation_std": float(generated.pde_deviation.std()),
             "stage1": json.loads(stage1_path.read_text()) if stage1_path.is_file() else {},
         }
-        write_model_card(pipeline_dir, args, summary)
+        write_model_card(pipeline_dir, args, summary, frozen)
         logger.info(f"Saved pipeline to {pipeline_dir}: {summary}")
     accelerator.end_training()
 

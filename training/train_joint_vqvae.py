@@ -23,16 +23,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate.logging import get_logger
+from accelerate.utils import set_seed
 
-from seismic_diffusers import JointVQModel
+from seismic_diffusers import JointGenerationPipeline, JointVQModel
 from seismic_diffusers.data import open_paired_folders, split_paired
 from seismic_diffusers.physics import pde_deviation
+from seismic_diffusers.utils.finetune import (
+    JOINT_VQ_PARTS,
+    add_finetune_arguments,
+    check_finetune_arguments,
+    fine_tune_summary,
+    freeze_parts,
+    load_pretrained_pipeline,
+)
 from seismic_diffusers.utils.training import (
     add_training_arguments,
     backward_and_step,
@@ -102,7 +113,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     train.add_argument("--dataloader_num_workers", type=int, default=0)
     train.add_argument("--validation_pairs", type=int, default=32, help="Held-out pairs scored at the end.")
-    return parser.parse_args(argv)
+    add_finetune_arguments(parser, JOINT_VQ_PARTS)
+    args = parser.parse_args(argv)
+    check_finetune_arguments(parser, args)
+    return args
 
 
 @torch.no_grad()
@@ -130,21 +144,60 @@ def score_reconstructions(model: JointVQModel, dataset, num: int) -> dict:
     }
 
 
+def save_fine_tuned_pipeline(pretrained, vqvae: JointVQModel, args, scores: dict, frozen) -> None:
+    """OUTPUT_DIR/pipeline: the pretrained pipeline with the fine-tuned autoencoder, and its card."""
+    pipeline_dir = os.path.join(args.output_dir, "pipeline")
+    pretrained.vqvae = vqvae
+    pretrained.save_pretrained(pipeline_dir, safe_serialization=True)
+    same_latents = {"encoder", "codebook"} <= set(args.freeze)
+    command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
+    card = f"""---
+library_name: seismic_diffusers
+license: mit
+tags: [seismology, full-waveform-inversion, openfwi, latent-diffusion, wavediffusion, diffusers, seismic_diffusers]
+---
+
+# Joint seismic-velocity latent diffusion, stage 1 fine-tuned
+
+{fine_tune_summary(args, frozen)}- Command: `{command}`
+- Data: {scores["train_pairs"]} pairs from {", ".join(args.train_data_dir)}; {scores["steps"]} steps, {scores["train_minutes"]} min
+- Held-out velocity MAE {scores.get("velocity_mae_m_per_s", float("nan")):.1f} m/s, PDE deviation of reconstructions
+  {scores.get("pde_deviation_mean", float("nan")):.4f}
+- The latent diffusion model is the pretrained one, unchanged. {"The encoder and codebook were frozen, so the latents it learnt are unchanged." if same_latents else "The encoder or codebook changed: fine-tune stage 2 on these latents next (`train_joint_ldm.py --pretrained_pipeline` this folder)."}
+"""
+    Path(pipeline_dir, "README.md").write_text(card)
+    logger.info(f"Saved the fine-tuned pipeline to {pipeline_dir}")
+
+
 def main(args: argparse.Namespace) -> None:
     accelerator = make_accelerator(args)
 
-    train_set, val_set = split_paired(open_paired_folders(args.train_data_dir), args.validation_fraction)
-    model = JointVQModel(
-        block_out_channels=tuple(args.block_out_channels),
-        layers_per_block=args.layers_per_block,
-        latent_channels=args.latent_channels,
-        num_vq_embeddings=args.num_vq_embeddings,
-        num_codebooks=args.num_codebooks,
-        seismic_working_shape=tuple(args.seismic_working_shape),
-        norm_num_groups=args.norm_num_groups,
+    # 1. The autoencoder: from scratch, or a pretrained pipeline's (its units and codebook included)
+    pretrained = None
+    if args.pretrained_pipeline:
+        pretrained, _ = load_pretrained_pipeline(args.pretrained_pipeline, JointGenerationPipeline, logger)
+        model = pretrained.vqvae.train()
+    else:
+        model = JointVQModel(
+            block_out_channels=tuple(args.block_out_channels),
+            layers_per_block=args.layers_per_block,
+            latent_channels=args.latent_channels,
+            num_vq_embeddings=args.num_vq_embeddings,
+            num_codebooks=args.num_codebooks,
+            seismic_working_shape=tuple(args.seismic_working_shape),
+            norm_num_groups=args.norm_num_groups,
+        )
+    frozen = freeze_parts(model, args.freeze, JOINT_VQ_PARTS)
+    # a pretrained or frozen codebook is neither re-initialised from data nor refreshed
+    refresh_steps = 0 if "codebook" in args.freeze else args.codebook_refresh_steps
+    logger.info(
+        f"JointVQModel parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M ({len(frozen)} frozen tensors)"
     )
-    logger.info(f"JointVQModel parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M")
     ema_model = make_ema(accelerator, model, JointVQModel, args, subfolder="vqvae")
+
+    # 2. Data; re-seeded so batches do not depend on how the model was made
+    set_seed(args.seed)
+    train_set, val_set = split_paired(open_paired_folders(args.train_data_dir), args.validation_fraction)
 
     dataloader = torch.utils.data.DataLoader(
         train_set,
@@ -170,7 +223,7 @@ def main(args: argparse.Namespace) -> None:
     start, recent = time.time(), []
     num_codebooks, codebook_size = core.config.num_codebooks, core.config.num_vq_embeddings
     usage = torch.zeros(num_codebooks, codebook_size, device=accelerator.device)
-    if global_step == 0 and args.codebook_refresh_steps:
+    if global_step == 0 and refresh_steps and pretrained is None:
         with torch.no_grad():
             first = [batch["seismic"] for _, batch in zip(range(4), dataloader, strict=False)]
             latents = core.encode(core.normalize_seismic(torch.cat(first).to(accelerator.device))).latents
@@ -199,7 +252,7 @@ def main(args: argparse.Namespace) -> None:
             for book in range(num_codebooks):
                 usage[book] += torch.bincount(decoded.indices[:, book].flatten(), minlength=codebook_size)
             # Refresh in the first half only, so the EMA of the codebook settles before the end.
-            refresh_now = args.codebook_refresh_steps and (global_step + 1) % args.codebook_refresh_steps == 0
+            refresh_now = refresh_steps and (global_step + 1) % refresh_steps == 0
             if refresh_now and global_step < args.max_train_steps // 2:
                 with torch.no_grad():
                     latents = core.encode(seismic).latents
@@ -245,6 +298,8 @@ def main(args: argparse.Namespace) -> None:
         with open(os.path.join(vqvae_dir, "stage1_scores.json"), "w") as handle:
             json.dump(scores, handle, indent=2)
         logger.info(f"Saved {vqvae_dir}: {scores}")
+        if pretrained is not None:
+            save_fine_tuned_pipeline(pretrained, core, args, scores, frozen)
     accelerator.end_training()
 
 

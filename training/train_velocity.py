@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate.logging import get_logger
+from accelerate.utils import set_seed
 from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
 
 from seismic_diffusers import (
@@ -32,6 +33,15 @@ from seismic_diffusers import (
     VelocityUNet2DModel,
 )
 from seismic_diffusers.utils import plot_velocity_grid
+from seismic_diffusers.utils.finetune import (
+    UNET2D_PARTS,
+    add_finetune_arguments,
+    check_finetune_arguments,
+    extend_class_embedding,
+    fine_tune_summary,
+    freeze_parts,
+    load_pretrained_pipeline,
+)
 from seismic_diffusers.utils.training import (
     add_training_arguments,
     backward_and_step,
@@ -115,6 +125,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--num_inference_steps", type=int, default=25, help="Sampler steps for validation grids."
     )
 
+    add_finetune_arguments(parser, UNET2D_PARTS)
+
     hub = parser.add_argument_group("hub")
     hub.add_argument("--push_to_hub", action="store_true")
     hub.add_argument("--hub_model_id", type=str, default=None)
@@ -124,6 +136,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--openfwi_family needs one name per --openfwi_dir.")
     if args.push_to_hub and not args.hub_model_id:
         parser.error("--push_to_hub needs --hub_model_id.")
+    check_finetune_arguments(parser, args)
     return args
 
 
@@ -161,8 +174,11 @@ def build_unet(args: argparse.Namespace, num_families: int) -> VelocityUNet2DMod
 
 
 def make_pipeline(
-    unet, noise_scheduler: DDPMScheduler, processor: VelocityProcessor
+    unet, noise_scheduler: DDPMScheduler, processor: VelocityProcessor, sampler=None
 ) -> VelocityGenerationPipeline:
+    """The pipeline to save: `sampler` (a fine-tuned pipeline keeps its own), else the default below."""
+    if sampler is not None:
+        return VelocityGenerationPipeline(unet=unet, scheduler=sampler, processor=processor)
     # Train with DDPM; ship the same noise schedule driven by a fast multistep solver.
     # SDE-DPM-Solver++: with epsilon prediction the deterministic DPM-Solver++ and DDIM leave
     # visible pixel noise in 25-50 steps (mean |dv/dx| 170-270 m/s vs 11 m/s in the data); the
@@ -194,7 +210,7 @@ def save_sample_grid(pipeline: VelocityGenerationPipeline, path: str, steps: int
     )
 
 
-def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict) -> None:
+def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict, frozen=()) -> None:
     command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
     data = (
         f"OpenFWI folders {args.openfwi_dir}"
@@ -212,7 +228,7 @@ tags: [seismology, velocity-model, openfwi, diffusers, seismic_diffusers]
 Generates OpenFWI-style 70 x 70 subsurface velocity maps (10 m cells) in m/s.
 
 - Training command: `{command}`
-- Data: {data}
+{fine_tune_summary(args, frozen)}- Data: {data}
 - Steps: {summary["global_step"]} (batch {args.train_batch_size} x accumulation {args.gradient_accumulation_steps})
 - Training time: {summary["train_minutes"]:.1f} min on {summary["device"]}
 - Final training loss (last {args.logging_steps} steps): {summary["loss"]:.4f}
@@ -224,21 +240,42 @@ def main(args: argparse.Namespace) -> None:
     accelerator = make_accelerator(args)
     pipeline_dir = args.pipeline_dir or os.path.join(args.output_dir, "pipeline")
 
-    vocabulary = list(args.families)
-    if args.openfwi_family:
-        vocabulary = list(dict.fromkeys(vocabulary + [f for f in args.openfwi_family if f]))
-    processor = VelocityProcessor(v_min=args.v_min, v_max=args.v_max, families=vocabulary)
-    unet = build_unet(args, len(vocabulary))
-    noise_scheduler = DDPMScheduler(
-        num_train_timesteps=args.num_train_timesteps,
-        beta_schedule=args.beta_schedule,
-        prediction_type=args.prediction_type,
-    )
+    # 1. Model, processor and noise schedule: from scratch, or from a pretrained pipeline
+    data_families = [f for f in args.openfwi_family or [] if f] if args.openfwi_dir else list(args.families)
+    sampler = None
+    if args.pretrained_pipeline:
+        pretrained, _ = load_pretrained_pipeline(args.pretrained_pipeline, VelocityGenerationPipeline, logger)
+        unet, sampler = pretrained.unet, pretrained.scheduler
+        old_families = pretrained.processor.families
+        vocabulary = list(dict.fromkeys(old_families + data_families))
+        processor = VelocityProcessor.from_config({**pretrained.processor.config, "families": vocabulary})
+        args.unconditional = unet.config.num_class_embeds is None
+        if not args.unconditional:
+            extend_class_embedding(unet, old_families, vocabulary)
+            added = vocabulary[len(old_families) :]
+            logger.info(f"Class vocabulary {vocabulary}" + (f" (new: {added})" if added else ""))
+        noise_scheduler = DDPMScheduler.from_config(sampler.config)
+    else:
+        vocabulary = list(dict.fromkeys(list(args.families) + data_families))
+        processor = VelocityProcessor(v_min=args.v_min, v_max=args.v_max, families=vocabulary)
+        unet = build_unet(args, len(vocabulary))
+        noise_scheduler = DDPMScheduler(
+            num_train_timesteps=args.num_train_timesteps,
+            beta_schedule=args.beta_schedule,
+            prediction_type=args.prediction_type,
+        )
+    frozen = freeze_parts(unet, args.freeze, UNET2D_PARTS)
+    num_train_timesteps = noise_scheduler.config.num_train_timesteps
+    prediction_type = noise_scheduler.config.prediction_type
     augmentation = VelocityAugmentation() if args.augment else None
-    logger.info(f"UNet parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M")
+    logger.info(
+        f"UNet parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M ({len(frozen)} frozen tensors)"
+    )
 
     ema_model = make_ema(accelerator, unet, VelocityUNet2DModel, args)
 
+    # 2. Data; re-seeded so batches and noise draws do not depend on how the model was made
+    set_seed(args.seed)
     dataset = build_dataset(args, vocabulary)
     dataloader = torch.utils.data.DataLoader(
         dataset,
@@ -282,16 +319,14 @@ def main(args: argparse.Namespace) -> None:
                 drop = torch.rand(labels.shape, device=labels.device) < args.cond_drop_prob
                 labels = torch.where(drop, torch.full_like(labels, null_label), labels)
             noise = torch.randn_like(clean)
-            timesteps = torch.randint(
-                0, args.num_train_timesteps, (clean.shape[0],), device=clean.device
-            ).long()
+            timesteps = torch.randint(0, num_train_timesteps, (clean.shape[0],), device=clean.device).long()
             noisy = noise_scheduler.add_noise(clean, noise, timesteps)
 
             with accelerator.accumulate(unet):
                 prediction = unet(noisy, timesteps, class_labels=labels).sample
-                if args.prediction_type == "epsilon":
+                if prediction_type == "epsilon":
                     target = noise
-                elif args.prediction_type == "v_prediction":
+                elif prediction_type == "v_prediction":
                     target = noise_scheduler.get_velocity(clean, noise, timesteps)
                 else:
                     target = clean
@@ -323,7 +358,14 @@ def main(args: argparse.Namespace) -> None:
                 and args.validation_steps
                 and global_step % args.validation_steps == 0
             ):
-                save_validation(accelerator, unet, ema_model, noise_scheduler, processor, args, global_step)
+                save_validation(
+                    accelerator,
+                    unet,
+                    ema_model,
+                    make_pipeline_for=lambda m: make_pipeline(m, noise_scheduler, processor, sampler),
+                    args=args,
+                    step=global_step,
+                )
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -331,7 +373,7 @@ def main(args: argparse.Namespace) -> None:
         if ema_model is not None:
             ema_model.store(model.parameters())
             ema_model.copy_to(model.parameters())
-        pipeline = make_pipeline(model, noise_scheduler, processor)
+        pipeline = make_pipeline(model, noise_scheduler, processor, sampler)
         pipeline.save_pretrained(pipeline_dir, safe_serialization=True)
         save_sample_grid(
             pipeline, os.path.join(args.output_dir, "samples_final.png"), args.num_inference_steps, args.seed
@@ -342,7 +384,7 @@ def main(args: argparse.Namespace) -> None:
             "device": f"{accelerator.device} ({torch.get_num_threads()} threads), mixed precision {accelerator.mixed_precision}",
             "loss": float(np.mean(recent_losses)) if recent_losses else float("nan"),
         }
-        write_model_card(pipeline_dir, args, summary)
+        write_model_card(pipeline_dir, args, summary, frozen)
         if ema_model is not None:
             ema_model.restore(model.parameters())
         logger.info(f"Saved pipeline to {pipeline_dir}: {summary}")
@@ -353,14 +395,14 @@ def main(args: argparse.Namespace) -> None:
     accelerator.end_training()
 
 
-def save_validation(accelerator, unet, ema_model, noise_scheduler, processor, args, step: int) -> None:
+def save_validation(accelerator, unet, ema_model, make_pipeline_for, args, step: int) -> None:
     """Sample a grid with the EMA weights (store -> copy_to -> restore) through the real pipeline."""
     model = accelerator.unwrap_model(unet)
     if ema_model is not None:
         ema_model.store(model.parameters())
         ema_model.copy_to(model.parameters())
     model.eval()
-    pipeline = make_pipeline(model, noise_scheduler, processor)
+    pipeline = make_pipeline_for(model)
     pipeline.set_progress_bar_config(disable=True)
     os.makedirs(os.path.join(args.output_dir, "samples"), exist_ok=True)
     save_sample_grid(

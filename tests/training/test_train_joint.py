@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from seismic_diffusers import JointGenerationPipeline, JointVQModel
 from seismic_diffusers.data import make_paired_dataset
@@ -74,3 +75,45 @@ def test_stage_one_then_stage_two_give_a_loadable_pipeline(paired_folder, tmp_pa
     out = pipe(batch_size=1, num_inference_steps=2, return_pde_deviation=True)
     assert out.velocities.shape == (1, 70, 70) and out.seismic.shape == (1, 5, 1000, 70)
     assert np.isfinite(out.pde_deviation).all()
+
+
+def test_fine_tune_both_stages_from_a_pipeline(paired_folder, tiny_joint_pipeline_dir, tmp_path):
+    """Stage 1 with the encoder and codebook frozen keeps the latent space, so the result is a
+    complete pipeline; stage 2 then fine-tunes its UNet with the autoencoder frozen."""
+    from safetensors.torch import load_file
+
+    stage1 = tmp_path / "vqvae-ft"
+    tiny = [a for a in TINY_VQ if a != "--use_ema"]
+    result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir", str(stage1),
+                 "--max_train_steps", "2", "--pretrained_pipeline", tiny_joint_pipeline_dir,
+                 "--freeze", "encoder", "codebook", *tiny)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    weights = "diffusion_pytorch_model.safetensors"
+    before = load_file(str(Path(tiny_joint_pipeline_dir) / "vqvae" / weights))
+    after = load_file(str(stage1 / "pipeline" / "vqvae" / weights))
+    kept = [k for k in before if k.startswith(("encoder.", "quant_conv.", "quantizers."))]
+    assert kept and all(torch.equal(before[k], after[k]) for k in kept)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("velocity_decoder."))
+    card = (stage1 / "pipeline" / "README.md").read_text()
+    assert "Fine-tuned from" in card and "latents it learnt are unchanged" in card
+    JointGenerationPipeline.from_pretrained(str(stage1 / "pipeline"))
+
+    stage2 = tmp_path / "ldm-ft"
+    tiny = [a for a in TINY_LDM if a not in ("--use_ema",)]
+    result = run("train_joint_ldm.py", "--pretrained_pipeline", str(stage1 / "pipeline"), "--train_data_dir",
+                 str(paired_folder), "--output_dir", str(stage2), "--max_train_steps", "2",
+                 "--freeze", "encoder", *tiny)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    pipe = JointGenerationPipeline.from_pretrained(str(stage2 / "pipeline"))
+    original = JointGenerationPipeline.from_pretrained(tiny_joint_pipeline_dir)
+    assert pipe.scheduler.config == original.scheduler.config
+    assert pipe.vqvae.config.scaling_factor == original.vqvae.config.scaling_factor
+    unet_before = load_file(str(Path(tiny_joint_pipeline_dir) / "unet" / weights))
+    unet_after = load_file(str(stage2 / "pipeline" / "unet" / weights))
+    assert all(
+        torch.equal(unet_before[k], unet_after[k]) for k in unet_before if k.startswith("down_blocks.")
+    )
+    assert any(
+        not torch.equal(unet_before[k], unet_after[k]) for k in unet_before if k.startswith("up_blocks.")
+    )
+    assert "Fine-tuned from" in (stage2 / "pipeline" / "README.md").read_text()
