@@ -237,15 +237,13 @@ def main(args: argparse.Namespace) -> None:
         shuffle=True,
         drop_last=len(latents) >= args.train_batch_size,
     )
-    optimizer, lr_scheduler, updates_per_epoch, num_epochs = build_optimization(
-        accelerator, unet, dataloader, args
-    )
+    optimizer, lr_scheduler = build_optimization(accelerator, unet, args)
     unet, optimizer, dataloader, lr_scheduler = accelerator.prepare(unet, optimizer, dataloader, lr_scheduler)
     if ema_model is not None:
         ema_model.to(accelerator.device)
 
-    global_step, first_epoch, resume_step, progress = resume_and_progress(
-        accelerator, args, updates_per_epoch, logger
+    global_step, first_epoch, resume_step, num_epochs, progress = resume_and_progress(
+        accelerator, args, dataloader, logger
     )
     start, recent = time.time(), []
 

@@ -206,9 +206,7 @@ def main(args: argparse.Namespace) -> None:
         num_workers=args.dataloader_num_workers,
         drop_last=len(train_set) >= args.train_batch_size,
     )
-    optimizer, lr_scheduler, updates_per_epoch, num_epochs = build_optimization(
-        accelerator, model, dataloader, args
-    )
+    optimizer, lr_scheduler = build_optimization(accelerator, model, args)
     model, optimizer, dataloader, lr_scheduler = accelerator.prepare(
         model, optimizer, dataloader, lr_scheduler
     )
@@ -216,8 +214,8 @@ def main(args: argparse.Namespace) -> None:
         ema_model.to(accelerator.device)
     core = accelerator.unwrap_model(model)
 
-    global_step, first_epoch, resume_step, progress = resume_and_progress(
-        accelerator, args, updates_per_epoch, logger
+    global_step, first_epoch, resume_step, num_epochs, progress = resume_and_progress(
+        accelerator, args, dataloader, logger
     )
     logger.info(f"{len(train_set)} training pairs, {len(val_set)} held out; {args.max_train_steps} steps")
     start, recent = time.time(), []

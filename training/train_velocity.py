@@ -284,17 +284,17 @@ def main(args: argparse.Namespace) -> None:
         num_workers=args.dataloader_num_workers,
         drop_last=True,
     )
-    updates_per_epoch = math.ceil(len(dataloader) / args.gradient_accumulation_steps)
+    # --num_epochs counts passes over the data: each of N processes sees 1/N of the batches
+    batches_per_process = math.ceil(len(dataloader) / accelerator.num_processes)
+    updates_per_epoch = math.ceil(batches_per_process / args.gradient_accumulation_steps)
     max_train_steps = args.max_train_steps or args.num_epochs * updates_per_epoch
-    optimizer, lr_scheduler, updates_per_epoch, num_epochs = build_optimization(
-        accelerator, unet, dataloader, args, max_train_steps
-    )
+    optimizer, lr_scheduler = build_optimization(accelerator, unet, args, max_train_steps)
     unet, optimizer, dataloader, lr_scheduler = accelerator.prepare(unet, optimizer, dataloader, lr_scheduler)
     if ema_model is not None:
         ema_model.to(accelerator.device)
 
-    global_step, first_epoch, resume_step, progress = resume_and_progress(
-        accelerator, args, updates_per_epoch, logger, max_train_steps
+    global_step, first_epoch, resume_step, num_epochs, progress = resume_and_progress(
+        accelerator, args, dataloader, logger, max_train_steps
     )
 
     logger.info(

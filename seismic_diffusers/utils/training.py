@@ -74,17 +74,17 @@ def resume_from_checkpoint(accelerator, output_dir: str, resume: str | None, log
     return int(os.path.basename(path.rstrip("/")).split("-")[1])
 
 
-def build_optimization(accelerator, model, dataloader, args, max_train_steps: int | None = None) -> tuple:
+def build_optimization(accelerator, model, args, max_train_steps: int | None = None) -> tuple:
     """AdamW and a `diffusers.optimization` LR schedule from the scripts' common arguments.
 
     Reads `learning_rate`, `adam_weight_decay`, `gradient_accumulation_steps`, `lr_scheduler`,
     `lr_warmup_steps` and `max_train_steps` (unless `max_train_steps` is given) from `args`.
+    The schedule's lengths are multiplied by the number of processes because accelerate steps a
+    prepared scheduler once per process (diffusers' training scripts do the same).
 
     Returns:
-        `(optimizer, lr_scheduler, updates_per_epoch, num_epochs)`.
+        `(optimizer, lr_scheduler)`.
     """
-    import math
-
     import torch
     from diffusers.optimization import get_scheduler
 
@@ -92,14 +92,13 @@ def build_optimization(accelerator, model, dataloader, args, max_train_steps: in
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=args.learning_rate, weight_decay=args.adam_weight_decay
     )
-    updates_per_epoch = math.ceil(len(dataloader) / args.gradient_accumulation_steps)
     lr_scheduler = get_scheduler(
         args.lr_scheduler,
         optimizer=optimizer,
         num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
         num_training_steps=steps * accelerator.num_processes,
     )
-    return optimizer, lr_scheduler, updates_per_epoch, math.ceil(steps / updates_per_epoch)
+    return optimizer, lr_scheduler
 
 
 def epoch_batches(accelerator, dataloader, epoch: int, first_epoch: int, resume_step: int):
@@ -226,13 +225,21 @@ def add_training_arguments(parser, **defaults):
 
 def make_accelerator(args):
     """The `Accelerator` for a training script (accumulation, mixed precision, project folder),
-    with logging configured, the seed set and `args.output_dir` created."""
+    with logging configured, the seed set and `args.output_dir` created.
+
+    Several processes on a machine without GPUs (`accelerate launch --multi_gpu --num_processes N`
+    or `torchrun`) train on CPU over gloo: accelerate only picks its multi-CPU mode when told the
+    run is CPU-only, so that is set here when no CUDA device exists and `WORLD_SIZE` > 1.
+    """
     import logging
 
+    import torch
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration, set_seed
 
+    several_cpu_processes = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
     accelerator = Accelerator(
+        cpu=several_cpu_processes,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
         project_config=ProjectConfiguration(
@@ -240,30 +247,38 @@ def make_accelerator(args):
         ),
     )
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    if accelerator.is_main_process:
+        logging.getLogger(__name__).info(str(accelerator.state))  # distributed type, processes, device
     set_seed(args.seed)
     if accelerator.is_main_process:
         os.makedirs(args.output_dir, exist_ok=True)
     return accelerator
 
 
-def resume_and_progress(
-    accelerator, args, updates_per_epoch: int, logger, total_steps: int | None = None
-) -> tuple:
+def resume_and_progress(accelerator, args, dataloader, logger, total_steps: int | None = None) -> tuple:
     """Resume from `args.resume_from_checkpoint` (if any) and open the step progress bar.
 
+    Epochs are counted on the *prepared* `dataloader`: with N processes each sees 1/N of the
+    batches, so an epoch has fewer optimisation steps than the unprepared loader suggests.
+
     Returns:
-        `(global_step, first_epoch, resume_step, progress)`: the step reached, the epoch to start
-        in, the micro-batches of that epoch already trained on, and a `tqdm` bar.
+        `(global_step, first_epoch, resume_step, num_epochs, progress)`: the step reached, the
+        epoch to start in, the micro-batches of that epoch already trained on, the epochs needed
+        to reach the step budget, and a `tqdm` bar.
     """
+    import math
+
     from tqdm.auto import tqdm
 
+    total_steps = total_steps or args.max_train_steps
+    updates_per_epoch = max(1, math.ceil(len(dataloader) / args.gradient_accumulation_steps))
     global_step = resume_from_checkpoint(accelerator, args.output_dir, args.resume_from_checkpoint, logger)
     first_epoch = global_step // updates_per_epoch
     resume_step = (global_step % updates_per_epoch) * args.gradient_accumulation_steps
     progress = tqdm(
-        total=total_steps or args.max_train_steps,
+        total=total_steps,
         initial=global_step,
         disable=not accelerator.is_local_main_process,
         desc="train",
     )
-    return global_step, first_epoch, resume_step, progress
+    return global_step, first_epoch, resume_step, math.ceil(total_steps / updates_per_epoch), progress

@@ -13,8 +13,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def accelerate_launch_command(script: str, *args, num_processes: int = 1) -> list[str]:
+    """The README's command; several processes use the multi-process launcher (gloo on CPU)."""
     return [
         sys.executable, "-m", "accelerate.commands.launch",
+        *(["--multi_gpu"] if num_processes > 1 else []),
         "--num_processes", str(num_processes),
         "--num_machines", "1",
         "--mixed_precision", "no",
