@@ -11,6 +11,7 @@ from .data import (
     OpenFWIDataset,
     SyntheticVelocityDataset,
     VelocityAugmentation,
+    VelocityFolderDataset,
     generate_velocity_models,
     make_paired_dataset,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "OpenFWIDataset",
     "SyntheticVelocityDataset",
     "VelocityAugmentation",
+    "VelocityFolderDataset",
     "VelocityGenerationPipeline",
     "VelocityPipelineOutput",
     "VelocityProcessor",

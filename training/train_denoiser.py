@@ -6,8 +6,9 @@ Same conventions as `train_velocity.py`: EMA, atomic checkpoints with `--resume_
 latest`, mixed precision, gradient accumulation, a `diffusers.optimization` LR schedule, and a
 complete pipeline folder (safetensors) at the end.
 
-Data: the synthetic local-earthquake and noise generators (default) or STEAD
-(`--stead_hdf5 merge.hdf5 --stead_csv merge.csv`). Each training pair is a peak-normalised clean
+Data: the synthetic local-earthquake and noise generators (default), STEAD
+(`--stead_hdf5 merge.hdf5 --stead_csv merge.csv`), or folders of miniSEED events and noise
+(`--event_mseed_dir events/ --noise_mseed_dir noise/`, read with `read_miniseed_folder`). Each training pair is a peak-normalised clean
 event plus an independent noise record scaled to a random SNR; the window is divided by the
 noisy record's peak (as at inference), degraded with the scheduler's schedule, and the U-Net
 learns to predict the clean window with an L1 loss (plus CDiffSD's optional second pass on a
@@ -67,6 +68,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--stead_hdf5", type=str, default=None, help="STEAD merge.hdf5 (default: synthetic data)."
     )
     data.add_argument("--stead_csv", type=str, default=None, help="STEAD merge.csv.")
+    data.add_argument(
+        "--event_mseed_dir",
+        type=str,
+        default=None,
+        help="Folder of miniSEED event recordings (one 3-C window from the start of each), paired with "
+        "--noise_mseed_dir.",
+    )
+    data.add_argument(
+        "--noise_mseed_dir",
+        type=str,
+        default=None,
+        help="Folder of miniSEED noise recordings, cut into consecutive 3-C windows.",
+    )
     data.add_argument("--num_events", type=int, default=6000, help="Synthetic clean events.")
     data.add_argument("--num_noise", type=int, default=6000, help="Synthetic noise records.")
     data.add_argument("--data_seed", type=int, default=0)
@@ -105,6 +119,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if bool(args.stead_hdf5) != bool(args.stead_csv):
         parser.error("--stead_hdf5 and --stead_csv go together.")
+    if bool(args.event_mseed_dir) != bool(args.noise_mseed_dir):
+        parser.error("--event_mseed_dir and --noise_mseed_dir go together.")
+    if args.stead_hdf5 and args.event_mseed_dir:
+        parser.error("Train on STEAD or on miniSEED folders, not both.")
     check_finetune_arguments(parser, args)
     return args
 
@@ -119,6 +137,13 @@ def build_dataset(args: argparse.Namespace, seed_offset: int = 0, num_events=Non
         events, noise = events[..., : args.window_length], noise[..., : args.window_length]
         p = np.array([m.get("p_arrival_sample", -1) for m in event_meta])
         s = np.array([m.get("s_arrival_sample", -1) for m in event_meta])
+    elif args.event_mseed_dir:
+        from seismic_diffusers.data import read_miniseed_folder
+
+        window = {"num_samples": args.window_length, "sampling_rate": args.sampling_rate}
+        events = read_miniseed_folder(args.event_mseed_dir, **window)
+        noise = read_miniseed_folder(args.noise_mseed_dir, stride=args.window_length, **window)
+        p = s = None
     else:
         generated = generate_local_earthquakes(
             num_events or args.num_events,
@@ -149,6 +174,8 @@ def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict,
     data = (
         f"STEAD ({args.stead_hdf5})"
         if args.stead_hdf5
+        else f"miniSEED events in {args.event_mseed_dir}, noise in {args.noise_mseed_dir}"
+        if args.event_mseed_dir
         else f"synthetic local earthquakes ({args.num_events}) and noise records ({args.num_noise}), data seed "
         f"{args.data_seed}, SNR {args.snr_db_min:g} to {args.snr_db_max:g} dB"
     )

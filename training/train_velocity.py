@@ -28,6 +28,7 @@ from seismic_diffusers import (
     OpenFWIDataset,
     SyntheticVelocityDataset,
     VelocityAugmentation,
+    VelocityFolderDataset,
     VelocityGenerationPipeline,
     VelocityProcessor,
     VelocityUNet2DModel,
@@ -74,6 +75,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="*",
         default=None,
         help="Family name for each --openfwi_dir (class labels); omit for unconditional data.",
+    )
+    data.add_argument(
+        "--velocity_npy_dir",
+        type=str,
+        nargs="*",
+        default=None,
+        help="Folders of .npy velocity maps (m/s) of any size, resampled to 70 x 70 (VelocityFolderDataset: "
+        "anti-aliased bilinear).",
+    )
+    data.add_argument(
+        "--velocity_npy_family",
+        type=str,
+        nargs="*",
+        default=None,
+        help="Family name for each --velocity_npy_dir.",
+    )
+    data.add_argument(
+        "--clip_velocity",
+        action="store_true",
+        help="Clip --velocity_npy_dir maps to the model's velocity range instead of refusing them.",
     )
     data.add_argument(
         "--families",
@@ -132,24 +153,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     hub.add_argument("--hub_model_id", type=str, default=None)
 
     args = parser.parse_args(argv)
-    if args.openfwi_family and args.openfwi_dir and len(args.openfwi_family) != len(args.openfwi_dir):
-        parser.error("--openfwi_family needs one name per --openfwi_dir.")
+    for kind in ("openfwi", "velocity_npy"):
+        folders, families = getattr(args, f"{kind}_dir"), getattr(args, f"{kind}_family")
+        if families and len(families) != len(folders or []):
+            parser.error(f"--{kind}_family needs one name per --{kind}_dir.")
     if args.push_to_hub and not args.hub_model_id:
         parser.error("--push_to_hub needs --hub_model_id.")
     check_finetune_arguments(parser, args)
     return args
 
 
-def build_dataset(args: argparse.Namespace, vocabulary: list[str]) -> torch.utils.data.Dataset:
-    if not args.openfwi_dir:
+def user_folders(args: argparse.Namespace) -> list[tuple[str, str, str | None]]:
+    """`(kind, folder, family or None)` for every --openfwi_dir and --velocity_npy_dir."""
+    folders = []
+    for kind in ("openfwi", "velocity_npy"):
+        dirs = getattr(args, f"{kind}_dir") or []
+        families = getattr(args, f"{kind}_family") or [None] * len(dirs)
+        folders += [(kind, folder, family) for folder, family in zip(dirs, families, strict=True)]
+    return folders
+
+
+def build_dataset(
+    args: argparse.Namespace, vocabulary: list[str], processor: VelocityProcessor
+) -> torch.utils.data.Dataset:
+    """The user's folders (OpenFWI files, or .npy maps resampled to the grid), else the synthetic families."""
+    folders = user_folders(args)
+    if not folders:
         return SyntheticVelocityDataset(
             args.families, args.num_per_family, args.data_seed, vocabulary=vocabulary
         )
-    families = args.openfwi_family or [None] * len(args.openfwi_dir)
-    parts = [
-        OpenFWIDataset(folder, family=family, label=None if family is None else vocabulary.index(family))
-        for folder, family in zip(args.openfwi_dir, families, strict=True)
-    ]
+    parts = []
+    for kind, folder, family in folders:
+        label = None if family is None else vocabulary.index(family)
+        if kind == "openfwi":
+            parts.append(OpenFWIDataset(folder, family=family, label=label))
+        else:
+            parts.append(
+                VelocityFolderDataset(
+                    folder,
+                    grid_shape=(70, 70),
+                    label=label,
+                    value_range=(processor.config.v_min, processor.config.v_max),
+                    clip=args.clip_velocity,
+                )
+            )
     return torch.utils.data.ConcatDataset(parts)
 
 
@@ -213,8 +260,12 @@ def save_sample_grid(pipeline: VelocityGenerationPipeline, path: str, steps: int
 def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict, frozen=()) -> None:
     command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
     data = (
-        f"OpenFWI folders {args.openfwi_dir}"
-        if args.openfwi_dir
+        "folders "
+        + ", ".join(
+            f"{folder} ({kind}{', ' + family if family else ''})"
+            for kind, folder, family in user_folders(args)
+        )
+        if user_folders(args)
         else f"synthetic families {', '.join(args.families)}: {args.num_per_family} maps each (data seed {args.data_seed})"
     )
     card = f"""---
@@ -241,7 +292,8 @@ def main(args: argparse.Namespace) -> None:
     pipeline_dir = args.pipeline_dir or os.path.join(args.output_dir, "pipeline")
 
     # 1. Model, processor and noise schedule: from scratch, or from a pretrained pipeline
-    data_families = [f for f in args.openfwi_family or [] if f] if args.openfwi_dir else list(args.families)
+    folders = user_folders(args)
+    data_families = [family for _, _, family in folders if family] if folders else list(args.families)
     sampler = None
     if args.pretrained_pipeline:
         pretrained, _ = load_pretrained_pipeline(args.pretrained_pipeline, VelocityGenerationPipeline, logger)
@@ -276,7 +328,7 @@ def main(args: argparse.Namespace) -> None:
 
     # 2. Data; re-seeded so batches and noise draws do not depend on how the model was made
     set_seed(args.seed)
-    dataset = build_dataset(args, vocabulary)
+    dataset = build_dataset(args, vocabulary, processor)
     dataloader = torch.utils.data.DataLoader(
         dataset,
         batch_size=args.train_batch_size,

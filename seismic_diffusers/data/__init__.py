@@ -17,6 +17,7 @@ from .seismograms import (
 )
 from .synthetic import SyntheticVelocityDataset
 from .velocity_families import VELOCITY_FAMILIES, check_family, generate_velocity_models
+from .velocity_folder import VelocityFolderDataset
 
 __all__ = [
     "COMPONENTS",
@@ -25,6 +26,7 @@ __all__ = [
     "OpenFWIDataset",
     "SyntheticVelocityDataset",
     "VelocityAugmentation",
+    "VelocityFolderDataset",
     "check_family",
     "generate_local_earthquakes",
     "generate_seismic_noise",

@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -170,3 +171,39 @@ def test_freeze_needs_a_pretrained_pipeline(capsys):
     with pytest.raises(SystemExit):
         load_script("train_denoiser").parse_args(["--freeze", "encoder"])
     assert "--freeze needs --pretrained_pipeline" in capsys.readouterr().err
+
+
+def write_miniseed_folder(folder: Path, waveforms, station_prefix: str) -> Path:
+    """One 3-C miniSEED file per record `(3, npts)` (E, N, Z), 100 Hz, peak 1e5 counts."""
+    from obspy import Stream, Trace, UTCDateTime
+
+    folder.mkdir(parents=True)
+    for index, record in enumerate(waveforms):
+        header = {"network": "XX", "station": f"{station_prefix}{index:02d}", "sampling_rate": 100.0,
+                  "starttime": UTCDateTime(2024, 1, 1)}  # fmt: skip
+        counts = 1e5 * record / np.abs(record).max()
+        traces = [Trace(data=component.astype("int32"), header={**header, "channel": f"HH{name}"})
+                  for component, name in zip(counts, "ENZ", strict=True)]  # fmt: skip
+        Stream(traces).write(str(folder / f"{index:02d}.mseed"), format="MSEED")
+    return folder
+
+
+def test_denoiser_fine_tunes_on_a_miniseed_archive(tmp_path, accelerate_launch):
+    from seismic_diffusers.data import generate_local_earthquakes, generate_seismic_noise
+
+    events = write_miniseed_folder(
+        tmp_path / "events", generate_local_earthquakes(4, seed=7)["waveforms"], "EV"
+    )
+    noise = write_miniseed_folder(
+        tmp_path / "noise", generate_seismic_noise(2, seed=7, num_samples=6000), "NO"
+    )
+    out = tmp_path / "fine"
+    log = accelerate_launch(
+        "train_denoiser.py", "--pretrained_pipeline", BUNDLED_DENOISER, "--event_mseed_dir", events,
+        "--noise_mseed_dir", noise, "--output_dir", out, "--max_train_steps", "2", "--train_batch_size", "4",
+        "--validation_pairs", "4", "--logging_steps", "1",
+    )  # fmt: skip
+    assert "16 pairs" in log  # 4 events x 4 noise draws each
+    card = (out / "pipeline" / "README.md").read_text()
+    assert f"miniSEED events in {events}, noise in {noise}" in card
+    ColdDiffusionDenoisePipeline.from_pretrained(str(out / "pipeline"))
