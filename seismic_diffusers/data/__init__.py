@@ -14,6 +14,7 @@ from .seismograms import (
     read_stead,
     scale_noise_to_snr,
     synthetic_denoising_dataset,
+    write_miniseed_folder,
 )
 from .synthetic import SyntheticVelocityDataset
 from .velocity_families import VELOCITY_FAMILIES, check_family, generate_velocity_models
@@ -40,4 +41,5 @@ __all__ = [
     "scale_noise_to_snr",
     "split_paired",
     "synthetic_denoising_dataset",
+    "write_miniseed_folder",
 ]

@@ -1181,7 +1181,71 @@ def read_miniseed_folder(
     return (out, metadata) if return_metadata else out
 
 
+def write_miniseed_folder(
+    folder: PathLike,
+    waveforms: np.ndarray,
+    sampling_rate: float = 100.0,
+    network: str = "XX",
+    station_prefix: str = "S",
+    band_code: str = "HH",
+    starttime: str = "2024-01-01T00:00:00",
+    peak_counts: float | None = 1e5,
+) -> list[Path]:
+    r"""Write three-component records as one miniSEED file per record (the inverse of
+    [`read_miniseed_folder`], e.g. to turn synthetic events into an archive-shaped test folder).
+
+    Args:
+        folder (`str` or `os.PathLike`): Created if missing.
+        waveforms (`np.ndarray` of shape `(num_records, 3, num_samples)`): Components E, N, Z.
+        sampling_rate (`float`, *optional*, defaults to 100.0): Hz.
+        network, station_prefix, band_code (`str`): Codes; record `i` is station
+            `f"{station_prefix}{i:03d}"`, channels `band_code + "E"`, `"N"`, `"Z"`.
+        starttime (`str`, *optional*): ISO time of every record's first sample.
+        peak_counts (`float`, *optional*, defaults to 1e5): Scale each record to this peak and
+            store int32 counts (as digitisers do); `None` stores float32 samples unscaled.
+
+    Returns:
+        `list[Path]`: the files written, `000.mseed`, `001.mseed`, ...
+
+    Raises:
+        `ValueError`: wrong shape, non-finite samples, or an all-zero record with `peak_counts`.
+    """
+    from obspy import Stream, Trace, UTCDateTime
+
+    waveforms = np.asarray(waveforms)
+    if waveforms.ndim != 3 or waveforms.shape[1] != 3 or waveforms.shape[2] < 1:
+        raise ValueError(f"waveforms must be (num_records, 3, num_samples); got {waveforms.shape}.")
+    if not np.isfinite(waveforms).all():
+        raise ValueError("waveforms contain NaN or inf.")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, record in enumerate(waveforms):
+        if peak_counts is not None:
+            peak = np.abs(record).max()
+            if peak == 0:
+                raise ValueError(
+                    f"Record {index} is all zeros; it cannot be scaled to {peak_counts:g} counts."
+                )
+            record = np.round(peak_counts * record / peak).astype(np.int32)
+        else:
+            record = record.astype(np.float32)
+        header = {"network": network, "station": f"{station_prefix}{index:03d}", "sampling_rate": sampling_rate,
+                  "starttime": UTCDateTime(starttime)}  # fmt: skip
+        stream = Stream(
+            [
+                Trace(data=data, header={**header, "channel": band_code + c})
+                for data, c in zip(record, COMPONENTS, strict=True)
+            ]
+        )
+        path = folder / f"{index:03d}.mseed"
+        stream.write(str(path), format="MSEED")
+        paths.append(path)
+    return paths
+
+
 __all__ = [
+    "write_miniseed_folder",
     "scale_noise_to_snr",
     "COMPONENTS",
     "DenoisingPairDataset",

@@ -627,3 +627,19 @@ def test_scale_noise_to_snr_hits_the_target_per_record_and_refuses_silence():
         scale_noise_to_snr(np.zeros_like(clean), noise, 0.0)
     with pytest.raises(ValueError, match=r"\(C, N\) or \(B, C, N\)"):
         scale_noise_to_snr(clean, noise[:2], 0.0)
+
+
+def test_write_miniseed_folder_round_trips_through_the_reader(tmp_path):
+    from seismic_diffusers.data import write_miniseed_folder
+
+    records = generate_local_earthquakes(2, seed=3)["waveforms"]
+    paths = write_miniseed_folder(tmp_path, records, station_prefix="EV")
+    assert [p.name for p in paths] == ["000.mseed", "001.mseed"]
+    windows, meta = read_miniseed_folder(tmp_path, num_samples=records.shape[2], return_metadata=True)
+    assert meta[1]["station"] == "EV001" and meta[0]["channels"] == ["HHE", "HHN", "HHZ"]
+    scale = np.abs(records).max(axis=(1, 2), keepdims=True) / 1e5
+    np.testing.assert_allclose(windows * scale, records, atol=float(scale.max()))  # int32 counts
+    with pytest.raises(ValueError, match=r"must be \(num_records, 3, num_samples\)"):
+        write_miniseed_folder(tmp_path, records[:, :2])
+    with pytest.raises(ValueError, match="all zeros"):
+        write_miniseed_folder(tmp_path, np.zeros((1, 3, 10)))

@@ -48,8 +48,21 @@ def basin_folder(tmp_path) -> Path:
     return folder
 
 
-def test_velocity_fine_tune_adds_a_family_and_keeps_frozen_parts(tmp_path, basin_folder, accelerate_launch):
-    data = ["--openfwi_dir", basin_folder, "--openfwi_family", "my-basin", "--train_batch_size", "4",
+@pytest.fixture
+def basin_npy_folder(tmp_path) -> Path:
+    """More of that basin as plain .npy maps on a finer 5 m grid (140 x 140)."""
+    folder = tmp_path / "my-basin-npy"
+    folder.mkdir()
+    maps = generate_velocity_models("curvefault-b", 4, seed=4)
+    np.save(folder / "fine_grid.npy", np.repeat(np.repeat(maps, 2, axis=1), 2, axis=2))
+    return folder
+
+
+def test_velocity_fine_tune_adds_a_family_and_keeps_frozen_parts(
+    tmp_path, basin_folder, basin_npy_folder, accelerate_launch
+):
+    data = ["--openfwi_dir", basin_folder, "--openfwi_family", "my-basin", "--velocity_npy_dir", basin_npy_folder,
+            "--velocity_npy_family", "my-basin", "--train_batch_size", "4",
             "--max_train_steps", "2", "--logging_steps", "1", "--validation_steps", "0",
             "--num_inference_steps", "2", "--lr_warmup_steps", "0"]  # fmt: skip
     fine, scratch = tmp_path / "fine", tmp_path / "scratch"
@@ -57,7 +70,7 @@ def test_velocity_fine_tune_adds_a_family_and_keeps_frozen_parts(tmp_path, basin
         "train_velocity.py", "--output_dir", fine, "--pretrained_pipeline", BUNDLED_VELOCITY,
         "--freeze", "encoder", "class_embedding", "--use_ema", *data,
     )  # fmt: skip
-    assert "Fine-tuning from" in log and "new: ['my-basin']" in log
+    assert "Fine-tuning from" in log and "new: ['my-basin']" in log and "12 maps" in log
     accelerate_launch(
         "train_velocity.py", "--output_dir", scratch, "--block_out_channels", "8", "16",
         "--layers_per_block", "1", *data,
@@ -173,30 +186,16 @@ def test_freeze_needs_a_pretrained_pipeline(capsys):
     assert "--freeze needs --pretrained_pipeline" in capsys.readouterr().err
 
 
-def write_miniseed_folder(folder: Path, waveforms, station_prefix: str) -> Path:
-    """One 3-C miniSEED file per record `(3, npts)` (E, N, Z), 100 Hz, peak 1e5 counts."""
-    from obspy import Stream, Trace, UTCDateTime
-
-    folder.mkdir(parents=True)
-    for index, record in enumerate(waveforms):
-        header = {"network": "XX", "station": f"{station_prefix}{index:02d}", "sampling_rate": 100.0,
-                  "starttime": UTCDateTime(2024, 1, 1)}  # fmt: skip
-        counts = 1e5 * record / np.abs(record).max()
-        traces = [Trace(data=component.astype("int32"), header={**header, "channel": f"HH{name}"})
-                  for component, name in zip(counts, "ENZ", strict=True)]  # fmt: skip
-        Stream(traces).write(str(folder / f"{index:02d}.mseed"), format="MSEED")
-    return folder
-
-
 def test_denoiser_fine_tunes_on_a_miniseed_archive(tmp_path, accelerate_launch):
-    from seismic_diffusers.data import generate_local_earthquakes, generate_seismic_noise
+    from seismic_diffusers.data import (
+        generate_local_earthquakes,
+        generate_seismic_noise,
+        write_miniseed_folder,
+    )
 
-    events = write_miniseed_folder(
-        tmp_path / "events", generate_local_earthquakes(4, seed=7)["waveforms"], "EV"
-    )
-    noise = write_miniseed_folder(
-        tmp_path / "noise", generate_seismic_noise(2, seed=7, num_samples=6000), "NO"
-    )
+    events, noise = tmp_path / "events", tmp_path / "noise"
+    write_miniseed_folder(events, generate_local_earthquakes(4, seed=7)["waveforms"], station_prefix="EV")
+    write_miniseed_folder(noise, generate_seismic_noise(2, seed=7, num_samples=6000), station_prefix="NO")
     out = tmp_path / "fine"
     log = accelerate_launch(
         "train_denoiser.py", "--pretrained_pipeline", BUNDLED_DENOISER, "--event_mseed_dir", events,
