@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import os
 import shutil
 from pathlib import Path
 
@@ -13,49 +11,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import COMMIT, REPO_ID  # noqa: E402
 
 from seismic_diffusers import VelocityGenerationPipeline
 from seismic_diffusers.hub import check_pipeline_folder, push_pipeline, resolve_pretrained
-
-REPO_ID = "seismic-org/tiny-velocity"
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-def populate_hf_cache(cache: Path, repo_id: str, folder: str | os.PathLike, commit: str = COMMIT) -> Path:
-    """Lay out `folder` as huggingface_hub's cache does after a download; return the snapshot folder.
-
-    `models--org--name/refs/main` holds the commit hash; `snapshots/<commit>/<file>` are relative
-    symlinks to content-addressed `blobs/<sha256>`.
-    """
-    storage = cache / f"models--{repo_id.replace('/', '--')}"
-    (storage / "refs").mkdir(parents=True)
-    (storage / "refs" / "main").write_text(commit)  # no trailing newline, like the real cache
-    blobs = storage / "blobs"
-    blobs.mkdir()
-    snapshot = storage / "snapshots" / commit
-    for source in sorted(Path(folder).rglob("*")):
-        if not source.is_file():
-            continue
-        data = source.read_bytes()
-        blob = blobs / hashlib.sha256(data).hexdigest()
-        blob.write_bytes(data)
-        link = snapshot / source.relative_to(folder)
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(os.path.relpath(blob, link.parent), link)
-    return snapshot
-
-
-@pytest.fixture
-def offline_cache(tmp_path, monkeypatch, tiny_velocity_pipeline_dir):
-    """A cache holding the tiny pipeline as REPO_ID, with the Hub client forced offline."""
-    cache = tmp_path / "hf-cache"
-    snapshot = populate_hf_cache(cache, REPO_ID, tiny_velocity_pipeline_dir)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    # huggingface_hub reads both at import time; its request hook and snapshot_download read these
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-    return cache, snapshot
 
 
 def sample(pipe):
