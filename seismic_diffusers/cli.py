@@ -108,6 +108,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-processes", type=int, default=None, help="Number of processes (default: $WORLD_SIZE or 1)."
     )
 
+    waveform = commands.add_parser(
+        "build-waveform-dataset",
+        help="Catalogue + picks + miniSEED -> quality table, filter, preprocessed miniSEED.",
+        description="Reads the catalogue (QuakeML or CSV), the picks (GSE2.0 bulletin or CSV) and every "
+        "miniSEED file under --waveforms; computes snr1..3 and gap1..3 per three-component record; keeps "
+        "records whose largest SNR exceeds --min-snr and whose gap counts are at most --max-gaps; writes "
+        "them demeaned, detrended, tapered and band-passed (by channel and magnitude) to "
+        "OUT/waveforms/, with OUT/quality.csv, OUT/metadata.csv and OUT/skipped.csv. Resumable.",
+    )
+    waveform.add_argument(
+        "--catalog", required=True, help="QuakeML or CSV (time, latitude, longitude, depth, magnitude)."
+    )
+    waveform.add_argument(
+        "--picks", required=True, help="GSE2.0 bulletin or CSV (event_id, station, phase, time)."
+    )
+    waveform.add_argument(
+        "--waveforms", required=True, help="Folder of miniSEED files (searched recursively)."
+    )
+    waveform.add_argument("--out", required=True, help="Output folder.")
+    waveform.add_argument(
+        "--min-snr", type=float, default=1.5, help="Largest component SNR must exceed this (1.5)."
+    )
+    waveform.add_argument("--max-gaps", type=int, default=0, help="Most gaps allowed per component (0).")
+    waveform.add_argument("--pattern", default="*", help="Glob of the waveform files (default: all).")
+
     denoise = commands.add_parser(
         "denoise",
         help="Denoise a miniSEED file with a cold-diffusion pipeline.",
@@ -146,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {
         "generate": _generate_velocity,
         "make-dataset": _make_dataset,
+        "build-waveform-dataset": _build_waveform_dataset,
         "denoise": _denoise,
         "info": _info,
         "push": _push,
@@ -389,6 +415,28 @@ def _make_dataset(args: argparse.Namespace) -> int:
     pairs = sum(np.load(p, mmap_mode="r").shape[0] for p in written if p.parent.name == "model")
     rate = f", {pairs / seconds:.1f} pairs/s" if pairs else ""
     print(f"wrote {len(written) // 2} shard(s), {pairs} pairs, in {seconds:.1f} s{rate} -> {args.out}")
+    return 0
+
+
+def _build_waveform_dataset(args: argparse.Namespace) -> int:
+    from .waveforms import build_waveform_dataset
+
+    try:
+        summary = build_waveform_dataset(
+            args.catalog,
+            args.picks,
+            args.waveforms,
+            args.out,
+            snr_threshold=args.min_snr,
+            max_gaps=args.max_gaps,
+            pattern=args.pattern,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(
+        f"{summary['records']} records from {summary['files']} files: {summary['passed']} kept, "
+        f"{summary['skipped']} skipped -> {args.out} (metadata.csv, quality.csv, skipped.csv)"
+    )
     return 0
 
 
