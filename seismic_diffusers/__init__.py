@@ -33,7 +33,7 @@ from .pipelines import (
     VelocityGenerationPipeline,
     VelocityPipelineOutput,
 )
-from .processors import SeismogramProcessor, VelocityProcessor
+from .processors import SeismogramProcessor, VelocityProcessor, WaveformSpectrogram
 from .schedulers import ColdDiffusionScheduler
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "VelocityGenerationPipeline",
     "VelocityPipelineOutput",
     "VelocityProcessor",
+    "WaveformSpectrogram",
     "VelocityUNet2DModel",
     "forward_model",
     "generate_velocity_models",

@@ -148,3 +148,195 @@ class SeismogramProcessor(ConfigMixin, SchedulerMixin):
         """Per-window divisor, `(B, 1, 1)` (joint) or `(B, C, 1)` (per trace); never zero."""
         dims = (1, 2) if self.config.normalization == "joint" else (2,)
         return windows.abs().amax(dim=dims, keepdim=True).clamp_min(torch.finfo(windows.dtype).tiny)
+
+
+SPECTROGRAM_REPRESENTATIONS = ("log_magnitude", "complex")
+
+
+class WaveformSpectrogram(ConfigMixin, SchedulerMixin):
+    r"""Three-component waveforms <-> STFT spectrograms (the audio-diffusion `Mel` pattern, seed 003).
+
+    The STFT uses a periodic Hann window of `nperseg` samples, hop `nperseg - noverlap`, `nfft`
+    frequency points and centred frames (`torch.stft(center=True)`), so a window of
+    `window_length` samples gives `1 + window_length // hop` frames. With the seed's defaults
+    (`nperseg=256`, `noverlap=192`, `nfft=256`) and 70 s at 100 Hz that is `(3, 129, 110)`.
+
+    Two representations, chosen by `representation`:
+
+    - `"log_magnitude"` (3 channels, the seed's): `log10(|S| + amplitude_floor)` mapped from
+      `log_range` to [-1, 1]. Absolute amplitude is kept (no per-record scaling), so magnitude
+      scaling survives. The inverse has no phase and uses fast Griffin-Lim
+      (`griffin_lim_iterations`, momentum 0.99); its round trip is approximate. Measured on
+      synthetic local events (`tests/test_processors.py`): 5.4 % relative error in the STFT
+      magnitude at 64 iterations (8.0 % at 32, 3.3 % at 128), peak amplitude within about
+      30 %. Sample-by-sample the waveform differs (the phase is re-estimated), so compare
+      envelopes and spectra, not traces.
+    - `"complex"` (6 channels: real parts of E, N, Z, then imaginary parts, divided by
+      `complex_scale`): inverted exactly by `torch.istft` (round trip to float32 precision).
+
+    Args:
+        sampling_rate (`float`, defaults to 100.0): Hz.
+        window_length (`int`, defaults to 7000): Samples per record.
+        nperseg, noverlap, nfft (`int`): STFT segment, overlap and FFT length (256, 192, 256).
+        representation (`str`, defaults to `"log_magnitude"`): See above.
+        amplitude_floor (`float`, defaults to 1e-3): Added before the log (record units).
+        log_range (`tuple[float, float]`, defaults to `(-3.0, 3.0)`): log10 magnitudes mapped to
+            -1 and +1. `fit_log_range` sets both from training data (100 dB of dynamic range).
+        complex_scale (`float`, defaults to 1.0): Divisor of the complex representation.
+        griffin_lim_iterations (`int`, defaults to 64): Iterations of the magnitude inverse.
+    """
+
+    config_name = "spectrogram_config.json"
+
+    @register_to_config
+    def __init__(
+        self,
+        sampling_rate: float = 100.0,
+        window_length: int = 7000,
+        nperseg: int = 256,
+        noverlap: int = 192,
+        nfft: int = 256,
+        representation: str = "log_magnitude",
+        amplitude_floor: float = 1e-3,
+        log_range: Sequence[float] = (-3.0, 3.0),
+        complex_scale: float = 1.0,
+        griffin_lim_iterations: int = 64,
+    ):
+        if representation not in SPECTROGRAM_REPRESENTATIONS:
+            raise ValueError(
+                f"Unknown representation {representation!r}. Valid choices: {', '.join(SPECTROGRAM_REPRESENTATIONS)}."
+            )
+        if not 0 <= noverlap < nperseg <= nfft:
+            raise ValueError(f"Need 0 <= noverlap < nperseg <= nfft; got {noverlap}, {nperseg}, {nfft}.")
+        if int(window_length) < nperseg:
+            raise ValueError(f"`window_length` ({window_length}) must be at least nperseg ({nperseg}).")
+        if not log_range[1] > log_range[0] or not amplitude_floor > 0 or not complex_scale > 0:
+            raise ValueError("Need log_range[1] > log_range[0], amplitude_floor > 0 and complex_scale > 0.")
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.nperseg - self.config.noverlap
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """`(channels, frequencies, frames)` of one record's spectrogram."""
+        channels = 3 if self.config.representation == "log_magnitude" else 6
+        return channels, self.config.nfft // 2 + 1, 1 + self.config.window_length // self.hop_length
+
+    @property
+    def frequencies(self) -> np.ndarray:
+        """Frequency of each row, Hz."""
+        return np.fft.rfftfreq(self.config.nfft, 1.0 / self.config.sampling_rate)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Centre time of each frame, s from the record's start."""
+        return np.arange(self.shape[2]) * self.hop_length / self.config.sampling_rate
+
+    def _window(self, device) -> torch.Tensor:
+        return torch.hann_window(self.config.nperseg, periodic=True, dtype=torch.float64, device=device)
+
+    def _stft(self, waveforms: torch.Tensor) -> torch.Tensor:
+        batch = waveforms.shape[:-1]
+        spec = torch.stft(
+            waveforms.reshape(-1, waveforms.shape[-1]).double(),
+            n_fft=self.config.nfft,
+            hop_length=self.hop_length,
+            win_length=self.config.nperseg,
+            window=self._window(waveforms.device),
+            center=True,
+            return_complex=True,
+        )
+        return spec.reshape(*batch, *spec.shape[-2:])
+
+    def _istft(self, spec: torch.Tensor) -> torch.Tensor:
+        batch = spec.shape[:-2]
+        out = torch.istft(
+            spec.reshape(-1, *spec.shape[-2:]),
+            n_fft=self.config.nfft,
+            hop_length=self.hop_length,
+            win_length=self.config.nperseg,
+            window=self._window(spec.device),
+            center=True,
+            length=self.config.window_length,
+        )
+        return out.reshape(*batch, out.shape[-1])
+
+    def _check_waveforms(self, waveforms) -> torch.Tensor:
+        tensor = torch.as_tensor(
+            np.asarray(waveforms) if not isinstance(waveforms, torch.Tensor) else waveforms
+        )
+        if tensor.ndim == 2:
+            tensor = tensor[None]
+        if tensor.ndim != 3 or tensor.shape[1] != 3 or tensor.shape[2] != self.config.window_length:
+            raise ValueError(
+                f"waveforms must be (3, {self.config.window_length}) or (B, 3, {self.config.window_length}) "
+                f"(E, N, Z); got {tuple(tensor.shape)}."
+            )
+        if not bool(torch.isfinite(tensor).all()):
+            raise ValueError("waveforms contain NaN or inf.")
+        return tensor
+
+    def fit_log_range(self, waveforms, dynamic_range_db: float = 100.0, headroom_db: float = 10.0) -> tuple:
+        """Fit the log scale to data `(B, 3, window_length)` in their own units: +1 sits
+        `headroom_db` above the largest STFT magnitude, -1 and `amplitude_floor`
+        `dynamic_range_db` below that. Returns `(amplitude_floor, log_range)`."""
+        peak = float(self._stft(self._check_waveforms(waveforms)).abs().max())
+        if not peak > 0:
+            raise ValueError("The waveforms are all zeros: nothing to fit.")
+        high = np.log10(peak) + headroom_db / 20.0
+        low = high - dynamic_range_db / 20.0
+        self.register_to_config(amplitude_floor=float(10.0**low), log_range=(float(low), float(high)))
+        return self.config.amplitude_floor, tuple(self.config.log_range)
+
+    def to_spectrogram(self, waveforms) -> torch.Tensor:
+        r"""`(B, 3, window_length)` (or `(3, window_length)`) waveforms -> float32 `(B, *shape)`.
+
+        Raises:
+            ValueError: wrong shape or non-finite samples.
+        """
+        spec = self._stft(self._check_waveforms(waveforms))
+        if self.config.representation == "complex":
+            return (torch.cat([spec.real, spec.imag], dim=1) / self.config.complex_scale).float()
+        low, high = self.config.log_range
+        logged = torch.log10(spec.abs() + self.config.amplitude_floor)
+        return (2.0 * (logged - low) / (high - low) - 1.0).float()
+
+    def to_waveform(
+        self, spectrograms: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        r"""`(B, *shape)` spectrograms -> float64 `(B, 3, window_length)` waveforms.
+
+        `"complex"` inverts exactly; `"log_magnitude"` runs fast Griffin-Lim from random phases
+        (`generator` makes it deterministic).
+        """
+        spectrograms = torch.as_tensor(spectrograms)
+        if spectrograms.ndim == 3:
+            spectrograms = spectrograms[None]
+        if tuple(spectrograms.shape[1:]) != self.shape:
+            raise ValueError(
+                f"spectrograms must be (B, {', '.join(map(str, self.shape))}); got {tuple(spectrograms.shape)}."
+            )
+        spectrograms = spectrograms.double()
+        if self.config.representation == "complex":
+            real, imag = spectrograms.chunk(2, dim=1)
+            return self._istft(torch.complex(real, imag) * self.config.complex_scale)
+        low, high = self.config.log_range
+        magnitude = (
+            10.0 ** ((spectrograms + 1.0) * 0.5 * (high - low) + low) - self.config.amplitude_floor
+        ).clamp_min(0)
+        return self.griffin_lim(magnitude, generator=generator)
+
+    def griffin_lim(
+        self, magnitude: torch.Tensor, generator: torch.Generator | None = None, momentum: float = 0.99
+    ):
+        """Fast Griffin-Lim (Perraudin et al. 2013): a waveform whose STFT magnitude is `magnitude`."""
+        phase = torch.rand(magnitude.shape, generator=generator, dtype=torch.float64) * 2 * torch.pi
+        angles = torch.polar(torch.ones_like(magnitude), phase.to(magnitude.device))
+        previous = torch.zeros_like(angles)
+        for _ in range(self.config.griffin_lim_iterations):
+            rebuilt = self._stft(self._istft(magnitude * angles))
+            angles = rebuilt - previous * (momentum / (1 + momentum))
+            angles = angles / angles.abs().clamp_min(1e-16)
+            previous = rebuilt
+        return self._istft(magnitude * angles)

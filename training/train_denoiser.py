@@ -310,9 +310,11 @@ def main(args: argparse.Namespace) -> None:
         model.eval()
         pipeline = ColdDiffusionDenoisePipeline(unet=model, scheduler=scheduler, processor=processor)
         pipeline.save_pretrained(pipeline_dir, safe_serialization=True)
-        # Score held-out pairs (other seeds) through the real pipeline, direct mode.
+        # Score held-out synthetic pairs (other seeds; also for STEAD/miniSEED runs, whose own
+        # records were all trained on) through the real pipeline, direct mode.
+        synthetic = argparse.Namespace(**{**vars(args), "stead_hdf5": None, "event_mseed_dir": None})
         held_out = build_dataset(
-            args, seed_offset=10_000, num_events=args.validation_pairs, num_noise=args.validation_pairs
+            synthetic, seed_offset=10_000, num_events=args.validation_pairs, num_noise=args.validation_pairs
         )
         pairs = [held_out[i] for i in range(args.validation_pairs)]
         clean = torch.stack([p["clean"] for p in pairs])
