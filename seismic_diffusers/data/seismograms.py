@@ -104,6 +104,9 @@ def _one_event(
     num_samples: int,
     magnitude_range: tuple[float, float],
     distance_range_km: tuple[float, float],
+    magnitude: float | None = None,
+    distance_km: float | None = None,
+    kappa: float | None = None,
 ) -> tuple[np.ndarray, int, int, float, float]:
     fs, n = float(sampling_rate), int(num_samples)
     duration = n / fs
@@ -114,13 +117,21 @@ def _one_event(
     d_max = min(distance_range_km[1], (duration - 3.0 - p_min) / slowness_diff)
     d_min = min(distance_range_km[0], d_max)
     distance = float(np.exp(rng.uniform(np.log(d_min), np.log(max(d_max, d_min * 1.0001)))))
+    if distance_km is not None:  # drawn above all the same, so the other draws do not shift
+        if distance_km > d_max:
+            raise ValueError(
+                f"distance_km {distance_km:.1f} km puts S past the window ({n} samples leave room for "
+                f"{d_max:.1f} km); use a longer num_samples."
+            )
+        distance = float(distance_km)
     sp_samples = int(round(distance * slowness_diff * fs))
     p_hi = max(p_min, min(p_max, duration - 3.0 - sp_samples / fs))
     p_sample = int(round(rng.uniform(p_min, p_hi) * fs))
     s_sample = p_sample + sp_samples
 
     # 2. Source: Brune omega-square spectrum (moment from Mw, random stress drop).
-    magnitude = float(rng.uniform(*magnitude_range))
+    drawn = float(rng.uniform(*magnitude_range))  # always drawn: a fixed value keeps the other draws
+    magnitude = drawn if magnitude is None else float(magnitude)
     moment = 10.0 ** (1.5 * magnitude + 9.1)  # N m (Hanks & Kanamori)
     stress_drop = float(np.exp(rng.uniform(np.log(0.5e6), np.log(20e6))))  # Pa
     vs, vp = VS_KM_S * 1e3, VP_KM_S * 1e3  # m/s
@@ -128,7 +139,8 @@ def _one_event(
     fc_p = 1.5 * fc_s  # Madariaga (1976): P corner ~1.5x the S corner
     # 3. Path and site: 1/R spreading, Q(f) = Q0 f^eta (Q_P = 1.5 Q_S), site kappa.
     q0, eta = float(np.exp(rng.uniform(np.log(100.0), np.log(600.0)))), float(rng.uniform(0.3, 0.8))
-    kappa = float(rng.uniform(0.01, 0.05))  # s
+    drawn = float(rng.uniform(0.01, 0.05))  # s
+    kappa = drawn if kappa is None else float(kappa)
     radiation_p, radiation_s = float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.3, 1.0))
     coda_q0 = float(rng.uniform(50.0, 200.0))  # coda Q at 1 Hz, Qc(f) = Qc0 f^0.8
     travel_p, travel_s = distance / VP_KM_S, distance / VS_KM_S  # s
@@ -219,6 +231,9 @@ def generate_local_earthquakes(
     start: int = 0,
     magnitude_range: tuple[float, float] = (0.5, 4.5),
     distance_range_km: tuple[float, float] = (5.0, 110.0),
+    magnitude: np.ndarray | None = None,
+    distance_km: np.ndarray | None = None,
+    kappa: np.ndarray | None = None,
 ) -> dict:
     r"""Generate noise-free three-component local-earthquake records (ground velocity, m/s).
 
@@ -270,6 +285,10 @@ def generate_local_earthquakes(
             Moment-magnitude range.
         distance_range_km (`tuple[float, float]`, *optional*, defaults to `(5.0, 110.0)`):
             Hypocentral-distance range in km (the upper end is capped so that S fits the window).
+        magnitude, distance_km, kappa (`np.ndarray` of shape `(num,)`, *optional*):
+            Fixed per-record Mw, hypocentral distance (km) and site kappa (s) instead of random
+            draws (e.g. from a catalogue and station coordinates). The random draws still happen,
+            so every other property of record `i` is the same as without them.
 
     Returns:
         `dict` with
@@ -299,21 +318,33 @@ def generate_local_earthquakes(
     if not magnitude_range[0] <= magnitude_range[1]:
         raise ValueError(f"`magnitude_range` must be (min, max) with min <= max, got {magnitude_range}.")
     num, num_samples = int(num), int(num_samples)
+    fixed = {}
+    for name, values in (("magnitude", magnitude), ("distance_km", distance_km), ("kappa", kappa)):
+        if values is not None:
+            values = np.asarray(values, dtype=np.float64).reshape(-1)
+            if values.shape != (num,) or not np.isfinite(values).all():
+                raise ValueError(f"`{name}` must hold {num} finite values, got {values.shape} (or NaN).")
+            fixed[name] = values
+    if "distance_km" in fixed and (fixed["distance_km"] <= 0).any():
+        raise ValueError("`distance_km` must be positive.")
+    if "kappa" in fixed and (fixed["kappa"] < 0).any():
+        raise ValueError("`kappa` must be >= 0 s.")
     waveforms = np.empty((num, 3, num_samples), dtype=np.float32)
     p_arrival = np.empty(num, dtype=np.int64)
     s_arrival = np.empty(num, dtype=np.int64)
-    magnitude = np.empty(num, dtype=np.float32)
+    magnitudes = np.empty(num, dtype=np.float32)
     distance = np.empty(num, dtype=np.float32)
     for i in range(num):
         rng = np.random.default_rng([int(seed), int(start) + i])
-        waveforms[i], p_arrival[i], s_arrival[i], magnitude[i], distance[i] = _one_event(
-            rng, sampling_rate, num_samples, magnitude_range, distance_range_km
+        overrides = {name: float(values[i]) for name, values in fixed.items()}
+        waveforms[i], p_arrival[i], s_arrival[i], magnitudes[i], distance[i] = _one_event(
+            rng, sampling_rate, num_samples, magnitude_range, distance_range_km, **overrides
         )
     return {
         "waveforms": waveforms,
         "p_arrival_sample": p_arrival,
         "s_arrival_sample": s_arrival,
-        "magnitude": magnitude,
+        "magnitude": magnitudes,
         "distance_km": distance,
     }
 

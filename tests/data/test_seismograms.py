@@ -643,3 +643,40 @@ def test_write_miniseed_folder_round_trips_through_the_reader(tmp_path):
         write_miniseed_folder(tmp_path, records[:, :2])
     with pytest.raises(ValueError, match="all zeros"):
         write_miniseed_folder(tmp_path, np.zeros((1, 3, 10)))
+
+
+def test_fixed_magnitude_distance_and_kappa_steer_the_generator():
+    drawn = generate_local_earthquakes(3, seed=5)
+    fixed = generate_local_earthquakes(
+        3, seed=5, magnitude=drawn["magnitude"], distance_km=drawn["distance_km"]
+    )
+    np.testing.assert_allclose(
+        fixed["waveforms"], drawn["waveforms"], atol=1e-6 * np.abs(drawn["waveforms"]).max()
+    )
+    # amplitude grows about tenfold per magnitude unit at fixed distance, and falls with distance
+    peaks = {
+        (m, d): np.log10(np.abs(generate_local_earthquakes(12, seed=9, magnitude=np.full(12, m),
+                         distance_km=np.full(12, d))["waveforms"]).max(axis=(1, 2))).mean()
+        for m in (1.0, 3.0) for d in (20.0, 80.0)
+    }  # fmt: skip
+    assert 0.8 < (peaks[(3.0, 20.0)] - peaks[(1.0, 20.0)]) / 2 < 1.5
+    assert peaks[(3.0, 80.0)] < peaks[(3.0, 20.0)] - 0.4
+    # a larger kappa removes high frequencies
+    soft = generate_local_earthquakes(4, seed=2, kappa=np.full(4, 0.005))["waveforms"]
+    hard = generate_local_earthquakes(4, seed=2, kappa=np.full(4, 0.08))["waveforms"]
+    assert np.abs(np.diff(hard, axis=-1)).sum() < 0.7 * np.abs(np.diff(soft, axis=-1)).sum()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"magnitude": [1.0, 2.0]}, "`magnitude` must hold 3 finite values"),
+        ({"distance_km": [10.0, float("nan"), 10.0]}, "`distance_km` must hold 3 finite values"),
+        ({"distance_km": [10.0, -1.0, 10.0]}, "must be positive"),
+        ({"distance_km": [10.0, 500.0, 10.0]}, "puts S past the window"),
+        ({"kappa": [0.01, -0.01, 0.02]}, "must be >= 0"),
+    ],
+)
+def test_fixed_values_are_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generate_local_earthquakes(3, seed=0, **kwargs)
