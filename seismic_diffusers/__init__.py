@@ -22,7 +22,13 @@ from .metrics import (
     train_family_classifier,
     velocity_frechet_distance,
 )
-from .models import JointVQModel, SeismogramUNet1DModel, VelocityUNet2DModel
+from .models import (
+    JointVQModel,
+    SeismogramUNet1DModel,
+    SpectrogramAutoencoder,
+    SpectrogramVAE,
+    VelocityUNet2DModel,
+)
 from .physics import OPENFWI, AcquisitionGeometry, forward_model, pde_deviation
 from .pipelines import (
     ColdDiffusionDenoisePipeline,
@@ -46,6 +52,8 @@ __all__ = [
     "SeismogramDenoiseOutput",
     "SeismogramProcessor",
     "SeismogramUNet1DModel",
+    "SpectrogramAutoencoder",
+    "SpectrogramVAE",
     "OPENFWI",
     "AcquisitionGeometry",
     "VELOCITY_FAMILIES",

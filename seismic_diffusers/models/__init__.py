@@ -1,6 +1,7 @@
 from .joint_vq import JointVQDecoderOutput, JointVQEncoderOutput, JointVQModel
 from .unet_1d_denoiser import SeismogramUNet1DModel, SeismogramUNet1DOutput
 from .unet_velocity import VelocityUNet2DModel
+from .waveform_vae import SpectrogramAutoencoder, SpectrogramAutoencoderOutput, SpectrogramVAE
 
 __all__ = [
     "JointVQDecoderOutput",
@@ -8,5 +9,8 @@ __all__ = [
     "JointVQModel",
     "SeismogramUNet1DModel",
     "SeismogramUNet1DOutput",
+    "SpectrogramAutoencoder",
+    "SpectrogramAutoencoderOutput",
+    "SpectrogramVAE",
     "VelocityUNet2DModel",
 ]

@@ -1,0 +1,233 @@
+"""Spectrogram autoencoders of the Marmara track (seed 003): AE, VAE and conditional VAE."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from diffusers.utils import BaseOutput
+from torch import nn
+
+CONDITION_FEATURES = ("magnitude", "latitude", "longitude", "depth_km")
+
+
+def _encoder(in_channels: int, widths: Sequence[int]) -> nn.Sequential:
+    """The seed's encoder: 3x3 convolutions with stride 2, batch norm and ReLU, one per width."""
+    layers, previous = [], in_channels
+    for width in widths:
+        layers += [nn.Conv2d(previous, width, 3, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU()]
+        previous = width
+    return nn.Sequential(*layers)
+
+
+def _decoder(out_channels: int, widths: Sequence[int]) -> nn.Sequential:
+    """The mirror: 4x4 transposed convolutions with stride 2 (batch norm and ReLU between)."""
+    widths = list(widths)[::-1]
+    layers = []
+    for width, following in zip(widths, widths[1:] + [out_channels], strict=True):
+        layers.append(nn.ConvTranspose2d(width, following, 4, stride=2, padding=1))
+        if following != out_channels:
+            layers += [nn.BatchNorm2d(following), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class _PaddedGrid:
+    """Pads `(B, C, H, W)` to multiples of `2 ** levels` and crops back (129 x 110 -> 144 x 112)."""
+
+    def __init__(self, shape: Sequence[int], levels: int):
+        factor = 2**levels
+        self.shape = tuple(int(s) for s in shape)
+        self.padded = tuple(math.ceil(s / factor) * factor for s in self.shape)
+        self.latent = tuple(p // factor for p in self.padded)
+
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) != self.shape:
+            raise ValueError(
+                f"Expected spectrograms of (..., {self.shape[0]}, {self.shape[1]}); got {tuple(x.shape)}."
+            )
+        return F.pad(
+            x, (0, self.padded[1] - self.shape[1], 0, self.padded[0] - self.shape[0]), mode="replicate"
+        )
+
+    def crop(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., : self.shape[0], : self.shape[1]]
+
+
+@dataclass
+class SpectrogramAutoencoderOutput(BaseOutput):
+    """
+    Args:
+        sample (`torch.Tensor` of shape `(B, C, F, T)`): The reconstruction.
+        latents (`torch.Tensor`): The code: `(B, 256, F/16, T/16)` for the AE, `(B, 128)` for the VAEs.
+        mean, logvar (`torch.Tensor` of shape `(B, latent_dim)`, *optional*): The VAEs' posterior.
+    """
+
+    sample: torch.Tensor
+    latents: torch.Tensor
+    mean: torch.Tensor | None = None
+    logvar: torch.Tensor | None = None
+
+
+class SpectrogramAutoencoder(ModelMixin, ConfigMixin):
+    r"""
+    The seed's deterministic autoencoder: four stride-2 convolutions (32 -> 64 -> 128 -> 256) with
+    batch norm and ReLU, a spatial latent `(256, F/16, T/16)`, and a mirrored transposed-conv
+    decoder; trained with MSE.
+
+    Args:
+        in_channels (`int`, defaults to 3): Spectrogram channels (E, N, Z).
+        spectrogram_shape (`tuple[int, int]`, defaults to `(129, 110)`): `(frequencies, frames)`;
+            padded internally to multiples of 16.
+        block_out_channels (`tuple[int]`, defaults to `(32, 64, 128, 256)`).
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        in_channels: int = 3,
+        spectrogram_shape: Sequence[int] = (129, 110),
+        block_out_channels: Sequence[int] = (32, 64, 128, 256),
+    ):
+        super().__init__()
+        self.grid = _PaddedGrid(spectrogram_shape, len(block_out_channels))
+        self.encoder = _encoder(in_channels, block_out_channels)
+        self.decoder = _decoder(in_channels, block_out_channels)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.grid.pad(x))
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.grid.crop(self.decoder(latents))
+
+    def forward(self, x: torch.Tensor, return_dict: bool = True):
+        latents = self.encode(x)
+        sample = self.decode(latents)
+        return SpectrogramAutoencoderOutput(sample, latents) if return_dict else (sample, latents)
+
+
+class SpectrogramVAE(ModelMixin, ConfigMixin):
+    r"""
+    The seed's VAE (`num_stations=0`) and conditional VAE (`num_stations > 0`) over spectrograms.
+
+    The encoder is the autoencoder's conv stack, flattened and projected to a mean and a
+    log-variance of `latent_dim` (128); the decoder projects `z` back to `(256, F/16, T/16)` and
+    runs the mirrored transposed convolutions. Trained with MSE + beta * KL.
+
+    Conditional (CVAE): the condition is the event magnitude, its latitude, longitude and depth
+    (each mapped to [-1, 1] with the ranges in the config) and a learned
+    `station_embedding_dim` (16) station embedding; a small network (Linear, SiLU, Linear) turns
+    them into a `condition_dim` (64) vector, concatenated to the flattened image features in the
+    encoder and to `z` in the decoder. Station index `num_stations` is the "unknown station"
+    embedding, trained by dropping the station with probability `station_dropout` (training
+    script), so a pipeline can generate for a station it has not seen.
+
+    Args:
+        in_channels (`int`, defaults to 3), spectrogram_shape, block_out_channels: As the AE.
+        latent_dim (`int`, defaults to 128).
+        num_stations (`int`, defaults to 0): 0 for the unconditional VAE.
+        station_embedding_dim (`int`, defaults to 16). condition_dim (`int`, defaults to 64).
+        magnitude_range, latitude_range, longitude_range, depth_range_km (`tuple[float, float]`):
+            Mapped to [-1, 1] (the training data's span; the pipeline refuses values outside).
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        in_channels: int = 3,
+        spectrogram_shape: Sequence[int] = (129, 110),
+        block_out_channels: Sequence[int] = (32, 64, 128, 256),
+        latent_dim: int = 128,
+        num_stations: int = 0,
+        station_embedding_dim: int = 16,
+        condition_dim: int = 64,
+        magnitude_range: Sequence[float] = (0.5, 5.0),
+        latitude_range: Sequence[float] = (40.0, 41.5),
+        longitude_range: Sequence[float] = (26.0, 30.5),
+        depth_range_km: Sequence[float] = (0.0, 30.0),
+    ):
+        super().__init__()
+        self.grid = _PaddedGrid(spectrogram_shape, len(block_out_channels))
+        self.encoder = _encoder(in_channels, block_out_channels)
+        self.decoder = _decoder(in_channels, block_out_channels)
+        features = block_out_channels[-1] * self.grid.latent[0] * self.grid.latent[1]
+        conditioned = condition_dim if num_stations > 0 else 0
+        self.to_moments = nn.Linear(features + conditioned, 2 * latent_dim)
+        self.from_latent = nn.Linear(latent_dim + conditioned, features)
+        if num_stations > 0:
+            self.station_embedding = nn.Embedding(num_stations + 1, station_embedding_dim)  # + unknown
+            self.condition_net = nn.Sequential(
+                nn.Linear(len(CONDITION_FEATURES) + station_embedding_dim, condition_dim),
+                nn.SiLU(),
+                nn.Linear(condition_dim, condition_dim),
+            )
+
+    @property
+    def conditional(self) -> bool:
+        return self.config.num_stations > 0
+
+    @property
+    def unknown_station(self) -> int:
+        """Index of the "unknown station" embedding."""
+        return self.config.num_stations
+
+    def normalize_conditions(self, conditions: torch.Tensor) -> torch.Tensor:
+        """`(B, 4)` magnitude, latitude, longitude, depth (km) -> [-1, 1] over the config ranges."""
+        ranges = torch.tensor(
+            [self.config.magnitude_range, self.config.latitude_range, self.config.longitude_range,
+             self.config.depth_range_km],
+            dtype=conditions.dtype, device=conditions.device,
+        )  # fmt: skip
+        return 2.0 * (conditions - ranges[:, 0]) / (ranges[:, 1] - ranges[:, 0]) - 1.0
+
+    def condition(self, conditions: torch.Tensor, stations: torch.Tensor) -> torch.Tensor:
+        """The `(B, condition_dim)` vector from raw `(B, 4)` conditions and `(B,)` station indices."""
+        if not self.conditional:
+            raise ValueError("This VAE is unconditional (num_stations=0).")
+        features = torch.cat([self.normalize_conditions(conditions), self.station_embedding(stations)], dim=1)
+        return self.condition_net(features)
+
+    def encode(
+        self, x: torch.Tensor, condition: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spectrograms `(B, C, F, T)` -> posterior `(mean, logvar)`, each `(B, latent_dim)`."""
+        features = self.encoder(self.grid.pad(x)).flatten(1)
+        if self.conditional:
+            features = torch.cat([features, condition], dim=1)
+        mean, logvar = self.to_moments(features).chunk(2, dim=1)
+        return mean, logvar.clamp(-30.0, 20.0)
+
+    def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """`(B, latent_dim)` -> spectrograms `(B, C, F, T)`."""
+        if self.conditional:
+            z = torch.cat([z, condition], dim=1)
+        h = self.from_latent(z).view(z.shape[0], self.config.block_out_channels[-1], *self.grid.latent)
+        return self.grid.crop(self.decoder(F.relu(h)))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        conditions: torch.Tensor | None = None,
+        stations: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        sample_posterior: bool = True,
+        return_dict: bool = True,
+    ):
+        condition = self.condition(conditions, stations) if self.conditional else None
+        mean, logvar = self.encode(x, condition)
+        z = mean
+        if sample_posterior:
+            noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+            z = mean + torch.exp(0.5 * logvar) * noise
+        sample = self.decode(z, condition)
+        output = SpectrogramAutoencoderOutput(sample, z, mean, logvar)
+        return output if return_dict else output.to_tuple()
+
+    @staticmethod
+    def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """KL(N(mean, exp(logvar)) || N(0, I)), summed over latent dimensions, averaged over the batch."""
+        return (-0.5 * (1 + logvar - mean.pow(2) - logvar.exp()).sum(dim=1)).mean()

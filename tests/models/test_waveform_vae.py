@@ -1,0 +1,78 @@
+"""Spectrogram AE / VAE / CVAE: shapes of the seed, save-load round trips, conditioning, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seismic_diffusers import SpectrogramAutoencoder, SpectrogramVAE
+
+SMALL = {"block_out_channels": (8, 8, 16, 16)}
+
+
+def spectrograms(batch=2, seed=0):
+    return torch.randn(batch, 3, 129, 110, generator=torch.Generator().manual_seed(seed)).clamp(-1, 1)
+
+
+def test_autoencoder_has_the_seeds_architecture():
+    model = SpectrogramAutoencoder()
+    strided = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
+    assert [m.out_channels for m in strided] == [32, 64, 128, 256] and all(
+        m.stride == (2, 2) for m in strided
+    )
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.encoder) == 4
+    out = model.eval()(spectrograms())
+    assert out.sample.shape == (2, 3, 129, 110) and out.latents.shape == (2, 256, 9, 7)  # 144 x 112 / 16
+
+
+def test_vae_has_a_128_dimensional_latent_and_its_kl():
+    model = SpectrogramVAE(**SMALL).eval()
+    out = model(spectrograms(), generator=torch.Generator().manual_seed(0))
+    assert out.latents.shape == out.mean.shape == out.logvar.shape == (2, 128)
+    assert out.sample.shape == (2, 3, 129, 110)
+    assert SpectrogramVAE.kl_divergence(torch.zeros(2, 128), torch.zeros(2, 128)) == 0
+    assert SpectrogramVAE.kl_divergence(out.mean, out.logvar) > 0
+    deterministic = model(spectrograms(), sample_posterior=False)
+    torch.testing.assert_close(deterministic.latents, deterministic.mean)
+
+
+def test_cvae_conditions_encoder_and_decoder():
+    model = SpectrogramVAE(num_stations=3, **SMALL).eval()
+    assert model.station_embedding.num_embeddings == 4 and model.unknown_station == 3  # + unknown
+    assert model.condition_net[0].in_features == 4 + 16 and model.condition_net[-1].out_features == 64
+    conditions = torch.tensor([[2.0, 40.8, 29.0, 10.0], [4.0, 40.8, 29.0, 10.0]])
+    stations = torch.tensor([0, 0])
+    out = model(spectrograms(), conditions, stations, sample_posterior=False)
+    z = torch.zeros(2, 128)
+    decoded = model.decode(z, model.condition(conditions, stations))
+    assert not torch.allclose(decoded[0], decoded[1])  # the magnitude changes the output
+    other_station = model.decode(z, model.condition(conditions, torch.tensor([1, 1])))
+    assert not torch.allclose(decoded, other_station)
+    assert out.sample.shape == (2, 3, 129, 110)
+    normalized = model.normalize_conditions(torch.tensor([[0.5, 40.0, 26.0, 0.0], [5.0, 41.5, 30.5, 30.0]]))
+    torch.testing.assert_close(normalized, torch.tensor([[-1.0] * 4, [1.0] * 4]))
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs", [(SpectrogramAutoencoder, SMALL), (SpectrogramVAE, {"num_stations": 2, **SMALL})]
+)
+def test_save_load_round_trip_is_exact(tmp_path, cls, kwargs):
+    model = cls(**kwargs).eval()
+    model.save_pretrained(tmp_path)
+    loaded = cls.from_pretrained(tmp_path).eval()
+    assert {p.name for p in tmp_path.iterdir()} == {"config.json", "diffusion_pytorch_model.safetensors"}
+    args = (spectrograms(),)
+    if cls is SpectrogramVAE:
+        args += (torch.tensor([[2.0, 40.8, 29.0, 10.0]] * 2), torch.tensor([0, 1]))
+        torch.testing.assert_close(
+            model(*args, sample_posterior=False).sample, loaded(*args, sample_posterior=False).sample
+        )
+    else:
+        torch.testing.assert_close(model(*args).sample, loaded(*args).sample)
+
+
+def test_wrong_shapes_and_missing_conditions_are_refused():
+    with pytest.raises(ValueError, match=r"Expected spectrograms of \(\.\.\., 129, 110\)"):
+        SpectrogramAutoencoder(**SMALL)(torch.zeros(1, 3, 129, 100))
+    with pytest.raises(ValueError, match="unconditional"):
+        SpectrogramVAE(**SMALL).condition(torch.zeros(1, 4), torch.zeros(1, dtype=torch.long))
