@@ -114,14 +114,15 @@ def _one_event(
 
     # 1. Geometry: P at 1/6-1/2 of the window, S at least 3 s before the end.
     p_min, p_max = duration / 6.0, duration / 2.0
-    d_max = min(distance_range_km[1], (duration - 3.0 - p_min) / slowness_diff)
+    window_cap_km = (duration - 3.0 - p_min) / slowness_diff  # S must arrive 3 s before the end
+    d_max = min(distance_range_km[1], window_cap_km)
     d_min = min(distance_range_km[0], d_max)
     distance = float(np.exp(rng.uniform(np.log(d_min), np.log(max(d_max, d_min * 1.0001)))))
     if distance_km is not None:  # drawn above all the same, so the other draws do not shift
-        if distance_km > d_max:
+        if distance_km > window_cap_km:
             raise ValueError(
                 f"distance_km {distance_km:.1f} km puts S past the window ({n} samples leave room for "
-                f"{d_max:.1f} km); use a longer num_samples."
+                f"{window_cap_km:.1f} km); use a longer num_samples."
             )
         distance = float(distance_km)
     sp_samples = int(round(distance * slowness_diff * fs))

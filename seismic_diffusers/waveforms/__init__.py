@@ -5,13 +5,17 @@ from .catalog import CatalogEvent, read_catalog, read_picks
 from .dataset import build_waveform_dataset, read_processed, write_processed
 from .preprocessing import BANDPASS_TABLE, MAGNITUDE_BINS, bandpass_for, preprocess
 from .quality import passes_quality, record_quality, snr
+from .synthetic import SYNTHETIC_STATIONS, generate_marmara_records, hypocentral_distance_km
 
 __all__ = [
     "BANDPASS_TABLE",
     "MAGNITUDE_BINS",
+    "SYNTHETIC_STATIONS",
     "CatalogEvent",
     "bandpass_for",
     "build_waveform_dataset",
+    "generate_marmara_records",
+    "hypocentral_distance_km",
     "passes_quality",
     "preprocess",
     "read_catalog",
