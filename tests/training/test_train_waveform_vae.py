@@ -1,0 +1,36 @@
+"""`training/train_waveform_vae.py` through `accelerate launch` on CPU: AE and CVAE, kill-free resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from seismic_diffusers import SpectrogramAutoencoder, SpectrogramVAE, WaveformSpectrogram
+
+TINY = ["--num_records", "40", "--train_batch_size", "8", "--logging_steps", "1", "--block_out_channels", "8", "8",
+        "16", "16", "--checkpointing_steps", "2", "--use_ema"]  # fmt: skip
+
+
+@pytest.mark.parametrize("model, cls", [("cvae", SpectrogramVAE), ("ae", SpectrogramAutoencoder)])
+def test_train_resume_and_load(tmp_path, accelerate_launch, model, cls):
+    out = tmp_path / model
+    accelerate_launch(
+        "train_waveform_vae.py", "--model", model, "--output_dir", out, "--max_train_steps", "2", *TINY
+    )
+    log = accelerate_launch("train_waveform_vae.py", "--model", model, "--output_dir", out, "--max_train_steps", "4",
+                            "--resume_from_checkpoint", "latest", *TINY)  # fmt: skip
+    assert "Resuming from" in log
+    steps = [json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    loaded = cls.from_pretrained(str(out / "model"))
+    if model == "cvae":
+        assert loaded.conditional and loaded.config.num_stations == 8
+        assert loaded.config.magnitude_range[0] >= 0.8 and loaded.config.magnitude_range[1] <= 4.9
+    spectrogram = WaveformSpectrogram.from_config(WaveformSpectrogram.load_config(str(out / "spectrogram")))
+    assert (
+        spectrogram.shape == (3, 129, 110)
+        and spectrogram.config.log_range[1] > spectrogram.config.log_range[0]
+    )
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["steps"] == 4 and scores["held_out_records"] == 2 and "spectrogram_snr_db" in scores

@@ -1,0 +1,256 @@
+#!/usr/bin/env python
+"""Train the Marmara track's spectrogram autoencoder, VAE or conditional VAE with Accelerate.
+
+Run with `accelerate launch training/train_waveform_vae.py --model cvae --output_dir runs/cvae ...`.
+Same conventions as `train_velocity.py`: EMA, atomic checkpoints with `--resume_from_checkpoint
+latest`, mixed precision, gradient accumulation, a `diffusers.optimization` LR schedule.
+
+Data: synthetic Marmara-like records (`waveforms.generate_marmara_records`, default) or a
+`build-waveform-dataset` output folder (`--dataset_dir`: its metadata.csv and processed
+miniSEED; the first `--window_length` samples of each record). Records become log-magnitude STFT
+spectrograms (`WaveformSpectrogram`, the seed's 256/192/256, fitted to the training data). The AE
+minimises MSE; the VAE and CVAE minimise MSE + beta * KL (KL summed over the latent, averaged
+over the batch). The CVAE drops the station to the "unknown station" embedding with probability
+`--station_dropout`, so it can generate for stations it has not seen.
+
+Writes OUTPUT_DIR/model (the `ModelMixin`), OUTPUT_DIR/spectrogram (its config) and
+OUTPUT_DIR/scores.json (held-out reconstruction SNR in the spectrogram and waveform domains).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate.logging import get_logger
+from accelerate.utils import set_seed
+
+from seismic_diffusers import SpectrogramAutoencoder, SpectrogramVAE, WaveformSpectrogram
+from seismic_diffusers.utils.training import (
+    add_training_arguments,
+    backward_and_step,
+    build_optimization,
+    epoch_batches,
+    log_and_checkpoint,
+    make_accelerator,
+    make_ema,
+    resume_and_progress,
+)
+from seismic_diffusers.waveforms import generate_marmara_records
+
+logger = get_logger(__name__, log_level="INFO")
+MODELS = ("ae", "vae", "cvae")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset_dir", type=str, default=None, help="A build-waveform-dataset output folder.")
+    data.add_argument("--num_records", type=int, default=6000, help="Synthetic records (default data).")
+    data.add_argument("--data_seed", type=int, default=0)
+    data.add_argument("--window_length", type=int, default=7000, help="Samples per record (70 s at 100 Hz).")
+    data.add_argument("--validation_fraction", type=float, default=0.05, help="Last share, held out.")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", choices=MODELS, default="cvae")
+    model.add_argument("--block_out_channels", type=int, nargs=4, default=[32, 64, 128, 256])
+    model.add_argument("--latent_dim", type=int, default=128)
+    model.add_argument("--beta", type=float, default=1e-3, help="Weight of the KL term (VAE, CVAE).")
+    model.add_argument(
+        "--station_dropout", type=float, default=0.1, help="CVAE: share of unknown-station draws."
+    )
+    add_training_arguments(parser, output_dir="runs/waveform-vae", max_train_steps=3000, learning_rate=1e-3)
+    return parser.parse_args(argv)
+
+
+def load_records(args: argparse.Namespace) -> dict:
+    """Waveforms `(N, 3, window_length)` and their catalogue: synthetic, or a built dataset."""
+    if args.dataset_dir is None:
+        records = generate_marmara_records(
+            args.num_records, seed=args.data_seed, num_samples=args.window_length
+        )
+        return {
+            key: records[key]
+            for key in ("waveforms", "magnitude", "latitude", "longitude", "depth_km", "station")
+        }
+    from seismic_diffusers.waveforms import read_processed
+    from seismic_diffusers.waveforms.quality import component_index
+
+    folder = Path(args.dataset_dir)
+    metadata = folder / "metadata.csv"
+    if not metadata.is_file():
+        raise ValueError(
+            f"{folder} has no metadata.csv: build it with `seismic-diffusers build-waveform-dataset`."
+        )
+    with open(metadata, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = {key: [] for key in ("waveforms", "magnitude", "latitude", "longitude", "depth_km", "station")}
+    for row in rows:
+        stream = read_processed(folder / row["path"])
+        window = np.zeros((3, args.window_length), dtype=np.float32)
+        for trace in stream:
+            index = component_index(trace.stats.channel)
+            if index is not None:
+                data = trace.data[: args.window_length]
+                window[index, : len(data)] = data
+        out["waveforms"].append(window)
+        for key in ("magnitude", "latitude", "longitude", "depth_km"):
+            out[key].append(float(row[key]))
+        out["station"].append(row["station"].split(".")[1])
+    if not rows:
+        raise ValueError(f"{metadata} lists no records.")
+    return {key: np.asarray(value) if key != "station" else value for key, value in out.items()}
+
+
+def build_model(args: argparse.Namespace, stations: list[str], records: dict):
+    if args.model == "ae":
+        return SpectrogramAutoencoder(block_out_channels=tuple(args.block_out_channels))
+    span = {
+        key: (float(np.min(records[key])), float(np.max(records[key])))
+        for key in ("magnitude", "latitude", "longitude", "depth_km")
+    }
+    return SpectrogramVAE(
+        block_out_channels=tuple(args.block_out_channels),
+        latent_dim=args.latent_dim,
+        num_stations=len(stations) if args.model == "cvae" else 0,
+        magnitude_range=span["magnitude"],
+        latitude_range=span["latitude"],
+        longitude_range=span["longitude"],
+        depth_range_km=span["depth_km"],
+    )
+
+
+def reconstruction_snr_db(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-record 10 log10(|target|^2 / |estimate - target|^2)."""
+    dims = tuple(range(1, target.ndim))
+    return 10 * torch.log10(target.pow(2).sum(dims) / (estimate - target).pow(2).sum(dims).clamp_min(1e-30))
+
+
+def main(args: argparse.Namespace) -> None:
+    accelerator = make_accelerator(args)
+    records = load_records(args)
+    stations = sorted(set(records["station"]))
+    count = len(records["waveforms"])
+    held = max(1, int(round(args.validation_fraction * count)))
+    train_slice, val_slice = slice(0, count - held), slice(count - held, count)
+
+    spectrogram = WaveformSpectrogram(window_length=args.window_length)
+    spectrogram.fit_log_range(records["waveforms"][train_slice])
+    specs = torch.cat(
+        [spectrogram.to_spectrogram(records["waveforms"][i : i + 256]) for i in range(0, count, 256)]
+    )
+    conditions = torch.tensor(
+        np.stack([records[k] for k in ("magnitude", "latitude", "longitude", "depth_km")], axis=1),
+        dtype=torch.float32,
+    )
+    station_index = torch.tensor([stations.index(s) for s in records["station"]])
+
+    model = build_model(args, stations, records)
+    model_cls = type(model)
+    logger.info(
+        f"{model_cls.__name__} ({args.model}): {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters"
+    )
+    ema_model = make_ema(accelerator, model, model_cls, args, subfolder="model")
+    set_seed(args.seed)
+    dataset = torch.utils.data.TensorDataset(
+        specs[train_slice], conditions[train_slice], station_index[train_slice]
+    )
+    dataloader = torch.utils.data.DataLoader(
+        dataset, batch_size=args.train_batch_size, shuffle=True, drop_last=True
+    )
+    optimizer, lr_scheduler = build_optimization(accelerator, model, args)
+    model, optimizer, dataloader, lr_scheduler = accelerator.prepare(
+        model, optimizer, dataloader, lr_scheduler
+    )
+    if ema_model is not None:
+        ema_model.to(accelerator.device)
+    global_step, first_epoch, resume_step, num_epochs, progress = resume_and_progress(
+        accelerator, args, dataloader, logger
+    )
+    start, recent = time.time(), []
+    core = accelerator.unwrap_model(model)
+    for epoch in range(first_epoch, num_epochs):
+        model.train()
+        for spec, condition, station in epoch_batches(
+            accelerator, dataloader, epoch, first_epoch, resume_step
+        ):
+            if global_step >= args.max_train_steps:
+                break
+            with accelerator.accumulate(model):
+                if args.model == "ae":
+                    out = model(spec)
+                    kl = torch.zeros((), device=spec.device)
+                else:
+                    if args.model == "cvae":
+                        unknown = torch.rand(station.shape, device=station.device) < args.station_dropout
+                        station = torch.where(
+                            unknown, torch.full_like(station, core.unknown_station), station
+                        )
+                    out = model(spec, condition, station) if args.model == "cvae" else model(spec)
+                    kl = SpectrogramVAE.kl_divergence(out.mean.float(), out.logvar.float())
+                mse = F.mse_loss(out.sample.float(), spec.float())
+                loss = mse + args.beta * kl
+                backward_and_step(accelerator, loss, model, optimizer, lr_scheduler, args.max_grad_norm)
+            if not accelerator.sync_gradients:
+                continue
+            if ema_model is not None:
+                ema_model.step(model.parameters())
+            global_step += 1
+            progress.update(1)
+            recent = (recent + [(loss.item(), mse.item(), kl.item())])[-args.logging_steps :]
+            mean = np.mean(recent, axis=0)
+            progress.set_postfix(loss=f"{mean[0]:.4f}", mse=f"{mean[1]:.4f}", kl=f"{mean[2]:.1f}")
+            log_and_checkpoint(
+                accelerator, args, global_step, {"loss": float(mean[0]), "mse": float(mean[1]), "kl": float(mean[2])},
+                lr_scheduler.get_last_lr()[0], start, logger,
+            )  # fmt: skip
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if ema_model is not None:
+            ema_model.copy_to(core.parameters())
+        core.eval()
+        core.save_pretrained(os.path.join(args.output_dir, "model"), safe_serialization=True)
+        spectrogram.save_config(os.path.join(args.output_dir, "spectrogram"))
+        with torch.no_grad():
+            spec = specs[val_slice]
+            if args.model == "ae":
+                estimate = core(spec).sample
+            elif args.model == "vae":
+                estimate = core(spec, sample_posterior=False).sample
+            else:
+                estimate = core(
+                    spec, conditions[val_slice], station_index[val_slice], sample_posterior=False
+                ).sample
+            waveform = spectrogram.to_waveform(estimate, generator=torch.Generator().manual_seed(args.seed))
+        scores = {
+            "model": args.model,
+            "steps": global_step,
+            "train_minutes": round((time.time() - start) / 60, 1),
+            "held_out_records": int(held),
+            "spectrogram_snr_db": float(reconstruction_snr_db(estimate, spec).mean()),
+            "stft_magnitude_snr_db": float(
+                reconstruction_snr_db(
+                    spectrogram._stft(waveform).abs(),
+                    spectrogram._stft(torch.as_tensor(records["waveforms"][val_slice])).abs(),
+                ).mean()
+            ),
+            "stations": stations,
+            "command": "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:]),
+        }
+        (Path(args.output_dir) / "scores.json").write_text(json.dumps(scores, indent=2))
+        logger.info(f"Saved {args.output_dir}/model: {scores}")
+    accelerator.end_training()
+
+
+if __name__ == "__main__":
+    main(parse_args())
