@@ -160,6 +160,15 @@ def populate_hf_cache(cache: Path, repo_id: str, folder: str | os.PathLike, comm
 
 
 @pytest.fixture
+def offline_repo():
+    """`repo_id` and `commit` of the pipeline `offline_cache` holds (test modules cannot import
+    conftest reliably: several conftest.py files share that module name)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(repo_id=REPO_ID, commit=COMMIT)
+
+
+@pytest.fixture
 def offline_cache(tmp_path, monkeypatch, tiny_velocity_pipeline_dir):
     """A cache holding the tiny pipeline as REPO_ID, with the Hub client forced offline."""
     cache = tmp_path / "hf-cache"

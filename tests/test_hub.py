@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import COMMIT, REPO_ID  # noqa: E402
 
 from seismic_diffusers import VelocityGenerationPipeline
 from seismic_diffusers.hub import check_pipeline_folder, push_pipeline, resolve_pretrained
@@ -27,32 +26,35 @@ def sample(pipe):
 # offline Hub loading
 
 
-def test_offline_mode_blocks_requests(offline_cache):
+def test_offline_mode_blocks_requests(offline_cache, offline_repo):
     with pytest.raises(huggingface_hub.errors.OfflineModeIsEnabled):
-        huggingface_hub.HfApi().repo_info(REPO_ID)
+        huggingface_hub.HfApi().repo_info(offline_repo.repo_id)
 
 
 @pytest.mark.parametrize("explicit_cache_dir", [True, False], ids=["cache_dir", "HF_HUB_CACHE"])
-def test_resolve_hub_id_from_offline_cache(offline_cache, explicit_cache_dir):
+def test_resolve_hub_id_from_offline_cache(offline_cache, offline_repo, explicit_cache_dir):
     cache, snapshot = offline_cache
     kwargs = {"cache_dir": str(cache)} if explicit_cache_dir else {}
-    assert Path(resolve_pretrained(REPO_ID, **kwargs)) == snapshot.resolve()
+    assert Path(resolve_pretrained(offline_repo.repo_id, **kwargs)) == snapshot.resolve()
     # a pinned commit resolves without reading refs/
-    assert Path(resolve_pretrained(REPO_ID, revision=COMMIT, **kwargs)) == snapshot.resolve()
+    assert (
+        Path(resolve_pretrained(offline_repo.repo_id, revision=offline_repo.commit, **kwargs))
+        == snapshot.resolve()
+    )
 
 
-def test_from_pretrained_hub_id_offline_matches_folder(offline_cache, tiny_velocity_pipeline):
+def test_from_pretrained_hub_id_offline_matches_folder(offline_cache, offline_repo, tiny_velocity_pipeline):
     cache, snapshot = offline_cache
-    pipe = VelocityGenerationPipeline.from_pretrained(REPO_ID, cache_dir=str(cache))
+    pipe = VelocityGenerationPipeline.from_pretrained(offline_repo.repo_id, cache_dir=str(cache))
     assert Path(pipe.config._name_or_path).resolve() == snapshot.resolve()
     assert pipe.families == tiny_velocity_pipeline.families
     np.testing.assert_array_equal(sample(pipe), sample(tiny_velocity_pipeline))
 
 
 @pytest.mark.parametrize("revision", [None, "v2"], ids=["unknown-repo", "unknown-branch"])
-def test_missing_hub_id_offline_raises_clear_value_error(offline_cache, revision):
+def test_missing_hub_id_offline_raises_clear_value_error(offline_cache, offline_repo, revision):
     cache, _ = offline_cache
-    repo_id = "seismic-org/does-not-exist" if revision is None else REPO_ID
+    repo_id = "seismic-org/does-not-exist" if revision is None else offline_repo.repo_id
     with pytest.raises(ValueError, match="not found locally.*network is off") as excinfo:
         VelocityGenerationPipeline.from_pretrained(repo_id, cache_dir=str(cache), revision=revision)
     assert repr(repo_id) in str(excinfo.value)

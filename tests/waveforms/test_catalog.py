@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import FixtureEvent, write_catalog_csv, write_gse2_bulletin
 from obspy import UTCDateTime
 from obspy.core.event import Catalog, Event, Magnitude, Origin, ResourceIdentifier
+from waveform_fixtures import FixtureEvent, write_catalog_csv, write_gse2_bulletin
 
 from seismic_diffusers.waveforms import read_catalog, read_picks
 

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import record
 from obspy import read
+from waveform_fixtures import record
 
 from seismic_diffusers.cli import main
 from seismic_diffusers.waveforms import build_waveform_dataset, read_processed

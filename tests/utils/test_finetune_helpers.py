@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import REPO_ID
 
 from seismic_diffusers import ColdDiffusionDenoisePipeline, VelocityGenerationPipeline
 from seismic_diffusers.utils.finetune import (
@@ -16,8 +15,8 @@ from seismic_diffusers.utils.finetune import (
 )
 
 
-def test_a_hub_id_resolves_through_the_offline_cache(offline_cache):
-    pipe, folder = load_pretrained_pipeline(REPO_ID, VelocityGenerationPipeline)
+def test_a_hub_id_resolves_through_the_offline_cache(offline_cache, offline_repo):
+    pipe, folder = load_pretrained_pipeline(offline_repo.repo_id, VelocityGenerationPipeline)
     assert folder == str(offline_cache[1]) and isinstance(pipe, VelocityGenerationPipeline)
     with pytest.raises(ValueError, match="was not found locally in the Hugging Face cache"):
         load_pretrained_pipeline("seismic-org/not-cached", VelocityGenerationPipeline)
