@@ -4,7 +4,8 @@
     python spaces_app/latency.py --url http://127.0.0.1:7860/
 
 Each run calls every tab's endpoint (`/generate_velocity`, `/denoise_seismogram` on the bundled
-example event) through `gradio_client` with the tab's default settings and counts until every
+example event, and, when a joint pipeline is bundled, `/generate_joint` and `/invert_seismic` on
+the built-in example) through `gradio_client` with the tab's default settings and counts until every
 output file has been downloaded. Run 1 of each tab includes loading its pipeline.
 """
 
@@ -62,6 +63,19 @@ def main() -> None:
             [None if n == "upload" else app.DENOISE_DEFAULTS[n] for n in denoise_names],
         ),
     }
+    if app.JOINT.source is not None:
+        joint_names = ("num_pairs", "steps", "seed")
+        invert_names = ("source", "upload", "candidates", "refine", "seed")
+        tabs["joint generate"] = (
+            "/generate_joint",
+            joint_names,
+            [app.JOINT_DEFAULTS[n] for n in joint_names],
+        )
+        tabs["joint invert"] = (
+            "/invert_seismic",
+            invert_names,
+            [None if n == "upload" else app.JOINT_DEFAULTS[n] for n in invert_names],
+        )
     client = Client(url, verbose=False, analytics_enabled=False, download_files=tempfile.mkdtemp())
     summaries = []
     for tab, (endpoint, names, inputs) in tabs.items():
