@@ -184,6 +184,12 @@ class WaveformSpectrogram(ConfigMixin, SchedulerMixin):
             -1 and +1. `fit_log_range` sets both from training data (100 dB of dynamic range).
         complex_scale (`float`, defaults to 1.0): Divisor of the complex representation.
         griffin_lim_iterations (`int`, defaults to 64): Iterations of the magnitude inverse.
+        peak_normalize (`bool`, defaults to `False`): Divide each record by its three-component
+            peak before the STFT, so records whose amplitudes span decades share one log scale;
+            `to_spectrogram(..., return_log_peak=True)` returns the log10 peaks and
+            `to_waveform(..., log_peak=...)` restores them. Synthetic Marmara-like records (peaks
+            1e-7 to 1e-4 m/s) then fill [-1, 0.78] of the scale instead of [-1, 0.18]; Griffin-Lim's
+            round trip on such noisy 70 s records is about 13 dB STFT-magnitude SNR either way.
     """
 
     config_name = "spectrogram_config.json"
@@ -201,6 +207,7 @@ class WaveformSpectrogram(ConfigMixin, SchedulerMixin):
         log_range: Sequence[float] = (-3.0, 3.0),
         complex_scale: float = 1.0,
         griffin_lim_iterations: int = 64,
+        peak_normalize: bool = False,
     ):
         if representation not in SPECTROGRAM_REPRESENTATIONS:
             raise ValueError(
@@ -281,7 +288,7 @@ class WaveformSpectrogram(ConfigMixin, SchedulerMixin):
         """Fit the log scale to data `(B, 3, window_length)` in their own units: +1 sits
         `headroom_db` above the largest STFT magnitude, -1 and `amplitude_floor`
         `dynamic_range_db` below that. Returns `(amplitude_floor, log_range)`."""
-        peak = float(self._stft(self._check_waveforms(waveforms)).abs().max())
+        peak = float(self._stft(self._normalized(self._check_waveforms(waveforms))[0]).abs().max())
         if not peak > 0:
             raise ValueError("The waveforms are all zeros: nothing to fit.")
         high = np.log10(peak) + headroom_db / 20.0
@@ -289,27 +296,50 @@ class WaveformSpectrogram(ConfigMixin, SchedulerMixin):
         self.register_to_config(amplitude_floor=float(10.0**low), log_range=(float(low), float(high)))
         return self.config.amplitude_floor, tuple(self.config.log_range)
 
-    def to_spectrogram(self, waveforms) -> torch.Tensor:
+    def _normalized(self, waveforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if not self.config.peak_normalize:
+            return waveforms, None
+        peak = waveforms.abs().amax(dim=(1, 2)).double()
+        if not bool((peak > 0).all()):
+            raise ValueError("A record is all zeros: it has no peak to normalise by.")
+        return waveforms / peak[:, None, None].to(waveforms.dtype), torch.log10(peak)
+
+    def to_spectrogram(self, waveforms, return_log_peak: bool = False):
         r"""`(B, 3, window_length)` (or `(3, window_length)`) waveforms -> float32 `(B, *shape)`.
 
+        With `return_log_peak` (and `peak_normalize`), also the `(B,)` log10 record peaks.
+
         Raises:
-            ValueError: wrong shape or non-finite samples.
+            ValueError: wrong shape, non-finite samples, or an all-zero record to peak-normalise.
         """
-        spec = self._stft(self._check_waveforms(waveforms))
+        waveforms, log_peak = self._normalized(self._check_waveforms(waveforms))
+        spec = self._stft(waveforms)
         if self.config.representation == "complex":
-            return (torch.cat([spec.real, spec.imag], dim=1) / self.config.complex_scale).float()
-        low, high = self.config.log_range
-        logged = torch.log10(spec.abs() + self.config.amplitude_floor)
-        return (2.0 * (logged - low) / (high - low) - 1.0).float()
+            out = (torch.cat([spec.real, spec.imag], dim=1) / self.config.complex_scale).float()
+        else:
+            low, high = self.config.log_range
+            logged = torch.log10(spec.abs() + self.config.amplitude_floor)
+            out = (2.0 * (logged - low) / (high - low) - 1.0).float()
+        return (out, log_peak) if return_log_peak else out
 
     def to_waveform(
-        self, spectrograms: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        spectrograms: torch.Tensor,
+        generator: torch.Generator | None = None,
+        log_peak: torch.Tensor | None = None,
     ) -> torch.Tensor:
         r"""`(B, *shape)` spectrograms -> float64 `(B, 3, window_length)` waveforms.
 
         `"complex"` inverts exactly; `"log_magnitude"` runs fast Griffin-Lim from random phases
-        (`generator` makes it deterministic).
+        (`generator` makes it deterministic). `log_peak` `(B,)` rescales peak-normalised records
+        to their amplitude (their Griffin-Lim peak may differ from 1 by a few tens of %).
         """
+        waveforms = self._invert(spectrograms, generator)
+        if log_peak is not None:
+            waveforms = waveforms * (10.0 ** torch.as_tensor(log_peak, dtype=torch.float64))[:, None, None]
+        return waveforms
+
+    def _invert(self, spectrograms: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         spectrograms = torch.as_tensor(spectrograms)
         if spectrograms.ndim == 3:
             spectrograms = spectrograms[None]

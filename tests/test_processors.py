@@ -222,3 +222,17 @@ def test_spectrogram_refuses_bad_waveforms(local_events):
         spectrogram.to_spectrogram(bad)
     with pytest.raises(ValueError, match=r"spectrograms must be \(B, 3, 129, 110\)"):
         spectrogram.to_waveform(torch.zeros(1, 3, 129, 100))
+
+
+def test_peak_normalised_spectrograms_carry_the_amplitude_separately(local_events):
+    from seismic_diffusers import WaveformSpectrogram
+
+    spectrogram = WaveformSpectrogram(representation="complex", peak_normalize=True)
+    scaled = local_events[:1] * np.array([1.0, 10.0, 100.0, 1000.0], dtype=np.float32)[:, None, None]
+    spec, log_peak = spectrogram.to_spectrogram(scaled, return_log_peak=True)
+    torch.testing.assert_close(spec[0], spec[3], rtol=1e-4, atol=1e-6)  # same shape whatever the amplitude
+    np.testing.assert_allclose(log_peak.numpy(), np.log10(np.abs(scaled).max(axis=(1, 2))), rtol=1e-6)
+    back = spectrogram.to_waveform(spec, log_peak=log_peak).numpy()
+    np.testing.assert_allclose(back, scaled, atol=1e-5 * np.abs(scaled).max())
+    with pytest.raises(ValueError, match="all zeros"):
+        spectrogram.to_spectrogram(np.zeros((1, 3, 7000), np.float32))
