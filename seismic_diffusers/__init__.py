@@ -28,10 +28,12 @@ from .models import (
     SpectrogramAutoencoder,
     SpectrogramVAE,
     VelocityUNet2DModel,
+    WaveformLatentDenoiser,
 )
 from .physics import OPENFWI, AcquisitionGeometry, forward_model, pde_deviation
 from .pipelines import (
     ColdDiffusionDenoisePipeline,
+    ConditionalWaveformPipeline,
     JointGenerationOutput,
     JointGenerationPipeline,
     JointInversionOutput,
@@ -44,6 +46,7 @@ from .schedulers import ColdDiffusionScheduler
 
 __all__ = [
     "ColdDiffusionDenoisePipeline",
+    "ConditionalWaveformPipeline",
     "ColdDiffusionScheduler",
     "JointGenerationOutput",
     "JointGenerationPipeline",
@@ -67,6 +70,7 @@ __all__ = [
     "VelocityProcessor",
     "WaveformSpectrogram",
     "VelocityUNet2DModel",
+    "WaveformLatentDenoiser",
     "forward_model",
     "generate_velocity_models",
     "make_paired_dataset",

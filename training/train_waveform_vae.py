@@ -126,6 +126,7 @@ def build_model(args: argparse.Namespace, stations: list[str], records: dict):
         latitude_range=span["latitude"],
         longitude_range=span["longitude"],
         depth_range_km=span["depth_km"],
+        station_names=stations if args.model == "cvae" else None,
     )
 
 

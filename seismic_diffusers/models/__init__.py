@@ -1,6 +1,7 @@
 from .joint_vq import JointVQDecoderOutput, JointVQEncoderOutput, JointVQModel
 from .unet_1d_denoiser import SeismogramUNet1DModel, SeismogramUNet1DOutput
 from .unet_velocity import VelocityUNet2DModel
+from .waveform_prior import WaveformLatentDenoiser, WaveformLatentDenoiserOutput
 from .waveform_vae import SpectrogramAutoencoder, SpectrogramAutoencoderOutput, SpectrogramVAE
 
 __all__ = [
@@ -13,4 +14,6 @@ __all__ = [
     "SpectrogramAutoencoderOutput",
     "SpectrogramVAE",
     "VelocityUNet2DModel",
+    "WaveformLatentDenoiser",
+    "WaveformLatentDenoiserOutput",
 ]

@@ -133,6 +133,7 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         station_embedding_dim (`int`, defaults to 16). condition_dim (`int`, defaults to 64).
         magnitude_range, latitude_range, longitude_range, depth_range_km (`tuple[float, float]`):
             Mapped to [-1, 1] (the training data's span; the pipeline refuses values outside).
+        station_names (`list[str]`, *optional*): The station code of each embedding row.
     """
 
     @register_to_config
@@ -149,8 +150,11 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         latitude_range: Sequence[float] = (40.0, 41.5),
         longitude_range: Sequence[float] = (26.0, 30.5),
         depth_range_km: Sequence[float] = (0.0, 30.0),
+        station_names: Sequence[str] | None = None,
     ):
         super().__init__()
+        if station_names is not None and len(station_names) != num_stations:
+            raise ValueError(f"Got {len(station_names)} station_names for num_stations={num_stations}.")
         self.grid = _PaddedGrid(spectrogram_shape, len(block_out_channels))
         self.encoder = _encoder(in_channels, block_out_channels)
         self.decoder = _decoder(in_channels, block_out_channels)

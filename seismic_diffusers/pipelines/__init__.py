@@ -1,9 +1,12 @@
 from .pipeline_cold_diffusion_denoise import ColdDiffusionDenoisePipeline, SeismogramDenoiseOutput
+from .pipeline_conditional_waveform import ConditionalWaveformOutput, ConditionalWaveformPipeline
 from .pipeline_joint import JointGenerationOutput, JointGenerationPipeline, JointInversionOutput
 from .pipeline_velocity import VelocityGenerationPipeline, VelocityPipelineOutput
 
 __all__ = [
     "ColdDiffusionDenoisePipeline",
+    "ConditionalWaveformOutput",
+    "ConditionalWaveformPipeline",
     "JointGenerationOutput",
     "JointGenerationPipeline",
     "JointInversionOutput",
