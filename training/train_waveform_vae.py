@@ -33,7 +33,20 @@ import torch.nn.functional as F
 from accelerate.logging import get_logger
 from accelerate.utils import set_seed
 
-from seismic_diffusers import SpectrogramAutoencoder, SpectrogramVAE, WaveformSpectrogram
+from seismic_diffusers import (
+    ConditionalWaveformPipeline,
+    SpectrogramAutoencoder,
+    SpectrogramVAE,
+    WaveformSpectrogram,
+)
+from seismic_diffusers.utils.finetune import (
+    WAVEFORM_VAE_PARTS,
+    add_finetune_arguments,
+    check_finetune_arguments,
+    fine_tune_summary,
+    freeze_parts,
+    load_pretrained_pipeline,
+)
 from seismic_diffusers.utils.training import (
     add_training_arguments,
     backward_and_step,
@@ -69,7 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--station_dropout", type=float, default=0.1, help="CVAE: share of unknown-station draws."
     )
     add_training_arguments(parser, output_dir="runs/waveform-vae", max_train_steps=3000, learning_rate=1e-3)
-    return parser.parse_args(argv)
+    add_finetune_arguments(parser, WAVEFORM_VAE_PARTS)
+    args = parser.parse_args(argv)
+    check_finetune_arguments(parser, args)
+    return args
 
 
 def load_records(args: argparse.Namespace) -> dict:
@@ -138,14 +154,26 @@ def reconstruction_snr_db(estimate: torch.Tensor, target: torch.Tensor) -> torch
 
 def main(args: argparse.Namespace) -> None:
     accelerator = make_accelerator(args)
+    pretrained = None
+    if args.pretrained_pipeline:  # before any data is read
+        pretrained, _ = load_pretrained_pipeline(
+            args.pretrained_pipeline, ConditionalWaveformPipeline, logger
+        )
+        args.model = "cvae" if pretrained.vae.conditional else "vae"
+        args.window_length = pretrained.spectrogram.config.window_length
     records = load_records(args)
-    stations = sorted(set(records["station"]))
     count = len(records["waveforms"])
     held = max(1, int(round(args.validation_fraction * count)))
     train_slice, val_slice = slice(0, count - held), slice(count - held, count)
 
-    spectrogram = WaveformSpectrogram(window_length=args.window_length)
-    spectrogram.fit_log_range(records["waveforms"][train_slice])
+    if pretrained is not None:
+        # the pretrained vocabulary and scales; records from other stations use the unknown-station row
+        spectrogram, model = pretrained.spectrogram, pretrained.vae.train()
+        stations = list(model.config.station_names or [])
+    else:
+        stations = sorted(set(records["station"]))
+        spectrogram = WaveformSpectrogram(window_length=args.window_length)
+        spectrogram.fit_log_range(records["waveforms"][train_slice])
     specs = torch.cat(
         [spectrogram.to_spectrogram(records["waveforms"][i : i + 256]) for i in range(0, count, 256)]
     )
@@ -153,9 +181,13 @@ def main(args: argparse.Namespace) -> None:
         np.stack([records[k] for k in ("magnitude", "latitude", "longitude", "depth_km")], axis=1),
         dtype=torch.float32,
     )
-    station_index = torch.tensor([stations.index(s) for s in records["station"]])
+    station_index = torch.tensor(
+        [stations.index(s) if s in stations else len(stations) for s in records["station"]]
+    )
 
-    model = build_model(args, stations, records)
+    if pretrained is None:
+        model = build_model(args, stations, records)
+    frozen = freeze_parts(model, args.freeze, WAVEFORM_VAE_PARTS)
     model_cls = type(model)
     logger.info(
         f"{model_cls.__name__} ({args.model}): {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters"
@@ -246,9 +278,26 @@ def main(args: argparse.Namespace) -> None:
                 ).mean()
             ),
             "stations": stations,
+            "fine_tuned_from": args.pretrained_pipeline,
+            "frozen_tensors": len(frozen),
             "command": "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:]),
         }
         (Path(args.output_dir) / "scores.json").write_text(json.dumps(scores, indent=2))
+        if args.model == "cvae":  # a complete pipeline: the CVAE with its own N(0, I) prior
+            pipeline_dir = Path(args.output_dir, "pipeline")
+            ConditionalWaveformPipeline(vae=core, spectrogram=spectrogram).save_pretrained(pipeline_dir)
+            data = (
+                args.dataset_dir
+                or f"{args.num_records} synthetic Marmara-like records (seed {args.data_seed})"
+            )
+            (pipeline_dir / "README.md").write_text(
+                "---\nlibrary_name: seismic_diffusers\nlicense: mit\ntags: [seismology, earthquake, waveform-generation, "
+                "vae, seismic_diffusers]\n---\n\n# Conditional waveform VAE\n\n"
+                + fine_tune_summary(args, frozen)
+                + f"- Command: `{scores['command']}`\n- Data: {data}\n- Steps: {global_step}, {scores['train_minutes']} min\n"
+                f"- Held-out ({held} records) reconstruction SNR: spectrogram {scores['spectrogram_snr_db']:.1f} dB, "
+                f"STFT magnitude after Griffin-Lim {scores['stft_magnitude_snr_db']:.1f} dB\n- Stations: {', '.join(stations)}\n"
+            )
         logger.info(f"Saved {args.output_dir}/model: {scores}")
     accelerator.end_training()
 

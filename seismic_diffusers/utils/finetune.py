@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import types
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -34,6 +35,16 @@ JOINT_VQ_PARTS = {
     "codebook": ("quantizers",),
     "velocity_decoder": ("post_quant_conv", "velocity_decoder"),
     "seismic_decoder": ("post_quant_conv", "seismic_decoder"),
+}
+
+WAVEFORM_VAE_PARTS = {
+    "encoder": ("encoder", "to_moments"),
+    "decoder": ("from_latent", "decoder"),
+    "condition": ("station_embedding", "condition_net"),
+}
+WAVEFORM_PRIOR_PARTS = {
+    "embeddings": ("time_proj", "time_embedding", "station_embedding", "condition_embedding"),
+    "blocks": ("proj_in", "blocks", "norm_out", "proj_out"),
 }
 
 
@@ -117,7 +128,8 @@ def freeze_parts(model: nn.Module, names: Sequence[str], parts: Mapping[str, Seq
     """Stop gradients to the parameters of the named parts; return the frozen parameter names.
 
     Frozen parameters get no gradient, so AdamW (weight decay included) leaves them untouched, and
-    diffusers' `EMAModel` copies them instead of averaging: they stay bit-identical.
+    diffusers' `EMAModel` copies them instead of averaging: they stay bit-identical. Batch-norm
+    layers inside a frozen part stay in eval mode (their running statistics would otherwise move).
     """
     unknown = sorted(set(names) - set(parts))
     if unknown:
@@ -130,7 +142,15 @@ def freeze_parts(model: nn.Module, names: Sequence[str], parts: Mapping[str, Seq
             frozen.append(name)
     if names and not frozen:
         raise ValueError(f"--freeze {' '.join(names)} matched no parameters of {type(model).__name__}.")
+    for name, module in model.named_modules():
+        if f"{name}.".startswith(prefixes) and isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.eval()
+            module.train = types.MethodType(_stay_in_eval, module)
     return frozen
+
+
+def _stay_in_eval(module: nn.Module, mode: bool = True) -> nn.Module:
+    return nn.Module.train(module, False)
 
 
 def extend_class_embedding(unet, old_families: Sequence[str], families: Sequence[str]) -> None:

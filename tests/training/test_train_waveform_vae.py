@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from seismic_diffusers import SpectrogramAutoencoder, SpectrogramVAE, WaveformSpectrogram
 
@@ -34,3 +35,24 @@ def test_train_resume_and_load(tmp_path, accelerate_launch, model, cls):
     )
     scores = json.loads((out / "scores.json").read_text())
     assert scores["steps"] == 4 and scores["held_out_records"] == 2 and "spectrogram_snr_db" in scores
+
+
+def test_cvae_writes_a_pipeline_that_fine_tunes(tmp_path, accelerate_launch):
+    from seismic_diffusers import ConditionalWaveformPipeline
+
+    base, fine = tmp_path / "base", tmp_path / "fine"
+    accelerate_launch(
+        "train_waveform_vae.py", "--model", "cvae", "--output_dir", base, "--max_train_steps", "2", *TINY
+    )
+    pipe = ConditionalWaveformPipeline.from_pretrained(str(base / "pipeline"))
+    assert pipe.stations == [f"MR0{i}" for i in range(1, 9)] and pipe.prior is None
+    log = accelerate_launch("train_waveform_vae.py", "--pretrained_pipeline", base / "pipeline", "--freeze", "encoder",
+                            "--output_dir", fine, "--max_train_steps", "2", "--data_seed", "3", *TINY)  # fmt: skip
+    assert "Fine-tuning from" in log
+    from safetensors.torch import load_file
+
+    before = load_file(str(base / "pipeline" / "vae" / "diffusion_pytorch_model.safetensors"))
+    after = load_file(str(fine / "pipeline" / "vae" / "diffusion_pytorch_model.safetensors"))
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("encoder.", "to_moments.")))
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
+    assert "Fine-tuned from" in (fine / "pipeline" / "README.md").read_text()
