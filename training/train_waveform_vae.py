@@ -63,16 +63,21 @@ logger = get_logger(__name__, log_level="INFO")
 MODELS = ("ae", "vae", "cvae")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The record source options, shared with `train_waveform_ldm.py`."""
     data = parser.add_argument_group("data")
     data.add_argument("--dataset_dir", type=str, default=None, help="A build-waveform-dataset output folder.")
     data.add_argument("--num_records", type=int, default=6000, help="Synthetic records (default data).")
     data.add_argument("--data_seed", type=int, default=0)
     data.add_argument("--window_length", type=int, default=7000, help="Samples per record (70 s at 100 Hz).")
     data.add_argument("--validation_fraction", type=float, default=0.05, help="Last share, held out.")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_data_arguments(parser)
     model = parser.add_argument_group("model")
     model.add_argument("--model", choices=MODELS, default="cvae")
     model.add_argument("--block_out_channels", type=int, nargs=4, default=[32, 64, 128, 256])

@@ -56,3 +56,21 @@ def test_cvae_writes_a_pipeline_that_fine_tunes(tmp_path, accelerate_launch):
     assert all(torch.equal(before[k], after[k]) for k in before if k.startswith(("encoder.", "to_moments.")))
     assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("decoder."))
     assert "Fine-tuned from" in (fine / "pipeline" / "README.md").read_text()
+
+
+def test_diffusion_prior_over_a_vae_gives_a_pipeline(tmp_path, accelerate_launch):
+    from seismic_diffusers import ConditionalWaveformPipeline
+
+    vae_run, ldm = tmp_path / "vae", tmp_path / "ldm"
+    accelerate_launch(
+        "train_waveform_vae.py", "--model", "vae", "--output_dir", vae_run, "--max_train_steps", "2", *TINY
+    )
+    accelerate_launch("train_waveform_ldm.py", "--vae_run", vae_run, "--output_dir", ldm, "--num_records", "40",
+                      "--train_batch_size", "8", "--max_train_steps", "3", "--width", "32", "--num_blocks", "1",
+                      "--num_train_timesteps", "20", "--logging_steps", "1")  # fmt: skip
+    pipe = ConditionalWaveformPipeline.from_pretrained(str(ldm / "pipeline"))
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.prior is not None and pipe.stations == [f"MR0{i}" for i in range(1, 9)]
+    out = pipe(magnitude=3.0, latitude=40.8, longitude=28.5, depth=10.0, station="MR04",
+               generator=torch.Generator().manual_seed(0), num_inference_steps=3)  # fmt: skip
+    assert out.waveforms[0][0].stats.npts == 7000 and out.waveforms[0][0].stats.station == "MR04"
