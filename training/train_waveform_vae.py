@@ -288,9 +288,18 @@ def main(args: argparse.Namespace) -> None:
             "command": "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:]),
         }
         (Path(args.output_dir) / "scores.json").write_text(json.dumps(scores, indent=2))
-        if args.model == "cvae":  # a complete pipeline: the CVAE with its own N(0, I) prior
+        has_prior = pretrained is not None and pretrained.prior is not None
+        if args.model == "cvae" or has_prior:
+            # a complete pipeline: the CVAE with its own N(0, I) prior, or, when fine-tuning a
+            # pipeline with a diffusion prior, that prior unchanged (fine-tune it next with
+            # train_waveform_ldm.py --pretrained_pipeline: the latents have moved)
             pipeline_dir = Path(args.output_dir, "pipeline")
-            ConditionalWaveformPipeline(vae=core, spectrogram=spectrogram).save_pretrained(pipeline_dir)
+            ConditionalWaveformPipeline(
+                vae=core,
+                spectrogram=spectrogram,
+                prior=pretrained.prior if has_prior else None,
+                scheduler=pretrained.scheduler if has_prior else None,
+            ).save_pretrained(pipeline_dir)
             data = (
                 args.dataset_dir
                 or f"{args.num_records} synthetic Marmara-like records (seed {args.data_seed})"

@@ -74,3 +74,23 @@ def test_diffusion_prior_over_a_vae_gives_a_pipeline(tmp_path, accelerate_launch
     out = pipe(magnitude=3.0, latitude=40.8, longitude=28.5, depth=10.0, station="MR04",
                generator=torch.Generator().manual_seed(0), num_inference_steps=3)  # fmt: skip
     assert out.waveforms[0][0].stats.npts == 7000 and out.waveforms[0][0].stats.station == "MR04"
+
+
+def test_fine_tuning_the_vae_of_a_prior_pipeline_keeps_a_complete_pipeline(tmp_path, accelerate_launch):
+    from seismic_diffusers import ConditionalWaveformPipeline
+
+    vae_run, ldm, fine = tmp_path / "vae", tmp_path / "ldm", tmp_path / "fine"
+    accelerate_launch(
+        "train_waveform_vae.py", "--model", "vae", "--output_dir", vae_run, "--max_train_steps", "1", *TINY
+    )
+    accelerate_launch("train_waveform_ldm.py", "--vae_run", vae_run, "--output_dir", ldm, "--num_records", "40",
+                      "--train_batch_size", "8", "--max_train_steps", "1", "--width", "32", "--num_blocks", "1",
+                      "--num_train_timesteps", "20")  # fmt: skip
+    accelerate_launch("train_waveform_ldm.py", "--pretrained_pipeline", ldm / "pipeline", "--freeze", "embeddings",
+                      "--output_dir", tmp_path / "ldm-fine", "--num_records", "40", "--train_batch_size", "8",
+                      "--max_train_steps", "1")  # fmt: skip
+    accelerate_launch("train_waveform_vae.py", "--pretrained_pipeline", ldm / "pipeline", "--output_dir", fine,
+                      "--max_train_steps", "1", *TINY)  # fmt: skip
+    for folder in (tmp_path / "ldm-fine" / "pipeline", fine / "pipeline"):
+        pipe = ConditionalWaveformPipeline.from_pretrained(str(folder))
+        assert pipe.prior is not None and "Fine-tuned from" in (folder / "README.md").read_text()
