@@ -58,6 +58,7 @@ def generate_marmara_records(
     magnitude_range: tuple[float, float] = MAGNITUDE_RANGE,
     b_value: float = B_VALUE,
     noise_velocity_m_s: float = NOISE_VELOCITY_M_S,
+    fixed: dict | None = None,
 ) -> dict:
     r"""
     Synthetic three-component records of a Marmara-like catalogue.
@@ -69,6 +70,10 @@ def generate_marmara_records(
     and the station's kappa, times the station's site amplification, plus Peterson-band noise
     (`generate_seismic_noise`) scaled to `noise_velocity_m_s` RMS, so the SNR falls with
     distance and rises with magnitude as in real data.
+
+    `fixed` overrides the catalogue draws with per-record arrays, any of `magnitude`,
+    `latitude`, `longitude`, `depth_km` (length `num`) and `station` (codes): e.g. a magnitude
+    sweep at one hypocentre and station.
 
     Returns:
         `dict` with `waveforms` float32 `(num, 3, num_samples)` (E, N, Z ground velocity, m/s),
@@ -96,6 +101,29 @@ def generate_marmara_records(
         ))  # fmt: skip
     pick = np.array([d[0] for d in draws])
     latitude, longitude, depth, magnitude = (np.array([d[k] for d in draws]) for k in range(1, 5))
+    for name, values in (fixed or {}).items():
+        if name == "station":
+            unknown = sorted(set(values) - set(codes))
+            if unknown or len(values) != num:
+                raise ValueError(
+                    f"`fixed['station']` needs {num} codes from {', '.join(codes)}; got {unknown or len(values)}."
+                )
+            pick = np.array([codes.index(v) for v in values])
+            continue
+        if name not in ("magnitude", "latitude", "longitude", "depth_km"):
+            raise ValueError(
+                f"Unknown fixed value {name!r}; use magnitude, latitude, longitude, depth_km or station."
+            )
+        array = np.broadcast_to(np.asarray(values, dtype=np.float64), (num,)).copy()
+        latitude, longitude, depth, magnitude = (
+            array if name == key else current
+            for key, current in (
+                ("latitude", latitude),
+                ("longitude", longitude),
+                ("depth_km", depth),
+                ("magnitude", magnitude),
+            )
+        )
     distance = hypocentral_distance_km(latitude, longitude, depth, table[pick, 0], table[pick, 1])
     events = generate_local_earthquakes(
         num,

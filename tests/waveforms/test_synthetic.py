@@ -44,3 +44,18 @@ def test_bad_arguments():
         generate_marmara_records(2, stations={})
     with pytest.raises(ValueError, match="`num` must be >= 1"):
         generate_marmara_records(0)
+
+
+def test_fixed_catalogue_values_override_the_draws():
+    sweep = generate_marmara_records(
+        3, seed=1, fixed={"magnitude": [2.0, 3.0, 4.0], "latitude": 40.8, "longitude": 28.5, "depth_km": 10.0,
+                          "station": ["MR06"] * 3},
+    )  # fmt: skip
+    assert list(sweep["magnitude"]) == [2.0, 3.0, 4.0] and sweep["station"] == ["MR06"] * 3
+    assert len(set(sweep["distance_km"].tolist())) == 1
+    peaks = np.log10(np.abs(sweep["waveforms"]).max(axis=(1, 2)))
+    assert (np.diff(peaks) > 0.5).all()
+    with pytest.raises(ValueError, match="needs 3 codes"):
+        generate_marmara_records(3, fixed={"station": ["XX01"] * 3})
+    with pytest.raises(ValueError, match="Unknown fixed value 'mag'"):
+        generate_marmara_records(3, fixed={"mag": 2.0})
