@@ -1,0 +1,202 @@
+"""Conditional waveform generation (issue 7): reconstruction, magnitude scaling, spectra; CVAE vs diffusion prior.
+
+One run, one machine, on held-out synthetic Marmara-like records (a seed no training used):
+
+1. Reconstruction SNR of each autoencoder run given (`--ae_run`, `--vae_run`, `--cvae_run`:
+   `train_waveform_vae.py` output folders): in the normalised spectrogram, and in the STFT
+   magnitude of the waveform after Griffin-Lim.
+2. Magnitude scaling: records generated for magnitudes `--magnitudes` at one hypocentre and
+   station (`--event`, `--station`); the slope of log10 peak amplitude against magnitude,
+   against the same slope of the simulator's records at that geometry (the training data's law).
+3. Log-spectral distance (dB) between each held-out record's mean power spectrum and that of a
+   record generated for its condition, per magnitude bin (0-1, ..., 4+).
+
+2 and 3 are run for each generator given: the CVAE's own prior (`--cvae_run`'s pipeline) and
+the diffusion prior (`--ldm_pipeline`).
+
+    python benchmarks/bench_waveform.py --ae_run runs/wf-ae --vae_run runs/wf-vae --cvae_run runs/wf-cvae \
+        --ldm_pipeline runs/wf-ldm/pipeline --out benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.signal import welch
+
+from seismic_diffusers import (
+    ConditionalWaveformPipeline,
+    SpectrogramAutoencoder,
+    SpectrogramVAE,
+    WaveformSpectrogram,
+)
+from seismic_diffusers.utils import machine_info
+from seismic_diffusers.waveforms import MAGNITUDE_BINS, generate_marmara_records
+from seismic_diffusers.waveforms.preprocessing import magnitude_bin
+
+CONDITION_KEYS = ("magnitude", "latitude", "longitude", "depth_km")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ae_run", default=None)
+    parser.add_argument("--vae_run", default=None)
+    parser.add_argument("--cvae_run", default=None)
+    parser.add_argument("--ldm_pipeline", default=None)
+    parser.add_argument("--num_records", type=int, default=200, help="Held-out records.")
+    parser.add_argument("--heldout_seed", type=int, default=50_000)
+    parser.add_argument(
+        "--magnitudes", type=float, nargs="+", default=[1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5]
+    )
+    parser.add_argument(
+        "--event", type=float, nargs=3, default=[40.8, 28.5, 10.0], help="latitude longitude depth_km"
+    )
+    parser.add_argument("--station", default="MR06")
+    parser.add_argument("--per_magnitude", type=int, default=8, help="Generated records per magnitude.")
+    parser.add_argument("--steps", type=int, default=50, help="Diffusion-prior steps.")
+    parser.add_argument("--out", default="benchmarks/results")
+    return parser.parse_args(argv)
+
+
+def snr_db(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    dims = tuple(range(1, target.ndim))
+    return 10 * torch.log10(target.pow(2).sum(dims) / (estimate - target).pow(2).sum(dims).clamp_min(1e-30))
+
+
+def log_power(waveforms: np.ndarray, sampling_rate: float = 100.0) -> np.ndarray:
+    """`(N, F)` dB of the Welch power spectrum summed over the three components."""
+    _, power = welch(waveforms, fs=sampling_rate, nperseg=512, axis=-1)
+    return 10 * np.log10(power.sum(axis=1) + 1e-40)
+
+
+@torch.no_grad()
+def reconstruction(run: str, records: dict) -> dict:
+    folder = Path(run)
+    spectrogram = WaveformSpectrogram.from_config(
+        WaveformSpectrogram.load_config(str(folder / "spectrogram"))
+    )
+    config = json.loads((folder / "model" / "config.json").read_text())
+    cls = SpectrogramAutoencoder if config["_class_name"] == "SpectrogramAutoencoder" else SpectrogramVAE
+    model = cls.from_pretrained(str(folder / "model")).eval()
+    spec = spectrogram.to_spectrogram(records["waveforms"])
+    if cls is SpectrogramAutoencoder:
+        estimate = model(spec).sample
+    elif model.conditional:
+        conditions = torch.tensor(np.stack([records[k] for k in CONDITION_KEYS], axis=1), dtype=torch.float32)
+        names = list(model.config.station_names)
+        stations = torch.tensor([names.index(s) if s in names else len(names) for s in records["station"]])
+        estimate = model(spec, conditions, stations, sample_posterior=False).sample
+    else:
+        estimate = model(spec, sample_posterior=False).sample
+    waveform = spectrogram.to_waveform(estimate.clamp(-1, 1), generator=torch.Generator().manual_seed(0))
+    magnitude = spectrogram._stft(torch.as_tensor(records["waveforms"])).abs()
+    return {
+        "spectrogram_snr_db": float(snr_db(estimate, spec).mean()),
+        "stft_magnitude_snr_db": float(snr_db(spectrogram._stft(waveform).abs(), magnitude).mean()),
+    }
+
+
+def slope(magnitudes: np.ndarray, waveforms: np.ndarray) -> float:
+    peaks = np.log10(np.abs(waveforms).max(axis=(1, 2)))
+    return float(np.polyfit(magnitudes, peaks, 1)[0])
+
+
+@torch.no_grad()
+def evaluate_generator(pipe: ConditionalWaveformPipeline, records: dict, args) -> dict:
+    pipe.set_progress_bar_config(disable=True)
+    latitude, longitude, depth = args.event
+    magnitudes = np.repeat(args.magnitudes, args.per_magnitude)
+    generated = np.concatenate([
+        pipe(magnitude=m, latitude=latitude, longitude=longitude, depth=depth, station=args.station,
+             batch_size=args.per_magnitude, generator=torch.Generator().manual_seed(int(10 * m)),
+             num_inference_steps=args.steps, output_type="np").waveforms
+        for m in args.magnitudes
+    ])  # fmt: skip
+    # held-out records' conditions (those inside the trained ranges), one generated record each
+    config = pipe.conditioner.config
+    bounds = (config.magnitude_range, config.latitude_range, config.longitude_range, config.depth_range_km)
+    inside = np.all(
+        [(lo <= records[k]) & (records[k] <= hi) for k, (lo, hi) in zip(CONDITION_KEYS, bounds, strict=True)],
+        axis=0,
+    )
+    records = {k: (np.asarray(v)[inside] if k != "station" else [s for s, keep in zip(v, inside, strict=True) if keep])
+               for k, v in records.items() if k in (*CONDITION_KEYS, "station", "waveforms")}  # fmt: skip
+    reference = log_power(records["waveforms"])
+    produced = []
+    for i in range(0, len(records["waveforms"]), 32):
+        part = slice(i, i + 32)
+        produced.append(pipe(
+            magnitude=records["magnitude"][part], latitude=records["latitude"][part],
+            longitude=records["longitude"][part], depth=records["depth_km"][part], station=records["station"][part],
+            batch_size=len(records["magnitude"][part]), generator=torch.Generator().manual_seed(i),
+            num_inference_steps=args.steps, output_type="np").waveforms)  # fmt: skip
+    distance = np.sqrt(np.mean((log_power(np.concatenate(produced)) - reference) ** 2, axis=1))
+    bins = np.array([magnitude_bin(m) for m in records["magnitude"]])
+    return {
+        "magnitude_slope": slope(magnitudes, generated),
+        "lsd_db_per_bin": {MAGNITUDE_BINS[b]: float(distance[bins == b].mean()) for b in sorted(set(bins))},
+        "lsd_db_mean": float(distance.mean()),
+        "records": int(len(distance)),
+    }
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    command = "python benchmarks/bench_waveform.py " + shlex.join(sys.argv[1:])
+    print(f"command: {command}")
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in machine_info().items()), flush=True)
+    records = generate_marmara_records(args.num_records, seed=args.heldout_seed)
+    latitude, longitude, depth = args.event
+    count = len(args.magnitudes) * args.per_magnitude
+    law = generate_marmara_records(
+        count, seed=args.heldout_seed + 1,
+        fixed={"magnitude": np.repeat(args.magnitudes, args.per_magnitude), "latitude": latitude,
+               "longitude": longitude, "depth_km": depth, "station": [args.station] * count},
+    )  # fmt: skip
+    results = {
+        "command": command,
+        "machine": machine_info(),
+        "data_slope": slope(law["magnitude"], law["waveforms"]),
+    }
+    results["reconstruction"] = {
+        name: reconstruction(run, records)
+        for name, run in (("AE", args.ae_run), ("VAE", args.vae_run), ("CVAE", args.cvae_run))
+        if run
+    }
+    generators = {}
+    if args.cvae_run:
+        generators["CVAE prior"] = ConditionalWaveformPipeline.from_pretrained(
+            str(Path(args.cvae_run) / "pipeline")
+        )
+    if args.ldm_pipeline:
+        generators["diffusion prior"] = ConditionalWaveformPipeline.from_pretrained(args.ldm_pipeline)
+    results["generators"] = {
+        name: evaluate_generator(pipe, records, args) for name, pipe in generators.items()
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench_waveform.json").write_text(json.dumps(results, indent=2))
+
+    print("\n| model | spectrogram recon SNR (dB) | STFT-magnitude recon SNR after Griffin-Lim (dB) |")
+    print("|---|---:|---:|")
+    for name, row in results["reconstruction"].items():
+        print(f"| {name} | {row['spectrogram_snr_db']:.1f} | {row['stft_magnitude_snr_db']:.1f} |")
+    print(
+        f"\nmagnitude slope of log10 peak amplitude, simulator at that geometry: {results['data_slope']:.2f}"
+    )
+    print("| generator | slope | " + " | ".join(f"LSD {b} (dB)" for b in MAGNITUDE_BINS) + " | LSD mean |")
+    print("|---|---:|" + "---:|" * (len(MAGNITUDE_BINS) + 1))
+    for name, row in results["generators"].items():
+        cells = " | ".join(f"{row['lsd_db_per_bin'].get(b, float('nan')):.1f}" for b in MAGNITUDE_BINS)
+        print(f"| {name} | {row['magnitude_slope']:.2f} | {cells} | {row['lsd_db_mean']:.1f} |")
+    return results
+
+
+if __name__ == "__main__":
+    main()
