@@ -12,7 +12,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 from torch import nn
 
-from .waveform_vae import CONDITION_FEATURES
+from .waveform_vae import CONDITION_FEATURES, check_station_names, normalize_conditions
 
 
 @dataclass
@@ -71,8 +71,7 @@ class WaveformLatentDenoiser(ModelMixin, ConfigMixin):
         station_names: Sequence[str] | None = None,
     ):
         super().__init__()
-        if station_names is not None and len(station_names) != num_stations:
-            raise ValueError(f"Got {len(station_names)} station_names for num_stations={num_stations}.")
+        check_station_names(station_names, num_stations)
         self.time_proj = Timesteps(embedding_dim, flip_sin_to_cos=True, downscale_freq_shift=0)
         self.time_embedding = TimestepEmbedding(embedding_dim, embedding_dim)
         self.station_embedding = nn.Embedding(num_stations + 1, station_embedding_dim)
@@ -94,12 +93,7 @@ class WaveformLatentDenoiser(ModelMixin, ConfigMixin):
 
     def normalize_conditions(self, conditions: torch.Tensor) -> torch.Tensor:
         """`(B, 4)` magnitude, latitude, longitude, depth (km) -> [-1, 1] over the config ranges."""
-        ranges = torch.tensor(
-            [self.config.magnitude_range, self.config.latitude_range, self.config.longitude_range,
-             self.config.depth_range_km],
-            dtype=conditions.dtype, device=conditions.device,
-        )  # fmt: skip
-        return 2.0 * (conditions - ranges[:, 0]) / (ranges[:, 1] - ranges[:, 0]) - 1.0
+        return normalize_conditions(self.config, conditions)
 
     def forward(
         self,

@@ -16,6 +16,21 @@ from torch import nn
 CONDITION_FEATURES = ("magnitude", "latitude", "longitude", "depth_km")
 
 
+def normalize_conditions(config, conditions: torch.Tensor) -> torch.Tensor:
+    """`(B, 4)` magnitude, latitude, longitude, depth (km) -> [-1, 1] over a model config's ranges."""
+    ranges = torch.tensor(
+        [config.magnitude_range, config.latitude_range, config.longitude_range, config.depth_range_km],
+        dtype=conditions.dtype,
+        device=conditions.device,
+    )
+    return 2.0 * (conditions - ranges[:, 0]) / (ranges[:, 1] - ranges[:, 0]) - 1.0
+
+
+def check_station_names(station_names, num_stations: int) -> None:
+    if station_names is not None and len(station_names) != num_stations:
+        raise ValueError(f"Got {len(station_names)} station_names for num_stations={num_stations}.")
+
+
 def _encoder(in_channels: int, widths: Sequence[int]) -> nn.Sequential:
     """The seed's encoder: 3x3 convolutions with stride 2, batch norm and ReLU, one per width."""
     layers, previous = [], in_channels
@@ -153,8 +168,7 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         station_names: Sequence[str] | None = None,
     ):
         super().__init__()
-        if station_names is not None and len(station_names) != num_stations:
-            raise ValueError(f"Got {len(station_names)} station_names for num_stations={num_stations}.")
+        check_station_names(station_names, num_stations)
         self.grid = _PaddedGrid(spectrogram_shape, len(block_out_channels))
         self.encoder = _encoder(in_channels, block_out_channels)
         self.decoder = _decoder(in_channels, block_out_channels)
@@ -181,12 +195,7 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
 
     def normalize_conditions(self, conditions: torch.Tensor) -> torch.Tensor:
         """`(B, 4)` magnitude, latitude, longitude, depth (km) -> [-1, 1] over the config ranges."""
-        ranges = torch.tensor(
-            [self.config.magnitude_range, self.config.latitude_range, self.config.longitude_range,
-             self.config.depth_range_km],
-            dtype=conditions.dtype, device=conditions.device,
-        )  # fmt: skip
-        return 2.0 * (conditions - ranges[:, 0]) / (ranges[:, 1] - ranges[:, 0]) - 1.0
+        return normalize_conditions(self.config, conditions)
 
     def condition(self, conditions: torch.Tensor, stations: torch.Tensor) -> torch.Tensor:
         """The `(B, condition_dim)` vector from raw `(B, 4)` conditions and `(B,)` station indices."""
