@@ -2,9 +2,10 @@
 
 One run, one machine, on held-out synthetic Marmara-like records (a seed no training used):
 
-1. Reconstruction SNR of each autoencoder run given (`--ae_run`, `--vae_run`, `--cvae_run`:
-   `train_waveform_vae.py` output folders): in the normalised spectrogram, and in the STFT
-   magnitude of the waveform after Griffin-Lim.
+1. Reconstruction of each autoencoder run given (`--ae_run`, `--vae_run`, `--cvae_run`:
+   `train_waveform_vae.py` output folders), `waveforms.reconstruction_scores`: SNR in the
+   normalised spectrogram, in the linear STFT magnitude, and in the STFT magnitude of the
+   waveform after Griffin-Lim; and the log10-peak error of amplitude-predicting VAEs.
 2. Magnitude scaling: records generated for magnitudes `--magnitudes` at one hypocentre and
    station (`--event`, `--station`); the slope of log10 peak amplitude against magnitude,
    against the same slope of the simulator's records at that geometry (the training data's law).
@@ -37,7 +38,8 @@ from seismic_diffusers import (
     WaveformSpectrogram,
 )
 from seismic_diffusers.utils import machine_info
-from seismic_diffusers.waveforms import MAGNITUDE_BINS, generate_marmara_records
+from seismic_diffusers.utils.plotting import plot_records_by_magnitude
+from seismic_diffusers.waveforms import MAGNITUDE_BINS, generate_marmara_records, reconstruction_scores
 from seismic_diffusers.waveforms.preprocessing import magnitude_bin
 
 CONDITION_KEYS = ("magnitude", "latitude", "longitude", "depth_km")
@@ -64,18 +66,12 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def snr_db(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    dims = tuple(range(1, target.ndim))
-    return 10 * torch.log10(target.pow(2).sum(dims) / (estimate - target).pow(2).sum(dims).clamp_min(1e-30))
-
-
 def log_power(waveforms: np.ndarray, sampling_rate: float = 100.0) -> np.ndarray:
     """`(N, F)` dB of the Welch power spectrum summed over the three components."""
     _, power = welch(waveforms, fs=sampling_rate, nperseg=512, axis=-1)
     return 10 * np.log10(power.sum(axis=1) + 1e-40)
 
 
-@torch.no_grad()
 def reconstruction(run: str, records: dict) -> dict:
     folder = Path(run)
     spectrogram = WaveformSpectrogram.from_config(
@@ -84,22 +80,17 @@ def reconstruction(run: str, records: dict) -> dict:
     config = json.loads((folder / "model" / "config.json").read_text())
     cls = SpectrogramAutoencoder if config["_class_name"] == "SpectrogramAutoencoder" else SpectrogramVAE
     model = cls.from_pretrained(str(folder / "model")).eval()
-    spec = spectrogram.to_spectrogram(records["waveforms"])
-    if cls is SpectrogramAutoencoder:
-        estimate = model(spec).sample
-    elif model.conditional:
-        conditions = torch.tensor(np.stack([records[k] for k in CONDITION_KEYS], axis=1), dtype=torch.float32)
-        names = list(model.config.station_names)
-        stations = torch.tensor([names.index(s) if s in names else len(names) for s in records["station"]])
-        estimate = model(spec, conditions, stations, sample_posterior=False).sample
-    else:
-        estimate = model(spec, sample_posterior=False).sample
-    waveform = spectrogram.to_waveform(estimate.clamp(-1, 1), generator=torch.Generator().manual_seed(0))
-    magnitude = spectrogram._stft(torch.as_tensor(records["waveforms"])).abs()
-    return {
-        "spectrogram_snr_db": float(snr_db(estimate, spec).mean()),
-        "stft_magnitude_snr_db": float(snr_db(spectrogram._stft(waveform).abs(), magnitude).mean()),
-    }
+    conditions = torch.tensor(np.stack([records[k] for k in CONDITION_KEYS], axis=1), dtype=torch.float32)
+    names = list(config.get("station_names") or [])
+    stations = torch.tensor([names.index(s) if s in names else len(names) for s in records["station"]])
+    return reconstruction_scores(
+        model,
+        spectrogram,
+        records["waveforms"],
+        conditions,
+        stations,
+        generator=torch.Generator().manual_seed(0),
+    )
 
 
 def slope(magnitudes: np.ndarray, waveforms: np.ndarray) -> float:
@@ -108,7 +99,8 @@ def slope(magnitudes: np.ndarray, waveforms: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def evaluate_generator(pipe: ConditionalWaveformPipeline, records: dict, args) -> dict:
+def evaluate_generator(pipe: ConditionalWaveformPipeline, records: dict, args) -> tuple[dict, np.ndarray]:
+    """Scores of one generator, and its first record per requested magnitude (for the grid)."""
     pipe.set_progress_bar_config(disable=True)
     latitude, longitude, depth = args.event
     magnitudes = np.repeat(args.magnitudes, args.per_magnitude)
@@ -138,12 +130,13 @@ def evaluate_generator(pipe: ConditionalWaveformPipeline, records: dict, args) -
             num_inference_steps=args.steps, output_type="np").waveforms)  # fmt: skip
     distance = np.sqrt(np.mean((log_power(np.concatenate(produced)) - reference) ** 2, axis=1))
     bins = np.array([magnitude_bin(m) for m in records["magnitude"]])
+    firsts = generated[:: args.per_magnitude]
     return {
         "magnitude_slope": slope(magnitudes, generated),
         "lsd_db_per_bin": {MAGNITUDE_BINS[b]: float(distance[bins == b].mean()) for b in sorted(set(bins))},
         "lsd_db_mean": float(distance.mean()),
         "records": int(len(distance)),
-    }
+    }, firsts
 
 
 def main(argv=None) -> dict:
@@ -176,17 +169,29 @@ def main(argv=None) -> dict:
         )
     if args.ldm_pipeline:
         generators["diffusion prior"] = ConditionalWaveformPipeline.from_pretrained(args.ldm_pipeline)
-    results["generators"] = {
-        name: evaluate_generator(pipe, records, args) for name, pipe in generators.items()
-    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    results["generators"], grid = {}, {"simulator": law["waveforms"][:: args.per_magnitude]}
+    for name, pipe in generators.items():
+        results["generators"][name], grid[name] = evaluate_generator(pipe, records, args)
+    figure = plot_records_by_magnitude(
+        grid, args.magnitudes, out / "bench_waveform_records.png",
+        title=f"Z component, station {args.station}, event at {latitude:g} N {longitude:g} E {depth:g} km",
+    )  # fmt: skip
+    results["figure"] = str(figure)
     (out / "bench_waveform.json").write_text(json.dumps(results, indent=2))
 
-    print("\n| model | spectrogram recon SNR (dB) | STFT-magnitude recon SNR after Griffin-Lim (dB) |")
-    print("|---|---:|---:|")
+    print(
+        "\n| model | SNR, normalised log spectrogram (dB) | SNR, STFT magnitude (dB) "
+        "| SNR, STFT magnitude after Griffin-Lim (dB) | log10-peak RMSE |"
+    )
+    print("|---|---:|---:|---:|---:|")
     for name, row in results["reconstruction"].items():
-        print(f"| {name} | {row['spectrogram_snr_db']:.1f} | {row['stft_magnitude_snr_db']:.1f} |")
+        peak = f"{row['log_peak_rmse']:.3f}" if "log_peak_rmse" in row else "-"
+        print(
+            f"| {name} | {row['spectrogram_snr_db']:.1f} | {row['stft_magnitude_snr_db']:.1f} "
+            f"| {row['griffin_lim_snr_db']:.1f} | {peak} |"
+        )
     print(
         f"\nmagnitude slope of log10 peak amplitude, simulator at that geometry: {results['data_slope']:.2f}"
     )

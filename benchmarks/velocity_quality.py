@@ -84,6 +84,11 @@ def parse_args(argv=None):
     parser.add_argument("--retrain_classifier", action="store_true", help="Ignore the cached classifier.")
     parser.add_argument("--skip_unconditional", action="store_true", help="Skip the family=None run.")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads.")
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="Device of the diffusion model (the classifier and FD stay on the CPU).",
+    )
     return parser.parse_args(argv)
 
 
@@ -145,7 +150,7 @@ def main(args):
     os.makedirs(args.out, exist_ok=True)
     run_start = time.perf_counter()
 
-    pipe = VelocityGenerationPipeline.from_pretrained(args.pipeline)
+    pipe = VelocityGenerationPipeline.from_pretrained(args.pipeline).to(args.device)
     pipe.set_progress_bar_config(disable=True)
     if args.scheduler != "default":
         pipe.scheduler = scheduler_from_name(pipe.scheduler.config, args.scheduler)

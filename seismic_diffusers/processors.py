@@ -331,15 +331,18 @@ class WaveformSpectrogram(ConfigMixin, SchedulerMixin):
         r"""`(B, *shape)` spectrograms -> float64 `(B, 3, window_length)` waveforms.
 
         `"complex"` inverts exactly; `"log_magnitude"` runs fast Griffin-Lim from random phases
-        (`generator` makes it deterministic). `log_peak` `(B,)` rescales peak-normalised records
-        to their amplitude (their Griffin-Lim peak may differ from 1 by a few tens of %).
+        (`generator` makes it deterministic). `log_peak` `(B,)` scales each record so that its
+        three-component peak is `10 ** log_peak` (for peak-normalised spectrograms, whose
+        Griffin-Lim peak may differ from 1 by a few tens of %).
         """
         waveforms = self._invert(spectrograms, generator)
         if log_peak is not None:
-            waveforms = waveforms * (10.0 ** torch.as_tensor(log_peak, dtype=torch.float64))[:, None, None]
+            peak = waveforms.abs().amax(dim=(1, 2), keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+            target = 10.0 ** torch.as_tensor(log_peak, dtype=torch.float64, device=waveforms.device)
+            waveforms = waveforms / peak * target.reshape(-1, 1, 1)
         return waveforms
 
-    def _invert(self, spectrograms: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def _checked_spectrograms(self, spectrograms) -> torch.Tensor:
         spectrograms = torch.as_tensor(spectrograms)
         if spectrograms.ndim == 3:
             spectrograms = spectrograms[None]
@@ -347,15 +350,31 @@ class WaveformSpectrogram(ConfigMixin, SchedulerMixin):
             raise ValueError(
                 f"spectrograms must be (B, {', '.join(map(str, self.shape))}); got {tuple(spectrograms.shape)}."
             )
-        spectrograms = spectrograms.double()
+        return spectrograms.double()
+
+    def to_magnitude(self, spectrograms: torch.Tensor) -> torch.Tensor:
+        """`(B, *shape)` spectrograms -> float64 `(B, 3, F, T)` linear STFT magnitudes (record units,
+        or peak-normalised units with `peak_normalize`)."""
+        spectrograms = self._checked_spectrograms(spectrograms)
+        if self.config.representation == "complex":
+            real, imag = spectrograms.chunk(2, dim=1)
+            return torch.complex(real, imag).abs() * self.config.complex_scale
+        low, high = self.config.log_range
+        return (
+            10.0 ** ((spectrograms + 1.0) * 0.5 * (high - low) + low) - self.config.amplitude_floor
+        ).clamp_min(0)
+
+    def _invert(self, spectrograms: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        spectrograms = self._checked_spectrograms(spectrograms)
         if self.config.representation == "complex":
             real, imag = spectrograms.chunk(2, dim=1)
             return self._istft(torch.complex(real, imag) * self.config.complex_scale)
-        low, high = self.config.log_range
-        magnitude = (
-            10.0 ** ((spectrograms + 1.0) * 0.5 * (high - low) + low) - self.config.amplitude_floor
-        ).clamp_min(0)
-        return self.griffin_lim(magnitude, generator=generator)
+        return self.griffin_lim(self.to_magnitude(spectrograms), generator=generator)
+
+    def stft_magnitude(self, waveforms) -> torch.Tensor:
+        """`(B, 3, window_length)` waveforms -> float64 `(B, 3, F, T)` STFT magnitudes, peak-normalised
+        first when `peak_normalize` (the magnitudes `to_magnitude` reconstructs)."""
+        return self._stft(self._normalized(self._check_waveforms(waveforms))[0]).abs()
 
     def griffin_lim(
         self, magnitude: torch.Tensor, generator: torch.Generator | None = None, momentum: float = 0.99

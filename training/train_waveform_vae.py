@@ -13,8 +13,16 @@ minimises MSE; the VAE and CVAE minimise MSE + beta * KL (KL summed over the lat
 over the batch). The CVAE drops the station to the "unknown station" embedding with probability
 `--station_dropout`, so it can generate for stations it has not seen.
 
+Beyond the seed (all off by default, on in the bundled model's command):
+- `--peak_normalize`: records are divided by their peak before the STFT; the VAEs encode the
+  log10 peak and predict it back (`SpectrogramVAE(predict_log_peak=True)`), loss weight
+  `--log_peak_weight` on its squared error (log10 units).
+- `--loud_weight w`: the MSE weights each bin by `1 + w * (x + 1) / 2` (x the target in [-1, 1]),
+  so the bins that carry the waveform count more than the noise floor.
+- `--kl_warmup_steps n`: beta ramps linearly from 0 over the first n steps.
+
 Writes OUTPUT_DIR/model (the `ModelMixin`), OUTPUT_DIR/spectrogram (its config) and
-OUTPUT_DIR/scores.json (held-out reconstruction SNR in the spectrogram and waveform domains).
+OUTPUT_DIR/scores.json (held-out reconstruction, `waveforms.reconstruction_scores`).
 """
 
 from __future__ import annotations
@@ -57,7 +65,7 @@ from seismic_diffusers.utils.training import (
     make_ema,
     resume_and_progress,
 )
-from seismic_diffusers.waveforms import generate_marmara_records
+from seismic_diffusers.waveforms import generate_marmara_records, reconstruction_scores
 
 logger = get_logger(__name__, log_level="INFO")
 MODELS = ("ae", "vae", "cvae")
@@ -85,6 +93,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--beta", type=float, default=1e-3, help="Weight of the KL term (VAE, CVAE).")
     model.add_argument(
         "--station_dropout", type=float, default=0.1, help="CVAE: share of unknown-station draws."
+    )
+    model.add_argument(
+        "--peak_normalize",
+        action="store_true",
+        help="Peak-normalise records; VAEs encode and predict the log10 peak.",
+    )
+    model.add_argument(
+        "--log_peak_weight", type=float, default=1.0, help="Weight of the log10-peak squared error."
+    )
+    model.add_argument(
+        "--loud_weight", type=float, default=0.0, help="MSE bin weight 1 + w * (target + 1) / 2."
+    )
+    model.add_argument(
+        "--kl_warmup_steps", type=int, default=0, help="Steps over which beta ramps up from 0."
     )
     add_training_arguments(parser, output_dir="runs/waveform-vae", max_train_steps=3000, learning_rate=1e-3)
     add_finetune_arguments(parser, WAVEFORM_VAE_PARTS)
@@ -132,13 +154,19 @@ def load_records(args: argparse.Namespace) -> dict:
     return {key: np.asarray(value) if key != "station" else value for key, value in out.items()}
 
 
-def build_model(args: argparse.Namespace, stations: list[str], records: dict):
+def build_model(args: argparse.Namespace, stations: list[str], records: dict, log_peak: torch.Tensor):
     if args.model == "ae":
         return SpectrogramAutoencoder(block_out_channels=tuple(args.block_out_channels))
     span = {
         key: (float(np.min(records[key])), float(np.max(records[key])))
         for key in ("magnitude", "latitude", "longitude", "depth_km")
     }
+    amplitude = {}
+    if args.peak_normalize:  # half a decade of margin either side of the training peaks
+        amplitude = dict(
+            predict_log_peak=True,
+            log_peak_range=(float(log_peak.min()) - 0.5, float(log_peak.max()) + 0.5),
+        )
     return SpectrogramVAE(
         block_out_channels=tuple(args.block_out_channels),
         latent_dim=args.latent_dim,
@@ -148,13 +176,16 @@ def build_model(args: argparse.Namespace, stations: list[str], records: dict):
         longitude_range=span["longitude"],
         depth_range_km=span["depth_km"],
         station_names=stations if args.model == "cvae" else None,
+        **amplitude,
     )
 
 
-def reconstruction_snr_db(estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-record 10 log10(|target|^2 / |estimate - target|^2)."""
-    dims = tuple(range(1, target.ndim))
-    return 10 * torch.log10(target.pow(2).sum(dims) / (estimate - target).pow(2).sum(dims).clamp_min(1e-30))
+def weighted_mse(estimate: torch.Tensor, target: torch.Tensor, loud_weight: float) -> torch.Tensor:
+    """MSE with bin weights `1 + loud_weight * (target + 1) / 2`, normalised to mean weight 1."""
+    if loud_weight == 0:
+        return F.mse_loss(estimate, target)
+    weight = 1.0 + loud_weight * (target + 1.0) * 0.5
+    return (weight * (estimate - target).pow(2)).sum() / weight.sum()
 
 
 def main(args: argparse.Namespace) -> None:
@@ -166,6 +197,7 @@ def main(args: argparse.Namespace) -> None:
         )
         args.model = "cvae" if pretrained.vae.conditional else "vae"
         args.window_length = pretrained.spectrogram.config.window_length
+        args.peak_normalize = pretrained.spectrogram.config.peak_normalize
     records = load_records(args)
     count = len(records["waveforms"])
     held = max(1, int(round(args.validation_fraction * count)))
@@ -177,11 +209,19 @@ def main(args: argparse.Namespace) -> None:
         stations = list(model.config.station_names or [])
     else:
         stations = sorted(set(records["station"]))
-        spectrogram = WaveformSpectrogram(window_length=args.window_length)
+        spectrogram = WaveformSpectrogram(
+            window_length=args.window_length, peak_normalize=args.peak_normalize
+        )
         spectrogram.fit_log_range(records["waveforms"][train_slice])
-    specs = torch.cat(
-        [spectrogram.to_spectrogram(records["waveforms"][i : i + 256]) for i in range(0, count, 256)]
-    )
+    parts = [
+        spectrogram.to_spectrogram(records["waveforms"][i : i + 256], return_log_peak=True)
+        for i in range(0, count, 256)
+    ]
+    specs = torch.cat([spec for spec, _ in parts])
+    # log10 record peaks: the amplitude the VAEs predict when the spectrograms are peak-normalised
+    log_peaks = torch.cat(
+        [peak if peak is not None else torch.zeros(len(spec), dtype=torch.float64) for spec, peak in parts]
+    ).float()
     conditions = torch.tensor(
         np.stack([records[k] for k in ("magnitude", "latitude", "longitude", "depth_km")], axis=1),
         dtype=torch.float32,
@@ -191,7 +231,7 @@ def main(args: argparse.Namespace) -> None:
     )
 
     if pretrained is None:
-        model = build_model(args, stations, records)
+        model = build_model(args, stations, records, log_peaks[train_slice])
     frozen = freeze_parts(model, args.freeze, WAVEFORM_VAE_PARTS)
     model_cls = type(model)
     logger.info(
@@ -200,7 +240,7 @@ def main(args: argparse.Namespace) -> None:
     ema_model = make_ema(accelerator, model, model_cls, args, subfolder="model")
     set_seed(args.seed)
     dataset = torch.utils.data.TensorDataset(
-        specs[train_slice], conditions[train_slice], station_index[train_slice]
+        specs[train_slice], conditions[train_slice], station_index[train_slice], log_peaks[train_slice]
     )
     dataloader = torch.utils.data.DataLoader(
         dataset, batch_size=args.train_batch_size, shuffle=True, drop_last=True
@@ -218,12 +258,13 @@ def main(args: argparse.Namespace) -> None:
     core = accelerator.unwrap_model(model)
     for epoch in range(first_epoch, num_epochs):
         model.train()
-        for spec, condition, station in epoch_batches(
+        for spec, condition, station, log_peak in epoch_batches(
             accelerator, dataloader, epoch, first_epoch, resume_step
         ):
             if global_step >= args.max_train_steps:
                 break
             with accelerator.accumulate(model):
+                peak_loss = torch.zeros((), device=spec.device)
                 if args.model == "ae":
                     out = model(spec)
                     kl = torch.zeros((), device=spec.device)
@@ -233,10 +274,19 @@ def main(args: argparse.Namespace) -> None:
                         station = torch.where(
                             unknown, torch.full_like(station, core.unknown_station), station
                         )
-                    out = model(spec, condition, station) if args.model == "cvae" else model(spec)
+                    predicts = core.config.predict_log_peak
+                    out = model(
+                        spec,
+                        condition if args.model == "cvae" else None,
+                        station if args.model == "cvae" else None,
+                        log_peak=log_peak if predicts else None,
+                    )
                     kl = SpectrogramVAE.kl_divergence(out.mean.float(), out.logvar.float())
-                mse = F.mse_loss(out.sample.float(), spec.float())
-                loss = mse + args.beta * kl
+                    if predicts:
+                        peak_loss = F.mse_loss(out.log_peak.float(), log_peak.float())
+                mse = weighted_mse(out.sample.float(), spec.float(), args.loud_weight)
+                warmup = min(1.0, (global_step + 1) / args.kl_warmup_steps) if args.kl_warmup_steps else 1.0
+                loss = mse + args.beta * warmup * kl + args.log_peak_weight * peak_loss
                 backward_and_step(accelerator, loss, model, optimizer, lr_scheduler, args.max_grad_norm)
             if not accelerator.sync_gradients:
                 continue
@@ -244,11 +294,14 @@ def main(args: argparse.Namespace) -> None:
                 ema_model.step(model.parameters())
             global_step += 1
             progress.update(1)
-            recent = (recent + [(loss.item(), mse.item(), kl.item())])[-args.logging_steps :]
+            recent = (recent + [(loss.item(), mse.item(), kl.item(), peak_loss.item())])[
+                -args.logging_steps :
+            ]
             mean = np.mean(recent, axis=0)
             progress.set_postfix(loss=f"{mean[0]:.4f}", mse=f"{mean[1]:.4f}", kl=f"{mean[2]:.1f}")
             log_and_checkpoint(
-                accelerator, args, global_step, {"loss": float(mean[0]), "mse": float(mean[1]), "kl": float(mean[2])},
+                accelerator, args, global_step,
+                {"loss": float(mean[0]), "mse": float(mean[1]), "kl": float(mean[2]), "log_peak_mse": float(mean[3])},
                 lr_scheduler.get_last_lr()[0], start, logger,
             )  # fmt: skip
 
@@ -259,28 +312,18 @@ def main(args: argparse.Namespace) -> None:
         core.eval()
         core.save_pretrained(os.path.join(args.output_dir, "model"), safe_serialization=True)
         spectrogram.save_config(os.path.join(args.output_dir, "spectrogram"))
-        with torch.no_grad():
-            spec = specs[val_slice]
-            if args.model == "ae":
-                estimate = core(spec).sample
-            elif args.model == "vae":
-                estimate = core(spec, sample_posterior=False).sample
-            else:
-                estimate = core(
-                    spec, conditions[val_slice], station_index[val_slice], sample_posterior=False
-                ).sample
-            waveform = spectrogram.to_waveform(estimate, generator=torch.Generator().manual_seed(args.seed))
         scores = {
             "model": args.model,
             "steps": global_step,
             "train_minutes": round((time.time() - start) / 60, 1),
             "held_out_records": int(held),
-            "spectrogram_snr_db": float(reconstruction_snr_db(estimate, spec).mean()),
-            "stft_magnitude_snr_db": float(
-                reconstruction_snr_db(
-                    spectrogram._stft(waveform).abs(),
-                    spectrogram._stft(torch.as_tensor(records["waveforms"][val_slice])).abs(),
-                ).mean()
+            **reconstruction_scores(
+                core.to("cpu"),
+                spectrogram,
+                records["waveforms"][val_slice],
+                conditions[val_slice],
+                station_index[val_slice],
+                generator=torch.Generator().manual_seed(args.seed),
             ),
             "stations": stations,
             "fine_tuned_from": args.pretrained_pipeline,
@@ -310,7 +353,8 @@ def main(args: argparse.Namespace) -> None:
                 + fine_tune_summary(args, frozen)
                 + f"- Command: `{scores['command']}`\n- Data: {data}\n- Steps: {global_step}, {scores['train_minutes']} min\n"
                 f"- Held-out ({held} records) reconstruction SNR: spectrogram {scores['spectrogram_snr_db']:.1f} dB, "
-                f"STFT magnitude after Griffin-Lim {scores['stft_magnitude_snr_db']:.1f} dB\n- Stations: {', '.join(stations)}\n"
+                f"STFT magnitude {scores['stft_magnitude_snr_db']:.1f} dB, after Griffin-Lim "
+                f"{scores['griffin_lim_snr_db']:.1f} dB\n- Stations: {', '.join(stations)}\n"
             )
         logger.info(f"Saved {args.output_dir}/model: {scores}")
     accelerator.end_training()

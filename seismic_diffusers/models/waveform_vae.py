@@ -80,12 +80,15 @@ class SpectrogramAutoencoderOutput(BaseOutput):
         sample (`torch.Tensor` of shape `(B, C, F, T)`): The reconstruction.
         latents (`torch.Tensor`): The code: `(B, 256, F/16, T/16)` for the AE, `(B, 128)` for the VAEs.
         mean, logvar (`torch.Tensor` of shape `(B, latent_dim)`, *optional*): The VAEs' posterior.
+        log_peak (`torch.Tensor` of shape `(B,)`, *optional*): Predicted log10 record peak (VAEs
+            with `predict_log_peak`), in the units of the training records.
     """
 
     sample: torch.Tensor
     latents: torch.Tensor
     mean: torch.Tensor | None = None
     logvar: torch.Tensor | None = None
+    log_peak: torch.Tensor | None = None
 
 
 class SpectrogramAutoencoder(ModelMixin, ConfigMixin):
@@ -141,6 +144,13 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
     embedding, trained by dropping the station with probability `station_dropout` (training
     script), so a pipeline can generate for a station it has not seen.
 
+    Amplitude (`predict_log_peak=True`, for spectrograms of peak-normalised records): the
+    record's log10 peak, mapped from `log_peak_range` to [-1, 1], is appended to the encoder's
+    features, and a head (Linear, SiLU, Linear) on `z` (and the condition) predicts it back. The
+    spectrogram then carries the shape of the record and the head its size, so the
+    magnitude-amplitude law is learnt as a regression rather than through the decoder's log
+    scale; `z` carries what the condition does not explain (scatter about the law).
+
     Args:
         in_channels (`int`, defaults to 3), spectrogram_shape, block_out_channels: As the AE.
         latent_dim (`int`, defaults to 128).
@@ -149,6 +159,9 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         magnitude_range, latitude_range, longitude_range, depth_range_km (`tuple[float, float]`):
             Mapped to [-1, 1] (the training data's span; the pipeline refuses values outside).
         station_names (`list[str]`, *optional*): The station code of each embedding row.
+        predict_log_peak (`bool`, defaults to `False`): Encode and predict the record's log10 peak.
+        log_peak_range (`tuple[float, float]`, defaults to `(-8.0, -3.0)`): log10 peaks mapped to
+            [-1, 1] (the training data's span, in its units).
     """
 
     @register_to_config
@@ -166,16 +179,24 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         longitude_range: Sequence[float] = (26.0, 30.5),
         depth_range_km: Sequence[float] = (0.0, 30.0),
         station_names: Sequence[str] | None = None,
+        predict_log_peak: bool = False,
+        log_peak_range: Sequence[float] = (-8.0, -3.0),
     ):
         super().__init__()
         check_station_names(station_names, num_stations)
+        if predict_log_peak and not log_peak_range[1] > log_peak_range[0]:
+            raise ValueError(f"Need log_peak_range[1] > log_peak_range[0]; got {tuple(log_peak_range)}.")
         self.grid = _PaddedGrid(spectrogram_shape, len(block_out_channels))
         self.encoder = _encoder(in_channels, block_out_channels)
         self.decoder = _decoder(in_channels, block_out_channels)
         features = block_out_channels[-1] * self.grid.latent[0] * self.grid.latent[1]
         conditioned = condition_dim if num_stations > 0 else 0
-        self.to_moments = nn.Linear(features + conditioned, 2 * latent_dim)
+        self.to_moments = nn.Linear(features + conditioned + int(predict_log_peak), 2 * latent_dim)
         self.from_latent = nn.Linear(latent_dim + conditioned, features)
+        if predict_log_peak:
+            self.to_log_peak = nn.Sequential(
+                nn.Linear(latent_dim + conditioned, condition_dim), nn.SiLU(), nn.Linear(condition_dim, 1)
+            )
         if num_stations > 0:
             self.station_embedding = nn.Embedding(num_stations + 1, station_embedding_dim)  # + unknown
             self.condition_net = nn.Sequential(
@@ -204,15 +225,40 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         features = torch.cat([self.normalize_conditions(conditions), self.station_embedding(stations)], dim=1)
         return self.condition_net(features)
 
+    def _scaled_log_peak(self, log_peak: torch.Tensor | None, batch: int) -> torch.Tensor:
+        if log_peak is None:
+            raise ValueError("This VAE encodes the record's amplitude: pass `log_peak` (B,) log10 peaks.")
+        log_peak = torch.as_tensor(log_peak)
+        if log_peak.shape != (batch,):
+            raise ValueError(f"`log_peak` must be ({batch},); got {tuple(log_peak.shape)}.")
+        low, high = self.config.log_peak_range
+        return 2.0 * (log_peak - low) / (high - low) - 1.0
+
     def encode(
-        self, x: torch.Tensor, condition: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        condition: torch.Tensor | None = None,
+        log_peak: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spectrograms `(B, C, F, T)` -> posterior `(mean, logvar)`, each `(B, latent_dim)`."""
+        """Spectrograms `(B, C, F, T)` (and, with `predict_log_peak`, their `(B,)` log10 peaks)
+        -> posterior `(mean, logvar)`, each `(B, latent_dim)`."""
         features = self.encoder(self.grid.pad(x)).flatten(1)
         if self.conditional:
             features = torch.cat([features, condition], dim=1)
+        if self.config.predict_log_peak:
+            scaled = self._scaled_log_peak(log_peak, x.shape[0])
+            features = torch.cat([features, scaled.to(features)[:, None]], dim=1)
         mean, logvar = self.to_moments(features).chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
+
+    def decode_log_peak(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """`(B, latent_dim)` -> the `(B,)` predicted log10 record peaks (`predict_log_peak` models)."""
+        if not self.config.predict_log_peak:
+            raise ValueError("This VAE does not predict amplitudes (predict_log_peak=False).")
+        if self.conditional:
+            z = torch.cat([z, condition], dim=1)
+        low, high = self.config.log_peak_range
+        return (self.to_log_peak(z)[:, 0] + 1.0) * 0.5 * (high - low) + low
 
     def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """`(B, latent_dim)` -> spectrograms `(B, C, F, T)`."""
@@ -226,18 +272,20 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         x: torch.Tensor,
         conditions: torch.Tensor | None = None,
         stations: torch.Tensor | None = None,
+        log_peak: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         sample_posterior: bool = True,
         return_dict: bool = True,
     ):
         condition = self.condition(conditions, stations) if self.conditional else None
-        mean, logvar = self.encode(x, condition)
+        mean, logvar = self.encode(x, condition, log_peak)
         z = mean
         if sample_posterior:
             noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
             z = mean + torch.exp(0.5 * logvar) * noise
         sample = self.decode(z, condition)
-        output = SpectrogramAutoencoderOutput(sample, z, mean, logvar)
+        predicted = self.decode_log_peak(z, condition) if self.config.predict_log_peak else None
+        output = SpectrogramAutoencoderOutput(sample, z, mean, logvar, predicted)
         return output if return_dict else output.to_tuple()
 
     @staticmethod

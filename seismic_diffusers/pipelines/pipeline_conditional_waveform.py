@@ -46,7 +46,9 @@ class ConditionalWaveformPipeline(SeismicDiffusionPipeline):
       (`WaveformLatentDenoiser`, DDPM-trained), which `vae` decodes;
     - without them: the conditional VAE's own prior, `z ~ N(0, I)`, decoded with the condition.
 
-    The spectrogram is turned into waveforms with `spectrogram.to_waveform` (Griffin-Lim).
+    The spectrogram is turned into waveforms with `spectrogram.to_waveform` (Griffin-Lim). A VAE
+    with `predict_log_peak` works on peak-normalised spectrograms and predicts each record's
+    log10 peak from the same latent, which sets the amplitude of the output.
 
     Args:
         vae ([`SpectrogramVAE`]): A VAE (with a prior) or a conditional VAE.
@@ -66,6 +68,12 @@ class ConditionalWaveformPipeline(SeismicDiffusionPipeline):
         scheduler: DDPMScheduler | None = None,
     ):
         super().__init__()
+        if vae.config.predict_log_peak != spectrogram.config.peak_normalize:
+            raise ValueError(
+                "A VAE that predicts record amplitudes (predict_log_peak) needs a peak-normalising "
+                "spectrogram (peak_normalize=True), and the other way round; got "
+                f"predict_log_peak={vae.config.predict_log_peak}, peak_normalize={spectrogram.config.peak_normalize}."
+            )
         self.register_modules(vae=vae, spectrogram=spectrogram, prior=prior, scheduler=scheduler)
 
     @property
@@ -186,12 +194,16 @@ class ConditionalWaveformPipeline(SeismicDiffusionPipeline):
                 latents = self.scheduler.step(noise, t, latents, generator=generator).prev_sample
         condition = self.vae.condition(conditions, stations) if self.vae.conditional else None
 
-        # 3. Decode to spectrograms, then waveforms
+        # 3. Decode to spectrograms (and amplitudes), then waveforms
         spectrograms = self.vae.decode(latents, condition).clamp(-1.0, 1.0).float().cpu()
+        log_peak = None
+        if self.vae.config.predict_log_peak:
+            log_peak = self.vae.decode_log_peak(latents, condition).double().cpu()
         phase_generator = generator[0] if isinstance(generator, list) else generator
         if phase_generator is not None and phase_generator.device.type != "cpu":
             phase_generator = None
-        waveforms = self.spectrogram.to_waveform(spectrograms, generator=phase_generator).float().numpy()
+        waveforms = self.spectrogram.to_waveform(spectrograms, generator=phase_generator, log_peak=log_peak)
+        waveforms = waveforms.float().numpy()
 
         # 4. Package
         if output_type == "stream":

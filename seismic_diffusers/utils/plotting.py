@@ -1,6 +1,6 @@
 """Figures people would rather look at than read: labelled velocity grids in physical units,
-velocity maps beside their shot gathers, and before/after seismogram panels with spectrograms
-and phase picks."""
+velocity maps beside their shot gathers, before/after seismogram panels with spectrograms
+and phase picks, and generated records across magnitudes."""
 
 from __future__ import annotations
 
@@ -274,5 +274,68 @@ def plot_joint_pairs(
         cax = fig.add_axes((0.94, 0.2, 0.012, 0.6))
         fig.colorbar(image, cax=cax).set_label("velocity (m/s)", fontsize=8)
     fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return str(path)
+
+
+def plot_records_by_magnitude(
+    rows: dict[str, np.ndarray],
+    magnitudes: Sequence[float],
+    path: str | os.PathLike,
+    sampling_rate: float = 100.0,
+    component: int = 2,
+    title: str | None = None,
+    units: str = "m/s",
+) -> str:
+    """Save a grid of one component of records: one row per source, one column per magnitude.
+
+    Every panel has its own amplitude axis, labelled with the record's peak, so both the shape
+    (onsets, coda, frequency content) and the amplitude growth with magnitude can be read off.
+
+    Args:
+        rows (`dict[str, np.ndarray]`): Row title -> `(len(magnitudes), 3, N)` records (E, N, Z),
+            one per magnitude, e.g. `{"simulator": ..., "CVAE prior": ...}`.
+        magnitudes (`Sequence[float]`): The magnitude of each column.
+        path: Output image path (PNG recommended).
+        sampling_rate (`float`): Hz. component (`int`): 0, 1, 2 for E, N, Z.
+        title (`str`, *optional*): Figure title. units (`str`): Amplitude units.
+
+    Returns:
+        `str`: the path written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = len(magnitudes)
+    for name, records in rows.items():
+        if np.ndim(records) != 3 or len(records) != columns:
+            raise ValueError(f"Row {name!r} must be ({columns}, 3, N); got {np.shape(records)}.")
+    fig, axes = plt.subplots(
+        len(rows), columns, figsize=(2.1 * columns, 1.5 * len(rows) + 0.7), squeeze=False, sharex=True
+    )
+    colors = ("0.15", "tab:blue", "tab:green", "tab:red", "tab:purple")
+    for r, (name, records) in enumerate(rows.items()):
+        for c, (magnitude, record) in enumerate(zip(magnitudes, records, strict=True)):
+            ax = axes[r, c]
+            trace = np.asarray(record[component], dtype=np.float64)
+            seconds = np.arange(trace.size) / sampling_rate
+            ax.plot(seconds, trace, color=colors[r % len(colors)], linewidth=0.4)
+            peak = float(np.max(np.abs(record))) or 1.0
+            ax.set_ylim(-1.1 * peak, 1.1 * peak)
+            ax.set_yticks([])
+            ax.text(0.02, 0.95, f"peak {peak:.1e} {units}", transform=ax.transAxes, fontsize=6, va="top")
+            ax.tick_params(labelsize=6)
+            if r == 0:
+                ax.set_title(f"M {magnitude:g}", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(name, fontsize=7)
+            if r == len(rows) - 1:
+                ax.set_xlabel("time (s)", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return str(path)

@@ -3,6 +3,7 @@ the preprocessing chain, and the dataset builder behind `seismic-diffusers build
 
 from .catalog import CatalogEvent, read_catalog, read_picks
 from .dataset import build_waveform_dataset, read_processed, write_processed
+from .evaluation import reconstruction_scores
 from .preprocessing import BANDPASS_TABLE, MAGNITUDE_BINS, bandpass_for, preprocess
 from .quality import passes_quality, record_quality, snr
 from .synthetic import SYNTHETIC_STATIONS, generate_marmara_records, hypocentral_distance_km
@@ -21,6 +22,7 @@ __all__ = [
     "read_catalog",
     "read_picks",
     "read_processed",
+    "reconstruction_scores",
     "record_quality",
     "snr",
     "write_processed",

@@ -94,3 +94,30 @@ def test_fine_tuning_the_vae_of_a_prior_pipeline_keeps_a_complete_pipeline(tmp_p
     for folder in (tmp_path / "ldm-fine" / "pipeline", fine / "pipeline"):
         pipe = ConditionalWaveformPipeline.from_pretrained(str(folder))
         assert pipe.prior is not None and "Fine-tuned from" in (folder / "README.md").read_text()
+
+
+def test_peak_normalised_cvae_and_its_diffusion_prior_predict_amplitudes(tmp_path, accelerate_launch):
+    import numpy as np
+
+    from seismic_diffusers import ConditionalWaveformPipeline
+
+    vae_run, ldm = tmp_path / "cvae", tmp_path / "ldm"
+    accelerate_launch("train_waveform_vae.py", "--model", "cvae", "--output_dir", vae_run, "--max_train_steps", "3",
+                      "--peak_normalize", "--loud_weight", "4", "--kl_warmup_steps", "2", *TINY)  # fmt: skip
+    log = [json.loads(line) for line in (vae_run / "train_log.jsonl").read_text().splitlines()]
+    assert all(row["log_peak_mse"] > 0 for row in log)
+    scores = json.loads((vae_run / "scores.json").read_text())
+    assert {"stft_magnitude_snr_db", "griffin_lim_snr_db", "log_peak_rmse"} <= set(scores)
+    vae = SpectrogramVAE.from_pretrained(str(vae_run / "model"))
+    low, high = vae.config.log_peak_range
+    assert vae.config.predict_log_peak and -9.5 < low < high < -2.0  # training peaks +- half a decade
+    accelerate_launch("train_waveform_ldm.py", "--vae_run", vae_run, "--output_dir", ldm, "--num_records", "40",
+                      "--train_batch_size", "8", "--max_train_steps", "2", "--width", "32", "--num_blocks", "1",
+                      "--num_train_timesteps", "20", "--logging_steps", "1")  # fmt: skip
+    for folder in (vae_run / "pipeline", ldm / "pipeline"):
+        pipe = ConditionalWaveformPipeline.from_pretrained(str(folder))
+        pipe.set_progress_bar_config(disable=True)
+        assert pipe.spectrogram.config.peak_normalize
+        out = pipe(magnitude=3.0, latitude=40.8, longitude=28.5, depth=10.0, station="MR02", output_type="np",
+                   generator=torch.Generator().manual_seed(0), num_inference_steps=3)  # fmt: skip
+        assert low <= np.log10(np.abs(out.waveforms).max()) <= high

@@ -101,3 +101,21 @@ def test_bad_conditions_are_refused(kwargs, message):
     pipe = build(False)
     with pytest.raises(ValueError, match=message):
         pipe(**{**EVENT, "batch_size": 2, **kwargs})
+
+
+def test_amplitude_predicting_vae_sets_the_record_peak():
+    torch.manual_seed(0)
+    vae = SpectrogramVAE(block_out_channels=(8, 8, 16, 16), latent_dim=16, num_stations=3, station_names=STATIONS,
+                         predict_log_peak=True, log_peak_range=(-8.0, -3.0), **RANGES).eval()  # fmt: skip
+    spectrogram = WaveformSpectrogram(griffin_lim_iterations=4, amplitude_floor=1e-6, log_range=(-6.0, 1.0),
+                                      peak_normalize=True)  # fmt: skip
+    pipe = ConditionalWaveformPipeline(vae=vae, spectrogram=spectrogram)
+    out = pipe(
+        **EVENT, station="MR01", batch_size=2, generator=torch.Generator().manual_seed(0), output_type="np"
+    )
+    latents = torch.randn((2, 16), generator=torch.Generator().manual_seed(0))  # what the pipeline drew
+    condition = vae.condition(torch.tensor([[3.0, 40.8, 28.5, 10.0]] * 2), torch.tensor([0, 0]))
+    expected = 10.0 ** vae.decode_log_peak(latents, condition).detach().double().numpy()
+    np.testing.assert_allclose(np.abs(out.waveforms).max(axis=(1, 2)), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="needs a peak-normalising spectrogram"):
+        ConditionalWaveformPipeline(vae=vae, spectrogram=WaveformSpectrogram())
