@@ -125,13 +125,10 @@ def main(args: argparse.Namespace) -> None:
     with torch.no_grad():
         latents = []
         for start in range(0, len(conditions), 128):
-            spec, log_peak = spectrogram.to_spectrogram(
-                records["waveforms"][train][start : start + 128], return_log_peak=True
-            )
+            spec = spectrogram.to_spectrogram(records["waveforms"][train][start : start + 128])
             part = slice(start, start + 128)
             condition = vae.condition(conditions[part], station_index[part]) if vae.conditional else None
-            amplitude = log_peak.float() if vae.config.predict_log_peak else None
-            latents.append(vae.encode(spec, condition, amplitude)[0])
+            latents.append(vae.encode(spec, condition)[0])
         latents = torch.cat(latents)
     logger.info(f"{len(latents)} latents, std {latents.std():.3f}")
 

@@ -14,9 +14,9 @@ over the batch). The CVAE drops the station to the "unknown station" embedding w
 `--station_dropout`, so it can generate for stations it has not seen.
 
 Beyond the seed (all off by default, on in the bundled model's command):
-- `--peak_normalize`: records are divided by their peak before the STFT; the VAEs encode the
-  log10 peak and predict it back (`SpectrogramVAE(predict_log_peak=True)`), loss weight
-  `--log_peak_weight` on its squared error (log10 units).
+- `--peak_normalize`: records are divided by their peak before the STFT; the VAEs predict the
+  log10 peak from the latent and the condition (`SpectrogramVAE(predict_log_peak=True)`), loss
+  weight `--log_peak_weight` on its squared error (log10 units).
 - `--loud_weight w`: the MSE weights each bin by `1 + w * (x + 1) / 2` (x the target in [-1, 1]),
   so the bins that carry the waveform count more than the noise floor.
 - `--kl_warmup_steps n`: beta ramps linearly from 0 over the first n steps.
@@ -97,7 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument(
         "--peak_normalize",
         action="store_true",
-        help="Peak-normalise records; VAEs encode and predict the log10 peak.",
+        help="Peak-normalise records; VAEs predict the log10 peak.",
     )
     model.add_argument(
         "--log_peak_weight", type=float, default=1.0, help="Weight of the log10-peak squared error."
@@ -275,12 +275,7 @@ def main(args: argparse.Namespace) -> None:
                             unknown, torch.full_like(station, core.unknown_station), station
                         )
                     predicts = core.config.predict_log_peak
-                    out = model(
-                        spec,
-                        condition if args.model == "cvae" else None,
-                        station if args.model == "cvae" else None,
-                        log_peak=log_peak if predicts else None,
-                    )
+                    out = model(spec, condition, station) if args.model == "cvae" else model(spec)
                     kl = SpectrogramVAE.kl_divergence(out.mean.float(), out.logvar.float())
                     if predicts:
                         peak_loss = F.mse_loss(out.log_peak.float(), log_peak.float())

@@ -144,12 +144,12 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
     embedding, trained by dropping the station with probability `station_dropout` (training
     script), so a pipeline can generate for a station it has not seen.
 
-    Amplitude (`predict_log_peak=True`, for spectrograms of peak-normalised records): the
-    record's log10 peak, mapped from `log_peak_range` to [-1, 1], is appended to the encoder's
-    features, and a head (Linear, SiLU, Linear) on `z` (and the condition) predicts it back. The
-    spectrogram then carries the shape of the record and the head its size, so the
-    magnitude-amplitude law is learnt as a regression rather than through the decoder's log
-    scale; `z` carries what the condition does not explain (scatter about the law).
+    Amplitude (`predict_log_peak=True`, for spectrograms of peak-normalised records): a head
+    (Linear, SiLU, Linear) on `z` and the condition predicts the record's log10 peak, mapped from
+    `log_peak_range` to [-1, 1]. The spectrogram carries the shape of the record and the head its
+    size, so the magnitude-amplitude law is learnt as a regression on the condition rather than
+    through the decoder's log scale. The encoder does not see the peak: if it did, `z` would
+    carry it and prior samples of `z` would lose the law.
 
     Args:
         in_channels (`int`, defaults to 3), spectrogram_shape, block_out_channels: As the AE.
@@ -191,7 +191,7 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         self.decoder = _decoder(in_channels, block_out_channels)
         features = block_out_channels[-1] * self.grid.latent[0] * self.grid.latent[1]
         conditioned = condition_dim if num_stations > 0 else 0
-        self.to_moments = nn.Linear(features + conditioned + int(predict_log_peak), 2 * latent_dim)
+        self.to_moments = nn.Linear(features + conditioned, 2 * latent_dim)
         self.from_latent = nn.Linear(latent_dim + conditioned, features)
         if predict_log_peak:
             self.to_log_peak = nn.Sequential(
@@ -225,29 +225,13 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         features = torch.cat([self.normalize_conditions(conditions), self.station_embedding(stations)], dim=1)
         return self.condition_net(features)
 
-    def _scaled_log_peak(self, log_peak: torch.Tensor | None, batch: int) -> torch.Tensor:
-        if log_peak is None:
-            raise ValueError("This VAE encodes the record's amplitude: pass `log_peak` (B,) log10 peaks.")
-        log_peak = torch.as_tensor(log_peak)
-        if log_peak.shape != (batch,):
-            raise ValueError(f"`log_peak` must be ({batch},); got {tuple(log_peak.shape)}.")
-        low, high = self.config.log_peak_range
-        return 2.0 * (log_peak - low) / (high - low) - 1.0
-
     def encode(
-        self,
-        x: torch.Tensor,
-        condition: torch.Tensor | None = None,
-        log_peak: torch.Tensor | None = None,
+        self, x: torch.Tensor, condition: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Spectrograms `(B, C, F, T)` (and, with `predict_log_peak`, their `(B,)` log10 peaks)
-        -> posterior `(mean, logvar)`, each `(B, latent_dim)`."""
+        """Spectrograms `(B, C, F, T)` -> posterior `(mean, logvar)`, each `(B, latent_dim)`."""
         features = self.encoder(self.grid.pad(x)).flatten(1)
         if self.conditional:
             features = torch.cat([features, condition], dim=1)
-        if self.config.predict_log_peak:
-            scaled = self._scaled_log_peak(log_peak, x.shape[0])
-            features = torch.cat([features, scaled.to(features)[:, None]], dim=1)
         mean, logvar = self.to_moments(features).chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 
@@ -272,13 +256,12 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         x: torch.Tensor,
         conditions: torch.Tensor | None = None,
         stations: torch.Tensor | None = None,
-        log_peak: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         sample_posterior: bool = True,
         return_dict: bool = True,
     ):
         condition = self.condition(conditions, stations) if self.conditional else None
-        mean, logvar = self.encode(x, condition, log_peak)
+        mean, logvar = self.encode(x, condition)
         z = mean
         if sample_posterior:
             noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)

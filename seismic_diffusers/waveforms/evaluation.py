@@ -52,12 +52,10 @@ def reconstruction_scores(
     if not hasattr(model, "kl_divergence"):  # the deterministic AE
         estimate = model(spec).sample
     else:
-        predicts = model.config.predict_log_peak
         out = model(
             spec,
             conditions if model.conditional else None,
             stations if model.conditional else None,
-            log_peak=log_peak.float() if predicts else None,
             sample_posterior=False,
         )
         estimate, predicted = out.sample, out.log_peak
