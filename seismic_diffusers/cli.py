@@ -79,6 +79,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", choices=("cpu", "cuda"), default=None, help="Default: cuda if available, else cpu."
     )
 
+    records = tasks.add_parser(
+        "waveforms",
+        help="Three-component earthquake records (miniSEED) from a ConditionalWaveformPipeline.",
+        description="Writes OUT/record_<i>.mseed (one Stream per record: HHE, HHN, HHZ, 100 Hz, m/s) with "
+        "a .processing.json sidecar that `seismic_diffusers.waveforms.read_processed` restores into "
+        "stats.processing, OUT/metadata.json and OUT/records.png.",
+    )
+    records.add_argument("--pipeline", required=True, help="Pipeline folder or Hub id (org/name).")
+    records.add_argument(
+        "--magnitude", type=float, nargs="+", required=True, help="One value, or one per record."
+    )
+    records.add_argument("--latitude", type=float, required=True, help="Epicentre latitude (degrees).")
+    records.add_argument("--longitude", type=float, required=True, help="Epicentre longitude (degrees).")
+    records.add_argument("--depth", type=float, required=True, help="Hypocentre depth (km).")
+    records.add_argument(
+        "--station",
+        default=None,
+        help="Station code (a wrong one lists the known ones); default: an unknown station.",
+    )
+    records.add_argument(
+        "--num", type=int, default=None, help="Records (default: one per --magnitude value)."
+    )
+    records.add_argument("--steps", type=int, default=50, help="Diffusion-prior steps (default: 50).")
+    records.add_argument("--seed", type=int, default=0, help="Seed of the generator (default: 0).")
+    records.add_argument("--out", required=True, help="Output folder (created; existing files replaced).")
+
     dataset = commands.add_parser(
         "make-dataset",
         help="Write paired velocity/seismic shards in OpenFWI's layout.",
@@ -169,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns 0 on success and raises `SystemExit(2)` on bad input."""
     args = build_parser().parse_args(argv)
     handlers = {
-        "generate": _generate_velocity,
+        "generate": _generate_waveforms if getattr(args, "task", None) == "waveforms" else _generate_velocity,
         "make-dataset": _make_dataset,
         "build-waveform-dataset": _build_waveform_dataset,
         "denoise": _denoise,
@@ -383,6 +409,79 @@ def _generate_velocity(args: argparse.Namespace) -> int:
     print(
         f"wrote {args.num} velocity maps {velocities.shape[1:]} ({velocities.min():.0f}-{velocities.max():.0f} "
         f"m/s) to {out}/ (velocities.npy, metadata.json, velocities.png)"
+    )
+    return 0
+
+
+def _generate_waveforms(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from .pipelines import ConditionalWaveformPipeline
+    from .utils.plotting import plot_records_by_magnitude
+    from .waveforms.dataset import processing_history
+
+    # 1. Validate what needs no model
+    num = args.num if args.num is not None else len(args.magnitude)
+    for flag, value in (("--num", num), ("--steps", args.steps)):
+        if value < 1:
+            raise UsageError(f"{flag} must be an integer >= 1, got {value}.")
+    if len(args.magnitude) not in (1, num):
+        raise UsageError(f"give one --magnitude or {num} (one per record); got {len(args.magnitude)}.")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out!r} exists and is not a folder.")
+    magnitudes = np.resize(np.asarray(args.magnitude, dtype=np.float64), num)
+
+    # 2. Generate: the pipeline checks ranges, NaN and the station before any work
+    pipe = _load_pipeline(args.pipeline, pipeline_class=ConditionalWaveformPipeline)
+    try:
+        streams = pipe(
+            magnitude=magnitudes, latitude=args.latitude, longitude=args.longitude, depth=args.depth,
+            station=args.station, batch_size=num, generator=torch.Generator().manual_seed(args.seed),
+            num_inference_steps=args.steps,
+        ).waveforms  # fmt: skip
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+    # 3. Write (only now, and atomically)
+    names = [f"record_{i:03d}.mseed" for i in range(num)]
+    peaks = [max(float(np.abs(trace.data).max()) for trace in stream) for stream in streams]
+    metadata = {
+        "task": "waveforms",
+        "pipeline": args.pipeline,
+        "generator": "diffusion prior" if pipe.prior is not None else "CVAE prior",
+        "records": [
+            {"file": name, "magnitude": float(m), "peak_m_s": peak}
+            for name, m, peak in zip(names, magnitudes, peaks, strict=True)
+        ],
+        "latitude": args.latitude,
+        "longitude": args.longitude,
+        "depth_km": args.depth,
+        "station": args.station or "unknown",
+        "seed": args.seed,
+        "steps": args.steps,
+        "units": "m/s (ground velocity, training-data units)",
+        "seismic_diffusers_version": __version__,
+    }
+    writers = {"metadata.json": lambda path: path.write_text(json.dumps(metadata, indent=2) + "\n")}
+    for name, stream in zip(names, streams, strict=True):
+        writers[name] = lambda path, stream=stream: stream.write(
+            str(path), format="MSEED", encoding="FLOAT32"
+        )
+        writers[name + ".processing.json"] = lambda path, stream=stream: path.write_text(
+            processing_history(stream)
+        )
+    shown = list(range(min(num, 8)))  # one column each
+    writers["records.png"] = lambda path: plot_records_by_magnitude(
+        {f"station {args.station or 'unknown'}": np.stack([[tr.data for tr in streams[i]] for i in shown])},
+        magnitudes[shown], path,
+        title=f"Z component, event at {args.latitude:g} N {args.longitude:g} E, {args.depth:g} km",
+    )  # fmt: skip
+    _write_atomically(out, writers)
+    print(
+        f"wrote {num} three-component records ({metadata['generator']}, peaks {min(peaks):.1e}-{max(peaks):.1e} m/s) "
+        f"to {out}/ (record_*.mseed, metadata.json, records.png)"
     )
     return 0
 

@@ -74,16 +74,20 @@ def _read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+def processing_history(stream: Stream) -> str:
+    """The `.processing.json` sidecar text: each trace id's `stats.processing`."""
+    return json.dumps({trace.id: list(trace.stats.get("processing", [])) for trace in stream}, indent=1)
+
+
 def write_processed(stream: Stream, path: Path) -> None:
     """Write float64 miniSEED atomically, with `stats.processing` in a `.processing.json` sidecar
     (miniSEED has no field for it); `read_processed` restores it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name("." + path.name + ".partial")
     stream.write(str(partial), format="MSEED", encoding="FLOAT64")
-    history = {trace.id: list(trace.stats.get("processing", [])) for trace in stream}
     sidecar = path.with_name(path.name + ".processing.json")
     sidecar_partial = sidecar.with_name("." + sidecar.name + ".partial")
-    sidecar_partial.write_text(json.dumps(history, indent=1))
+    sidecar_partial.write_text(processing_history(stream))
     os.replace(sidecar_partial, sidecar)
     os.replace(partial, path)
 
