@@ -47,6 +47,8 @@ def test_every_public_endpoint_is_covered(client, space_app):
     expected = {ENDPOINT, "/denoise_seismogram"}  # + test_space_denoise.py
     if space_app.JOINT.source is not None:  # a bundled joint pipeline: test_space_joint.py
         expected |= {"/generate_joint", "/invert_seismic"}
+    if space_app.WAVEFORM.source is not None:  # test_space_waveform.py
+        expected |= {"/generate_waveforms"}
     assert set(api["named_endpoints"]) == expected
     assert not api["unnamed_endpoints"]
     parameters = [p["parameter_name"] for p in api["named_endpoints"][ENDPOINT]["parameters"]]
