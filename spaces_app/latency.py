@@ -4,8 +4,8 @@
     python spaces_app/latency.py --url http://127.0.0.1:7860/
 
 Each run calls every tab's endpoint (`/generate_velocity`, `/denoise_seismogram` on the bundled
-example event, and, when a joint pipeline is bundled, `/generate_joint` and `/invert_seismic` on
-the built-in example) through `gradio_client` with the tab's default settings and counts until every
+example event, when a joint pipeline is bundled `/generate_joint` and `/invert_seismic` on
+the built-in example, and when a conditional waveform pipeline is bundled `/generate_waveforms`) through `gradio_client` with the tab's default settings and counts until every
 output file has been downloaded. Run 1 of each tab includes loading its pipeline.
 """
 
@@ -75,6 +75,13 @@ def main() -> None:
             "/invert_seismic",
             invert_names,
             [None if n == "upload" else app.JOINT_DEFAULTS[n] for n in invert_names],
+        )
+    if app.WAVEFORM.source is not None:
+        waveform_names = ("magnitudes", "latitude", "longitude", "depth", "station", "steps", "seed")
+        tabs["earthquake records"] = (
+            "/generate_waveforms",
+            waveform_names,
+            [app.WAVEFORM_DEFAULTS[n] for n in waveform_names],
         )
     client = Client(url, verbose=False, analytics_enabled=False, download_files=tempfile.mkdtemp())
     summaries = []
