@@ -159,7 +159,7 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         magnitude_range, latitude_range, longitude_range, depth_range_km (`tuple[float, float]`):
             Mapped to [-1, 1] (the training data's span; the pipeline refuses values outside).
         station_names (`list[str]`, *optional*): The station code of each embedding row.
-        predict_log_peak (`bool`, defaults to `False`): Encode and predict the record's log10 peak.
+        predict_log_peak (`bool`, defaults to `False`): Predict the record's log10 peak (above).
         log_peak_range (`tuple[float, float]`, defaults to `(-8.0, -3.0)`): log10 peaks mapped to
             [-1, 1] (the training data's span, in its units).
     """
