@@ -70,7 +70,8 @@ def ddpm_final_std(pipe, x0: torch.Tensor | None, start_t: int, labels, steps: i
     for t in timesteps:
         eps = pipe.unet(sample, t, class_labels=labels).sample
         sample = scheduler.step(eps, t, sample, generator=generator).prev_sample
-    return float(sample.clamp(-1, 1).std(dim=(2, 3)).mean())
+    limit = pipe.processor.sample_range
+    return float((sample.clamp(-limit, limit) / limit).std(dim=(2, 3)).mean())
 
 
 def main(argv=None) -> dict:
@@ -95,7 +96,7 @@ def main(argv=None) -> dict:
 
     labels = torch.full((args.num,), VELOCITY_FAMILIES.index(args.family))
     held = torch.as_tensor(generate_velocity_models(args.family, args.num, args.heldout_seed))
-    x0 = pipe.processor.normalize(held)[:, None].float()
+    x0 = pipe.processor.normalize(held)[:, None].float()  # [-s, s]; stds below are reported in [-1, 1]
     alphas = DDPMScheduler.from_config(pipe.scheduler.config).alphas_cumprod
     generator = torch.Generator().manual_seed(0)
     slopes = {}
@@ -112,7 +113,7 @@ def main(argv=None) -> dict:
         f"\n{args.family}: one-step x0 slope by t: " + ", ".join(f"{t}: {s:.3f}" for t, s in slopes.items())
     )
 
-    real_std = float(x0.std(dim=(2, 3)).mean())
+    real_std = float((x0 / pipe.processor.sample_range).std(dim=(2, 3)).mean())
     sampled = {"held-out maps": real_std, "from noise": ddpm_final_std(pipe, None, 999, labels, args.steps)}
     for start in (300, 600, 800):
         sampled[f"SDEdit from t={start}"] = ddpm_final_std(pipe, x0, start, labels, args.steps)

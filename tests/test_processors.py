@@ -49,6 +49,16 @@ def test_custom_range():
     np.testing.assert_allclose(processor.normalize(np.array([1000.0, 5000.0])), [-1.0, 1.0])
 
 
+def test_scaling_factor_widens_the_model_range_and_round_trips():
+    processor = VelocityProcessor(scaling_factor=2.0)
+    np.testing.assert_allclose(processor.normalize(np.array([1500.0, 3000.0, 4500.0])), [-2.0, 0.0, 2.0])
+    velocity = np.array([1800.0, 2750.0, 4321.0])
+    np.testing.assert_allclose(processor.denormalize(processor.normalize(velocity)), velocity)
+    assert processor.sample_range == 2.0 and VelocityProcessor().sample_range == 1.0
+    with pytest.raises(ValueError, match="`scaling_factor` must be positive"):
+        VelocityProcessor(scaling_factor=0.0)
+
+
 @pytest.mark.parametrize(("v_min", "v_max"), [(4500.0, 1500.0), (3000.0, 3000.0)])
 def test_invalid_range_raises(v_min, v_max):
     with pytest.raises(ValueError, match="v_max"):

@@ -127,6 +127,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     model.add_argument("--v_min", type=float, default=1500.0, help="m/s mapped to -1.")
     model.add_argument("--v_max", type=float, default=4500.0, help="m/s mapped to +1.")
+    model.add_argument(
+        "--scaling_factor",
+        type=float,
+        default=1.0,
+        help="Multiply the [-1, 1] maps by this (2 makes the synthetic families about unit variance).",
+    )
 
     train = add_training_arguments(
         parser, output_dir="runs/velocity", max_train_steps=None, lr_warmup_steps=200, ema_max_decay=0.9999
@@ -231,11 +237,13 @@ def make_pipeline(
     # visible pixel noise in 25-50 steps (mean |dv/dx| 170-270 m/s vs 11 m/s in the data); the
     # SDE variant's injected noise corrects it (20 m/s). lambda_min_clipped=-5.1 is diffusers'
     # guard for the cosine schedule, and thresholding keeps each x0 estimate inside [-1, 1].
+    # diffusers' thresholding divides by the x0 quantile once it exceeds 1, so with a
+    # scaling_factor above 1 it would shrink every map: the pipeline's final clamp is used instead.
     sampler = DPMSolverMultistepScheduler.from_config(
         noise_scheduler.config,
         algorithm_type="sde-dpmsolver++",
         lambda_min_clipped=-5.1,
-        thresholding=True,
+        thresholding=processor.sample_range == 1.0,
         sample_max_value=1.0,
     )
     return VelocityGenerationPipeline(unet=unet, scheduler=sampler, processor=processor)
@@ -309,7 +317,9 @@ def main(args: argparse.Namespace) -> None:
         noise_scheduler = DDPMScheduler.from_config(sampler.config)
     else:
         vocabulary = list(dict.fromkeys(list(args.families) + data_families))
-        processor = VelocityProcessor(v_min=args.v_min, v_max=args.v_max, families=vocabulary)
+        processor = VelocityProcessor(
+            v_min=args.v_min, v_max=args.v_max, families=vocabulary, scaling_factor=args.scaling_factor
+        )
         unet = build_unet(args, len(vocabulary))
         noise_scheduler = DDPMScheduler(
             num_train_timesteps=args.num_train_timesteps,

@@ -166,7 +166,8 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             sample = self.scheduler.step(model_output, t, sample, **step_kwargs).prev_sample
 
         # 5. Post-process to m/s
-        velocities = self.processor.denormalize(sample.clamp(-1.0, 1.0)[:, 0].float())
+        limit = self.processor.sample_range
+        velocities = self.processor.denormalize(sample.clamp(-limit, limit)[:, 0].float())
         images = None
         if output_type in ("np", "pil"):
             velocities = velocities.cpu().numpy().astype(np.float32)

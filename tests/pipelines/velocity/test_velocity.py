@@ -94,6 +94,19 @@ def unconditional_pipeline():
     return pipe
 
 
+def test_scaled_processor_clamps_to_its_own_range(tiny_velocity_pipeline):
+    pipe = VelocityGenerationPipeline(
+        unet=tiny_velocity_pipeline.unet,
+        scheduler=tiny_velocity_pipeline.scheduler,
+        processor=VelocityProcessor(scaling_factor=2.0),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    velocities = pipe(4, generator=torch.Generator().manual_seed(0), num_inference_steps=2).velocities
+    assert 1500.0 <= velocities.min() and velocities.max() <= 4500.0
+    # an untrained model's samples reach past [-1, 1]: a [-1, 1] clamp would pin them to 2250/3750
+    assert velocities.min() < 2250.0 or velocities.max() > 3750.0
+
+
 class TestVelocityPipelineFast:
     def test_output_shape_dtype_and_range(self, tiny_velocity_pipeline):
         out = generate(tiny_velocity_pipeline, batch_size=2, family="curvefault-a")
