@@ -139,45 +139,32 @@ class PipelineSlot:
             return self._pipeline
 
 
-def _load_velocity_pipeline(source: str):
-    pipe = VelocityGenerationPipeline.from_pretrained(source)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+def quiet_loader(pipeline_class):
+    """A `PipelineSlot` loader: `pipeline_class.from_pretrained(source)` with its progress bars off."""
+
+    def load(source: str):
+        pipe = pipeline_class.from_pretrained(source)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
+    return load
 
 
 VELOCITY = PipelineSlot(
-    "openfwi-velocity-ddpm", "SEISMIC_DIFFUSERS_VELOCITY_PIPELINE", _load_velocity_pipeline
+    "openfwi-velocity-ddpm", "SEISMIC_DIFFUSERS_VELOCITY_PIPELINE", quiet_loader(VelocityGenerationPipeline)
 )
-
-
-def _load_denoise_pipeline(source: str):
-    pipe = ColdDiffusionDenoisePipeline.from_pretrained(source)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
 DENOISER = PipelineSlot(
-    "cold-diffusion-denoiser", "SEISMIC_DIFFUSERS_DENOISE_PIPELINE", _load_denoise_pipeline
+    "cold-diffusion-denoiser",
+    "SEISMIC_DIFFUSERS_DENOISE_PIPELINE",
+    quiet_loader(ColdDiffusionDenoisePipeline),
 )
-
-
-def _load_joint_pipeline(source: str):
-    pipe = JointGenerationPipeline.from_pretrained(source)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
-JOINT = PipelineSlot("openfwi-joint-ldm", "SEISMIC_DIFFUSERS_JOINT_PIPELINE", _load_joint_pipeline)
-
-
-def _load_waveform_pipeline(source: str):
-    pipe = ConditionalWaveformPipeline.from_pretrained(source)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
+JOINT = PipelineSlot(
+    "openfwi-joint-ldm", "SEISMIC_DIFFUSERS_JOINT_PIPELINE", quiet_loader(JointGenerationPipeline)
+)
 WAVEFORM = PipelineSlot(
-    "conditional-waveform-vae", "SEISMIC_DIFFUSERS_WAVEFORM_PIPELINE", _load_waveform_pipeline
+    "conditional-waveform-vae",
+    "SEISMIC_DIFFUSERS_WAVEFORM_PIPELINE",
+    quiet_loader(ConditionalWaveformPipeline),
 )
 
 
