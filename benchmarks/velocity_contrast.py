@@ -11,6 +11,13 @@ One run, one machine, three measurements on a velocity pipeline:
    noised to t (SDEdit): the in-map standard deviation of the final maps. If the U-Net is
    unbiased (2) and SDEdit keeps the contrast, while sampling from noise loses it, then the
    contrast is lost at the high-noise end of the trajectory.
+4. What the benchmark's Fréchet distance responds to: FD against held-out maps of the training
+   generator's maps after one edit each (contrast, mean, blur, noise), with the classifier that
+   `velocity_quality.py` cached (`--classifier`).
+
+Edges are measured twice in (1): the share of each column's total variation carried by single
+cells jumping over 50 m/s (1.0 for the piecewise-constant synthetic maps; less when interfaces
+are smeared or layers carry gradients), and the median horizontal step (0 m/s in flat layers).
 
     python benchmarks/velocity_contrast.py --pipeline pipelines/openfwi-velocity-ddpm --num 64
 """
@@ -39,17 +46,57 @@ def parse_args(argv=None):
     parser.add_argument("--heldout_seed", type=int, default=20_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/velocity-contrast")
+    parser.add_argument(
+        "--classifier",
+        default="benchmarks/results/family_classifier",
+        help="FamilyClassifier folder for measurement 4 (skipped when missing).",
+    )
     return parser.parse_args(argv)
 
 
 def map_statistics(maps: np.ndarray) -> dict:
-    """Mean, in-map std, median min and max (m/s), and interfaces per column (jumps over 100 m/s)."""
+    """Mean, in-map std, median min and max (m/s), interfaces per column, and edge sharpness."""
+    vertical = np.abs(np.diff(maps, axis=1))
     return {
         "mean": float(maps.mean()),
         "std_in_map": float(maps.std(axis=(1, 2)).mean()),
         "min": float(np.median(maps.min(axis=(1, 2)))),
         "max": float(np.median(maps.max(axis=(1, 2)))),
-        "interfaces": float((np.abs(np.diff(maps, axis=1)) > 100).sum(axis=1).mean()),
+        "interfaces": float((vertical > 100).sum(axis=1).mean()),
+        "sharp_share": float((vertical * (vertical > 50)).sum() / max(vertical.sum(), 1e-6)),
+        "roughness": float(np.median(np.abs(np.diff(maps, axis=2)), axis=(1, 2)).mean()),
+    }
+
+
+def predicted_clean(pipe, output: torch.Tensor, noised: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """The x0 a U-Net output implies, for epsilon or v prediction."""
+    if pipe.scheduler.config.prediction_type == "v_prediction":
+        return alpha.sqrt() * noised - (1 - alpha).sqrt() * output
+    return (noised - (1 - alpha).sqrt() * output) / alpha.sqrt()
+
+
+def fd_responses(classifier_folder: str, num: int, heldout_seed: int) -> dict[str, float]:
+    """FD against held-out maps of training-generator maps after one edit each."""
+    from scipy.ndimage import gaussian_filter
+
+    from seismic_diffusers.metrics import FamilyClassifier, velocity_frechet_distance
+
+    classifier = FamilyClassifier.from_pretrained(classifier_folder).eval()
+    held = np.concatenate([generate_velocity_models(f, num, heldout_seed) for f in VELOCITY_FAMILIES])
+    train = np.concatenate([generate_velocity_models(f, num, 0) for f in VELOCITY_FAMILIES])
+    means = train.mean(axis=(1, 2), keepdims=True)
+    noise = np.random.default_rng(0).normal(0.0, 30.0, train.shape)
+    edits = {
+        "none": train,
+        "contrast x0.75": means + 0.75 * (train - means),
+        "means 30 % towards 3000 m/s": train + 0.3 * (3000.0 - means),
+        "white noise 30 m/s": train + noise,
+        "Gaussian blur 0.7 cell": np.stack([gaussian_filter(m, 0.7) for m in train]),
+        "Gaussian blur 1.5 cells": np.stack([gaussian_filter(m, 1.5) for m in train]),
+    }
+    return {
+        name: velocity_frechet_distance(held, maps.astype(np.float32), classifier)
+        for name, maps in edits.items()
     }
 
 
@@ -68,8 +115,8 @@ def ddpm_final_std(pipe, x0: torch.Tensor | None, start_t: int, labels, steps: i
         alpha = scheduler.alphas_cumprod[timesteps[0]]
         sample = alpha.sqrt() * x0 + (1 - alpha).sqrt() * noise
     for t in timesteps:
-        eps = pipe.unet(sample, t, class_labels=labels).sample
-        sample = scheduler.step(eps, t, sample, generator=generator).prev_sample
+        output = pipe.unet(sample, t, class_labels=labels).sample
+        sample = scheduler.step(output, t, sample, generator=generator).prev_sample
     limit = pipe.processor.sample_range
     return float((sample.clamp(-limit, limit) / limit).std(dim=(2, 3)).mean())
 
@@ -82,8 +129,9 @@ def main(argv=None) -> dict:
     pipe.set_progress_bar_config(disable=True)
     results = {"machine": machine_info(), "args": vars(args), "families": {}}
 
-    print("| family | mean (held-out -> generated) | in-map std | min | max | interfaces |")
-    print("|---|---|---|---|---|---|")
+    columns = ("mean", "std_in_map", "min", "max", "interfaces", "sharp_share", "roughness")
+    print("| family | mean (m/s) | in-map std | min | max | interfaces | sharp share | roughness (m/s) |")
+    print("|---|---|---|---|---|---|---|---|")
     for index, family in enumerate(VELOCITY_FAMILIES):
         held = map_statistics(generate_velocity_models(family, args.num, args.heldout_seed))
         generated = pipe(
@@ -91,8 +139,11 @@ def main(argv=None) -> dict:
         ).velocities
         gen = map_statistics(generated)
         results["families"][family] = {"held_out": held, "generated": gen}
-        cells = " | ".join(f"{held[k]:.0f} -> {gen[k]:.0f}" for k in ("mean", "std_in_map", "min", "max"))
-        print(f"| {family} | {cells} | {held['interfaces']:.1f} -> {gen['interfaces']:.1f} |", flush=True)
+        cells = " | ".join(
+            f"{held[k]:.0f} -> {gen[k]:.0f}" if k in columns[:4] else f"{held[k]:.2f} -> {gen[k]:.2f}"
+            for k in columns
+        )
+        print(f"| {family} | {cells} |", flush=True)
 
     labels = torch.full((args.num,), VELOCITY_FAMILIES.index(args.family))
     held = torch.as_tensor(generate_velocity_models(args.family, args.num, args.heldout_seed))
@@ -104,8 +155,8 @@ def main(argv=None) -> dict:
         for t in (50, 200, 400, 600, 800, 950):
             alpha = alphas[t]
             noised = alpha.sqrt() * x0 + (1 - alpha).sqrt() * torch.randn(x0.shape, generator=generator)
-            eps = pipe.unet(noised, t, class_labels=labels).sample
-            predicted = (noised - (1 - alpha).sqrt() * eps) / alpha.sqrt()
+            output = pipe.unet(noised, t, class_labels=labels).sample
+            predicted = predicted_clean(pipe, output, noised, alpha)
             centred = x0 - x0.mean()
             slopes[t] = float(((predicted - predicted.mean()) * centred).sum() / centred.pow(2).sum())
     results["one_step_slope"] = slopes
@@ -120,6 +171,10 @@ def main(argv=None) -> dict:
     results["ddpm_in_map_std"] = sampled
     print(f"{args.family}, DDPM {args.steps} steps, in-map std (normalised units): "
           + ", ".join(f"{k} {v:.3f}" for k, v in sampled.items()))  # fmt: skip
+    if Path(args.classifier).exists():
+        results["fd_responses"] = fd_responses(args.classifier, 100, args.heldout_seed)
+        print("FD against held-out maps (100 per family) of training maps after one edit: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in results["fd_responses"].items()))  # fmt: skip
     results["run_minutes"] = round((time.perf_counter() - started) / 60, 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -236,15 +236,10 @@ def make_pipeline(
     # SDE-DPM-Solver++: with epsilon prediction the deterministic DPM-Solver++ and DDIM leave
     # visible pixel noise in 25-50 steps (mean |dv/dx| 170-270 m/s vs 11 m/s in the data); the
     # SDE variant's injected noise corrects it (20 m/s). lambda_min_clipped=-5.1 is diffusers'
-    # guard for the cosine schedule, and thresholding keeps each x0 estimate inside [-1, 1].
-    # diffusers' thresholding divides by the x0 quantile once it exceeds 1, so with a
-    # scaling_factor above 1 it would shrink every map: the pipeline's final clamp is used instead.
+    # guard for the cosine schedule. Each step's x0 estimate is clamped to the processor's range by
+    # the pipeline (`clip_sample`), not by diffusers' thresholding, which only serves [-1, 1].
     sampler = DPMSolverMultistepScheduler.from_config(
-        noise_scheduler.config,
-        algorithm_type="sde-dpmsolver++",
-        lambda_min_clipped=-5.1,
-        thresholding=processor.sample_range == 1.0,
-        sample_max_value=1.0,
+        noise_scheduler.config, algorithm_type="sde-dpmsolver++", lambda_min_clipped=-5.1
     )
     return VelocityGenerationPipeline(unet=unet, scheduler=sampler, processor=processor)
 

@@ -89,6 +89,46 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                     "`guidance_scale` > 1 needs a class-conditional model; this one is unconditional."
                 )
 
+    def clip_prediction(self, model_output: torch.Tensor, sample: torch.Tensor, timestep) -> torch.Tensor:
+        """The model output whose implied clean map is clamped to `+-processor.sample_range`.
+
+        The scheduler's own `thresholding` only serves maps in [-1, 1] (above that it divides the
+        estimate), so the clamp is applied here, before `scheduler.step`, for every scheduler that
+        exposes `alphas_cumprod`; others get `model_output` back unchanged.
+
+        Args:
+            model_output (`torch.Tensor` of shape `(B, 1, H, W)`): The U-Net's prediction.
+            sample (`torch.Tensor` of shape `(B, 1, H, W)`): The noisy maps at `timestep`.
+            timestep (`int` or `torch.Tensor`): The current discrete timestep.
+
+        Returns:
+            `torch.Tensor`: Same shape and prediction type as `model_output`.
+        """
+        alphas_cumprod = getattr(self.scheduler, "alphas_cumprod", None)
+        if alphas_cumprod is None:
+            return model_output
+        alpha_bar = alphas_cumprod[int(timestep)].to(device=sample.device, dtype=torch.float32)
+        alpha, sigma = alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
+        noisy, output = sample.float(), model_output.float()
+        prediction_type = self.scheduler.config.prediction_type
+        if prediction_type == "epsilon":
+            clean = (noisy - sigma * output) / alpha
+        elif prediction_type == "v_prediction":
+            clean = alpha * noisy - sigma * output
+        elif prediction_type == "sample":
+            clean = output
+        else:
+            return model_output
+        limit = self.processor.sample_range
+        clipped = clean.clamp(-limit, limit)
+        if prediction_type == "epsilon":
+            output = (noisy - alpha * clipped) / sigma
+        elif prediction_type == "v_prediction":
+            output = (alpha * noisy - clipped) / sigma
+        else:
+            output = clipped
+        return output.to(model_output.dtype)
+
     @torch.no_grad()
     def __call__(
         self,
@@ -97,6 +137,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         generator: torch.Generator | list[torch.Generator] | None = None,
         num_inference_steps: int = 25,
         guidance_scale: float = 1.0,
+        clip_sample: bool = True,
         output_type: str = "np",
         return_dict: bool = True,
     ) -> VelocityPipelineOutput | tuple:
@@ -115,6 +156,10 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             guidance_scale (`float`, *optional*, defaults to 1.0):
                 Classifier-free guidance weight; 1.0 disables it, larger values follow `family`
                 more strictly at some cost in diversity.
+            clip_sample (`bool`, *optional*, defaults to `True`):
+                Clamp every step's estimate of the clean map to the processor's range
+                (`[v_min, v_max]`), whatever the scheduler. Without it, the first high-noise steps
+                of an epsilon-prediction model can push whole maps to `v_min` or `v_max`.
             output_type (`str`, *optional*, defaults to `"np"`):
                 `"np"` (numpy), `"pt"` (torch tensor), or `"pil"` (numpy plus colour-mapped images).
             return_dict (`bool`, *optional*, defaults to `True`):
@@ -162,6 +207,8 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             if do_guidance:
                 uncond, cond = model_output.chunk(2)
                 model_output = uncond + guidance_scale * (cond - uncond)
+            if clip_sample:
+                model_output = self.clip_prediction(model_output, sample, t)
             # 4.2 compute previous sample: x_t -> x_t-1
             sample = self.scheduler.step(model_output, t, sample, **step_kwargs).prev_sample
 

@@ -24,7 +24,7 @@ SHIPPED_PIPELINE = REPO_ROOT / "pipelines" / "openfwi-velocity-ddpm"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 V_MIN, V_MAX = 1500.0, 4500.0
 EXPECTED_SLICES = {
-    "default": [[4500.0, 4500.0, 4500.0], [4500.0, 4500.0, 4500.0], [4500.0, 4500.0, 4500.0]],
+    "default": [[4500.0, 4500.0, 4500.0], [4387.60, 4500.0, 4500.0], [4500.0, 4500.0, 4500.0]],
     "ddim": [[4500.0, 4500.0, 4500.0], [2984.87, 4499.55, 4499.56], [4291.20, 3282.09, 3415.27]],
 }
 
@@ -105,6 +105,42 @@ def test_scaled_processor_clamps_to_its_own_range(tiny_velocity_pipeline):
     assert 1500.0 <= velocities.min() and velocities.max() <= 4500.0
     # an untrained model's samples reach past [-1, 1]: a [-1, 1] clamp would pin them to 2250/3750
     assert velocities.min() < 2250.0 or velocities.max() > 3750.0
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
+def test_clip_prediction_clamps_the_implied_clean_map(tiny_velocity_pipeline, prediction_type):
+    scheduler = DDIMScheduler.from_config(
+        tiny_velocity_pipeline.scheduler.config, prediction_type=prediction_type, clip_sample=False
+    )
+    scheduler.set_timesteps(10)
+    pipe = VelocityGenerationPipeline(
+        unet=tiny_velocity_pipeline.unet, scheduler=scheduler, processor=VelocityProcessor(scaling_factor=2.0)
+    )
+    timestep = scheduler.timesteps[0]
+    clean = torch.linspace(-3.0, 3.0, 70 * 70).reshape(1, 1, 70, 70)  # half of it inside +-2
+    noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))
+    noisy = scheduler.add_noise(clean, noise, timestep.reshape(1))
+    exact = {"epsilon": noise, "sample": clean}.get(prediction_type)
+    if exact is None:
+        exact = scheduler.get_velocity(clean, noise, timestep.reshape(1))
+
+    clipped = pipe.clip_prediction(exact, noisy, timestep)
+
+    recovered = scheduler.step(clipped, timestep, noisy).pred_original_sample
+    # float32: at high noise the epsilon form divides by alpha_bar ** 0.5 (~0.16 here)
+    torch.testing.assert_close(recovered, clean.clamp(-2.0, 2.0), atol=1e-2, rtol=0)
+
+
+def test_clip_sample_false_lets_maps_leave_the_range_until_the_end(tiny_velocity_pipeline):
+    scheduler = DDIMScheduler.from_config(tiny_velocity_pipeline.scheduler.config, clip_sample=False)
+    pipe = VelocityGenerationPipeline(
+        unet=tiny_velocity_pipeline.unet, scheduler=scheduler, processor=tiny_velocity_pipeline.processor
+    )
+    pipe.set_progress_bar_config(disable=True)
+    clipped = generate(pipe, batch_size=2, family="flatvel-a").velocities
+    free = generate(pipe, batch_size=2, family="flatvel-a", clip_sample=False).velocities
+    assert not np.allclose(clipped, free)
+    assert 1500.0 <= free.min() and free.max() <= 4500.0  # the final clamp still holds
 
 
 class TestVelocityPipelineFast:
