@@ -68,13 +68,6 @@ def map_statistics(maps: np.ndarray) -> dict:
     }
 
 
-def predicted_clean(pipe, output: torch.Tensor, noised: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    """The x0 a U-Net output implies, for epsilon or v prediction."""
-    if pipe.scheduler.config.prediction_type == "v_prediction":
-        return alpha.sqrt() * noised - (1 - alpha).sqrt() * output
-    return (noised - (1 - alpha).sqrt() * output) / alpha.sqrt()
-
-
 def fd_responses(classifier_folder: str, num: int, heldout_seed: int) -> dict[str, float]:
     """FD against held-out maps of training-generator maps after one edit each."""
     from scipy.ndimage import gaussian_filter
@@ -156,7 +149,7 @@ def main(argv=None) -> dict:
             alpha = alphas[t]
             noised = alpha.sqrt() * x0 + (1 - alpha).sqrt() * torch.randn(x0.shape, generator=generator)
             output = pipe.unet(noised, t, class_labels=labels).sample
-            predicted = predicted_clean(pipe, output, noised, alpha)
+            predicted = pipe.clean_estimate(output, noised, t)
             centred = x0 - x0.mean()
             slopes[t] = float(((predicted - predicted.mean()) * centred).sum() / centred.pow(2).sum())
     results["one_step_slope"] = slopes

@@ -89,6 +89,40 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                     "`guidance_scale` > 1 needs a class-conditional model; this one is unconditional."
                 )
 
+    def _alpha_sigma(self, timestep, device) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """sqrt(alpha_bar_t) and sqrt(1 - alpha_bar_t), or None for a scheduler without `alphas_cumprod`."""
+        alphas_cumprod = getattr(self.scheduler, "alphas_cumprod", None)
+        if alphas_cumprod is None:
+            return None
+        alpha_bar = alphas_cumprod[int(timestep)].to(device=device, dtype=torch.float32)
+        return alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
+
+    def clean_estimate(
+        self, model_output: torch.Tensor, sample: torch.Tensor, timestep
+    ) -> torch.Tensor | None:
+        """The clean maps (x0, normalised units) a U-Net output implies at `timestep`.
+
+        Args:
+            model_output (`torch.Tensor` of shape `(B, 1, H, W)`): The U-Net's prediction, of the
+                scheduler's `prediction_type` (`"epsilon"`, `"v_prediction"` or `"sample"`).
+            sample (`torch.Tensor` of shape `(B, 1, H, W)`): The noisy maps at `timestep`.
+            timestep (`int` or `torch.Tensor`): The current discrete timestep.
+
+        Returns:
+            `torch.Tensor` of shape `(B, 1, H, W)` in float32, or `None` where the scheduler has no
+            `alphas_cumprod` or another prediction type.
+        """
+        prediction_type = self.scheduler.config.prediction_type
+        if prediction_type == "sample":
+            return model_output.float()
+        coefficients = self._alpha_sigma(timestep, sample.device)
+        if coefficients is None or prediction_type not in ("epsilon", "v_prediction"):
+            return None
+        alpha, sigma = coefficients
+        if prediction_type == "epsilon":
+            return (sample.float() - sigma * model_output.float()) / alpha
+        return alpha * sample.float() - sigma * model_output.float()
+
     def clip_prediction(self, model_output: torch.Tensor, sample: torch.Tensor, timestep) -> torch.Tensor:
         """The model output whose implied clean map is clamped to `+-processor.sample_range`.
 
@@ -102,31 +136,21 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             timestep (`int` or `torch.Tensor`): The current discrete timestep.
 
         Returns:
-            `torch.Tensor`: Same shape and prediction type as `model_output`.
+            `torch.Tensor`: Same shape, dtype and prediction type as `model_output`.
         """
-        alphas_cumprod = getattr(self.scheduler, "alphas_cumprod", None)
-        if alphas_cumprod is None:
-            return model_output
-        alpha_bar = alphas_cumprod[int(timestep)].to(device=sample.device, dtype=torch.float32)
-        alpha, sigma = alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
-        noisy, output = sample.float(), model_output.float()
-        prediction_type = self.scheduler.config.prediction_type
-        if prediction_type == "epsilon":
-            clean = (noisy - sigma * output) / alpha
-        elif prediction_type == "v_prediction":
-            clean = alpha * noisy - sigma * output
-        elif prediction_type == "sample":
-            clean = output
-        else:
+        clean = self.clean_estimate(model_output, sample, timestep)
+        if clean is None:
             return model_output
         limit = self.processor.sample_range
         clipped = clean.clamp(-limit, limit)
+        prediction_type = self.scheduler.config.prediction_type
+        if prediction_type == "sample":
+            return clipped.to(model_output.dtype)
+        alpha, sigma = self._alpha_sigma(timestep, sample.device)
         if prediction_type == "epsilon":
-            output = (noisy - alpha * clipped) / sigma
-        elif prediction_type == "v_prediction":
-            output = (alpha * noisy - clipped) / sigma
+            output = (sample.float() - alpha * clipped) / sigma
         else:
-            output = clipped
+            output = (alpha * sample.float() - clipped) / sigma
         return output.to(model_output.dtype)
 
     @torch.no_grad()

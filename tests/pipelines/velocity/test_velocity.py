@@ -124,6 +124,7 @@ def test_clip_prediction_clamps_the_implied_clean_map(tiny_velocity_pipeline, pr
     if exact is None:
         exact = scheduler.get_velocity(clean, noise, timestep.reshape(1))
 
+    torch.testing.assert_close(pipe.clean_estimate(exact, noisy, timestep), clean, atol=1e-2, rtol=0)
     clipped = pipe.clip_prediction(exact, noisy, timestep)
 
     recovered = scheduler.step(clipped, timestep, noisy).pred_original_sample
