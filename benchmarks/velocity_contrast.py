@@ -34,6 +34,7 @@ import torch
 from diffusers import DDPMScheduler
 
 from seismic_diffusers import VELOCITY_FAMILIES, VelocityGenerationPipeline, generate_velocity_models
+from seismic_diffusers.metrics import velocity_map_statistics
 from seismic_diffusers.utils import machine_info
 
 
@@ -52,20 +53,6 @@ def parse_args(argv=None):
         help="FamilyClassifier folder for measurement 4 (skipped when missing).",
     )
     return parser.parse_args(argv)
-
-
-def map_statistics(maps: np.ndarray) -> dict:
-    """Mean, in-map std, median min and max (m/s), interfaces per column, and edge sharpness."""
-    vertical = np.abs(np.diff(maps, axis=1))
-    return {
-        "mean": float(maps.mean()),
-        "std_in_map": float(maps.std(axis=(1, 2)).mean()),
-        "min": float(np.median(maps.min(axis=(1, 2)))),
-        "max": float(np.median(maps.max(axis=(1, 2)))),
-        "interfaces": float((vertical > 100).sum(axis=1).mean()),
-        "sharp_share": float((vertical * (vertical > 50)).sum() / max(vertical.sum(), 1e-6)),
-        "roughness": float(np.median(np.abs(np.diff(maps, axis=2)), axis=(1, 2)).mean()),
-    }
 
 
 def fd_responses(classifier_folder: str, num: int, heldout_seed: int) -> dict[str, float]:
@@ -126,11 +113,11 @@ def main(argv=None) -> dict:
     print("| family | mean (m/s) | in-map std | min | max | interfaces | sharp share | roughness (m/s) |")
     print("|---|---|---|---|---|---|---|---|")
     for index, family in enumerate(VELOCITY_FAMILIES):
-        held = map_statistics(generate_velocity_models(family, args.num, args.heldout_seed))
+        held = velocity_map_statistics(generate_velocity_models(family, args.num, args.heldout_seed))
         generated = pipe(
             args.num, family=family, generator=torch.Generator().manual_seed(1000 * index)
         ).velocities
-        gen = map_statistics(generated)
+        gen = velocity_map_statistics(generated)
         results["families"][family] = {"held_out": held, "generated": gen}
         cells = " | ".join(
             f"{held[k]:.0f} -> {gen[k]:.0f}" if k in columns[:4] else f"{held[k]:.2f} -> {gen[k]:.2f}"

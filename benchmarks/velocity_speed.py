@@ -9,6 +9,11 @@ Three rows, measured one after another in one process on the same machine:
 (c) seed: the seed project's `UNet2DModel` (64 x 64, six levels, 64-256 channels, attention at
     8 x 8) with random weights, stock `DDPMPipeline`, 1000 DDPM steps. Timing only.
 
+(a') and (c') repeat (a) and (c) with the weights in bfloat16 (`--bfloat16`, on by default): ours
+    via `from_pretrained(..., dtype=torch.bfloat16)` (its trajectory stays in float32), the
+    seed's by `.to(torch.bfloat16)`. The speed-up is reported against the seed in float32, as the
+    seed runs it, and against the seed in the same dtype, so that precision and method stay apart.
+
 Each row: one warm-up call, then one timed call of `--batch_size` maps under `torch.no_grad()`.
 With `--seed_steps_measured N`, the 1000-step rows (b, c) time only N steps and extrapolate
 linearly to `--seed_steps` (every DDPM step costs the same: one UNet call plus an elementwise
@@ -70,6 +75,12 @@ def parse_args(argv=None):
         default=None,
         help="Time only this many of the --seed_steps DDPM steps and extrapolate linearly.",
     )
+    parser.add_argument(
+        "--bfloat16",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Also time ours and the seed's configuration with bfloat16 weights (rows a' and c').",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results", help="Folder for velocity_speed.json.")
@@ -128,6 +139,7 @@ def main(args):
         rows.append(
             dict(
                 name=name,
+                dtype=str(model.dtype).removeprefix("torch."),
                 params_m=round(count_params(model), 3),
                 sampler=sampler,
                 seconds_measured=round(seconds, 3),
@@ -138,19 +150,29 @@ def main(args):
         )
         print(f"  {name}: {total / batch:.4f} s/sample ({seconds:.2f} s measured)", flush=True)
 
-    # (a) ours, at the pipeline defaults
-    def ours(n):
-        generator = torch.Generator().manual_seed(args.seed)
-        return pipe(batch, family=family, generator=generator, num_inference_steps=n).velocities
+    # (a) ours, at the pipeline defaults; (a') the same with bfloat16 weights
+    def time_ours(name, pipeline, comment):
+        def ours(n):
+            generator = torch.Generator().manual_seed(args.seed)
+            return pipeline(batch, family=family, generator=generator, num_inference_steps=n).velocities
 
-    seconds = time_call(lambda: ours(steps), lambda: ours(2))
-    add_row(
-        "(a) ours: VelocityGenerationPipeline",
-        pipe.unet,
-        f"{type(pipe.scheduler).__name__}, {steps} steps, 70x70",
-        seconds,
-        comment="shipped weights",
-    )
+        add_row(
+            name,
+            pipeline.unet,
+            f"{type(pipeline.scheduler).__name__}, {steps} steps, 70x70",
+            time_call(lambda: ours(steps), lambda: ours(2)),
+            comment=comment,
+        )
+
+    time_ours("(a) ours: VelocityGenerationPipeline", pipe, "shipped weights")
+    if args.bfloat16:
+        pipe_bf16 = VelocityGenerationPipeline.from_pretrained(args.pipeline, dtype=torch.bfloat16)
+        pipe_bf16.set_progress_bar_config(disable=True)
+        time_ours(
+            "(a') ours, bfloat16 weights",
+            pipe_bf16,
+            "shipped weights loaded with dtype=torch.bfloat16; float32 trajectory",
+        )
 
     # (b) stock DDPMPipeline, same UNet architecture and weights, 1000 steps
     ddpm_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
@@ -162,7 +184,7 @@ def main(args):
             batch_size=batch,
             generator=torch.Generator().manual_seed(args.seed),
             num_inference_steps=n,
-            output_type="np",
+            output_type="pt",  # tensors: a bfloat16 image cannot become numpy
         )
 
     seconds = time_call(lambda: run_ddpm(stock, measured), lambda: run_ddpm(stock, 2))
@@ -179,30 +201,39 @@ def main(args):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         seed_unet = UNet2DModel(**SEED_UNET_CONFIG)
-    seed_pipe = DDPMPipeline(unet=seed_unet, scheduler=DDPMScheduler(num_train_timesteps=1000))
-    seed_pipe.set_progress_bar_config(disable=True)
-    seconds = time_call(lambda: run_ddpm(seed_pipe, measured), lambda: run_ddpm(seed_pipe, 2))
-    add_row(
-        "(c) seed config: UNet2DModel 64x64, 6 levels",
-        seed_unet,
-        f"DDPMScheduler, {args.seed_steps} steps, 64x64",
-        seconds,
-        scale,
-        comment=f"timing only (random weights); {note}",
-    )
+    seed_per_sample = {}
+    for suffix, dtype in [("", torch.float32)] + ([("'", torch.bfloat16)] if args.bfloat16 else []):
+        seed_pipe = DDPMPipeline(unet=seed_unet.to(dtype), scheduler=DDPMScheduler(num_train_timesteps=1000))
+        seed_pipe.set_progress_bar_config(disable=True)
+        seconds = time_call(lambda p=seed_pipe: run_ddpm(p, measured), lambda p=seed_pipe: run_ddpm(p, 2))
+        add_row(
+            f"(c{suffix}) seed config: UNet2DModel 64x64, 6 levels",
+            seed_unet,
+            f"DDPMScheduler, {args.seed_steps} steps, 64x64",
+            seconds,
+            scale,
+            comment=f"timing only (random weights); {note}",
+        )
+        seed_per_sample[rows[-1]["dtype"]] = rows[-1]["seconds_per_sample"]
 
-    seed_per_sample = rows[-1]["seconds_per_sample"]
     for row in rows:
-        row["speedup_vs_seed"] = round(seed_per_sample / row["seconds_per_sample"], 1)
+        row["speedup_vs_seed"] = round(seed_per_sample["float32"] / row["seconds_per_sample"], 1)
+        row["speedup_vs_seed_same_dtype"] = round(
+            seed_per_sample[row["dtype"]] / row["seconds_per_sample"], 1
+        )
 
     print()
     print(f"Batch {batch}, torch threads {args.threads}, one warm-up call then one timed call per row.")
-    print("| configuration | params (M) | sampler | s/sample | speed-up vs seed |")
-    print("|---|---:|---|---:|---:|")
+    print(
+        "| configuration | weights | params (M) | sampler | s/sample | speed-up vs seed (float32) "
+        "| vs seed, same dtype |"
+    )
+    print("|---|---|---:|---|---:|---:|---:|")
     for row in rows:
         print(
-            f"| {row['name']} | {row['params_m']:.2f} | {row['sampler']} | "
-            f"{row['seconds_per_sample']:.3f} | {row['speedup_vs_seed']:.1f}x |"
+            f"| {row['name']} | {row['dtype']} | {row['params_m']:.2f} | {row['sampler']} | "
+            f"{row['seconds_per_sample']:.3f} | {row['speedup_vs_seed']:.1f}x | "
+            f"{row['speedup_vs_seed_same_dtype']:.1f}x |"
         )
     print()
     for row in rows:

@@ -21,6 +21,7 @@ from .metrics import (
     predict_families,
     train_family_classifier,
     velocity_frechet_distance,
+    velocity_map_statistics,
 )
 from .models import (
     JointVQModel,
@@ -79,4 +80,5 @@ __all__ = [
     "predict_families",
     "train_family_classifier",
     "velocity_frechet_distance",
+    "velocity_map_statistics",
 ]

@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     velocity.add_argument(
         "--device", choices=("cpu", "cuda"), default=None, help="Default: cuda if available, else cpu."
     )
+    velocity.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="U-Net weights (default: float32); bfloat16 is faster on CPUs with bfloat16 instructions.",
+    )
 
     records = tasks.add_parser(
         "waveforms",
@@ -231,13 +237,13 @@ def _check_pipeline_argument(name: str) -> None:
         )
 
 
-def _load_pipeline(name: str, device: str | None = None, pipeline_class=None):
+def _load_pipeline(name: str, device: str | None = None, pipeline_class=None, dtype=None):
     from .pipelines import VelocityGenerationPipeline
 
     pipeline_class = pipeline_class or VelocityGenerationPipeline
     _check_pipeline_argument(name)
     try:
-        pipe = pipeline_class.from_pretrained(name)
+        pipe = pipeline_class.from_pretrained(name, **({} if dtype is None else {"dtype": dtype}))
     except (ValueError, OSError) as error:
         raise UsageError(f"cannot load pipeline {name!r}: {error}") from error
     if device is not None:
@@ -309,7 +315,7 @@ def _generate_velocity(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out!r} exists and is not a folder.")
 
     # 2. Load the pipeline and validate what depends on it
-    pipe = _load_pipeline(args.pipeline, device)
+    pipe = _load_pipeline(args.pipeline, device, dtype=getattr(torch, args.dtype))
     _swap_scheduler(pipe, args.scheduler)
     families = _per_sample_families(args.family, args.num)
     if pipe.is_conditional:
@@ -375,6 +381,7 @@ def _generate_velocity(args: argparse.Namespace) -> int:
         "scheduler": scheduler_name,
         "guidance_scale": args.guidance_scale,
         "device": device,
+        "dtype": args.dtype,
         "units": "m/s",
         "shape": list(velocities.shape),
         "grid_spacing_m": config.grid_spacing,

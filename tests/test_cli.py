@@ -89,6 +89,17 @@ def test_unconditional_any_and_other_scheduler_into_existing_folder(tiny_velocit
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # staging folder removed
 
 
+def test_bfloat16_weights_write_float32_velocities(generated, tiny_velocity_pipeline_dir, tmp_path):
+    generate(
+        tiny_velocity_pipeline_dir, tmp_path / "bf16", *"--num 2 --scheduler ddim --dtype bfloat16".split()
+    )
+    velocities = np.load(tmp_path / "bf16" / "velocities.npy")
+    assert velocities.dtype == np.float32 and velocities.shape == (2, 70, 70)
+    assert velocities.min() >= 1500.0 and velocities.max() <= 4500.0
+    assert json.loads((tmp_path / "bf16" / "metadata.json").read_text())["dtype"] == "bfloat16"
+    assert json.loads((generated / "metadata.json").read_text())["dtype"] == "float32"
+
+
 def test_unknown_family_exits_2_naming_valid_families(tiny_velocity_pipeline_dir, tmp_path, capsys):
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as excinfo:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from accelerate.logging import get_logger
 from accelerate.utils import set_seed
 from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers.training_utils import compute_snr
 
 from seismic_diffusers import (
     VELOCITY_FAMILIES,
@@ -115,6 +116,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--attention", action="store_true", help="Self-attention at the lowest resolution.")
     model.add_argument("--unconditional", action="store_true", help="Train without family labels.")
     model.add_argument(
+        "--time_scale_shift",
+        action="store_true",
+        help="Time and family embedding as a scale and shift of each ResNet block (FiLM) instead of an offset.",
+    )
+    model.add_argument(
         "--cond_drop_prob",
         type=float,
         default=0.1,
@@ -150,6 +156,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     train.add_argument("--validation_steps", type=int, default=1000, help="Save a sample grid every N steps.")
     train.add_argument(
         "--num_inference_steps", type=int, default=25, help="Sampler steps for validation grids."
+    )
+
+    train.add_argument(
+        "--snr_gamma",
+        type=float,
+        default=None,
+        help="Min-SNR-gamma loss weighting (Hang et al. 2023; 5 is their choice); default: plain MSE.",
     )
 
     add_finetune_arguments(parser, UNET2D_PARTS)
@@ -222,8 +235,26 @@ def build_unet(args: argparse.Namespace, num_families: int) -> VelocityUNet2DMod
         up_block_types=tuple(up),
         add_attention=args.attention,
         norm_num_groups=min(32, args.block_out_channels[0]),
+        resnet_time_scale_shift="scale_shift" if args.time_scale_shift else "default",
         num_class_embeds=None if args.unconditional else num_families + 1,  # + the null class
     )
+
+
+def min_snr_weights(
+    noise_scheduler: DDPMScheduler, timesteps: torch.Tensor, gamma: float, prediction_type: str
+) -> torch.Tensor:
+    """Per-map loss weights of Min-SNR-gamma (Hang et al. 2023), shape `(B,)`.
+
+    The weight is `min(SNR, gamma)` on the x0 error; expressed for the epsilon or v target it is
+    divided by `SNR` or `SNR + 1`. Low-noise steps, which are easy, stop dominating the gradient.
+    """
+    snr = compute_snr(noise_scheduler, timesteps)
+    clipped = snr.clamp(max=gamma)
+    if prediction_type == "epsilon":
+        return clipped / snr
+    if prediction_type == "v_prediction":
+        return clipped / (snr + 1)
+    return clipped
 
 
 def make_pipeline(
@@ -387,7 +418,12 @@ def main(args: argparse.Namespace) -> None:
                     target = noise_scheduler.get_velocity(clean, noise, timesteps)
                 else:
                     target = clean
-                loss = F.mse_loss(prediction.float(), target.float())
+                if args.snr_gamma is None:
+                    loss = F.mse_loss(prediction.float(), target.float())
+                else:
+                    weights = min_snr_weights(noise_scheduler, timesteps, args.snr_gamma, prediction_type)
+                    errors = F.mse_loss(prediction.float(), target.float(), reduction="none")
+                    loss = (weights * errors.mean(dim=(1, 2, 3))).mean()
                 backward_and_step(accelerator, loss, unet, optimizer, lr_scheduler, args.max_grad_norm)
 
             if not accelerator.sync_gradients:

@@ -6,6 +6,7 @@ from .velocity import (
     predict_families,
     train_family_classifier,
     velocity_frechet_distance,
+    velocity_map_statistics,
 )
 from .waveform import (
     PICK_METHODS,
@@ -30,4 +31,5 @@ __all__ = [
     "snr_db",
     "train_family_classifier",
     "velocity_frechet_distance",
+    "velocity_map_statistics",
 ]

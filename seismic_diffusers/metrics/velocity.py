@@ -389,3 +389,37 @@ def openfwi_map_metrics(
         "RMSE": float((pred - target).square().mean().sqrt()),
         "SSIM": float(ssim),
     }
+
+
+def velocity_map_statistics(maps_m_s: torch.Tensor | np.ndarray, jump_m_s: float = 50.0) -> dict[str, float]:
+    r"""Contrast and edge statistics of a set of velocity maps, for comparing generated with real maps.
+
+    Args:
+        maps_m_s (`torch.Tensor` or `np.ndarray` of shape `(N, H, W)` or `(N, 1, H, W)`):
+            Velocity in m/s; axis -2 is depth, axis -1 horizontal position.
+        jump_m_s (`float`, *optional*, defaults to 50.0): The smallest one-cell vertical change
+            (m/s) that counts as a sharp interface.
+
+    Returns:
+        `dict` of floats:
+        - `"mean"`: mean velocity (m/s);
+        - `"std_in_map"`: standard deviation within each map, averaged over maps (m/s);
+        - `"min"`, `"max"`: median over maps of each map's extremes (m/s);
+        - `"interfaces"`: one-cell vertical jumps over 100 m/s per column;
+        - `"sharp_share"`: the share of all vertical variation carried by one-cell jumps over
+          `jump_m_s`: 1.0 for piecewise-constant layers, less where interfaces are smeared over
+          several cells or layers carry gradients;
+        - `"roughness"`: median one-cell horizontal change, averaged over maps (m/s; 0 in flat
+          layers).
+    """
+    maps = _as_velocity_tensor(maps_m_s, "maps_m_s")[:, 0].double().cpu().numpy()
+    vertical = np.abs(np.diff(maps, axis=1))
+    return {
+        "mean": float(maps.mean()),
+        "std_in_map": float(maps.std(axis=(1, 2)).mean()),
+        "min": float(np.median(maps.min(axis=(1, 2)))),
+        "max": float(np.median(maps.max(axis=(1, 2)))),
+        "interfaces": float((vertical > 100).sum(axis=1).mean()),
+        "sharp_share": float((vertical * (vertical > jump_m_s)).sum() / max(vertical.sum(), 1e-6)),
+        "roughness": float(np.median(np.abs(np.diff(maps, axis=2)), axis=(1, 2)).mean()),
+    }

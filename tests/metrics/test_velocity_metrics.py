@@ -11,6 +11,7 @@ from seismic_diffusers.metrics import (
     predict_families,
     train_family_classifier,
     velocity_frechet_distance,
+    velocity_map_statistics,
 )
 
 # Two families that differ at a glance: 2-5 flat layers vs 5-9 folded, faulted layers.
@@ -107,3 +108,22 @@ def test_map_metrics_reject_bad_shapes():
         openfwi_map_metrics(v[0, 0], v[0, 0])
     with pytest.raises(ValueError, match="v_max"):
         openfwi_map_metrics(v, v, v_min=4500.0, v_max=1500.0)
+
+
+def test_map_statistics_of_two_layers_and_of_a_smeared_interface():
+    two_layers = np.full((3, 70, 70), 2000.0, dtype=np.float32)
+    two_layers[:, 35:] = 3000.0
+    stats = velocity_map_statistics(two_layers)
+    assert stats["mean"] == pytest.approx(2500.0) and stats["std_in_map"] == pytest.approx(500.0)
+    assert stats["min"] == 2000.0 and stats["max"] == 3000.0
+    assert stats["interfaces"] == 1.0 and stats["sharp_share"] == 1.0 and stats["roughness"] == 0.0
+
+    # The same 1000 m/s step spread over 40 cells: 25 m/s per cell, none of it a sharp jump.
+    ramp = np.repeat(np.clip(np.arange(70) - 15, 0, 40)[None, :, None] * 25.0 + 2000.0, 70, axis=2)
+    smeared = velocity_map_statistics(ramp.astype(np.float32))
+    assert smeared["interfaces"] == 0.0 and smeared["sharp_share"] == 0.0
+
+    synthetic = velocity_map_statistics(torch.as_tensor(generate_velocity_models("curvefault-b", 4, seed=0)))
+    assert synthetic["sharp_share"] > 0.99 and synthetic["interfaces"] >= 4
+    with pytest.raises(ValueError, match="shape"):
+        velocity_map_statistics(two_layers[0])

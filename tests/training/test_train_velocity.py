@@ -215,3 +215,35 @@ def test_parse_args_defaults_and_errors(capsys):
     assert "one name per --openfwi_dir" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         script.parse_args(["--prediction_type", "x0"])
+
+
+@pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
+def test_min_snr_weights_cap_the_x0_weight_at_gamma(prediction_type):
+    from diffusers import DDPMScheduler
+
+    script = load_script()
+    scheduler = DDPMScheduler(beta_schedule="squaredcos_cap_v2")
+    timesteps = torch.tensor([0, 100, 400, 700, 999])
+    snr = scheduler.alphas_cumprod[timesteps] / (1 - scheduler.alphas_cumprod[timesteps])
+    weights = script.min_snr_weights(scheduler, timesteps, 5.0, prediction_type)
+    # Whatever the target, the implied weight on the x0 error is min(SNR, gamma).
+    to_x0 = {"epsilon": snr, "v_prediction": snr + 1, "sample": torch.ones_like(snr)}[prediction_type]
+    torch.testing.assert_close(weights * to_x0, snr.clamp(max=5.0))
+    if prediction_type == "epsilon":
+        assert weights[0] < 1e-3 and weights[-1] == 1.0  # clean steps damped, noisy ones untouched
+
+
+def test_film_attention_and_min_snr_run(tmp_path):
+    output_dir = tmp_path / "run"
+    run_to_completion(
+        tmp_path / "film.log",
+        "--output_dir", output_dir,
+        "--max_train_steps", 2,
+        "--time_scale_shift", "--attention", "--snr_gamma", 5,
+    )  # fmt: skip
+    config = json.loads((output_dir / "pipeline" / "unet" / "config.json").read_text())
+    assert config["resnet_time_scale_shift"] == "scale_shift"
+    assert config["down_block_types"][-1] == "AttnDownBlock2D"
+    check_pipeline_folder(output_dir / "pipeline", families=list(VELOCITY_FAMILIES))
+    losses = [json.loads(line)["loss"] for line in (output_dir / "train_log.jsonl").read_text().splitlines()]
+    assert len(losses) == 2 and all(np.isfinite(losses))

@@ -182,6 +182,17 @@ class TestVelocityPipelineFast:
         np.testing.assert_array_equal(first, second)
         assert np.abs(first - other).max() > 1.0
 
+    def test_bfloat16_weights_keep_a_float32_trajectory(self, tiny_velocity_pipeline_dir, ddim_pipeline):
+        loaded = VelocityGenerationPipeline.from_pretrained(tiny_velocity_pipeline_dir, dtype=torch.bfloat16)
+        assert loaded.unet.dtype == torch.bfloat16
+        pipe = with_scheduler(loaded, ddim_pipeline.scheduler)
+        half = generate(pipe, batch_size=2, family="flatvel-a")
+        full = generate(ddim_pipeline, batch_size=2, family="flatvel-a")
+        assert half.velocities.dtype == np.float32
+        assert V_MIN <= half.velocities.min() and half.velocities.max() <= V_MAX
+        # Only the U-Net's arithmetic is rounded (about 3 significant digits), not the state.
+        assert np.abs(half.velocities - full.velocities).mean() < 10.0
+
     def test_list_of_generators_matches_individual_runs(self, ddim_pipeline):
         seeds, families = [11, 12, 13], ["flatvel-a", None, "curvevel-b"]
         batched = ddim_pipeline(
