@@ -49,7 +49,9 @@ def parse_args(argv=None):
         "--pipeline", default="pipelines/openfwi-velocity-ddpm", help="Pipeline folder or hub id."
     )
     parser.add_argument("--num_per_family", type=int, default=250, help="Maps per family in every set.")
-    parser.add_argument("--steps", type=int, default=25, help="num_inference_steps of the pipeline.")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="num_inference_steps (default: the pipeline's own)."
+    )
     parser.add_argument(
         "--scheduler",
         default="default",
@@ -60,8 +62,8 @@ def parse_args(argv=None):
         "--guidance_scale",
         type=float,
         nargs="+",
-        default=[1.0],
-        help="One or more guidance scales to compare.",
+        default=None,
+        help="One or more guidance scales to compare (default: the pipeline's own).",
     )
     parser.add_argument("--seed", type=int, default=0, help="Seed of the generation noise.")
     parser.add_argument(
@@ -162,6 +164,8 @@ def main(args):
     pipe.set_progress_bar_config(disable=True)
     if args.scheduler != "default":
         pipe.scheduler = scheduler_from_name(pipe.scheduler.config, args.scheduler)
+    args.steps = args.steps or pipe.config.default_num_inference_steps
+    args.guidance_scale = args.guidance_scale or [pipe.config.default_guidance_scale]
     print(f"sampler: {type(pipe.scheduler).__name__}, {args.steps} steps, {args.dtype} weights", flush=True)
     families = [name for name in pipe.families if name in VELOCITY_FAMILIES]
     if not pipe.is_conditional:

@@ -120,7 +120,8 @@ def main(args):
 
     pipe = VelocityGenerationPipeline.from_pretrained(args.pipeline)
     pipe.set_progress_bar_config(disable=True)
-    steps = args.num_inference_steps or 25  # the pipeline's documented default
+    steps = args.num_inference_steps or pipe.config.default_num_inference_steps
+    guidance = pipe.config.default_guidance_scale
     family = pipe.families[0] if pipe.is_conditional else None
     batch = args.batch_size
 
@@ -159,7 +160,7 @@ def main(args):
         add_row(
             name,
             pipeline.unet,
-            f"{type(pipeline.scheduler).__name__}, {steps} steps, 70x70",
+            f"{type(pipeline.scheduler).__name__}, {steps} steps, guidance {guidance:g}, 70x70",
             time_call(lambda: ours(steps), lambda: ours(2)),
             comment=comment,
         )

@@ -57,7 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="One family, several (assigned to samples in turn; spaces or commas), or 'any' "
         "(default: any, i.e. unconditional).",
     )
-    velocity.add_argument("--steps", type=int, default=25, help="Denoising steps (default: 25).")
+    velocity.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="Denoising steps (default: the pipeline's own, from its card).",
+    )
     velocity.add_argument(
         "--seed",
         type=int,
@@ -66,7 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     velocity.add_argument("--out", required=True, help="Output folder (created; existing files replaced).")
     velocity.add_argument(
-        "--guidance-scale", type=float, default=1.0, help="Classifier-free guidance; 1.0 = off (default)."
+        "--guidance-scale",
+        type=float,
+        default=None,
+        help="Classifier-free guidance; 1.0 = off (default: the pipeline's own).",
     )
     velocity.add_argument(
         "--scheduler",
@@ -301,9 +309,9 @@ def _generate_velocity(args: argparse.Namespace) -> int:
 
     # 1. Validate everything that needs no model
     for flag, value in (("--num", args.num), ("--steps", args.steps), ("--batch-size", args.batch_size)):
-        if value < 1:
+        if value is not None and value < 1:
             raise UsageError(f"{flag} must be an integer >= 1, got {value}.")
-    if args.guidance_scale < 1.0:
+    if args.guidance_scale is not None and args.guidance_scale < 1.0:
         raise UsageError(
             f"--guidance-scale must be >= 1.0 (1.0 disables guidance), got {args.guidance_scale}."
         )
@@ -317,6 +325,10 @@ def _generate_velocity(args: argparse.Namespace) -> int:
     # 2. Load the pipeline and validate what depends on it
     pipe = _load_pipeline(args.pipeline, device, dtype=getattr(torch, args.dtype))
     _swap_scheduler(pipe, args.scheduler)
+    if args.steps is None:
+        args.steps = pipe.config.default_num_inference_steps
+    if args.guidance_scale is None:
+        args.guidance_scale = pipe.config.default_guidance_scale
     families = _per_sample_families(args.family, args.num)
     if pipe.is_conditional:
         vocabulary = pipe.families
@@ -600,6 +612,10 @@ def _info(args: argparse.Namespace) -> int:
     print(f"pipeline:    {args.pipeline} ({type(pipe).__name__})")
     print(f"families:    {', '.join(pipe.families) if pipe.families else 'none (unconditional)'}")
     print(f"scheduler:   {type(scheduler).__name__} ({extra})")
+    print(
+        f"sampling:    {pipe.config.default_num_inference_steps} steps, "
+        f"guidance {pipe.config.default_guidance_scale:g} (defaults)"
+    )
     print(f"unet:        {type(unet).__name__}, {params:,} parameters, sample_size={size}")
     print(
         f"units:       {processor.config.v_min:g}-{processor.config.v_max:g} m/s, "

@@ -84,6 +84,7 @@ def test_unconditional_any_and_other_scheduler_into_existing_folder(tiny_velocit
     assert metadata["families"] == ["any", "any"]
     assert metadata["seeds"] == [7, 8]
     assert "DDIMScheduler" in metadata["scheduler"]
+    assert metadata["steps"] == 2 and metadata["guidance_scale"] == 1.0  # the pipeline's default
     assert np.load(out / "velocities.npy").shape == (2, 70, 70)
     assert (out / "keep.txt").read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # staging folder removed
@@ -148,6 +149,7 @@ def test_info_prints_families_scheduler_and_size(tiny_velocity_pipeline_dir, cap
     assert "curvefault-a" in out
     assert "DPMSolverMultistepScheduler" in out
     assert "parameters" in out
+    assert "25 steps, guidance 1 (defaults)" in out
 
 
 def test_push_uploads_through_hub(tiny_velocity_pipeline_dir, tmp_path, monkeypatch, capsys):

@@ -52,6 +52,10 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         unet ([`VelocityUNet2DModel`]): Denoiser; class-conditional when `num_class_embeds` is set.
         scheduler ([`SchedulerMixin`]): Any diffusers scheduler (DDPM, DDIM, DPM-Solver++, ...).
         processor ([`VelocityProcessor`]): m/s <-> [-1, 1] constants and the family vocabulary.
+        default_num_inference_steps (`int`, *optional*, defaults to 25): Steps used when a call
+            passes `num_inference_steps=None`; saved in `model_index.json`.
+        default_guidance_scale (`float`, *optional*, defaults to 1.0): Guidance used when a call
+            passes `guidance_scale=None` with a family; saved in `model_index.json`.
 
     Load with `dtype=torch.bfloat16` to run the U-Net in bfloat16, which is faster on CPUs with
     bfloat16 instructions; the sampling trajectory and the output stay float32.
@@ -59,9 +63,30 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
 
     model_cpu_offload_seq = "unet"
 
-    def __init__(self, unet: VelocityUNet2DModel, scheduler: SchedulerMixin, processor: VelocityProcessor):
+    def __init__(
+        self,
+        unet: VelocityUNet2DModel,
+        scheduler: SchedulerMixin,
+        processor: VelocityProcessor,
+        default_num_inference_steps: int = 25,
+        default_guidance_scale: float = 1.0,
+    ):
         super().__init__()
         self.register_modules(unet=unet, scheduler=scheduler, processor=processor)
+        if not isinstance(default_num_inference_steps, int) or default_num_inference_steps < 1:
+            raise ValueError(
+                f"`default_num_inference_steps` must be an integer >= 1, got {default_num_inference_steps!r}."
+            )
+        if default_guidance_scale < 1.0 or (default_guidance_scale > 1.0 and not self.is_conditional):
+            raise ValueError(
+                "`default_guidance_scale` must be >= 1.0, and 1.0 for an unconditional model; got "
+                f"{default_guidance_scale}."
+            )
+        # Saved in model_index.json: the sampling settings this model was tuned for.
+        self.register_to_config(
+            default_num_inference_steps=default_num_inference_steps,
+            default_guidance_scale=float(default_guidance_scale),
+        )
 
     @property
     def is_conditional(self) -> bool:
@@ -162,8 +187,8 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         batch_size: int = 1,
         family: str | list[str | None] | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
-        num_inference_steps: int = 25,
-        guidance_scale: float = 1.0,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
         clip_sample: bool = True,
         output_type: str = "np",
         return_dict: bool = True,
@@ -177,12 +202,14 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 sample from all families (the null class; required for unconditional models).
             generator (`torch.Generator` or `list[torch.Generator]`, *optional*):
                 Makes generation deterministic; a list gives one generator per sample.
-            num_inference_steps (`int`, *optional*, defaults to 25):
-                Denoising steps. The bundled SDE-DPM-Solver++ scheduler needs about 25; a DDPM
-                scheduler needs up to `num_train_timesteps` (1000).
-            guidance_scale (`float`, *optional*, defaults to 1.0):
+            num_inference_steps (`int`, *optional*):
+                Denoising steps; `None` uses `pipe.config.default_num_inference_steps`, the setting
+                the model card measured. A DDPM scheduler needs up to `num_train_timesteps` (1000).
+            guidance_scale (`float`, *optional*):
                 Classifier-free guidance weight; 1.0 disables it, larger values follow `family`
-                more strictly at some cost in diversity.
+                more strictly at some cost in diversity. `None` uses
+                `pipe.config.default_guidance_scale`. Samples with `family=None` are never guided
+                (there is nothing to guide towards), so they cost one U-Net call per step.
             clip_sample (`bool`, *optional*, defaults to `True`):
                 Clamp every step's estimate of the clean map to the processor's range
                 (`[v_min, v_max]`), whatever the scheduler. Without it, the first high-noise steps
@@ -198,13 +225,21 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             `return_dict=False`, the tuple `(velocities,)` or `(velocities, images)` for `"pil"`.
         """
         # 1. Check inputs
+        if num_inference_steps is None:
+            num_inference_steps = self.config.default_num_inference_steps
+        if guidance_scale is None:
+            guidance_scale = self.config.default_guidance_scale
         self.check_inputs(batch_size, family, num_inference_steps, guidance_scale, output_type, generator)
         device = self._execution_device
         class_labels = None
         if self.is_conditional:
             labels = self.processor.family_labels(family, batch_size)
             class_labels = torch.tensor(labels, device=device, dtype=torch.long)
-        do_guidance = class_labels is not None and guidance_scale > 1.0
+        do_guidance = (
+            class_labels is not None
+            and guidance_scale > 1.0
+            and bool((class_labels != self.processor.null_label).any())
+        )
 
         # 2. Sample Gaussian noise at the native map size
         size = self.unet.config.sample_size

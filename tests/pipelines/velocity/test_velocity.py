@@ -193,6 +193,35 @@ class TestVelocityPipelineFast:
         # Only the U-Net's arithmetic is rounded (about 3 significant digits), not the state.
         assert np.abs(half.velocities - full.velocities).mean() < 10.0
 
+    def test_saved_sampling_defaults_apply_when_none_is_passed(self, ddim_pipeline, tmp_path):
+        tuned = VelocityGenerationPipeline(
+            unet=ddim_pipeline.unet,
+            scheduler=ddim_pipeline.scheduler,
+            processor=ddim_pipeline.processor,
+            default_num_inference_steps=3,
+            default_guidance_scale=2.0,
+        )
+        tuned.save_pretrained(str(tmp_path))
+        index = json.loads((tmp_path / "model_index.json").read_text())
+        assert index["default_num_inference_steps"] == 3 and index["default_guidance_scale"] == 2.0
+        reloaded = VelocityGenerationPipeline.from_pretrained(str(tmp_path))  # DDIM was saved with it
+        reloaded.set_progress_bar_config(disable=True)
+        assert reloaded.config.default_num_inference_steps == 3
+        implicit = reloaded(batch_size=2, family="flatvel-b", generator=torch.Generator().manual_seed(0))
+        explicit = generate(
+            ddim_pipeline, batch_size=2, family="flatvel-b", num_inference_steps=3, guidance_scale=2.0
+        )
+        np.testing.assert_array_equal(implicit.velocities, explicit.velocities)
+
+    def test_sampling_defaults_of_the_plain_constructor(self, tiny_velocity_pipeline):
+        assert tiny_velocity_pipeline.config.default_num_inference_steps == 25
+        assert tiny_velocity_pipeline.config.default_guidance_scale == 1.0
+
+    def test_family_none_is_not_guided(self, ddim_pipeline):
+        plain = generate(ddim_pipeline, batch_size=2, family=None).velocities
+        guided = generate(ddim_pipeline, batch_size=2, family=None, guidance_scale=3.0).velocities
+        np.testing.assert_array_equal(guided, plain)
+
     def test_list_of_generators_matches_individual_runs(self, ddim_pipeline):
         seeds, families = [11, 12, 13], ["flatvel-a", None, "curvevel-b"]
         batched = ddim_pipeline(
@@ -304,12 +333,37 @@ class TestUnconditionalVelocityPipeline:
         with pytest.raises(ValueError, match="Valid choices: None"):
             generate(unconditional_pipeline, batch_size=2, family=family)
 
+    def test_default_guidance_raises(self, unconditional_pipeline):
+        modules = dict(
+            unet=unconditional_pipeline.unet,
+            scheduler=unconditional_pipeline.scheduler,
+            processor=unconditional_pipeline.processor,
+        )
+        with pytest.raises(ValueError, match="unconditional"):
+            VelocityGenerationPipeline(**modules, default_guidance_scale=1.5)
+
     def test_guidance_raises(self, unconditional_pipeline):
         with pytest.raises(ValueError, match="class-conditional"):
             generate(unconditional_pipeline, guidance_scale=2.0)
 
 
 class TestVelocityPipelineBadInput:
+    @pytest.mark.parametrize(
+        "defaults, message",
+        [
+            (dict(default_num_inference_steps=0), "default_num_inference_steps"),
+            (dict(default_guidance_scale=0.5), "default_guidance_scale"),
+        ],
+    )
+    def test_bad_sampling_defaults(self, tiny_velocity_pipeline, defaults, message):
+        modules = dict(
+            unet=tiny_velocity_pipeline.unet,
+            scheduler=tiny_velocity_pipeline.scheduler,
+            processor=tiny_velocity_pipeline.processor,
+        )
+        with pytest.raises(ValueError, match=message):
+            VelocityGenerationPipeline(**modules, **defaults)
+
     def test_unknown_family_lists_valid(self, tiny_velocity_pipeline):
         with pytest.raises(ValueError, match="Unknown family 'saltdome'") as info:
             generate(tiny_velocity_pipeline, family="saltdome")
