@@ -52,7 +52,8 @@ test: setup browser
 
 demo: setup
 	$(VENV)/bin/seismic-diffusers generate velocity --pipeline pipelines/openfwi-velocity-ddpm \
-		--num 16 --steps 25 --seed 0 --out samples/
+		--num 16 --family flatvel-a flatvel-b curvevel-a curvevel-b flatfault-a flatfault-b \
+		curvefault-a curvefault-b --seed 0 --out samples/
 
 space: setup
 	$(VPY) spaces_app/app.py

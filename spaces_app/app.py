@@ -289,6 +289,15 @@ def scheduler_label(scheduler) -> str:
     return {"DDIMScheduler": "DDIM", "DDPMScheduler": "DDPM"}.get(name, name)
 
 
+def velocity_default_steps() -> int:
+    """The pipeline's tuned step count, read from its model_index.json without loading the model."""
+    folder = VELOCITY.local_folder
+    index = folder / "model_index.json" if folder else None
+    if index is not None and index.is_file():
+        return int(json.loads(index.read_text()).get("default_num_inference_steps", 25))
+    return 25
+
+
 def velocity_families() -> list[str]:
     """Family names for the menu, read from the processor config without loading the model."""
     folder = VELOCITY.local_folder
@@ -339,7 +348,13 @@ def generate_velocity(family: str, num_samples: int, steps: int, seed: int, sche
         sampler = type(shared.scheduler).from_config(shared.scheduler.config)
     else:
         sampler = scheduler_from_name(shared.scheduler.config, scheduler)
-    pipe = type(shared)(unet=shared.unet, scheduler=sampler, processor=shared.processor)
+    pipe = type(shared)(
+        unet=shared.unet,
+        scheduler=sampler,
+        processor=shared.processor,
+        default_num_inference_steps=shared.config.default_num_inference_steps,
+        default_guidance_scale=shared.config.default_guidance_scale,
+    )
     pipe.set_progress_bar_config(disable=True)
 
     # 4. Generate: one generator per map, so map i depends only on seed + i
@@ -416,7 +431,7 @@ scores: {card_link}.
 def velocity_tab() -> None:
     """The "Velocity models" tab: controls, outputs, examples and the model card."""
     families = velocity_families()
-    defaults = VELOCITY_DEFAULTS
+    defaults = {**VELOCITY_DEFAULTS, "steps": velocity_default_steps()}
     with gr.Tab("Velocity models", id="velocity"):
         gr.Markdown(VELOCITY_INTRO.format(card_link=_card_link(VELOCITY)))
         with gr.Row():
@@ -435,7 +450,7 @@ def velocity_tab() -> None:
                 low, high = VELOCITY_LIMITS["steps"]
                 steps = gr.Slider(
                     low, high, value=defaults["steps"], step=1, label="Inference steps",
-                    info=f"{low}-{high}; more is slower. 25 suits the default sampler.",
+                    info=f"{low}-{high}; more is slower. {defaults['steps']} is what the model card measured.",
                 )  # fmt: skip
                 low, high = VELOCITY_LIMITS["seed"]
                 seed = gr.Number(

@@ -55,7 +55,7 @@ def main() -> None:
         "velocity": (
             "/generate_velocity",
             velocity_names,
-            [app.VELOCITY_DEFAULTS[n] for n in velocity_names],
+            [{**app.VELOCITY_DEFAULTS, "steps": app.velocity_default_steps()}[n] for n in velocity_names],
         ),
         "denoise": (
             "/denoise_seismogram",

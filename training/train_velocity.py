@@ -258,11 +258,14 @@ def min_snr_weights(
 
 
 def make_pipeline(
-    unet, noise_scheduler: DDPMScheduler, processor: VelocityProcessor, sampler=None
+    unet, noise_scheduler: DDPMScheduler, processor: VelocityProcessor, sampler=None, sampling=None
 ) -> VelocityGenerationPipeline:
-    """The pipeline to save: `sampler` (a fine-tuned pipeline keeps its own), else the default below."""
+    """The pipeline to save: `sampler` and `sampling` (a fine-tuned pipeline keeps its own scheduler
+    and `default_*` sampling settings), else the default below."""
     if sampler is not None:
-        return VelocityGenerationPipeline(unet=unet, scheduler=sampler, processor=processor)
+        return VelocityGenerationPipeline(
+            unet=unet, scheduler=sampler, processor=processor, **(sampling or {})
+        )
     # Train with DDPM; ship the same noise schedule driven by a fast multistep solver.
     # SDE-DPM-Solver++: with epsilon prediction the deterministic DPM-Solver++ and DDIM leave
     # visible pixel noise in 25-50 steps (mean |dv/dx| 170-270 m/s vs 11 m/s in the data); the
@@ -328,10 +331,13 @@ def main(args: argparse.Namespace) -> None:
     # 1. Model, processor and noise schedule: from scratch, or from a pretrained pipeline
     folders = user_folders(args)
     data_families = [family for _, _, family in folders if family] if folders else list(args.families)
-    sampler = None
+    sampler, sampling = None, None
     if args.pretrained_pipeline:
         pretrained, _ = load_pretrained_pipeline(args.pretrained_pipeline, VelocityGenerationPipeline, logger)
         unet, sampler = pretrained.unet, pretrained.scheduler
+        sampling = {
+            key: pretrained.config[key] for key in ("default_num_inference_steps", "default_guidance_scale")
+        }
         old_families = pretrained.processor.families
         vocabulary = list(dict.fromkeys(old_families + data_families))
         processor = VelocityProcessor.from_config({**pretrained.processor.config, "families": vocabulary})
@@ -455,7 +461,9 @@ def main(args: argparse.Namespace) -> None:
                     accelerator,
                     unet,
                     ema_model,
-                    make_pipeline_for=lambda m: make_pipeline(m, noise_scheduler, processor, sampler),
+                    make_pipeline_for=lambda m: make_pipeline(
+                        m, noise_scheduler, processor, sampler, sampling
+                    ),
                     args=args,
                     step=global_step,
                 )
@@ -466,7 +474,7 @@ def main(args: argparse.Namespace) -> None:
         if ema_model is not None:
             ema_model.store(model.parameters())
             ema_model.copy_to(model.parameters())
-        pipeline = make_pipeline(model, noise_scheduler, processor, sampler)
+        pipeline = make_pipeline(model, noise_scheduler, processor, sampler, sampling)
         pipeline.save_pretrained(pipeline_dir, safe_serialization=True)
         save_sample_grid(
             pipeline, os.path.join(args.output_dir, "samples_final.png"), args.num_inference_steps, args.seed

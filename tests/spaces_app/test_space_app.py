@@ -170,6 +170,14 @@ def test_default_source_is_the_bundled_folder_whatever_the_working_directory(
     assert space_app.VELOCITY.source_for_display() == "pipelines/openfwi-velocity-ddpm"
 
 
+def test_default_steps_are_the_pipelines_tuned_ones(space_app, monkeypatch):
+    import json
+
+    monkeypatch.delenv(space_app.VELOCITY.env_var, raising=False)
+    index = json.loads((REPO_ROOT / "pipelines" / "openfwi-velocity-ddpm" / "model_index.json").read_text())
+    assert space_app.velocity_default_steps() == index.get("default_num_inference_steps", 25)
+
+
 def test_deployed_space_layout_finds_the_pipeline_beside_app_py(load_space_app, tmp_path, monkeypatch):
     """A Space repo holds app.py with pipelines/<name>/ beside it (README.md, "Deploying")."""
     space = tmp_path / "space"

@@ -86,11 +86,11 @@ def test_velocity_fine_tune_adds_a_family_and_keeps_frozen_parts(
     velocities = pipe(batch_size=2, family="my-basin", generator=torch.Generator().manual_seed(0),
                       num_inference_steps=2).velocities  # fmt: skip
     assert velocities.shape == (2, 70, 70)
-    # scheduler configuration carried over, not rebuilt from the script's defaults
-    assert (
-        pipe.scheduler.config
-        == VelocityGenerationPipeline.from_pretrained(str(BUNDLED_VELOCITY)).scheduler.config
-    )
+    # scheduler configuration and tuned sampling settings carried over, not rebuilt from defaults
+    bundled = VelocityGenerationPipeline.from_pretrained(str(BUNDLED_VELOCITY))
+    assert pipe.scheduler.config == bundled.scheduler.config
+    for key in ("default_num_inference_steps", "default_guidance_scale"):
+        assert pipe.config[key] == bundled.config[key]
 
     before, after = weights(BUNDLED_VELOCITY), weights(fine / "pipeline")
     frozen = [k for k in before if k.startswith(("conv_in.", "time_embedding.", "down_blocks."))]
