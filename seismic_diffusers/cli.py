@@ -402,7 +402,8 @@ def _generate_velocity(args: argparse.Namespace) -> int:
         "seismic_diffusers_version": __version__,
     }
     shown = min(args.num, MAX_PLOTTED)
-    suptitle = f"{Path(args.pipeline).name}: {args.steps} steps, {scheduler_name}, seed {args.seed}"
+    guidance = f", guidance {args.guidance_scale:g}" if args.guidance_scale > 1 else ""
+    suptitle = f"{Path(args.pipeline).name}: {args.steps} steps{guidance}, {scheduler_name}, seed {args.seed}"
     if shown < args.num:
         suptitle += f" (first {shown} of {args.num})"
 
