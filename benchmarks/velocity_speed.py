@@ -1,8 +1,9 @@
 """Seconds per generated velocity map: our pipeline vs stock DDPM vs the seed's configuration.
 
-Three rows, measured one after another in one process on the same machine:
+Rows measured one after another in one process on the same machine:
 
-(a) ours: `VelocityGenerationPipeline` at its defaults (the shipped UNet, SDE-DPM-Solver++ 25 steps).
+(a) ours: `VelocityGenerationPipeline` at its saved defaults (`pipe.config.default_*`: for the
+    shipped pipeline SDE-DPM-Solver++, 15 steps, guidance 2.0).
 (b) peer: stock `diffusers.DDPMPipeline`, 1000 DDPM steps, with a stock `UNet2DModel` of the same
     architecture (no class embedding, `sample_size=72`, the padded size our UNet runs at) and the
     shipped weights copied in where the shapes match. Timing only: its samples are not meaningful.

@@ -178,6 +178,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{kind}_family needs one name per --{kind}_dir.")
     if args.push_to_hub and not args.hub_model_id:
         parser.error("--push_to_hub needs --hub_model_id.")
+    if args.snr_gamma is not None and args.snr_gamma <= 0:
+        parser.error(f"--snr_gamma must be > 0 (5 is the paper's choice), got {args.snr_gamma}.")
     check_finetune_arguments(parser, args)
     return args
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shutil
 import threading
@@ -171,8 +172,6 @@ def test_default_source_is_the_bundled_folder_whatever_the_working_directory(
 
 
 def test_default_steps_are_the_pipelines_tuned_ones(space_app, monkeypatch):
-    import json
-
     monkeypatch.delenv(space_app.VELOCITY.env_var, raising=False)
     index = json.loads((REPO_ROOT / "pipelines" / "openfwi-velocity-ddpm" / "model_index.json").read_text())
     assert space_app.velocity_default_steps() == index.get("default_num_inference_steps", 25)

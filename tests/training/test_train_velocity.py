@@ -215,6 +215,9 @@ def test_parse_args_defaults_and_errors(capsys):
     assert "one name per --openfwi_dir" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         script.parse_args(["--prediction_type", "x0"])
+    with pytest.raises(SystemExit):
+        script.parse_args(["--snr_gamma", "0"])
+    assert "--snr_gamma must be > 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
