@@ -10,6 +10,9 @@ Rows measured one after another in one process on the same machine:
 (c) seed: the seed project's `UNet2DModel` (64 x 64, six levels, 64-256 channels, attention at
     8 x 8) with random weights, stock `DDPMPipeline`, 1000 DDPM steps. Timing only.
 
+(d) optional (`--compare_pipelines`): other `VelocityGenerationPipeline` folders at their own saved
+    defaults, float32, e.g. the guided teacher of a guidance-distilled pipeline.
+
 (a') and (c') repeat (a) and (c) with the weights in bfloat16 (`--bfloat16`, on by default): ours
     via `from_pretrained(..., dtype=torch.bfloat16)` (its trajectory stays in float32), the
     seed's by `.to(torch.bfloat16)`. The speed-up is reported against the seed in float32, as the
@@ -82,6 +85,12 @@ def parse_args(argv=None):
         default=True,
         help="Also time ours and the seed's configuration with bfloat16 weights (rows a' and c').",
     )
+    parser.add_argument(
+        "--compare_pipelines",
+        nargs="*",
+        default=[],
+        help="Other velocity pipeline folders to time at their own saved defaults (rows d).",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results", help="Folder for velocity_speed.json.")
@@ -121,9 +130,6 @@ def main(args):
 
     pipe = VelocityGenerationPipeline.from_pretrained(args.pipeline)
     pipe.set_progress_bar_config(disable=True)
-    steps = args.num_inference_steps or pipe.config.default_num_inference_steps
-    guidance = pipe.config.default_guidance_scale
-    family = pipe.families[0] if pipe.is_conditional else None
     batch = args.batch_size
 
     measured = min(args.seed_steps_measured or args.seed_steps, args.seed_steps)
@@ -153,7 +159,12 @@ def main(args):
         print(f"  {name}: {total / batch:.4f} s/sample ({seconds:.2f} s measured)", flush=True)
 
     # (a) ours, at the pipeline defaults; (a') the same with bfloat16 weights
-    def time_ours(name, pipeline, comment):
+    def time_ours(name, pipeline, comment, steps=args.num_inference_steps):
+        steps = steps or pipeline.config.default_num_inference_steps
+        guidance = pipeline.config.default_guidance_scale
+        family = pipeline.families[0] if pipeline.is_conditional else None
+        calls = steps * (2 if guidance > 1 and family else 1)
+
         def ours(n):
             generator = torch.Generator().manual_seed(args.seed)
             return pipeline(batch, family=family, generator=generator, num_inference_steps=n).velocities
@@ -161,7 +172,7 @@ def main(args):
         add_row(
             name,
             pipeline.unet,
-            f"{type(pipeline.scheduler).__name__}, {steps} steps, guidance {guidance:g}, 70x70",
+            f"{type(pipeline.scheduler).__name__}, {steps} steps, guidance {guidance:g} ({calls} U-Net calls), 70x70",
             time_call(lambda: ours(steps), lambda: ours(2)),
             comment=comment,
         )
@@ -175,6 +186,11 @@ def main(args):
             pipe_bf16,
             "shipped weights loaded with dtype=torch.bfloat16; float32 trajectory",
         )
+
+    for folder in args.compare_pipelines:
+        other = VelocityGenerationPipeline.from_pretrained(folder)
+        other.set_progress_bar_config(disable=True)
+        time_ours(f"(d) {folder}", other, "compared pipeline, its own saved defaults", steps=None)
 
     # (b) stock DDPMPipeline, same UNet architecture and weights, 1000 steps
     ddpm_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)

@@ -5,11 +5,15 @@ Run with `accelerate launch training/train_velocity.py --output_dir runs/velocit
 Follows diffusers' `train_unconditional.py`: EMA, checkpoints with `--resume_from_checkpoint
 latest`, mixed precision, gradient accumulation, a `diffusers.optimization` LR schedule, and a
 complete pipeline folder (safetensors) at the end.
+
+With `--pretrained_pipeline P --distill_guidance_scale W` it instead distils P's classifier-free
+guidance at scale W into a copy of P's U-Net (one call per step instead of two).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import os
 import sys
@@ -165,7 +169,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Min-SNR-gamma loss weighting (Hang et al. 2023; 5 is their choice); default: plain MSE.",
     )
 
-    add_finetune_arguments(parser, UNET2D_PARTS)
+    finetune = add_finetune_arguments(parser, UNET2D_PARTS)
+    finetune.add_argument(
+        "--distill_guidance_scale",
+        type=float,
+        default=None,
+        help="Guidance distillation (Meng et al. 2023, stage 1): train the model to give, in one call, "
+        "the --pretrained_pipeline's classifier-free-guided prediction at this scale; the saved "
+        "pipeline then samples unguided at half the U-Net calls.",
+    )
 
     hub = parser.add_argument_group("hub")
     hub.add_argument("--push_to_hub", action="store_true")
@@ -181,6 +193,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.snr_gamma is not None and args.snr_gamma <= 0:
         parser.error(f"--snr_gamma must be > 0 (5 is the paper's choice), got {args.snr_gamma}.")
     check_finetune_arguments(parser, args)
+    if args.distill_guidance_scale is not None:
+        if not args.pretrained_pipeline:
+            parser.error("--distill_guidance_scale needs --pretrained_pipeline (the guided teacher).")
+        if args.distill_guidance_scale <= 1.0:
+            parser.error(
+                f"--distill_guidance_scale must be > 1 (1 is the unguided model), got {args.distill_guidance_scale}."
+            )
     return args
 
 
@@ -259,6 +278,37 @@ def min_snr_weights(
     return clipped
 
 
+@torch.no_grad()
+def guided_teacher_target(
+    teacher: VelocityUNet2DModel,
+    noisy: torch.Tensor,
+    timesteps: torch.Tensor,
+    labels: torch.Tensor,
+    null_label: int,
+    guidance_scale: float,
+) -> torch.Tensor:
+    """The teacher's classifier-free-guided prediction, the target of guidance distillation.
+
+    Args:
+        teacher ([`VelocityUNet2DModel`]): The frozen class-conditional model being distilled.
+        noisy (`torch.Tensor` of shape `(B, 1, H, W)`): Noised maps, normalised units.
+        timesteps (`torch.Tensor` of shape `(B,)`): Their discrete timesteps.
+        labels (`torch.Tensor` of shape `(B,)`): Family labels; `null_label` rows get the teacher's
+            unconditional prediction, so the student keeps an unguided unconditional mode.
+        null_label (`int`): The null class.
+        guidance_scale (`float`): `w` in `uncond + w * (cond - uncond)`, as in the pipeline.
+
+    Returns:
+        `torch.Tensor` of shape `(B, 1, H, W)`, float32, of the teacher's prediction type.
+    """
+    null = torch.full_like(labels, null_label)
+    both = teacher(
+        torch.cat([noisy, noisy]), torch.cat([timesteps, timesteps]), class_labels=torch.cat([null, labels])
+    ).sample.float()
+    uncond, cond = both.chunk(2)
+    return uncond + guidance_scale * (cond - uncond)
+
+
 def make_pipeline(
     unet, noise_scheduler: DDPMScheduler, processor: VelocityProcessor, sampler=None, sampling=None
 ) -> VelocityGenerationPipeline:
@@ -307,6 +357,12 @@ def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict,
         if user_folders(args)
         else f"synthetic families {', '.join(args.families)}: {args.num_per_family} maps each (data seed {args.data_seed})"
     )
+    distillation = (
+        f"- Guidance-distilled: trained to give the pretrained pipeline's classifier-free-guided prediction "
+        f"(scale {args.distill_guidance_scale}) in one U-Net call; it samples unguided\n"
+        if args.distill_guidance_scale
+        else ""
+    )
     card = f"""---
 library_name: seismic_diffusers
 license: mit
@@ -318,7 +374,7 @@ tags: [seismology, velocity-model, openfwi, diffusers, seismic_diffusers]
 Generates OpenFWI-style 70 x 70 subsurface velocity maps (10 m cells) in m/s.
 
 - Training command: `{command}`
-{fine_tune_summary(args, frozen)}- Data: {data}
+{fine_tune_summary(args, frozen)}{distillation}- Data: {data}
 - Steps: {summary["global_step"]} (batch {args.train_batch_size} x accumulation {args.gradient_accumulation_steps})
 - Training time: {summary["train_minutes"]:.1f} min on {summary["device"]}
 - Final training loss (last {args.logging_steps} steps): {summary["loss"]:.4f}
@@ -333,7 +389,7 @@ def main(args: argparse.Namespace) -> None:
     # 1. Model, processor and noise schedule: from scratch, or from a pretrained pipeline
     folders = user_folders(args)
     data_families = [family for _, _, family in folders if family] if folders else list(args.families)
-    sampler, sampling = None, None
+    sampler, sampling, teacher = None, None, None
     if args.pretrained_pipeline:
         pretrained, _ = load_pretrained_pipeline(args.pretrained_pipeline, VelocityGenerationPipeline, logger)
         unet, sampler = pretrained.unet, pretrained.scheduler
@@ -349,6 +405,15 @@ def main(args: argparse.Namespace) -> None:
             added = vocabulary[len(old_families) :]
             logger.info(f"Class vocabulary {vocabulary}" + (f" (new: {added})" if added else ""))
         noise_scheduler = DDPMScheduler.from_config(sampler.config)
+        if args.distill_guidance_scale is not None:
+            if args.unconditional or vocabulary != old_families:
+                raise ValueError(
+                    "--distill_guidance_scale needs a class-conditional --pretrained_pipeline and no new "
+                    f"families (the teacher knows {old_families}; the data asks for {vocabulary})."
+                )
+            # The student starts as the teacher and learns its guided prediction; it samples unguided.
+            teacher = copy.deepcopy(unet).requires_grad_(False).eval()
+            sampling["default_guidance_scale"] = 1.0
     else:
         vocabulary = list(dict.fromkeys(list(args.families) + data_families))
         processor = VelocityProcessor(
@@ -388,6 +453,8 @@ def main(args: argparse.Namespace) -> None:
     unet, optimizer, dataloader, lr_scheduler = accelerator.prepare(unet, optimizer, dataloader, lr_scheduler)
     if ema_model is not None:
         ema_model.to(accelerator.device)
+    if teacher is not None:
+        teacher.to(accelerator.device)
 
     global_step, first_epoch, resume_step, num_epochs, progress = resume_and_progress(
         accelerator, args, dataloader, logger, max_train_steps
@@ -420,7 +487,12 @@ def main(args: argparse.Namespace) -> None:
 
             with accelerator.accumulate(unet):
                 prediction = unet(noisy, timesteps, class_labels=labels).sample
-                if prediction_type == "epsilon":
+                if teacher is not None:
+                    with accelerator.autocast():
+                        target = guided_teacher_target(
+                            teacher, noisy, timesteps, labels, null_label, args.distill_guidance_scale
+                        )
+                elif prediction_type == "epsilon":
                     target = noise
                 elif prediction_type == "v_prediction":
                     target = noise_scheduler.get_velocity(clean, noise, timesteps)

@@ -206,3 +206,57 @@ def test_denoiser_fine_tunes_on_a_miniseed_archive(tmp_path, accelerate_launch):
     card = (out / "pipeline" / "README.md").read_text()
     assert f"miniSEED events in {events}, noise in {noise}" in card
     ColdDiffusionDenoisePipeline.from_pretrained(str(out / "pipeline"))
+
+
+def test_guided_teacher_target_is_the_pipelines_guidance(tiny_velocity_pipeline):
+    unet = tiny_velocity_pipeline.unet
+    null = tiny_velocity_pipeline.processor.null_label
+    noisy = torch.randn(3, 1, 70, 70, generator=torch.Generator().manual_seed(0))
+    timesteps = torch.tensor([10, 500, 990])
+    labels = torch.tensor([0, 5, null])
+    target = load_script("train_velocity").guided_teacher_target(unet, noisy, timesteps, labels, null, 2.5)
+    with torch.no_grad():
+        cond = unet(noisy, timesteps, class_labels=labels).sample
+        uncond = unet(noisy, timesteps, class_labels=torch.full_like(labels, null)).sample
+    torch.testing.assert_close(target, uncond + 2.5 * (cond - uncond), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(target[2], uncond[2], atol=1e-5, rtol=1e-4)  # null rows stay unguided
+    assert not torch.allclose(target[:2], cond[:2], atol=1e-3)
+
+
+def test_guidance_distillation_saves_an_unguided_pipeline(
+    tmp_path, tiny_velocity_pipeline_dir, accelerate_launch
+):
+    out = tmp_path / "distilled"
+    accelerate_launch(
+        "train_velocity.py", "--output_dir", out, "--pretrained_pipeline", tiny_velocity_pipeline_dir,
+        "--distill_guidance_scale", "2.0", "--num_per_family", "2", "--train_batch_size", "4",
+        "--max_train_steps", "2", "--logging_steps", "1", "--validation_steps", "0", "--num_inference_steps", "2",
+    )  # fmt: skip
+    teacher = VelocityGenerationPipeline.from_pretrained(tiny_velocity_pipeline_dir)
+    student = VelocityGenerationPipeline.from_pretrained(str(out / "pipeline"))
+    assert student.config["default_guidance_scale"] == 1.0
+    assert student.config["default_num_inference_steps"] == teacher.config["default_num_inference_steps"]
+    assert student.families == teacher.families
+    assert "Guidance-distilled" in (out / "pipeline" / "README.md").read_text()
+    # The student starts as the teacher, so its first loss is the guidance term alone, not noise error.
+    assert 0 < first_step_loss(out) < 1
+
+
+def test_guidance_distillation_refuses_what_it_cannot_distil(
+    tmp_path, capsys, tiny_velocity_pipeline_dir, reset_accelerate
+):
+    script = load_script("train_velocity")
+    with pytest.raises(SystemExit):
+        script.parse_args(["--distill_guidance_scale", "2"])
+    assert "needs --pretrained_pipeline" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.parse_args(
+            ["--pretrained_pipeline", tiny_velocity_pipeline_dir, "--distill_guidance_scale", "1"]
+        )
+    assert "must be > 1" in capsys.readouterr().err
+    args = script.parse_args(
+        ["--output_dir", str(tmp_path / "out"), "--pretrained_pipeline", tiny_velocity_pipeline_dir,
+         "--distill_guidance_scale", "2", "--families", "flatvel-a", "my-basin"]
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="no new families"):
+        script.main(args)
