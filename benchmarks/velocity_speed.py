@@ -3,7 +3,7 @@
 Rows measured one after another in one process on the same machine:
 
 (a) ours: `VelocityGenerationPipeline` at its saved defaults (`pipe.config.default_*`: for the
-    shipped pipeline SDE-DPM-Solver++, 15 steps, guidance 2.0).
+    shipped, guidance-distilled pipeline SDE-DPM-Solver++, 15 steps, guidance 1.0).
 (b) peer: stock `diffusers.DDPMPipeline`, 1000 DDPM steps, with a stock `UNet2DModel` of the same
     architecture (no class embedding, `sample_size=72`, the padded size our UNet runs at) and the
     shipped weights copied in where the shapes match. Timing only: its samples are not meaningful.
