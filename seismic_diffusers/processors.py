@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -93,13 +93,47 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
             if name is None or str(name).lower() == "any":
                 labels.append(self.null_label)
                 continue
-            key = str(name).strip().lower().replace("_", "-")
+            key = _family_key(name)
             if key not in known:
                 raise ValueError(
                     f"Unknown family {name!r}. Valid families: {', '.join(self.config.families)} (or None)."
                 )
             labels.append(known[key])
         return labels
+
+    def guidance_scales(
+        self, guidance_scale: float | Mapping[str, float], labels: Sequence[int]
+    ) -> list[float]:
+        """Classifier-free guidance weight for each sample, from its class label.
+
+        Args:
+            guidance_scale (`float` or `Mapping[str, float]`): One weight for every family, or one per
+                family name; families the mapping leaves out get 1.0 (unguided).
+            labels (`Sequence[int]`): Class labels, as from [`~VelocityProcessor.family_labels`].
+
+        Returns:
+            `list[float]`, one weight per label; null-class labels always get 1.0 (nothing to guide
+            towards).
+
+        Raises:
+            ValueError: for a weight below 1.0 or a name outside `families`.
+        """
+        if isinstance(guidance_scale, Mapping):
+            given = {_family_key(name): float(weight) for name, weight in guidance_scale.items()}
+            unknown = [name for name in given if name not in self.config.families]
+            if unknown:
+                raise ValueError(
+                    f"Unknown family {unknown[0]!r} in `guidance_scale`. Valid families: "
+                    f"{', '.join(self.config.families)}."
+                )
+            weights = [given.get(name, 1.0) for name in self.config.families]
+        else:
+            weights = [float(guidance_scale)] * len(self.config.families)
+        if min(weights) < 1.0:
+            raise ValueError(
+                f"`guidance_scale` must be >= 1.0 (1.0 disables guidance), got {guidance_scale}."
+            )
+        return [1.0 if label == self.null_label else weights[label] for label in labels]
 
     def to_pil(self, velocity: np.ndarray, cmap: str = "viridis") -> list:
         """Colour-map `(B, H, W)` m/s arrays to PIL images, scaled over [v_min, v_max]."""
@@ -404,3 +438,8 @@ class WaveformSpectrogram(ConfigMixin, SchedulerMixin):
             angles = angles / angles.abs().clamp_min(1e-16)
             previous = rebuilt
         return self._istft(magnitude * angles)
+
+
+def _family_key(name) -> str:
+    """Family names as the vocabulary spells them: OpenFWI folder names such as `FlatVel_A` match."""
+    return str(name).strip().lower().replace("_", "-")

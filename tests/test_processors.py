@@ -86,6 +86,22 @@ def test_family_labels_unknown_name_lists_valid(processor):
         assert name in str(info.value)
 
 
+def test_guidance_scales_per_sample(processor):
+    labels = processor.family_labels(["flatvel-a", "curvefault-b", None], 3)
+    assert processor.guidance_scales(2.5, labels) == [2.5, 2.5, 1.0]  # the null class is never guided
+    # Mapping keys are normalised like family names; families left out are unguided.
+    assert processor.guidance_scales({"CurveFault_B": 1.5}, labels) == [1.0, 1.5, 1.0]
+
+
+@pytest.mark.parametrize(
+    "guidance_scale, message",
+    [(0.5, "must be >= 1.0"), ({"flatvel-a": 0.9}, "must be >= 1.0"), ({"saltdome": 2.0}, "Valid families")],
+)
+def test_guidance_scales_bad_input(processor, guidance_scale, message):
+    with pytest.raises(ValueError, match=message):
+        processor.guidance_scales(guidance_scale, [0])
+
+
 def test_family_labels_wrong_length(processor):
     with pytest.raises(ValueError, match="batch_size=3"):
         processor.family_labels(["flatvel-a", "flatvel-b"], 3)

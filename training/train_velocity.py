@@ -178,6 +178,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the --pretrained_pipeline's classifier-free-guided prediction at this scale; the saved "
         "pipeline then samples unguided at half the U-Net calls.",
     )
+    finetune.add_argument(
+        "--distill_family_guidance_scale",
+        nargs="+",
+        default=None,
+        metavar="FAMILY=SCALE",
+        help="Per-family overrides of --distill_guidance_scale, e.g. curvefault-b=1.0 flatvel-a=3.0 "
+        "(each >= 1; 1.0 distils that family unguided).",
+    )
 
     hub = parser.add_argument_group("hub")
     hub.add_argument("--push_to_hub", action="store_true")
@@ -200,7 +208,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(
                 f"--distill_guidance_scale must be > 1 (1 is the unguided model), got {args.distill_guidance_scale}."
             )
+    if args.distill_family_guidance_scale is not None:
+        if args.distill_guidance_scale is None:
+            parser.error(
+                "--distill_family_guidance_scale needs --distill_guidance_scale (the other families' scale)."
+            )
+        overrides = {}
+        for item in args.distill_family_guidance_scale:
+            name, _, value = item.partition("=")
+            try:
+                overrides[name] = float(value)
+            except ValueError:
+                parser.error(f"--distill_family_guidance_scale takes FAMILY=SCALE pairs, got {item!r}.")
+        args.distill_family_guidance_scale = overrides
     return args
+
+
+def distill_guidance_scales(args: argparse.Namespace, families: list[str]) -> dict[str, float]:
+    """`{family: scale}` for guidance distillation: --distill_guidance_scale with the per-family overrides."""
+    return {name: args.distill_guidance_scale for name in families} | (
+        args.distill_family_guidance_scale or {}
+    )
 
 
 def user_folders(args: argparse.Namespace) -> list[tuple[str, str, str | None]]:
@@ -285,7 +313,7 @@ def guided_teacher_target(
     timesteps: torch.Tensor,
     labels: torch.Tensor,
     null_label: int,
-    guidance_scale: float,
+    guidance_scale: float | torch.Tensor,
 ) -> torch.Tensor:
     """The teacher's classifier-free-guided prediction, the target of guidance distillation.
 
@@ -296,7 +324,8 @@ def guided_teacher_target(
         labels (`torch.Tensor` of shape `(B,)`): Family labels; `null_label` rows get the teacher's
             unconditional prediction, so the student keeps an unguided unconditional mode.
         null_label (`int`): The null class.
-        guidance_scale (`float`): `w` in `uncond + w * (cond - uncond)`, as in the pipeline.
+        guidance_scale (`float` or `torch.Tensor` of shape `(B,)`): `w` in `uncond + w * (cond - uncond)`,
+            as in the pipeline; a tensor gives one weight per row.
 
     Returns:
         `torch.Tensor` of shape `(B, 1, H, W)`, float32, of the teacher's prediction type.
@@ -306,6 +335,8 @@ def guided_teacher_target(
         torch.cat([noisy, noisy]), torch.cat([timesteps, timesteps]), class_labels=torch.cat([null, labels])
     ).sample.float()
     uncond, cond = both.chunk(2)
+    if isinstance(guidance_scale, torch.Tensor):
+        guidance_scale = guidance_scale.to(cond).view(-1, *([1] * (cond.ndim - 1)))
     return uncond + guidance_scale * (cond - uncond)
 
 
@@ -357,9 +388,11 @@ def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict,
         if user_folders(args)
         else f"synthetic families {', '.join(args.families)}: {args.num_per_family} maps each (data seed {args.data_seed})"
     )
+    overrides = args.distill_family_guidance_scale or {}
+    per_family = "; per family: " + ", ".join(f"{k} {v}" for k, v in overrides.items()) if overrides else ""
     distillation = (
         f"- Guidance-distilled: trained to give the pretrained pipeline's classifier-free-guided prediction "
-        f"(scale {args.distill_guidance_scale}) in one U-Net call; it samples unguided\n"
+        f"(scale {args.distill_guidance_scale}{per_family}) in one U-Net call; it samples unguided\n"
         if args.distill_guidance_scale
         else ""
     )
@@ -413,6 +446,8 @@ def main(args: argparse.Namespace) -> None:
                 )
             # The student starts as the teacher and learns its guided prediction; it samples unguided.
             teacher = copy.deepcopy(unet).requires_grad_(False).eval()
+            distill_scales = distill_guidance_scales(args, vocabulary)
+            processor.guidance_scales(distill_scales, [])  # unknown names and scales < 1 fail here
             sampling["default_guidance_scale"] = 1.0
     else:
         vocabulary = list(dict.fromkeys(list(args.families) + data_families))
@@ -489,8 +524,9 @@ def main(args: argparse.Namespace) -> None:
                 prediction = unet(noisy, timesteps, class_labels=labels).sample
                 if teacher is not None:
                     with accelerator.autocast():
+                        row_scales = torch.tensor(processor.guidance_scales(distill_scales, labels.tolist()))
                         target = guided_teacher_target(
-                            teacher, noisy, timesteps, labels, null_label, args.distill_guidance_scale
+                            teacher, noisy, timesteps, labels, null_label, row_scales
                         )
                 elif prediction_type == "epsilon":
                     target = noise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,7 +102,13 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         self, batch_size, family, num_inference_steps, guidance_scale, output_type, generator=None
     ):
         self.check_call_arguments(batch_size, generator, num_inference_steps, output_type, OUTPUT_TYPES)
-        if guidance_scale < 1.0:
+        if isinstance(guidance_scale, Mapping):
+            if not self.is_conditional:
+                raise ValueError(
+                    "A per-family `guidance_scale` needs a class-conditional model; this one is unconditional."
+                )
+            self.processor.guidance_scales(guidance_scale, [])  # checks the names and the weights
+        elif guidance_scale < 1.0:
             raise ValueError(
                 f"`guidance_scale` must be >= 1.0 (1.0 disables guidance), got {guidance_scale}."
             )
@@ -188,7 +195,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         family: str | list[str | None] | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         num_inference_steps: int | None = None,
-        guidance_scale: float | None = None,
+        guidance_scale: float | dict[str, float] | None = None,
         clip_sample: bool = True,
         output_type: str = "np",
         return_dict: bool = True,
@@ -205,11 +212,12 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             num_inference_steps (`int`, *optional*):
                 Denoising steps; `None` uses `pipe.config.default_num_inference_steps`, the setting
                 the model card measured. A DDPM scheduler needs up to `num_train_timesteps` (1000).
-            guidance_scale (`float`, *optional*):
+            guidance_scale (`float` or `dict[str, float]`, *optional*):
                 Classifier-free guidance weight; 1.0 disables it, larger values follow `family`
-                more strictly at some cost in diversity. `None` uses
-                `pipe.config.default_guidance_scale`. Samples with `family=None` are never guided
-                (there is nothing to guide towards), so they cost one U-Net call per step.
+                more strictly at some cost in diversity. A dict gives one weight per family name
+                (families it leaves out get 1.0). `None` uses `pipe.config.default_guidance_scale`.
+                Samples with `family=None` are never guided (there is nothing to guide towards).
+                A batch with any guided sample costs two U-Net calls per step, else one.
             clip_sample (`bool`, *optional*, defaults to `True`):
                 Clamp every step's estimate of the clean map to the processor's range
                 (`[v_min, v_max]`), whatever the scheduler. Without it, the first high-noise steps
@@ -231,15 +239,15 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             guidance_scale = self.config.default_guidance_scale
         self.check_inputs(batch_size, family, num_inference_steps, guidance_scale, output_type, generator)
         device = self._execution_device
-        class_labels = None
+        class_labels = guidance_scales = None
         if self.is_conditional:
             labels = self.processor.family_labels(family, batch_size)
             class_labels = torch.tensor(labels, device=device, dtype=torch.long)
-        do_guidance = (
-            class_labels is not None
-            and guidance_scale > 1.0
-            and bool((class_labels != self.processor.null_label).any())
-        )
+            # One weight per sample, shaped to broadcast over (B, C, H, W); null rows get 1.0.
+            guidance_scales = torch.tensor(
+                self.processor.guidance_scales(guidance_scale, labels), device=device
+            ).view(-1, 1, 1, 1)
+        do_guidance = guidance_scales is not None and bool((guidance_scales > 1.0).any())
 
         # 2. Sample Gaussian noise at the native map size
         size = self.unet.config.sample_size
@@ -270,7 +278,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             model_output = self.unet(model_input, t, class_labels=class_labels).sample.float()
             if do_guidance:
                 uncond, cond = model_output.chunk(2)
-                model_output = uncond + guidance_scale * (cond - uncond)
+                model_output = uncond + guidance_scales * (cond - uncond)
             if clip_sample:
                 model_output = self.clip_prediction(model_output, sample, t)
             # 4.2 compute previous sample: x_t -> x_t-1

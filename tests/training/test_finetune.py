@@ -221,6 +221,12 @@ def test_guided_teacher_target_is_the_pipelines_guidance(tiny_velocity_pipeline)
     torch.testing.assert_close(target, uncond + 2.5 * (cond - uncond), atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(target[2], uncond[2], atol=1e-5, rtol=1e-4)  # null rows stay unguided
     assert not torch.allclose(target[:2], cond[:2], atol=1e-3)
+    # One weight per row (per-family distillation): each row follows its own scale.
+    per_row = load_script("train_velocity").guided_teacher_target(
+        unet, noisy, timesteps, labels, null, torch.tensor([2.5, 1.0, 1.0])
+    )
+    torch.testing.assert_close(per_row[0], target[0], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(per_row[1], cond[1], atol=1e-5, rtol=1e-4)
 
 
 def test_guidance_distillation_saves_an_unguided_pipeline(
@@ -229,7 +235,8 @@ def test_guidance_distillation_saves_an_unguided_pipeline(
     out = tmp_path / "distilled"
     accelerate_launch(
         "train_velocity.py", "--output_dir", out, "--pretrained_pipeline", tiny_velocity_pipeline_dir,
-        "--distill_guidance_scale", "2.0", "--num_per_family", "2", "--train_batch_size", "4",
+        "--distill_guidance_scale", "2.0", "--distill_family_guidance_scale", "curvefault-b=1.0",
+        "--num_per_family", "2", "--train_batch_size", "4",
         "--max_train_steps", "2", "--logging_steps", "1", "--validation_steps", "0", "--num_inference_steps", "2",
     )  # fmt: skip
     teacher = VelocityGenerationPipeline.from_pretrained(tiny_velocity_pipeline_dir)
@@ -237,7 +244,8 @@ def test_guidance_distillation_saves_an_unguided_pipeline(
     assert student.config["default_guidance_scale"] == 1.0
     assert student.config["default_num_inference_steps"] == teacher.config["default_num_inference_steps"]
     assert student.families == teacher.families
-    assert "Guidance-distilled" in (out / "pipeline" / "README.md").read_text()
+    card = (out / "pipeline" / "README.md").read_text()
+    assert "Guidance-distilled" in card and "(scale 2.0; per family: curvefault-b 1.0)" in card
     # The student starts as the teacher, so its first loss is the guidance term alone, not noise error.
     assert 0 < first_step_loss(out) < 1
 
@@ -259,4 +267,26 @@ def test_guidance_distillation_refuses_what_it_cannot_distil(
          "--distill_guidance_scale", "2", "--families", "flatvel-a", "my-basin"]
     )  # fmt: skip
     with pytest.raises(ValueError, match="no new families"):
+        script.main(args)
+    with pytest.raises(SystemExit):
+        script.parse_args(
+            [
+                "--pretrained_pipeline",
+                tiny_velocity_pipeline_dir,
+                "--distill_family_guidance_scale",
+                "flatvel-a=3",
+            ]
+        )
+    assert "needs --distill_guidance_scale" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.parse_args(
+            ["--pretrained_pipeline", tiny_velocity_pipeline_dir, "--distill_guidance_scale", "2",
+             "--distill_family_guidance_scale", "flatvel-a"]
+        )  # fmt: skip
+    assert "FAMILY=SCALE" in capsys.readouterr().err
+    args = script.parse_args(
+        ["--output_dir", str(tmp_path / "out2"), "--pretrained_pipeline", tiny_velocity_pipeline_dir,
+         "--distill_guidance_scale", "2", "--distill_family_guidance_scale", "saltdome=3"]
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="Unknown family 'saltdome'"):
         script.main(args)

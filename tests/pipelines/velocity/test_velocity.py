@@ -274,6 +274,25 @@ class TestVelocityPipelineFast:
         assert guided.min() >= V_MIN and guided.max() <= V_MAX
         assert np.abs(guided - plain).max() > 1.0
 
+    def test_per_family_guidance_matches_one_scale_per_call(self, ddim_pipeline):
+        seeds, families = [21, 22, 23], ["curvevel-a", "flatfault-b", "flatvel-a"]
+        scales = {"curvevel-a": 3.0, "flatfault-b": 1.5}  # flatvel-a is left out: unguided
+        mixed = ddim_pipeline(
+            batch_size=3,
+            family=families,
+            generator=[torch.Generator("cpu").manual_seed(s) for s in seeds],
+            guidance_scale=scales,
+            num_inference_steps=2,
+        ).velocities
+        for row, (seed, name) in enumerate(zip(seeds, families, strict=True)):
+            alone = generate(ddim_pipeline, seed=seed, family=name, guidance_scale=scales.get(name, 1.0))
+            np.testing.assert_allclose(mixed[row], alone.velocities[0], rtol=0, atol=1e-2)
+        guided = generate(ddim_pipeline, seed=21, family="curvevel-a", guidance_scale=3.0).velocities
+        assert (
+            np.abs(guided[0] - generate(ddim_pipeline, seed=21, family="curvevel-a").velocities[0]).max()
+            > 1.0
+        )
+
     @pytest.mark.parametrize("scheduler_cls", [DDPMScheduler, DDIMScheduler, DPMSolverMultistepScheduler])
     def test_scheduler_swap(self, tiny_velocity_pipeline, scheduler_cls):
         pipe = with_scheduler(
@@ -342,9 +361,10 @@ class TestUnconditionalVelocityPipeline:
         with pytest.raises(ValueError, match="unconditional"):
             VelocityGenerationPipeline(**modules, default_guidance_scale=1.5)
 
-    def test_guidance_raises(self, unconditional_pipeline):
+    @pytest.mark.parametrize("guidance_scale", [2.0, {"flatvel-a": 2.0}])
+    def test_guidance_raises(self, unconditional_pipeline, guidance_scale):
         with pytest.raises(ValueError, match="class-conditional"):
-            generate(unconditional_pipeline, guidance_scale=2.0)
+            generate(unconditional_pipeline, guidance_scale=guidance_scale)
 
 
 class TestVelocityPipelineBadInput:
@@ -390,9 +410,16 @@ class TestVelocityPipelineBadInput:
             assert repr(name)[1:-1] in str(info.value)
         assert "np, pt, pil" in str(info.value)
 
-    def test_guidance_below_one(self, tiny_velocity_pipeline):
+    @pytest.mark.parametrize("guidance_scale", [0.5, {"curvevel-b": 0.5}])
+    def test_guidance_below_one(self, tiny_velocity_pipeline, guidance_scale):
         with pytest.raises(ValueError, match="guidance_scale"):
-            generate(tiny_velocity_pipeline, family="flatvel-a", guidance_scale=0.5)
+            generate(tiny_velocity_pipeline, family="flatvel-a", guidance_scale=guidance_scale)
+
+    def test_per_family_guidance_unknown_name_lists_valid(self, tiny_velocity_pipeline):
+        with pytest.raises(ValueError, match="Unknown family 'saltdome'") as info:
+            generate(tiny_velocity_pipeline, family="flatvel-a", guidance_scale={"saltdome": 2.0})
+        for name in VELOCITY_FAMILIES:
+            assert name in str(info.value)
 
 
 def test_shipped_pipeline_generates_physical_velocities():
