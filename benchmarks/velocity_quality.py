@@ -195,10 +195,19 @@ def main(args):
     def fd(real, fake) -> float:
         return velocity_frechet_distance(real, fake, classifier)
 
+    references_pooled = [np.concatenate([ref[name] for name in pooled]) for ref in references]
+
     def pooled_fd(fake_all) -> dict:
         """FD of a pooled set against every reference set: their mean and each one."""
-        each = [fd(np.concatenate([ref[name] for name in pooled]), fake_all) for ref in references]
+        each = [fd(reference, fake_all) for reference in references_pooled]
         return dict(fd=float(np.mean(each)), fd_per_reference=each)
+
+    def add_ratios(row: dict) -> None:
+        """FD / baseline: of the means, and per reference set."""
+        row["fd_ratio"] = row["fd"] / baseline["fd"]
+        row["fd_ratio_per_reference"] = [
+            a / b for a, b in zip(row["fd_per_reference"], baseline["fd_per_reference"], strict=True)
+        ]
 
     baseline = dict(
         **pooled_fd(train_all),
@@ -233,10 +242,7 @@ def main(args):
             edges=velocity_map_statistics(generated_all),
             seconds_per_sample=float(np.mean(seconds)),
         )
-        row["fd_ratio"] = row["fd"] / baseline["fd"]
-        row["fd_ratio_per_reference"] = [
-            a / b for a, b in zip(row["fd_per_reference"], baseline["fd_per_reference"], strict=True)
-        ]
+        add_ratios(row)
         row["accuracy_mean"] = float(np.mean(list(row["accuracy"].values())))
         results.append(row)
         print(
@@ -273,7 +279,7 @@ def main(args):
             seconds_per_sample=per_sample,
             predicted_mix={name: float((predicted == i).mean()) for i, name in enumerate(VELOCITY_FAMILIES)},
         )
-        unconditional["fd_ratio"] = unconditional["fd"] / baseline["fd"]
+        add_ratios(unconditional)
         print(
             f"unconditional: FD {unconditional['fd']:.3f} (x{unconditional['fd_ratio']:.2f} baseline)",
             flush=True,

@@ -54,6 +54,11 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
     def families(self) -> list[str]:
         return list(self.config.families)
 
+    @staticmethod
+    def canonical_family(name: str) -> str:
+        """A family name as the vocabulary spells it: OpenFWI folder names such as `FlatVel_A` match."""
+        return str(name).strip().lower().replace("_", "-")
+
     @property
     def null_label(self) -> int:
         """Class label meaning "no family" (classifier-free guidance's unconditional class)."""
@@ -93,7 +98,7 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
             if name is None or str(name).lower() == "any":
                 labels.append(self.null_label)
                 continue
-            key = _family_key(name)
+            key = self.canonical_family(name)
             if key not in known:
                 raise ValueError(
                     f"Unknown family {name!r}. Valid families: {', '.join(self.config.families)} (or None)."
@@ -116,16 +121,20 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
             towards).
 
         Raises:
-            ValueError: for a weight below 1.0 or a name outside `families`.
+            ValueError: for a weight below 1.0, a name outside `families`, or a family named twice.
         """
         if isinstance(guidance_scale, Mapping):
-            given = {_family_key(name): float(weight) for name, weight in guidance_scale.items()}
-            unknown = [name for name in given if name not in self.config.families]
-            if unknown:
-                raise ValueError(
-                    f"Unknown family {unknown[0]!r} in `guidance_scale`. Valid families: "
-                    f"{', '.join(self.config.families)}."
-                )
+            given = {}
+            for name, weight in guidance_scale.items():
+                key = self.canonical_family(name)
+                if key not in self.config.families:
+                    raise ValueError(
+                        f"Unknown family {name!r} in `guidance_scale`. Valid families: "
+                        f"{', '.join(self.config.families)}."
+                    )
+                if key in given:
+                    raise ValueError(f"`guidance_scale` names family {key!r} twice.")
+                given[key] = float(weight)
             weights = [given.get(name, 1.0) for name in self.config.families]
         else:
             weights = [float(guidance_scale)] * len(self.config.families)
@@ -438,8 +447,3 @@ class WaveformSpectrogram(ConfigMixin, SchedulerMixin):
             angles = angles / angles.abs().clamp_min(1e-16)
             previous = rebuilt
         return self._istft(magnitude * angles)
-
-
-def _family_key(name) -> str:
-    """Family names as the vocabulary spells them: OpenFWI folder names such as `FlatVel_A` match."""
-    return str(name).strip().lower().replace("_", "-")

@@ -95,7 +95,12 @@ def test_guidance_scales_per_sample(processor):
 
 @pytest.mark.parametrize(
     "guidance_scale, message",
-    [(0.5, "must be >= 1.0"), ({"flatvel-a": 0.9}, "must be >= 1.0"), ({"saltdome": 2.0}, "Valid families")],
+    [
+        (0.5, "must be >= 1.0"),
+        ({"flatvel-a": 0.9}, "must be >= 1.0"),
+        ({"SaltDome": 2.0}, "Unknown family 'SaltDome'.*Valid families"),
+        ({"flatvel-a": 2.0, "FlatVel_A": 3.0}, "names family 'flatvel-a' twice"),
+    ],
 )
 def test_guidance_scales_bad_input(processor, guidance_scale, message):
     with pytest.raises(ValueError, match=message):

@@ -217,9 +217,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         for item in args.distill_family_guidance_scale:
             name, _, value = item.partition("=")
             try:
-                overrides[name] = float(value)
+                scale = float(value)
             except ValueError:
                 parser.error(f"--distill_family_guidance_scale takes FAMILY=SCALE pairs, got {item!r}.")
+            if scale < 1.0:
+                parser.error(f"--distill_family_guidance_scale: {item!r} is below 1 (1 is unguided).")
+            overrides[VelocityProcessor.canonical_family(name)] = scale
         args.distill_family_guidance_scale = overrides
     return args
 
@@ -446,8 +449,12 @@ def main(args: argparse.Namespace) -> None:
                 )
             # The student starts as the teacher and learns its guided prediction; it samples unguided.
             teacher = copy.deepcopy(unet).requires_grad_(False).eval()
-            distill_scales = distill_guidance_scales(args, vocabulary)
-            processor.guidance_scales(distill_scales, [])  # unknown names and scales < 1 fail here
+            # One weight per class label (the null class last, unguided), indexed by each batch's labels.
+            distill_scales = torch.tensor(
+                processor.guidance_scales(
+                    distill_guidance_scales(args, vocabulary), range(processor.null_label + 1)
+                )
+            )
             sampling["default_guidance_scale"] = 1.0
     else:
         vocabulary = list(dict.fromkeys(list(args.families) + data_families))
@@ -524,9 +531,13 @@ def main(args: argparse.Namespace) -> None:
                 prediction = unet(noisy, timesteps, class_labels=labels).sample
                 if teacher is not None:
                     with accelerator.autocast():
-                        row_scales = torch.tensor(processor.guidance_scales(distill_scales, labels.tolist()))
                         target = guided_teacher_target(
-                            teacher, noisy, timesteps, labels, null_label, row_scales
+                            teacher,
+                            noisy,
+                            timesteps,
+                            labels,
+                            null_label,
+                            distill_scales.to(labels.device)[labels],
                         )
                 elif prediction_type == "epsilon":
                     target = noise

@@ -78,6 +78,8 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             raise ValueError(
                 f"`default_num_inference_steps` must be an integer >= 1, got {default_num_inference_steps!r}."
             )
+        if not isinstance(default_guidance_scale, (int, float)):
+            raise ValueError(f"`default_guidance_scale` must be a number, got {default_guidance_scale!r}.")
         if default_guidance_scale < 1.0 or (default_guidance_scale > 1.0 and not self.is_conditional):
             raise ValueError(
                 "`default_guidance_scale` must be >= 1.0, and 1.0 for an unconditional model; got "
@@ -195,7 +197,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         family: str | list[str | None] | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         num_inference_steps: int | None = None,
-        guidance_scale: float | dict[str, float] | None = None,
+        guidance_scale: float | Mapping[str, float] | None = None,
         clip_sample: bool = True,
         output_type: str = "np",
         return_dict: bool = True,

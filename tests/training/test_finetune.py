@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from seismic_diffusers import ColdDiffusionDenoisePipeline, VelocityGenerationPipeline
+from seismic_diffusers import VELOCITY_FAMILIES, ColdDiffusionDenoisePipeline, VelocityGenerationPipeline
 from seismic_diffusers.data import generate_velocity_models, save_openfwi_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -284,6 +284,18 @@ def test_guidance_distillation_refuses_what_it_cannot_distil(
              "--distill_family_guidance_scale", "flatvel-a"]
         )  # fmt: skip
     assert "FAMILY=SCALE" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.parse_args(
+            ["--pretrained_pipeline", tiny_velocity_pipeline_dir, "--distill_guidance_scale", "2",
+             "--distill_family_guidance_scale", "flatvel-a=0.5"]
+        )  # fmt: skip
+    assert "below 1" in capsys.readouterr().err
+    spelled = script.parse_args(
+        ["--pretrained_pipeline", tiny_velocity_pipeline_dir, "--distill_guidance_scale", "2",
+         "--distill_family_guidance_scale", "FlatVel_A=3"]
+    )  # fmt: skip
+    scales = script.distill_guidance_scales(spelled, list(VELOCITY_FAMILIES))
+    assert scales["flatvel-a"] == 3.0 and len(scales) == len(VELOCITY_FAMILIES)
     args = script.parse_args(
         ["--output_dir", str(tmp_path / "out2"), "--pretrained_pipeline", tiny_velocity_pipeline_dir,
          "--distill_guidance_scale", "2", "--distill_family_guidance_scale", "saltdome=3"]

@@ -373,6 +373,7 @@ class TestVelocityPipelineBadInput:
         [
             (dict(default_num_inference_steps=0), "default_num_inference_steps"),
             (dict(default_guidance_scale=0.5), "default_guidance_scale"),
+            (dict(default_guidance_scale={"flatvel-a": 2.0}), "must be a number"),
         ],
     )
     def test_bad_sampling_defaults(self, tiny_velocity_pipeline, defaults, message):
