@@ -250,6 +250,22 @@ def test_guidance_distillation_saves_an_unguided_pipeline(
     assert 0 < first_step_loss(out) < 1
 
 
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--distill_family_guidance_scale", "flatvel-a=3"], "needs --distill_guidance_scale"),
+        (["--distill_guidance_scale", "2", "--distill_family_guidance_scale", "flatvel-a"], "FAMILY=SCALE"),
+        (["--distill_guidance_scale", "2", "--distill_family_guidance_scale", "flatvel-a=0.5"], "below 1"),
+    ],
+)
+def test_distill_family_guidance_scale_bad_arguments(capsys, tiny_velocity_pipeline_dir, extra, message):
+    with pytest.raises(SystemExit):
+        load_script("train_velocity").parse_args(
+            ["--pretrained_pipeline", tiny_velocity_pipeline_dir, *extra]
+        )
+    assert message in capsys.readouterr().err
+
+
 def test_guidance_distillation_refuses_what_it_cannot_distil(
     tmp_path, capsys, tiny_velocity_pipeline_dir, reset_accelerate
 ):
@@ -268,28 +284,6 @@ def test_guidance_distillation_refuses_what_it_cannot_distil(
     )  # fmt: skip
     with pytest.raises(ValueError, match="no new families"):
         script.main(args)
-    with pytest.raises(SystemExit):
-        script.parse_args(
-            [
-                "--pretrained_pipeline",
-                tiny_velocity_pipeline_dir,
-                "--distill_family_guidance_scale",
-                "flatvel-a=3",
-            ]
-        )
-    assert "needs --distill_guidance_scale" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        script.parse_args(
-            ["--pretrained_pipeline", tiny_velocity_pipeline_dir, "--distill_guidance_scale", "2",
-             "--distill_family_guidance_scale", "flatvel-a"]
-        )  # fmt: skip
-    assert "FAMILY=SCALE" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        script.parse_args(
-            ["--pretrained_pipeline", tiny_velocity_pipeline_dir, "--distill_guidance_scale", "2",
-             "--distill_family_guidance_scale", "flatvel-a=0.5"]
-        )  # fmt: skip
-    assert "below 1" in capsys.readouterr().err
     spelled = script.parse_args(
         ["--pretrained_pipeline", tiny_velocity_pipeline_dir, "--distill_guidance_scale", "2",
          "--distill_family_guidance_scale", "FlatVel_A=3"]
