@@ -13,7 +13,8 @@ Measured in one run on one machine:
    the first maps of each family). FD(train, held-out) is the distance of a perfect generator
    that reproduced its training data; it is not zero because of the finite sample. Its ratio is
    taken against the same reference sets.
-4. For each `--guidance_scale`: `--num_per_family` generated maps per family, conditioned on it.
+4. For each `--guidance_scale` (and a `--family_guidance_scale` setting, if given): `--num_per_family`
+   generated maps per family, conditioned on it.
    Reported: FD(generated, held-out) over all families pooled, its ratio to the baseline
    (target <= 2), per-family FD, and the classifier's accuracy on each family's samples (did the
    model draw the family it was asked for?).
@@ -69,6 +70,14 @@ def parse_args(argv=None):
         default=None,
         help="One or more guidance scales to compare (default: the pipeline's own).",
     )
+    parser.add_argument(
+        "--family_guidance_scale",
+        nargs="+",
+        default=None,
+        metavar="FAMILY=SCALE",
+        help="Also score one per-family setting (`pipe(..., guidance_scale={family: scale})`; families "
+        "left out are unguided), labelled `per-family`.",
+    )
     parser.add_argument("--seed", type=int, default=0, help="Seed of the generation noise.")
     parser.add_argument(
         "--out", default="benchmarks/results", help="Folder for JSON, PNG and the cached classifier."
@@ -107,7 +116,17 @@ def parse_args(argv=None):
         choices=["float32", "bfloat16"],
         help="Weights of the diffusion model (`from_pretrained(..., dtype=...)`); sampling stays float32.",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.family_guidance_scale:
+        scales = {}
+        for item in args.family_guidance_scale:
+            name, _, value = item.partition("=")
+            try:
+                scales[name] = float(value)
+            except ValueError:
+                parser.error(f"--family_guidance_scale takes FAMILY=SCALE pairs, got {item!r}.")
+        args.family_guidance_scale = scales
+    return args
 
 
 def load_or_train_classifier(args) -> tuple[FamilyClassifier, dict]:
@@ -175,6 +194,9 @@ def main(args):
         pipe.scheduler = scheduler_from_name(pipe.scheduler.config, args.scheduler)
     args.steps = args.steps or pipe.config.default_num_inference_steps
     args.guidance_scale = args.guidance_scale or [pipe.config.default_guidance_scale]
+    settings = [(f"{scale:g}", scale) for scale in args.guidance_scale]
+    if args.family_guidance_scale:
+        settings.append(("per-family", args.family_guidance_scale))
     print(f"sampler: {type(pipe.scheduler).__name__}, {args.steps} steps, {args.dtype} weights", flush=True)
     families = [name for name in pipe.families if name in VELOCITY_FAMILIES]
     if not pipe.is_conditional:
@@ -226,7 +248,7 @@ def main(args):
     )
 
     results, grid_maps, grid_titles = [], [], []
-    for scale in args.guidance_scale if pipe.is_conditional else []:
+    for label, scale in settings if pipe.is_conditional else []:
         generated, seconds = {}, []
         for index, name in enumerate(families):
             maps, per_sample = generate(
@@ -236,6 +258,7 @@ def main(args):
         generated_all = np.concatenate([generated[name] for name in families])
         row = dict(
             guidance_scale=scale,
+            guidance_label=label,
             **pooled_fd(generated_all),
             fd_per_family={name: fd(heldout[name], generated[name]) for name in families},
             accuracy=accuracy_per_family(classifier, generated),
@@ -246,7 +269,7 @@ def main(args):
         row["accuracy_mean"] = float(np.mean(list(row["accuracy"].values())))
         results.append(row)
         print(
-            f"guidance {scale:g}: FD {row['fd']:.3f} (x{row['fd_ratio']:.2f} baseline; per reference set "
+            f"guidance {label}: FD {row['fd']:.3f} (x{row['fd_ratio']:.2f} baseline; per reference set "
             + ", ".join(f"x{r:.2f}" for r in row["fd_ratio_per_reference"])
             + "), "
             f"family accuracy {row['accuracy_mean']:.3f}, sharp share {row['edges']['sharp_share']:.3f}, "
@@ -262,9 +285,9 @@ def main(args):
             else families[i // 4]
             for i, p in enumerate(predicted)
         ]
-        path = os.path.join(args.out, f"velocity_quality_samples_gs{scale:g}.png")
+        path = os.path.join(args.out, f"velocity_quality_samples_gs{label}.png")
         plot_velocity_grid(
-            maps, path, titles=titles, ncols=8, suptitle=f"generated, guidance {scale:g}, {args.steps} steps"
+            maps, path, titles=titles, ncols=8, suptitle=f"generated, guidance {label}, {args.steps} steps"
         )
         if not grid_maps:
             grid_maps, grid_titles = list(maps), titles
@@ -288,7 +311,7 @@ def main(args):
         grid_titles += [f"any -> {VELOCITY_FAMILIES[p]}" for p in predicted[:8]]
     if grid_maps:
         path = os.path.join(args.out, "velocity_quality_samples.png")
-        first = f"guidance {args.guidance_scale[0]:g}" if results else "unconditional"
+        first = f"guidance {settings[0][0]}" if results else "unconditional"
         plot_velocity_grid(
             np.stack(grid_maps),
             path,
@@ -323,7 +346,7 @@ def main(args):
     )
     for row in results:
         print(
-            f"| generated, per family | {row['guidance_scale']:g} | {row['fd']:.3f} | {row['fd_ratio']:.2f} | "
+            f"| generated, per family | {row['guidance_label']} | {row['fd']:.3f} | {row['fd_ratio']:.2f} | "
             f"{row['accuracy_mean']:.3f} | {row['edges']['sharp_share']:.2f} | {row['edges']['roughness']:.1f} | "
             f"{row['seconds_per_sample']:.3f} |"
         )
@@ -335,7 +358,7 @@ def main(args):
     if results:
         print()
         scales = " | ".join(
-            f"acc gs={row['guidance_scale']:g} | FD gs={row['guidance_scale']:g}" for row in results
+            f"acc gs={row['guidance_label']} | FD gs={row['guidance_label']}" for row in results
         )
         print(f"| family | acc held-out | FD train (baseline) | {scales} |")
         print("|---|---:|---:|" + "---:|---:|" * len(results))
