@@ -46,6 +46,7 @@ from seismic_diffusers.metrics import (
     velocity_map_statistics,
 )
 from seismic_diffusers.utils import SCHEDULERS, machine_info, plot_velocity_grid, scheduler_from_name
+from seismic_diffusers.utils.arguments import family_scale
 
 
 def parse_args(argv=None):
@@ -72,6 +73,7 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--family_guidance_scale",
+        type=family_scale,
         nargs="+",
         default=None,
         metavar="FAMILY=SCALE",
@@ -118,14 +120,7 @@ def parse_args(argv=None):
     )
     args = parser.parse_args(argv)
     if args.family_guidance_scale:
-        scales = {}
-        for item in args.family_guidance_scale:
-            name, _, value = item.partition("=")
-            try:
-                scales[name] = float(value)
-            except ValueError:
-                parser.error(f"--family_guidance_scale takes FAMILY=SCALE pairs, got {item!r}.")
-        args.family_guidance_scale = scales
+        args.family_guidance_scale = dict(args.family_guidance_scale)
     return args
 
 

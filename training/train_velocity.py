@@ -39,6 +39,7 @@ from seismic_diffusers import (
     VelocityUNet2DModel,
 )
 from seismic_diffusers.utils import plot_velocity_grid
+from seismic_diffusers.utils.arguments import family_scale
 from seismic_diffusers.utils.finetune import (
     UNET2D_PARTS,
     add_finetune_arguments,
@@ -180,6 +181,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     finetune.add_argument(
         "--distill_family_guidance_scale",
+        type=family_scale,
         nargs="+",
         default=None,
         metavar="FAMILY=SCALE",
@@ -213,17 +215,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(
                 "--distill_family_guidance_scale needs --distill_guidance_scale (the other families' scale)."
             )
-        overrides = {}
-        for item in args.distill_family_guidance_scale:
-            name, _, value = item.partition("=")
-            try:
-                scale = float(value)
-            except ValueError:
-                parser.error(f"--distill_family_guidance_scale takes FAMILY=SCALE pairs, got {item!r}.")
-            if scale < 1.0:
-                parser.error(f"--distill_family_guidance_scale: {item!r} is below 1 (1 is unguided).")
-            overrides[VelocityProcessor.canonical_family(name)] = scale
-        args.distill_family_guidance_scale = overrides
+        args.distill_family_guidance_scale = dict(args.distill_family_guidance_scale)
     return args
 
 

@@ -255,7 +255,11 @@ def test_guidance_distillation_saves_an_unguided_pipeline(
     [
         (["--distill_family_guidance_scale", "flatvel-a=3"], "needs --distill_guidance_scale"),
         (["--distill_guidance_scale", "2", "--distill_family_guidance_scale", "flatvel-a"], "FAMILY=SCALE"),
-        (["--distill_guidance_scale", "2", "--distill_family_guidance_scale", "flatvel-a=0.5"], "below 1"),
+        (
+            ["--distill_guidance_scale", "2", "--distill_family_guidance_scale", "flatvel-a=0.5"],
+            "not below 1",
+        ),
+        (["--distill_guidance_scale", "2", "--distill_family_guidance_scale", "=2"], "needs a family"),
     ],
 )
 def test_distill_family_guidance_scale_bad_arguments(capsys, tiny_velocity_pipeline_dir, extra, message):

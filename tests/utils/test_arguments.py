@@ -1,0 +1,40 @@
+"""Tests for the shared command-line argument types."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from seismic_diffusers.utils.arguments import family_scale
+
+
+def test_family_scale_parses_and_spells_like_the_vocabulary():
+    assert family_scale("FlatVel_A=3") == ("flatvel-a", 3.0)
+    assert family_scale("curvefault-b=1") == ("curvefault-b", 1.0)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("flatvel-a", "FAMILY=SCALE"),
+        ("flatvel-a=x", "FAMILY=SCALE"),
+        ("flatvel-a=0.5", "not below 1"),
+        ("=2", "needs a family"),
+    ],
+)
+def test_family_scale_bad_text(text, message):
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        family_scale(text)
+
+
+def test_family_scale_as_an_argparse_type(capsys):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scales", type=family_scale, nargs="+")
+    assert dict(parser.parse_args(["--scales", "flatvel-a=3", "curvevel-b=1.5"]).scales) == {
+        "flatvel-a": 3.0,
+        "curvevel-b": 1.5,
+    }
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--scales", "flatvel-a"])
+    assert "argument --scales: takes FAMILY=SCALE pairs" in capsys.readouterr().err
