@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -30,6 +30,14 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
             the model sees `[-scaling_factor, scaling_factor]` (the latent-diffusion trick). The
             synthetic families have a standard deviation of 0.51 in [-1, 1] (0.33 within a map),
             so at 1.0 their signal-to-noise ratio sits below what the noise schedule assumes.
+        mean_profiles (`list[list[float]]`, *optional*): The training data's mean velocity-depth
+            profile (m/s, one value per grid row, top first) for each class label: one row per
+            family, then one for the null class (all training maps). At zero signal-to-noise
+            ratio the posterior mean of a clean map is its class's mean map, which this profile
+            is (the families are laterally stationary to within about 20 m/s); the pipeline uses
+            it where an epsilon model's own clean-map estimate is noise (see
+            [`~VelocityProcessor.prior_mean`]). Written by `training/train_velocity.py`
+            ([`~VelocityProcessor.fit_mean_profiles`]); `None` for pipelines saved without it.
     """
 
     config_name = "processor_config.json"
@@ -42,7 +50,18 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
         grid_spacing: float = 10.0,
         families: Sequence[str] = VELOCITY_FAMILIES,
         scaling_factor: float = 1.0,
+        mean_profiles: Sequence[Sequence[float]] | None = None,
     ):
+        if mean_profiles is not None:
+            lengths = {len(row) for row in mean_profiles}
+            profiles = np.asarray(mean_profiles, dtype=np.float64) if len(lengths) == 1 else np.empty(0)
+            if profiles.ndim != 2 or profiles.shape[0] != len(families) + 1 or profiles.shape[1] < 1:
+                raise ValueError(
+                    f"`mean_profiles` must hold one depth profile per family plus one for the null class "
+                    f"({len(families) + 1} rows of equal length), got shape {profiles.shape}."
+                )
+            if not np.isfinite(profiles).all() or profiles.min() < v_min or profiles.max() > v_max:
+                raise ValueError(f"`mean_profiles` must be finite velocities within [{v_min}, {v_max}] m/s.")
         if not scaling_factor > 0:
             raise ValueError(f"`scaling_factor` must be positive, got {scaling_factor}.")
         if not v_max > v_min:
@@ -53,6 +72,15 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
     @property
     def families(self) -> list[str]:
         return list(self.config.families)
+
+    def replace(self, **changes) -> VelocityProcessor:
+        """A copy with some settings changed, e.g. `processor.replace(mean_profiles=...)`.
+
+        Unlike `from_config({**processor.config, ...})`, which keeps the defaults of every setting
+        the original was loaded without (diffusers' `_use_default_values`), this applies `changes`.
+        """
+        settings = {key: value for key, value in self.config.items() if not key.startswith("_")}
+        return type(self)(**{**settings, **changes})
 
     @staticmethod
     def canonical_family(name: str) -> str:
@@ -143,6 +171,77 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
                 f"`guidance_scale` must be >= 1.0 (1.0 disables guidance), got {guidance_scale}."
             )
         return [1.0 if label == self.null_label else weights[label] for label in labels]
+
+    def prior_mean(self, labels: Sequence[int], shape: tuple[int, int]) -> torch.Tensor | None:
+        """Each label's mean clean map, normalised, from `mean_profiles`; `None` if none were saved.
+
+        Args:
+            labels (`Sequence[int]`): Class labels, as from [`~VelocityProcessor.family_labels`]
+                (the null label gives the mean over all families).
+            shape (`tuple[int, int]`): `(height, width)` of the maps; `height` must equal the
+                profiles' length.
+
+        Returns:
+            `torch.Tensor` of shape `(len(labels), 1, height, width)`, float32, in the model's
+            normalised units; every column is the label's mean velocity-depth profile.
+        """
+        if self.config.mean_profiles is None:
+            return None
+        profiles = torch.tensor(self.config.mean_profiles, dtype=torch.float32)
+        height, width = shape
+        if profiles.shape[1] != height:
+            raise ValueError(
+                f"`mean_profiles` have {profiles.shape[1]} depth samples but the maps have {height} rows."
+            )
+        rows = self.normalize(profiles[list(labels)])
+        return rows[:, None, :, None].expand(-1, 1, height, width).contiguous()
+
+    @staticmethod
+    def fit_mean_profiles(
+        maps: Iterable[tuple[np.ndarray, int | None]],
+        num_families: int,
+        fallback: Sequence[Sequence[float] | None] | None = None,
+    ) -> list[list[float]]:
+        """Mean velocity-depth profiles for `mean_profiles`, from `(map, label)` pairs.
+
+        Args:
+            maps (`Iterable[tuple[np.ndarray, int | None]]`): Velocity maps of shape `(H, W)` in
+                m/s, each with its family label, or `None` (or a negative label) for unlabelled maps.
+            num_families (`int`): Size of the family vocabulary; labels run from 0 to
+                `num_families - 1`.
+            fallback (`Sequence[Sequence[float] | None]`, *optional*): One entry per family, used
+                for families without maps (for example a pretrained processor's profiles when
+                fine-tuning on some families only); `None` entries, or no `fallback`, give those
+                families the null row.
+
+        Returns:
+            `list[list[float]]`: `num_families + 1` profiles of length `H` in m/s; the last is the
+            null row, the mean over every map.
+
+        Raises:
+            ValueError: if `maps` is empty or the maps differ in height.
+        """
+        sums, counts, total, count = {}, {}, None, 0
+        for velocity, label in maps:
+            profile = np.asarray(velocity, dtype=np.float64).mean(axis=-1)
+            if total is not None and profile.shape != total.shape:
+                raise ValueError(f"Maps differ in height: {profile.shape[0]} rows after {total.shape[0]}.")
+            total = profile if total is None else total + profile
+            count += 1
+            if label is not None and label >= 0:
+                sums[label] = sums.get(label, 0.0) + profile
+                counts[label] = counts.get(label, 0) + 1
+        if count == 0:
+            raise ValueError("No maps to fit mean profiles to.")
+        pooled = total / count
+        fallback = list(fallback) if fallback is not None else [None] * num_families
+        rows = [
+            sums[i] / counts[i]
+            if i in counts
+            else np.asarray(fallback[i] if fallback[i] is not None else pooled)
+            for i in range(num_families)
+        ]
+        return [[round(float(v), 3) for v in row] for row in [*rows, pooled]]
 
     def to_pil(self, velocity: np.ndarray, cmap: str = "viridis") -> list:
         """Colour-map `(B, H, W)` m/s arrays to PIL images, scaled over [v_min, v_max]."""

@@ -283,3 +283,70 @@ def test_log_magnitudes_map_back_to_stft_magnitudes_and_griffin_lim_gets_the_pea
     # Griffin-Lim's own peak is off by tens of %; log_peak sets it exactly
     back = spectrogram.to_waveform(spec, generator=torch.Generator().manual_seed(0), log_peak=log_peak)
     torch.testing.assert_close(back.abs().amax(dim=(1, 2)), 10.0**log_peak, rtol=1e-9, atol=0)
+
+
+def test_fit_mean_profiles_averages_each_family_and_pools_the_null_row():
+    shallow = np.full((4, 3), 2000.0)
+    deep = np.tile(np.array([[1800.0], [2200.0], [3000.0], [4000.0]]), (1, 3))
+    maps = [(shallow, 0), (deep, 0), (np.full((4, 3), 4000.0), 2), (np.full((4, 3), 3000.0), None)]
+    profiles = VelocityProcessor.fit_mean_profiles(maps, num_families=3)
+    assert len(profiles) == 4 and all(len(row) == 4 for row in profiles)
+    np.testing.assert_allclose(profiles[0], [1900.0, 2100.0, 2500.0, 3000.0])
+    np.testing.assert_allclose(profiles[2], [4000.0] * 4)
+    pooled = [(2000 + 1800 + 4000 + 3000) / 4, (2000 + 2200 + 4000 + 3000) / 4, 3000.0, 3250.0]
+    np.testing.assert_allclose(profiles[3], pooled)  # unlabelled maps count in the null row only
+    np.testing.assert_allclose(profiles[1], pooled)  # a family without maps gets the null row
+    fallback = [None, [2500.0] * 4, None]
+    np.testing.assert_allclose(
+        VelocityProcessor.fit_mean_profiles(maps, 3, fallback=fallback)[1], [2500.0] * 4
+    )
+
+
+def test_fit_mean_profiles_refuses_no_maps_and_mixed_heights():
+    with pytest.raises(ValueError, match="No maps"):
+        VelocityProcessor.fit_mean_profiles([], num_families=8)
+    with pytest.raises(ValueError, match="differ in height"):
+        VelocityProcessor.fit_mean_profiles([(np.full((4, 3), 2000.0), 0), (np.full((5, 3), 2000.0), 0)], 1)
+
+
+def test_prior_mean_broadcasts_each_label_profile_across_the_map(tmp_path):
+    profiles = [[1500.0, 3000.0, 4500.0], [3000.0, 3000.0, 3000.0], [2000.0, 2500.0, 3000.0]]
+    processor = VelocityProcessor(families=["flatvel-a", "curvefault-b"], mean_profiles=profiles)
+    prior = processor.prior_mean([0, 2, 1], (3, 5))
+    assert prior.shape == (3, 1, 3, 5) and prior.dtype == torch.float32
+    torch.testing.assert_close(prior[0, 0, :, 4], torch.tensor([-1.0, 0.0, 1.0]))
+    torch.testing.assert_close(
+        processor.denormalize(prior[1, 0]), torch.tensor(profiles[2])[:, None].expand(3, 5)
+    )
+    with pytest.raises(ValueError, match="3 depth samples but the maps have 70 rows"):
+        processor.prior_mean([0], (70, 70))
+    assert VelocityProcessor().prior_mean([0], (70, 70)) is None
+
+    processor.save_pretrained(str(tmp_path))
+    assert VelocityProcessor.from_pretrained(str(tmp_path)).config.mean_profiles == profiles
+
+
+@pytest.mark.parametrize(
+    ("profiles", "match"),
+    [
+        ([[2000.0, 2100.0]] * 8, "9 rows of equal length"),
+        ([[2000.0, 2100.0]] * 8 + [[2000.0]], "9 rows of equal length"),
+        ([[2000.0, 2100.0]] * 8 + [[2000.0, 4600.0]], r"within \[1500.0, 4500.0\]"),
+        ([[2000.0, float("nan")]] * 9, "finite velocities"),
+    ],
+)
+def test_invalid_mean_profiles_raise(profiles, match):
+    with pytest.raises(ValueError, match=match):
+        VelocityProcessor(mean_profiles=profiles)
+
+
+def test_replace_applies_settings_the_original_was_loaded_without(tmp_path):
+    VelocityProcessor(families=["flatvel-a"]).save_pretrained(str(tmp_path))
+    config = json.loads((tmp_path / "processor_config.json").read_text())
+    del config["mean_profiles"]  # a processor saved before `mean_profiles` existed
+    (tmp_path / "processor_config.json").write_text(json.dumps(config))
+    loaded = VelocityProcessor.from_pretrained(str(tmp_path))
+    profiles = [[2000.0] * 70, [2500.0] * 70]
+    replaced = loaded.replace(mean_profiles=profiles)
+    assert replaced.config.mean_profiles == profiles and replaced.families == ["flatvel-a"]
+    assert loaded.config.mean_profiles is None

@@ -27,6 +27,7 @@ from accelerate.logging import get_logger
 from accelerate.utils import set_seed
 from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
 from diffusers.training_utils import compute_snr
+from tqdm.auto import tqdm
 
 from seismic_diffusers import (
     VELOCITY_FAMILIES,
@@ -263,6 +264,23 @@ def build_dataset(
     return torch.utils.data.ConcatDataset(parts)
 
 
+def with_mean_profiles(processor: VelocityProcessor, dataset: torch.utils.data.Dataset) -> VelocityProcessor:
+    """The processor with `mean_profiles` fitted to the training maps (one pass over `dataset`).
+
+    Families the data lacks keep the profile `processor` already had (fine-tuning a pretrained
+    pipeline on some families), else get the mean over all maps.
+    """
+    previous = processor.config.mean_profiles
+    fallback = list(previous[:-1]) if previous is not None else None
+    items = (dataset[i] for i in tqdm(range(len(dataset)), desc="Mean velocity profiles", leave=False))
+    profiles = VelocityProcessor.fit_mean_profiles(
+        ((item["velocity"][0].numpy(), int(item["label"])) for item in items),
+        num_families=len(processor.families),
+        fallback=fallback,
+    )
+    return processor.replace(mean_profiles=profiles)
+
+
 def build_unet(args: argparse.Namespace, num_families: int) -> VelocityUNet2DModel:
     levels = len(args.block_out_channels)
     down = ["DownBlock2D"] * levels
@@ -426,7 +444,10 @@ def main(args: argparse.Namespace) -> None:
         }
         old_families = pretrained.processor.families
         vocabulary = list(dict.fromkeys(old_families + data_families))
-        processor = VelocityProcessor.from_config({**pretrained.processor.config, "families": vocabulary})
+        profiles = pretrained.processor.config.mean_profiles
+        if profiles is not None:  # new families start from the null row; refitted on the data below
+            profiles = [*profiles[:-1], *[profiles[-1]] * (len(vocabulary) - len(old_families)), profiles[-1]]
+        processor = pretrained.processor.replace(families=vocabulary, mean_profiles=profiles)
         args.unconditional = unet.config.num_class_embeds is None
         if not args.unconditional:
             extend_class_embedding(unet, old_families, vocabulary)
@@ -472,6 +493,7 @@ def main(args: argparse.Namespace) -> None:
     # 2. Data; re-seeded so batches and noise draws do not depend on how the model was made
     set_seed(args.seed)
     dataset = build_dataset(args, vocabulary, processor)
+    processor = with_mean_profiles(processor, dataset)
     dataloader = torch.utils.data.DataLoader(
         dataset,
         batch_size=args.train_batch_size,

@@ -96,6 +96,8 @@ def check_pipeline_folder(pipeline_dir: Path, families: list[str]) -> None:
     pipe = VelocityGenerationPipeline.from_pretrained(str(pipeline_dir))
     pipe.set_progress_bar_config(disable=True)
     assert pipe.families == families
+    # the training maps' mean velocity-depth profiles, one per family plus the null class
+    assert np.asarray(pipe.processor.config.mean_profiles).shape == (len(families) + 1, 70)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -188,6 +190,12 @@ def test_train_on_openfwi_files(tmp_path):
     )  # fmt: skip
     assert "8 maps, 2 steps" in log
     check_pipeline_folder(output_dir / "pipeline", families=list(VELOCITY_FAMILIES))
+    config = json.loads((output_dir / "pipeline" / "processor" / "processor_config.json").read_text())
+    profiles = np.asarray(config["mean_profiles"])
+    maps = np.concatenate([generate_velocity_models("flatvel-a", 4, seed=i) for i in (1, 2)])
+    np.testing.assert_allclose(profiles[0], maps.mean(axis=(0, 2)), atol=1e-2)
+    # families without data (all but flatvel-a) get the null row, the mean over every map
+    np.testing.assert_allclose(profiles[1:], np.broadcast_to(profiles[0], profiles[1:].shape), atol=1e-2)
     steps = [json.loads(line)["step"] for line in (output_dir / "train_log.jsonl").read_text().splitlines()]
     assert steps == [1, 2]
 
@@ -250,3 +258,13 @@ def test_film_attention_and_min_snr_run(tmp_path):
     check_pipeline_folder(output_dir / "pipeline", families=list(VELOCITY_FAMILIES))
     losses = [json.loads(line)["loss"] for line in (output_dir / "train_log.jsonl").read_text().splitlines()]
     assert len(losses) == 2 and all(np.isfinite(losses))
+
+
+def test_with_mean_profiles_keeps_pretrained_rows_for_families_without_data():
+    module = load_script()
+    pretrained = module.VelocityProcessor(mean_profiles=[[2000.0 + 100.0 * i] * 70 for i in range(9)])
+    dataset = [{"velocity": torch.full((1, 70, 70), 3000.0), "label": 2}] * 3
+    profiles = np.asarray(module.with_mean_profiles(pretrained, dataset).config.mean_profiles)
+    np.testing.assert_allclose(profiles[2], 3000.0)  # refitted from the data
+    np.testing.assert_allclose(profiles[0], 2000.0)  # no data: the pretrained row stays
+    np.testing.assert_allclose(profiles[-1], 3000.0)  # null row: the mean over this data

@@ -435,3 +435,89 @@ def test_shipped_pipeline_generates_physical_velocities():
     assert np.isfinite(velocities).all()
     lo, hi = pipe.processor.config.v_min, pipe.processor.config.v_max
     assert velocities.min() >= lo and velocities.max() <= hi
+
+
+def _profiled_pipeline(tiny_velocity_pipeline, scheduler=None):
+    """The tiny pipeline with a processor holding distinct, known depth profiles per class."""
+    depth = np.linspace(0.0, 1.0, 70)
+    profiles = [list(1600.0 + 2800.0 * depth**0.5 * (1 + i) / 9) for i in range(len(VELOCITY_FAMILIES) + 1)]
+    processor = VelocityProcessor(mean_profiles=profiles)
+    pipe = VelocityGenerationPipeline(
+        unet=tiny_velocity_pipeline.unet,
+        scheduler=scheduler or tiny_velocity_pipeline.scheduler,
+        processor=processor,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe, np.asarray(profiles, dtype=np.float32)
+
+
+class _CountingUNet(torch.nn.Module):
+    """Wraps a U-Net and counts its calls, keeping the attributes the pipeline reads."""
+
+    def __init__(self, unet):
+        super().__init__()
+        self.unet, self.calls = unet, 0
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.unet, name)
+
+    def forward(self, *args, **kwargs):
+        self.calls += 1
+        return self.unet(*args, **kwargs)
+
+
+@pytest.mark.parametrize("guidance_scale", [1.0, 2.0])
+def test_zero_snr_step_returns_each_family_mean_map(tiny_velocity_pipeline, guidance_scale):
+    # One DDIM step from t=999 (SNR ~ 1e-9) lands on its clean-map estimate: the class's mean map.
+    scheduler = DDIMScheduler.from_config(
+        tiny_velocity_pipeline.scheduler.config, clip_sample=False, timestep_spacing="trailing"
+    )
+    pipe, profiles = _profiled_pipeline(tiny_velocity_pipeline, scheduler)
+    families = ["flatvel-a", "curvefault-b", None]
+    out = generate(pipe, batch_size=3, family=families, num_inference_steps=1, guidance_scale=guidance_scale)
+    for row, label in zip(out.velocities, pipe.processor.family_labels(families, 3), strict=True):
+        # float32: the epsilon round trip divides by sqrt(alpha_bar) ~ 1e-3 at t=999
+        np.testing.assert_allclose(row, np.repeat(profiles[label][:, None], 70, axis=1), atol=10.0)
+    # Without the prior the same call returns the untrained U-Net's clamped estimate instead.
+    raw = generate(pipe, batch_size=3, family=families, num_inference_steps=1, use_prior_mean=False)
+    assert np.abs(raw.velocities - out.velocities).max() > 100.0
+
+
+def test_prior_mean_replaces_only_the_low_snr_steps_and_skips_their_unet_calls(tiny_velocity_pipeline):
+    pipe, _ = _profiled_pipeline(tiny_velocity_pipeline)
+    pipe.scheduler.set_timesteps(5)
+    low_snr = [int(t) for t in pipe.scheduler.timesteps if pipe.uses_prior_mean(t)]
+    assert low_snr == [999]  # the default DPM-Solver++ schedule: only its first step
+    counting = _CountingUNet(pipe.unet)
+    pipe.unet = counting
+    first = generate(pipe, batch_size=2, family="flatvel-b", num_inference_steps=5).velocities
+    assert counting.calls == 4
+    again = generate(pipe, batch_size=2, family="flatvel-b", num_inference_steps=5).velocities
+    np.testing.assert_array_equal(first, again)  # still deterministic per generator
+    generate(pipe, batch_size=2, family="flatvel-b", num_inference_steps=5, use_prior_mean=False)
+    assert counting.calls == 4 + 4 + 5
+
+
+def test_pipeline_without_profiles_ignores_use_prior_mean(tiny_velocity_pipeline):
+    assert tiny_velocity_pipeline.processor.config.mean_profiles is None
+    assert not tiny_velocity_pipeline.uses_prior_mean(999)
+    on = generate(tiny_velocity_pipeline, batch_size=2, family="flatvel-a").velocities
+    off = generate(tiny_velocity_pipeline, batch_size=2, family="flatvel-a", use_prior_mean=False).velocities
+    np.testing.assert_array_equal(on, off)
+
+
+def test_shipped_pipeline_holds_mean_profiles_of_its_families():
+    if not (SHIPPED_PIPELINE / "model_index.json").is_file():
+        pytest.skip(f"{SHIPPED_PIPELINE} has not been trained and saved yet")
+    from seismic_diffusers.data import generate_velocity_models
+
+    processor = VelocityProcessor.from_pretrained(str(SHIPPED_PIPELINE / "processor"))
+    profiles = np.asarray(processor.config.mean_profiles)
+    assert profiles.shape == (len(processor.families) + 1, 70)
+    # the training data (data seed 0): 3000 maps per family; 200 already pin the profile within ~60 m/s
+    sample = generate_velocity_models("curvefault-a", 200, seed=0).mean(axis=(0, 2))
+    assert np.abs(profiles[processor.families.index("curvefault-a")] - sample).max() < 100.0
+    assert profiles[:, -1].min() > profiles[:, 0].max() - 500.0  # velocity grows with depth on average
