@@ -14,7 +14,8 @@ Measured in one run on one machine:
    that reproduced its training data; it is not zero because of the finite sample. Its ratio is
    taken against the same reference sets.
 4. For each `--guidance_scale` (and a `--family_guidance_scale` setting, if given): `--num_per_family`
-   generated maps per family, conditioned on it.
+   generated maps per family, conditioned on it. `--compare_without_prior_mean` repeats each setting
+   with `use_prior_mean=False` (the same noise draws), labelled `... no prior`.
    Reported: FD(generated, held-out) over all families pooled, its ratio to the baseline
    (target <= 2), per-family FD, and the classifier's accuracy on each family's samples (did the
    model draw the family it was asked for?).
@@ -79,6 +80,11 @@ def parse_args(argv=None):
         metavar="FAMILY=SCALE",
         help="Also score one per-family setting (`pipe(..., guidance_scale={family: scale})`; families "
         "left out are unguided), labelled `per-family`.",
+    )
+    parser.add_argument(
+        "--compare_without_prior_mean",
+        action="store_true",
+        help="Also score every setting with `use_prior_mean=False` (the U-Net's own estimate at zero SNR).",
     )
     parser.add_argument("--seed", type=int, default=0, help="Seed of the generation noise.")
     parser.add_argument(
@@ -153,14 +159,21 @@ def load_or_train_classifier(args) -> tuple[FamilyClassifier, dict]:
     return classifier, record
 
 
-def generate(pipe, family, count, seed, steps, guidance_scale, batch_size) -> tuple[np.ndarray, float]:
+def generate(
+    pipe, family, count, seed, steps, guidance_scale, batch_size, use_prior_mean=True
+) -> tuple[np.ndarray, float]:
     """`count` maps (m/s) of one family (or None) from one seeded generator; returns (maps, s/sample)."""
     generator = torch.Generator().manual_seed(seed)
     chunks, start = [], time.perf_counter()
     for first in range(0, count, batch_size):
         n = min(batch_size, count - first)
         out = pipe(
-            n, family=family, generator=generator, num_inference_steps=steps, guidance_scale=guidance_scale
+            n,
+            family=family,
+            generator=generator,
+            num_inference_steps=steps,
+            guidance_scale=guidance_scale,
+            use_prior_mean=use_prior_mean,
         )
         chunks.append(out.velocities)
     return np.concatenate(chunks), (time.perf_counter() - start) / count
@@ -192,6 +205,9 @@ def main(args):
     settings = [(f"{scale:g}", scale) for scale in args.guidance_scale]
     if args.family_guidance_scale:
         settings.append(("per-family", args.family_guidance_scale))
+    settings = [(label, scale, True) for label, scale in settings]
+    if args.compare_without_prior_mean:
+        settings += [(f"{label} no prior", scale, False) for label, scale, _ in settings]
     print(f"sampler: {type(pipe.scheduler).__name__}, {args.steps} steps, {args.dtype} weights", flush=True)
     families = [name for name in pipe.families if name in VELOCITY_FAMILIES]
     if not pipe.is_conditional:
@@ -243,17 +259,18 @@ def main(args):
     )
 
     results, grid_maps, grid_titles = [], [], []
-    for label, scale in settings if pipe.is_conditional else []:
+    for label, scale, use_prior_mean in settings if pipe.is_conditional else []:
         generated, seconds = {}, []
         for index, name in enumerate(families):
             maps, per_sample = generate(
-                pipe, name, n, args.seed + 1000 * index, args.steps, scale, args.batch_size
+                pipe, name, n, args.seed + 1000 * index, args.steps, scale, args.batch_size, use_prior_mean
             )
             generated[name], seconds = maps, seconds + [per_sample]
         generated_all = np.concatenate([generated[name] for name in families])
         row = dict(
             guidance_scale=scale,
             guidance_label=label,
+            use_prior_mean=use_prior_mean,
             **pooled_fd(generated_all),
             fd_per_family={name: fd(heldout[name], generated[name]) for name in families},
             accuracy=accuracy_per_family(classifier, generated),
@@ -280,7 +297,7 @@ def main(args):
             else families[i // 4]
             for i, p in enumerate(predicted)
         ]
-        path = os.path.join(args.out, f"velocity_quality_samples_gs{label}.png")
+        path = os.path.join(args.out, f"velocity_quality_samples_gs{label.replace(' ', '_')}.png")
         plot_velocity_grid(
             maps, path, titles=titles, ncols=8, suptitle=f"generated, guidance {label}, {args.steps} steps"
         )

@@ -163,7 +163,10 @@ def main(args):
         steps = steps or pipeline.config.default_num_inference_steps
         guidance = pipeline.config.default_guidance_scale
         family = pipeline.families[0] if pipeline.is_conditional else None
-        calls = steps * (2 if guidance > 1 and family else 1)
+        # Steps that take the family's mean map (`use_prior_mean`, the first one) call no U-Net.
+        pipeline.scheduler.set_timesteps(steps)
+        unet_steps = sum(not pipeline.uses_prior_mean(t) for t in pipeline.scheduler.timesteps)
+        calls = unet_steps * (2 if guidance > 1 and family else 1)
 
         def ours(n):
             generator = torch.Generator().manual_seed(args.seed)
