@@ -219,7 +219,7 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
             null row, the mean over every map.
 
         Raises:
-            ValueError: if `maps` is empty or the maps differ in height.
+            ValueError: if `maps` is empty, the maps differ in height, or a label is not a family.
         """
         sums, counts, total, count = {}, {}, None, 0
         for velocity, label in maps:
@@ -228,6 +228,10 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
                 raise ValueError(f"Maps differ in height: {profile.shape[0]} rows after {total.shape[0]}.")
             total = profile if total is None else total + profile
             count += 1
+            if label is not None and label >= num_families:
+                raise ValueError(
+                    f"Label {label} is outside the {num_families} families (0-{num_families - 1})."
+                )
             if label is not None and label >= 0:
                 sums[label] = sums.get(label, 0.0) + profile
                 counts[label] = counts.get(label, 0) + 1

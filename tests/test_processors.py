@@ -307,6 +307,8 @@ def test_fit_mean_profiles_refuses_no_maps_and_mixed_heights():
         VelocityProcessor.fit_mean_profiles([], num_families=8)
     with pytest.raises(ValueError, match="differ in height"):
         VelocityProcessor.fit_mean_profiles([(np.full((4, 3), 2000.0), 0), (np.full((5, 3), 2000.0), 0)], 1)
+    with pytest.raises(ValueError, match="Label 8 is outside the 8 families"):
+        VelocityProcessor.fit_mean_profiles([(np.full((4, 3), 2000.0), 8)], num_families=8)
 
 
 def test_prior_mean_broadcasts_each_label_profile_across_the_map(tmp_path):
