@@ -43,7 +43,7 @@ from .pipelines import (
     VelocityPipelineOutput,
 )
 from .processors import SeismogramProcessor, VelocityProcessor, WaveformSpectrogram
-from .schedulers import ColdDiffusionScheduler
+from .schedulers import ColdDiffusionScheduler, power_timesteps
 
 __all__ = [
     "ColdDiffusionDenoisePipeline",
@@ -77,6 +77,7 @@ __all__ = [
     "make_paired_dataset",
     "openfwi_map_metrics",
     "pde_deviation",
+    "power_timesteps",
     "predict_families",
     "train_family_classifier",
     "velocity_frechet_distance",

@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Classifier-free guidance; 1.0 = off (default: the pipeline's own).",
     )
     velocity.add_argument(
+        "--timestep-power",
+        type=float,
+        default=None,
+        help="Timestep spacing t_i = t_0 (1 - i/n)^power; 1.0 = the scheduler's own, larger = more steps "
+        "at low noise (default: the pipeline's own).",
+    )
+    velocity.add_argument(
         "--scheduler",
         choices=SCHEDULERS,
         default=None,
@@ -352,6 +359,7 @@ def _generate_velocity(args: argparse.Namespace) -> int:
         pipe.check_inputs(
             min(args.batch_size, args.num), None, args.steps, args.guidance_scale, output_type="np"
         )
+        pipe.spaced_timesteps(args.steps, args.timestep_power)
     except ValueError as error:
         raise UsageError(str(error)) from error
 
@@ -369,6 +377,7 @@ def _generate_velocity(args: argparse.Namespace) -> int:
             family=[families[i] for i in chunk] if pipe.is_conditional else None,
             generator=generators,
             num_inference_steps=args.steps,
+            timestep_power=args.timestep_power,
             guidance_scale=args.guidance_scale,
             output_type="np",
         )
@@ -390,6 +399,7 @@ def _generate_velocity(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "seeds": [args.seed + i for i in range(args.num)],
         "steps": args.steps,
+        "timesteps": pipe.scheduler.timesteps.tolist(),
         "scheduler": scheduler_name,
         "guidance_scale": args.guidance_scale,
         "device": device,
@@ -615,7 +625,8 @@ def _info(args: argparse.Namespace) -> int:
     print(f"scheduler:   {type(scheduler).__name__} ({extra})")
     print(
         f"sampling:    {pipe.config.default_num_inference_steps} steps, "
-        f"guidance {pipe.config.default_guidance_scale:g} (defaults)"
+        f"guidance {pipe.config.default_guidance_scale:g}, "
+        f"timestep spacing power {pipe.config.default_timestep_power:g} (defaults)"
     )
     print(f"unet:        {type(unet).__name__}, {params:,} parameters, sample_size={size}")
     print(

@@ -352,8 +352,7 @@ def generate_velocity(family: str, num_samples: int, steps: int, seed: int, sche
         unet=shared.unet,
         scheduler=sampler,
         processor=shared.processor,
-        default_num_inference_steps=shared.config.default_num_inference_steps,
-        default_guidance_scale=shared.config.default_guidance_scale,
+        **shared.sampling_defaults,
     )
     pipe.set_progress_bar_config(disable=True)
 

@@ -46,7 +46,7 @@ def test_generate_writes_velocities_metadata_and_png(generated, tiny_velocity_pi
     metadata = json.loads((generated / "metadata.json").read_text())
     assert metadata["families"] == ["curvefault-a", "flatvel-a", "curvefault-a"]
     assert metadata["seeds"] == [0, 1, 2]
-    assert metadata["steps"] == 2
+    assert metadata["steps"] == 2 and metadata["timesteps"] == [999, 500]
     assert metadata["pipeline"] == str(tiny_velocity_pipeline_dir)
     assert metadata["units"] == "m/s"
     assert "DPMSolverMultistepScheduler" in metadata["scheduler"]
@@ -90,6 +90,15 @@ def test_unconditional_any_and_other_scheduler_into_existing_folder(tiny_velocit
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # staging folder removed
 
 
+def test_timestep_power_spaces_the_steps(tiny_velocity_pipeline_dir, tmp_path):
+    main(
+        ["generate", "velocity", "--pipeline", str(tiny_velocity_pipeline_dir), "--steps", "4", "--num", "1"]
+        + ["--timestep-power", "2", "--out", str(tmp_path / "out")]
+    )
+    metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    assert metadata["timesteps"] == [999, 562, 250, 62]  # 999 (1 - i/4)^2
+
+
 def test_bfloat16_weights_write_float32_velocities(generated, tiny_velocity_pipeline_dir, tmp_path):
     generate(
         tiny_velocity_pipeline_dir, tmp_path / "bf16", *"--num 2 --scheduler ddim --dtype bfloat16".split()
@@ -120,6 +129,8 @@ def test_unknown_family_exits_2_naming_valid_families(tiny_velocity_pipeline_dir
         (("--num", "0"), "--num must be an integer >= 1"),
         (("--batch-size", "0"), "--batch-size must be an integer >= 1"),
         (("--guidance-scale", "0.5"), "--guidance-scale must be >= 1.0"),
+        (("--timestep-power", "0"), "The timestep spacing power must be a number > 0"),
+        (("--timestep-power", "2", "--scheduler", "ddim"), "DDIMScheduler does not take custom timesteps"),
     ],
 )
 def test_bad_numbers_exit_2_before_writing(tiny_velocity_pipeline_dir, tmp_path, capsys, extra, message):
@@ -149,7 +160,7 @@ def test_info_prints_families_scheduler_and_size(tiny_velocity_pipeline_dir, cap
     assert "curvefault-a" in out
     assert "DPMSolverMultistepScheduler" in out
     assert "parameters" in out
-    assert "25 steps, guidance 1 (defaults)" in out
+    assert "25 steps, guidance 1, timestep spacing power 1 (defaults)" in out
 
 
 def test_push_uploads_through_hub(tiny_velocity_pipeline_dir, tmp_path, monkeypatch, capsys):

@@ -439,9 +439,7 @@ def main(args: argparse.Namespace) -> None:
     if args.pretrained_pipeline:
         pretrained, _ = load_pretrained_pipeline(args.pretrained_pipeline, VelocityGenerationPipeline, logger)
         unet, sampler = pretrained.unet, pretrained.scheduler
-        sampling = {
-            key: pretrained.config[key] for key in ("default_num_inference_steps", "default_guidance_scale")
-        }
+        sampling = dict(pretrained.sampling_defaults)
         old_families = pretrained.processor.families
         vocabulary = list(dict.fromkeys(old_families + data_families))
         profiles = pretrained.processor.config.mean_profiles

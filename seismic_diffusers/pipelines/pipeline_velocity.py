@@ -14,6 +14,12 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from ..models.unet_velocity import VelocityUNet2DModel
 from ..processors import VelocityProcessor
+from ..schedulers.timestep_spacing import (
+    check_timesteps,
+    power_timesteps,
+    require_custom_timesteps,
+    supports_custom_timesteps,
+)
 from .pipeline_utils import SeismicDiffusionPipeline
 
 OUTPUT_TYPES = ("np", "pt", "pil")
@@ -59,6 +65,9 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             passes `num_inference_steps=None`; saved in `model_index.json`.
         default_guidance_scale (`float`, *optional*, defaults to 1.0): Guidance used when a call
             passes `guidance_scale=None` with a family; saved in `model_index.json`.
+        default_timestep_power (`float`, *optional*, defaults to 1.0): Timestep spacing used when a
+            call passes `timestep_power=None`; saved in `model_index.json`. 1.0 keeps the
+            scheduler's own spacing; see [`~schedulers.timestep_spacing.power_timesteps`].
 
     Load with `dtype=torch.bfloat16` to run the U-Net in bfloat16, which is faster on CPUs with
     bfloat16 instructions; the sampling trajectory and the output stay float32.
@@ -73,6 +82,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         processor: VelocityProcessor,
         default_num_inference_steps: int = 25,
         default_guidance_scale: float = 1.0,
+        default_timestep_power: float = 1.0,
     ):
         super().__init__()
         self.register_modules(unet=unet, scheduler=scheduler, processor=processor)
@@ -87,11 +97,24 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 "`default_guidance_scale` must be >= 1.0, and 1.0 for an unconditional model; got "
                 f"{default_guidance_scale}."
             )
+        if not isinstance(default_timestep_power, (int, float)) or not default_timestep_power > 0:
+            raise ValueError(
+                f"`default_timestep_power` must be a number > 0, got {default_timestep_power!r}."
+            )
         # Saved in model_index.json: the sampling settings this model was tuned for.
         self.register_to_config(
             default_num_inference_steps=default_num_inference_steps,
             default_guidance_scale=float(default_guidance_scale),
+            default_timestep_power=float(default_timestep_power),
         )
+
+    @property
+    def sampling_defaults(self) -> dict:
+        """The `default_*` sampling settings, as keyword arguments for a new pipeline around the same model."""
+        return {
+            key: self.config[key]
+            for key in ("default_num_inference_steps", "default_guidance_scale", "default_timestep_power")
+        }
 
     @property
     def is_conditional(self) -> bool:
@@ -127,6 +150,28 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 raise ValueError(
                     "`guidance_scale` > 1 needs a class-conditional model; this one is unconditional."
                 )
+
+    def spaced_timesteps(
+        self, num_inference_steps: int, timestep_power: float | None = None
+    ) -> list[int] | None:
+        """The timesteps a call with `timestep_power` samples at, or None for the scheduler's own spacing.
+
+        Args:
+            num_inference_steps (`int`): Number of steps.
+            timestep_power (`float`, *optional*): Spacing exponent; `None` uses
+                `config.default_timestep_power`, which only applies where the scheduler takes
+                custom timesteps.
+
+        Raises:
+            ValueError: for a power <= 0, or an explicit power other than 1.0 with a scheduler that
+                takes no custom timesteps (DDIM).
+        """
+        if not supports_custom_timesteps(self.scheduler):
+            if timestep_power not in (None, 1.0):
+                require_custom_timesteps(self.scheduler)  # raises, naming the alternatives
+            return None
+        power = self.config.default_timestep_power if timestep_power is None else timestep_power
+        return None if power == 1.0 else power_timesteps(self.scheduler, num_inference_steps, power)
 
     def _alpha_sigma(self, timestep, device) -> tuple[torch.Tensor, torch.Tensor] | None:
         """sqrt(alpha_bar_t) and sqrt(1 - alpha_bar_t), or None for a scheduler without `alphas_cumprod`."""
@@ -236,6 +281,8 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         family: str | list[str | None] | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         num_inference_steps: int | None = None,
+        timesteps: list[int] | None = None,
+        timestep_power: float | None = None,
         guidance_scale: float | Mapping[str, float] | None = None,
         clip_sample: bool = True,
         use_prior_mean: bool = True,
@@ -254,6 +301,17 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             num_inference_steps (`int`, *optional*):
                 Denoising steps; `None` uses `pipe.config.default_num_inference_steps`, the setting
                 the model card measured. A DDPM scheduler needs up to `num_train_timesteps` (1000).
+            timesteps (`list[int]`, *optional*):
+                Custom timesteps, strictly decreasing, for schedulers whose `set_timesteps` takes a
+                `timesteps` argument (DDPM, DPM-Solver++, Euler; not DDIM). Overrides
+                `num_inference_steps` (which may then be left out) and `timestep_power`.
+            timestep_power (`float`, *optional*):
+                Spacing of the `num_inference_steps` timesteps, `t_i = t_0 (1 - i / n)^power`
+                ([`~schedulers.timestep_spacing.power_timesteps`]): 1.0 keeps the scheduler's own
+                spacing, larger values spend more steps at low noise, where layer interfaces are
+                sharpened. `None` uses `pipe.config.default_timestep_power`, which schedulers
+                without custom timesteps (DDIM) ignore; an explicit value other than 1.0 needs one
+                that takes them.
             guidance_scale (`float` or `dict[str, float]`, *optional*):
                 Classifier-free guidance weight; 1.0 disables it, larger values follow `family`
                 more strictly at some cost in diversity. A dict gives one weight per family name
@@ -281,11 +339,21 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             `return_dict=False`, the tuple `(velocities,)` or `(velocities, images)` for `"pil"`.
         """
         # 1. Check inputs
+        if timesteps is not None:
+            timesteps = check_timesteps(self.scheduler, timesteps)
+            if num_inference_steps not in (None, len(timesteps)) or timestep_power is not None:
+                raise ValueError(
+                    f"Got {len(timesteps)} `timesteps` with num_inference_steps={num_inference_steps} and "
+                    f"timestep_power={timestep_power}; custom `timesteps` replace both, so leave them out."
+                )
+            num_inference_steps = len(timesteps)
         if num_inference_steps is None:
             num_inference_steps = self.config.default_num_inference_steps
         if guidance_scale is None:
             guidance_scale = self.config.default_guidance_scale
         self.check_inputs(batch_size, family, num_inference_steps, guidance_scale, output_type, generator)
+        if timesteps is None:
+            timesteps = self.spaced_timesteps(num_inference_steps, timestep_power)
         device = self._execution_device
         class_labels = guidance_scales = None
         if self.is_conditional:
@@ -306,7 +374,10 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         sample = randn_tensor(shape, generator=generator, device=device, dtype=torch.float32)
 
         # 3. Set step values
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        if timesteps is None:
+            self.scheduler.set_timesteps(num_inference_steps, device=device)
+        else:
+            self.scheduler.set_timesteps(timesteps=timesteps, device=device)
         sample = sample * self.scheduler.init_noise_sigma
         # Not every scheduler's `step` takes a generator (stochastic ones do).
         step_kwargs = (

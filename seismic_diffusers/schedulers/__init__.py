@@ -1,3 +1,10 @@
 from .scheduling_cold_diffusion import ColdDiffusionScheduler, ColdDiffusionSchedulerOutput
+from .timestep_spacing import check_timesteps, power_timesteps, supports_custom_timesteps
 
-__all__ = ["ColdDiffusionScheduler", "ColdDiffusionSchedulerOutput"]
+__all__ = [
+    "ColdDiffusionScheduler",
+    "ColdDiffusionSchedulerOutput",
+    "check_timesteps",
+    "power_timesteps",
+    "supports_custom_timesteps",
+]

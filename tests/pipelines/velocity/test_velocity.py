@@ -18,6 +18,7 @@ from seismic_diffusers import (
     VelocityProcessor,
     VelocityUNet2DModel,
 )
+from seismic_diffusers.schedulers.timestep_spacing import power_timesteps
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SHIPPED_PIPELINE = REPO_ROOT / "pipelines" / "openfwi-velocity-ddpm"
@@ -38,9 +39,12 @@ def single_thread():
     torch.set_num_threads(threads)
 
 
-def with_scheduler(pipe: VelocityGenerationPipeline, scheduler) -> VelocityGenerationPipeline:
-    """A new pipeline sharing `pipe`'s modules (the session fixture must not be mutated)."""
-    new = VelocityGenerationPipeline(unet=pipe.unet, scheduler=scheduler, processor=pipe.processor)
+def with_scheduler(pipe: VelocityGenerationPipeline, scheduler, **defaults) -> VelocityGenerationPipeline:
+    """A new pipeline sharing `pipe`'s modules and `default_*` settings `defaults` (the session
+    fixture must not be mutated)."""
+    new = VelocityGenerationPipeline(
+        unet=pipe.unet, scheduler=scheduler, processor=pipe.processor, **defaults
+    )
     new.set_progress_bar_config(disable=True)
     return new
 
@@ -194,12 +198,8 @@ class TestVelocityPipelineFast:
         assert np.abs(half.velocities - full.velocities).mean() < 10.0
 
     def test_saved_sampling_defaults_apply_when_none_is_passed(self, ddim_pipeline, tmp_path):
-        tuned = VelocityGenerationPipeline(
-            unet=ddim_pipeline.unet,
-            scheduler=ddim_pipeline.scheduler,
-            processor=ddim_pipeline.processor,
-            default_num_inference_steps=3,
-            default_guidance_scale=2.0,
+        tuned = with_scheduler(
+            ddim_pipeline, ddim_pipeline.scheduler, default_num_inference_steps=3, default_guidance_scale=2.0
         )
         tuned.save_pretrained(str(tmp_path))
         index = json.loads((tmp_path / "model_index.json").read_text())
@@ -214,8 +214,9 @@ class TestVelocityPipelineFast:
         np.testing.assert_array_equal(implicit.velocities, explicit.velocities)
 
     def test_sampling_defaults_of_the_plain_constructor(self, tiny_velocity_pipeline):
-        assert tiny_velocity_pipeline.config.default_num_inference_steps == 25
-        assert tiny_velocity_pipeline.config.default_guidance_scale == 1.0
+        assert tiny_velocity_pipeline.sampling_defaults == dict(
+            default_num_inference_steps=25, default_guidance_scale=1.0, default_timestep_power=1.0
+        )
 
     def test_family_none_is_not_guided(self, ddim_pipeline):
         plain = generate(ddim_pipeline, batch_size=2, family=None).velocities
@@ -374,6 +375,8 @@ class TestVelocityPipelineBadInput:
             (dict(default_num_inference_steps=0), "default_num_inference_steps"),
             (dict(default_guidance_scale=0.5), "default_guidance_scale"),
             (dict(default_guidance_scale={"flatvel-a": 2.0}), "must be a number"),
+            (dict(default_timestep_power=0.0), "default_timestep_power"),
+            (dict(default_timestep_power="2"), "default_timestep_power"),
         ],
     )
     def test_bad_sampling_defaults(self, tiny_velocity_pipeline, defaults, message):
@@ -521,3 +524,94 @@ def test_shipped_pipeline_holds_mean_profiles_of_its_families():
     sample = generate_velocity_models("curvefault-a", 200, seed=0).mean(axis=(0, 2))
     assert np.abs(profiles[processor.families.index("curvefault-a")] - sample).max() < 100.0
     assert profiles[:, -1].min() > profiles[:, 0].max() - 500.0  # velocity grows with depth on average
+
+
+class TestVelocityPipelineTimesteps:
+    """Custom `timesteps` and power spacing (`timestep_power`, `default_timestep_power`)."""
+
+    def test_power_spacing_equals_its_explicit_timesteps(self, tiny_velocity_pipeline):
+        spaced = power_timesteps(tiny_velocity_pipeline.scheduler, 5, 2.0)
+        by_power = generate(
+            tiny_velocity_pipeline,
+            batch_size=2,
+            family="flatvel-a",
+            num_inference_steps=5,
+            timestep_power=2.0,
+        )
+        assert tiny_velocity_pipeline.scheduler.timesteps.tolist() == spaced
+        explicit = generate(
+            tiny_velocity_pipeline,
+            batch_size=2,
+            family="flatvel-a",
+            num_inference_steps=None,
+            timesteps=spaced,
+        )
+        np.testing.assert_array_equal(by_power.velocities, explicit.velocities)
+        even = generate(tiny_velocity_pipeline, batch_size=2, family="flatvel-a", num_inference_steps=5)
+        assert np.abs(even.velocities - by_power.velocities).max() > 1.0
+
+    def test_saved_default_power_applies_and_round_trips(self, tiny_velocity_pipeline, tmp_path):
+        tuned = with_scheduler(
+            tiny_velocity_pipeline,
+            tiny_velocity_pipeline.scheduler,
+            default_num_inference_steps=4,
+            default_timestep_power=2.0,
+        )
+        tuned.save_pretrained(str(tmp_path))
+        assert json.loads((tmp_path / "model_index.json").read_text())["default_timestep_power"] == 2.0
+        reloaded = VelocityGenerationPipeline.from_pretrained(str(tmp_path))
+        reloaded.set_progress_bar_config(disable=True)
+        assert reloaded.sampling_defaults == tuned.sampling_defaults
+        implicit = reloaded(batch_size=2, family="curvevel-b", generator=torch.Generator().manual_seed(0))
+        explicit = generate(
+            tiny_velocity_pipeline,
+            batch_size=2,
+            family="curvevel-b",
+            num_inference_steps=4,
+            timestep_power=2.0,
+        )
+        np.testing.assert_array_equal(implicit.velocities, explicit.velocities)
+        # the spacing a call asks for wins over the saved one
+        even = reloaded(
+            batch_size=2, family="curvevel-b", generator=torch.Generator().manual_seed(0), timestep_power=1.0
+        )
+        assert reloaded.scheduler.timesteps.tolist() == [999, 749, 500, 250]  # diffusers "linspace"
+        assert np.abs(even.velocities - implicit.velocities).max() > 1.0
+
+    def test_saved_power_is_ignored_by_a_scheduler_without_custom_timesteps(self, ddim_pipeline):
+        spaced = with_scheduler(ddim_pipeline, ddim_pipeline.scheduler, default_timestep_power=2.0)
+        plain = generate(ddim_pipeline, batch_size=2, family="flatvel-a").velocities
+        np.testing.assert_array_equal(generate(spaced, batch_size=2, family="flatvel-a").velocities, plain)
+
+    @pytest.mark.parametrize(
+        "kwargs", [dict(timestep_power=2.0), dict(timesteps=[500, 0], num_inference_steps=None)]
+    )
+    def test_explicit_spacing_with_ddim_raises_naming_alternatives(self, ddim_pipeline, kwargs):
+        with pytest.raises(ValueError, match="DDIMScheduler does not take custom timesteps.*DPM-Solver"):
+            generate(ddim_pipeline, family="flatvel-a", **kwargs)
+
+    @pytest.mark.parametrize(
+        "kwargs, message",
+        [
+            (dict(timesteps=[999, 500], num_inference_steps=3), "leave them out"),
+            (dict(timesteps=[999, 500], num_inference_steps=None, timestep_power=2.0), "leave them out"),
+            (dict(timesteps=[500, 999], num_inference_steps=None), "decrease strictly"),
+            (dict(timesteps=[], num_inference_steps=None), "non-empty list"),
+            (dict(timestep_power=0.0), "power must be a number > 0"),
+            (dict(timestep_power=-2.0), "power must be a number > 0"),
+        ],
+    )
+    def test_bad_timesteps_raise(self, tiny_velocity_pipeline, kwargs, message):
+        with pytest.raises(ValueError, match=message):
+            generate(tiny_velocity_pipeline, family="flatvel-a", **kwargs)
+
+
+def test_shipped_pipeline_samples_at_power_spaced_timesteps():
+    if not (SHIPPED_PIPELINE / "model_index.json").is_file():
+        pytest.skip(f"{SHIPPED_PIPELINE} has not been trained and saved yet")
+    pipe = VelocityGenerationPipeline.from_pretrained(str(SHIPPED_PIPELINE))
+    assert pipe.config.default_timestep_power == 1.5  # MODEL_CARD.md: the timestep spacing probe
+    spaced = pipe.spaced_timesteps(pipe.config.default_num_inference_steps)
+    assert spaced == [995, 897, 803, 712, 625, 542, 462, 388, 317, 252, 191, 137, 89, 48, 17]
+    # the first step still starts at lambda_min_clipped and takes the family mean: 14 U-Net calls
+    assert [t for t in spaced if pipe.uses_prior_mean(t)] == [995]

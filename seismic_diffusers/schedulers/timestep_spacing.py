@@ -1,0 +1,77 @@
+"""Custom timestep lists for diffusers schedulers: power spacing, and the checks every list needs."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+
+
+def supports_custom_timesteps(scheduler: SchedulerMixin) -> bool:
+    """Whether `scheduler.set_timesteps` takes a `timesteps=` list (DDPM, DPM-Solver++, Euler do; DDIM does not)."""
+    return "timesteps" in inspect.signature(scheduler.set_timesteps).parameters
+
+
+def require_custom_timesteps(scheduler: SchedulerMixin) -> None:
+    """Raises a `ValueError` naming the alternatives unless `scheduler` takes custom timesteps."""
+    if not supports_custom_timesteps(scheduler):
+        raise ValueError(
+            f"{type(scheduler).__name__} does not take custom timesteps; use the default spacing, or a "
+            "scheduler whose `set_timesteps` has a `timesteps` argument (DDPM, DPM-Solver++, Euler)."
+        )
+
+
+def check_timesteps(scheduler: SchedulerMixin, timesteps: Sequence[int]) -> list[int]:
+    """`timesteps` as a list of ints, once it is known to suit `scheduler`.
+
+    Raises:
+        ValueError: if the scheduler takes no custom timesteps, or the list is empty, not strictly
+            decreasing, or leaves `[0, num_train_timesteps)`.
+    """
+    require_custom_timesteps(scheduler)
+    values = list(timesteps)
+    if not values or not all(isinstance(t, int) and not isinstance(t, bool) for t in values):
+        raise ValueError(f"`timesteps` must be a non-empty list of integers, got {timesteps!r}.")
+    upper = scheduler.config.num_train_timesteps
+    decreasing = all(later < earlier for earlier, later in zip(values, values[1:], strict=False))
+    if not decreasing or not 0 <= values[-1] <= values[0] < upper:
+        raise ValueError(
+            f"`timesteps` must decrease strictly within [0, {upper - 1}] (num_train_timesteps={upper}), "
+            f"got {values}."
+        )
+    return values
+
+
+def power_timesteps(scheduler: SchedulerMixin, num_inference_steps: int, power: float) -> list[int]:
+    r"""Timesteps `t_i = t_0 (1 - i / n)^power`, `i = 0 .. n - 1`, for `n = num_inference_steps`.
+
+    `t_0` is the first timestep of the scheduler's own spacing, so settings such as DPM-Solver++'s
+    `lambda_min_clipped` still decide where sampling starts. `power = 1` spaces the steps evenly
+    in t like diffusers' `"linspace"`; a larger power spends more of them at low noise, where the
+    fine detail (here: sharp layer interfaces) is drawn. Rounding collisions at the low end are
+    pushed up one timestep at a time, so the list always decreases strictly and ends at t >= 0.
+
+    Args:
+        scheduler (`SchedulerMixin`): Any diffusers scheduler; its `set_timesteps` is called once.
+        num_inference_steps (`int`): Number of steps, at most `t_0 + 1`.
+        power (`float`): Spacing exponent, > 0.
+
+    Returns:
+        `list[int]` of length `num_inference_steps`, strictly decreasing, starting at `t_0`.
+
+    Raises:
+        ValueError: for `power <= 0` or more steps than timesteps from `t_0` down to 0.
+    """
+    if not isinstance(power, (int, float)) or isinstance(power, bool) or not power > 0:
+        raise ValueError(f"The timestep spacing power must be a number > 0, got {power!r}.")
+    scheduler.set_timesteps(num_inference_steps)
+    first = int(scheduler.timesteps[0])
+    if num_inference_steps > first + 1:
+        raise ValueError(
+            f"{num_inference_steps} steps do not fit between timestep {first} and 0 with distinct timesteps."
+        )
+    spaced = [round(first * (1 - i / num_inference_steps) ** power) for i in range(num_inference_steps)]
+    for i in range(num_inference_steps - 2, -1, -1):  # the low end may round to repeats
+        spaced[i] = max(spaced[i], spaced[i + 1] + 1)
+    return spaced
