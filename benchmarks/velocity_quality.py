@@ -13,17 +13,19 @@ Measured in one run on one machine:
    the first maps of each family). FD(train, held-out) is the distance of a perfect generator
    that reproduced its training data; it is not zero because of the finite sample. Its ratio is
    taken against the same reference sets.
-4. For each `--guidance_scale` (and a `--family_guidance_scale` setting, if given): `--num_per_family`
-   generated maps per family, conditioned on it. `--compare_without_prior_mean` repeats each setting
-   with `use_prior_mean=False` (the same noise draws), labelled `... no prior`.
+4. For each `--guidance_scale` (and a `--family_guidance_scale` setting, if given) and each
+   `--timestep_power`: `--num_per_family` generated maps per family, conditioned on it, once per
+   noise seed in `--seed`. `--compare_without_prior_mean` repeats each setting with
+   `use_prior_mean=False` (the same noise draws), labelled `... no prior`.
    Reported: FD(generated, held-out) over all families pooled, its ratio to the baseline
    (target <= 2), per-family FD, and the classifier's accuracy on each family's samples (did the
-   model draw the family it was asked for?).
+   model draw the family it was asked for?), each the mean over the noise seeds: one draw of 100
+   maps per family moves the pooled FD by tens of percent, more than most settings differ.
 5. Unconditional (`family=None`): 8 x `--num_per_family` maps, FD against the pooled held-out set
    and the predicted family mix.
 
     python benchmarks/velocity_quality.py --pipeline pipelines/openfwi-velocity-ddpm \
-        --num_per_family 250 --steps 25 --guidance_scale 1.0 1.5 2.0 --seed 0
+        --num_per_family 100 --seed 0 1 2 --timestep_power 1 1.5 --skip_unconditional
 """
 
 from __future__ import annotations
@@ -82,11 +84,26 @@ def parse_args(argv=None):
         "left out are unguided), labelled `per-family`.",
     )
     parser.add_argument(
+        "--timestep_power",
+        type=float,
+        nargs="+",
+        default=None,
+        help="One or more timestep spacings to compare, t_i = t_0 (1 - i/n)^power (default: the pipeline's "
+        "own `default_timestep_power`); every guidance setting is scored with each.",
+    )
+    parser.add_argument(
         "--compare_without_prior_mean",
         action="store_true",
         help="Also score every setting with `use_prior_mean=False` (the U-Net's own estimate at zero SNR).",
     )
-    parser.add_argument("--seed", type=int, default=0, help="Seed of the generation noise.")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="Seeds of the generation noise; with several, every setting is generated once per seed and its "
+        "FD is the mean over seeds (one draw of 100 maps per family moves the FD by tens of percent).",
+    )
     parser.add_argument(
         "--out", default="benchmarks/results", help="Folder for JSON, PNG and the cached classifier."
     )
@@ -160,7 +177,7 @@ def load_or_train_classifier(args) -> tuple[FamilyClassifier, dict]:
 
 
 def generate(
-    pipe, family, count, seed, steps, guidance_scale, batch_size, use_prior_mean=True
+    pipe, family, count, seed, steps, guidance_scale, batch_size, use_prior_mean=True, timestep_power=None
 ) -> tuple[np.ndarray, float]:
     """`count` maps (m/s) of one family (or None) from one seeded generator; returns (maps, s/sample)."""
     generator = torch.Generator().manual_seed(seed)
@@ -174,6 +191,7 @@ def generate(
             num_inference_steps=steps,
             guidance_scale=guidance_scale,
             use_prior_mean=use_prior_mean,
+            timestep_power=timestep_power,
         )
         chunks.append(out.velocities)
     return np.concatenate(chunks), (time.perf_counter() - start) / count
@@ -202,13 +220,25 @@ def main(args):
         pipe.scheduler = scheduler_from_name(pipe.scheduler.config, args.scheduler)
     args.steps = args.steps or pipe.config.default_num_inference_steps
     args.guidance_scale = args.guidance_scale or [pipe.config.default_guidance_scale]
-    settings = [(f"{scale:g}", scale) for scale in args.guidance_scale]
+    args.timestep_power = args.timestep_power or [pipe.config.default_timestep_power]
+    guidance = [(f"{scale:g}", scale) for scale in args.guidance_scale]
     if args.family_guidance_scale:
-        settings.append(("per-family", args.family_guidance_scale))
-    settings = [(label, scale, True) for label, scale in settings]
+        guidance.append(("per-family", args.family_guidance_scale))
+    # (label, guidance, timestep power, prior mean); the power is named only when several are compared
+    settings = [
+        (label if len(args.timestep_power) == 1 else f"{label} power {power:g}", scale, power, True)
+        for label, scale in guidance
+        for power in args.timestep_power
+    ]
     if args.compare_without_prior_mean:
-        settings += [(f"{label} no prior", scale, False) for label, scale, _ in settings]
-    print(f"sampler: {type(pipe.scheduler).__name__}, {args.steps} steps, {args.dtype} weights", flush=True)
+        settings += [(f"{label} no prior", scale, power, False) for label, scale, power, _ in settings]
+    for power in args.timestep_power:
+        pipe.spaced_timesteps(args.steps, power)  # a bad power fails here, not after the first setting
+    print(
+        f"sampler: {type(pipe.scheduler).__name__}, {args.steps} steps, timestep power "
+        f"{', '.join(f'{p:g}' for p in args.timestep_power)}, {args.dtype} weights",
+        flush=True,
+    )
     families = [name for name in pipe.families if name in VELOCITY_FAMILIES]
     if not pipe.is_conditional:
         print("pipeline is unconditional: only the family=None run applies")
@@ -259,35 +289,61 @@ def main(args):
     )
 
     results, grid_maps, grid_titles = [], [], []
-    for label, scale, use_prior_mean in settings if pipe.is_conditional else []:
-        generated, seconds = {}, []
-        for index, name in enumerate(families):
-            maps, per_sample = generate(
-                pipe, name, n, args.seed + 1000 * index, args.steps, scale, args.batch_size, use_prior_mean
-            )
-            generated[name], seconds = maps, seconds + [per_sample]
-        generated_all = np.concatenate([generated[name] for name in families])
+    for label, scale, power, use_prior_mean in settings if pipe.is_conditional else []:
+        draws, seconds = [], []  # one {family: maps} per noise seed
+        for seed in args.seed:
+            generated = {}
+            for index, name in enumerate(families):
+                generated[name], per_sample = generate(
+                    pipe,
+                    name,
+                    n,
+                    seed + 1000 * index,
+                    args.steps,
+                    scale,
+                    args.batch_size,
+                    use_prior_mean,
+                    power,
+                )
+                seconds.append(per_sample)
+            draws.append(generated)
+        pooled = [pooled_fd(np.concatenate([generated[name] for name in families])) for generated in draws]
+        per_family = [{name: fd(heldout[name], generated[name]) for name in families} for generated in draws]
+        accuracy = [accuracy_per_family(classifier, generated) for generated in draws]
         row = dict(
             guidance_scale=scale,
             guidance_label=label,
+            timestep_power=power,
+            timesteps=pipe.scheduler.timesteps.tolist(),
             use_prior_mean=use_prior_mean,
-            **pooled_fd(generated_all),
-            fd_per_family={name: fd(heldout[name], generated[name]) for name in families},
-            accuracy=accuracy_per_family(classifier, generated),
-            edges=velocity_map_statistics(generated_all),
+            seeds=list(args.seed),
+            fd=float(np.mean([p["fd"] for p in pooled])),
+            fd_per_seed=[p["fd"] for p in pooled],
+            fd_per_reference=np.mean([p["fd_per_reference"] for p in pooled], axis=0).tolist(),
+            fd_per_family={name: float(np.mean([f[name] for f in per_family])) for name in families},
+            accuracy={name: float(np.mean([a[name] for a in accuracy])) for name in families},
+            edges=velocity_map_statistics(np.concatenate([m for g in draws for m in g.values()])),
             seconds_per_sample=float(np.mean(seconds)),
         )
         add_ratios(row)
+        row["fd_ratio_per_seed"] = [value / baseline["fd"] for value in row["fd_per_seed"]]
         row["accuracy_mean"] = float(np.mean(list(row["accuracy"].values())))
         results.append(row)
+        per_seed = ""
+        if len(args.seed) > 1:
+            per_seed = "; per noise seed " + ", ".join(
+                f"{seed}: x{r:.2f}" for seed, r in zip(args.seed, row["fd_ratio_per_seed"], strict=True)
+            )
         print(
             f"guidance {label}: FD {row['fd']:.3f} (x{row['fd_ratio']:.2f} baseline; per reference set "
             + ", ".join(f"x{r:.2f}" for r in row["fd_ratio_per_reference"])
+            + per_seed
             + "), "
             f"family accuracy {row['accuracy_mean']:.3f}, sharp share {row['edges']['sharp_share']:.3f}, "
             f"{row['seconds_per_sample']:.3f} s/sample",
             flush=True,
         )
+        generated = draws[0]
         # Sample grid: four maps per family, titled with what the classifier thinks they are.
         maps = np.concatenate([generated[name][:4] for name in families])
         predicted = predict_families(classifier, maps)
@@ -307,7 +363,9 @@ def main(args):
     unconditional = None
     if not args.skip_unconditional:
         count = n * len(families or VELOCITY_FAMILIES)
-        maps, per_sample = generate(pipe, None, count, args.seed + 99_000, args.steps, 1.0, args.batch_size)
+        maps, per_sample = generate(
+            pipe, None, count, args.seed[0] + 99_000, args.steps, 1.0, args.batch_size
+        )
         predicted = predict_families(classifier, maps)
         unconditional = dict(
             **pooled_fd(maps),
@@ -347,7 +405,7 @@ def main(args):
         "synthetic layers); roughness: median horizontal one-cell change (m/s)."
     )
     print(
-        "| samples | guidance | FD vs held-out (mean) | FD / baseline (target <= 2) | family accuracy "
+        "| samples | setting (guidance, spacing) | FD vs held-out (mean) | FD / baseline (target <= 2) | family accuracy "
         "| sharp share | roughness | s/sample |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
