@@ -220,13 +220,14 @@ def main(args):
         pipe.scheduler = scheduler_from_name(pipe.scheduler.config, args.scheduler)
     args.steps = args.steps or pipe.config.default_num_inference_steps
     args.guidance_scale = args.guidance_scale or [pipe.config.default_guidance_scale]
-    args.timestep_power = args.timestep_power or [pipe.config.default_timestep_power]
+    # None: the pipeline's saved spacing, which a scheduler without custom timesteps (DDIM) ignores
+    args.timestep_power = args.timestep_power or [None]
     guidance = [(f"{scale:g}", scale) for scale in args.guidance_scale]
     if args.family_guidance_scale:
         guidance.append(("per-family", args.family_guidance_scale))
     # (label, guidance, timestep power, prior mean); the power is named only when several are compared
     settings = [
-        (label if len(args.timestep_power) == 1 else f"{label} power {power:g}", scale, power, True)
+        (label if power is None else f"{label} power {power:g}", scale, power, True)
         for label, scale in guidance
         for power in args.timestep_power
     ]
@@ -236,7 +237,8 @@ def main(args):
         pipe.spaced_timesteps(args.steps, power)  # a bad power fails here, not after the first setting
     print(
         f"sampler: {type(pipe.scheduler).__name__}, {args.steps} steps, timestep power "
-        f"{', '.join(f'{p:g}' for p in args.timestep_power)}, {args.dtype} weights",
+        f"{', '.join('saved default' if p is None else f'{p:g}' for p in args.timestep_power)}, "
+        f"{args.dtype} weights",
         flush=True,
     )
     families = [name for name in pipe.families if name in VELOCITY_FAMILIES]

@@ -15,6 +15,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from ..models.unet_velocity import VelocityUNet2DModel
 from ..processors import VelocityProcessor
 from ..schedulers.timestep_spacing import (
+    check_power,
     check_timesteps,
     power_timesteps,
     require_custom_timesteps,
@@ -166,6 +167,8 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             ValueError: for a power <= 0, or an explicit power other than 1.0 with a scheduler that
                 takes no custom timesteps (DDIM).
         """
+        if timestep_power is not None:
+            timestep_power = check_power(timestep_power)
         if not supports_custom_timesteps(self.scheduler):
             if timestep_power not in (None, 1.0):
                 require_custom_timesteps(self.scheduler)  # raises, naming the alternatives

@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import inspect
+import numbers
 from collections.abc import Sequence
 
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
+# Sigma schedules that make diffusers refuse (or ignore) a custom `timesteps` list.
+_SIGMA_SCHEDULE_FLAGS = (
+    "use_karras_sigmas",
+    "use_lu_lambdas",
+    "use_exponential_sigmas",
+    "use_beta_sigmas",
+    "use_flow_sigmas",
+)
+
 
 def supports_custom_timesteps(scheduler: SchedulerMixin) -> bool:
-    """Whether `scheduler.set_timesteps` takes a `timesteps=` list (DDPM, DPM-Solver++, Euler do; DDIM does not)."""
-    return "timesteps" in inspect.signature(scheduler.set_timesteps).parameters
+    """Whether `scheduler.set_timesteps` takes a `timesteps=` list: DDPM, DPM-Solver++ and Euler do,
+    unless a sigma schedule such as `use_karras_sigmas` is set; DDIM does not."""
+    if "timesteps" not in inspect.signature(scheduler.set_timesteps).parameters:
+        return False
+    return not any(scheduler.config.get(flag, False) for flag in _SIGMA_SCHEDULE_FLAGS)
+
+
+def check_power(power) -> float:
+    """`power` as a float, once it is a number > 0; else a `ValueError`."""
+    if not isinstance(power, numbers.Real) or isinstance(power, bool) or not power > 0:
+        raise ValueError(f"The timestep spacing power must be a number > 0, got {power!r}.")
+    return float(power)
 
 
 def require_custom_timesteps(scheduler: SchedulerMixin) -> None:
@@ -18,7 +38,8 @@ def require_custom_timesteps(scheduler: SchedulerMixin) -> None:
     if not supports_custom_timesteps(scheduler):
         raise ValueError(
             f"{type(scheduler).__name__} does not take custom timesteps; use the default spacing, or a "
-            "scheduler whose `set_timesteps` has a `timesteps` argument (DDPM, DPM-Solver++, Euler)."
+            "scheduler whose `set_timesteps` has a `timesteps` argument (DDPM, DPM-Solver++, Euler) and "
+            "no Karras, Lu, exponential, beta or flow sigma schedule."
         )
 
 
@@ -30,9 +51,15 @@ def check_timesteps(scheduler: SchedulerMixin, timesteps: Sequence[int]) -> list
             decreasing, or leaves `[0, num_train_timesteps)`.
     """
     require_custom_timesteps(scheduler)
-    values = list(timesteps)
-    if not values or not all(isinstance(t, int) and not isinstance(t, bool) for t in values):
+    values = timesteps.tolist() if hasattr(timesteps, "tolist") else list(timesteps)
+    # numpy and torch integers, and whole-number floats (Euler's own timesteps), are integers too
+    if not values or not all(
+        not isinstance(t, bool)
+        and (isinstance(t, numbers.Integral) or (isinstance(t, float) and t.is_integer()))
+        for t in values
+    ):
         raise ValueError(f"`timesteps` must be a non-empty list of integers, got {timesteps!r}.")
+    values = [int(t) for t in values]
     upper = scheduler.config.num_train_timesteps
     decreasing = all(later < earlier for earlier, later in zip(values, values[1:], strict=False))
     if not decreasing or not 0 <= values[-1] <= values[0] < upper:
@@ -48,9 +75,10 @@ def power_timesteps(scheduler: SchedulerMixin, num_inference_steps: int, power: 
 
     `t_0` is the first timestep of the scheduler's own spacing, so settings such as DPM-Solver++'s
     `lambda_min_clipped` still decide where sampling starts. `power = 1` spaces the steps evenly
-    in t like diffusers' `"linspace"`; a larger power spends more of them at low noise, where the
-    fine detail (here: sharp layer interfaces) is drawn. Rounding collisions at the low end are
-    pushed up one timestep at a time, so the list always decreases strictly and ends at t >= 0.
+    in t like DPM-Solver++'s `"linspace"` (but ending at about `t_0 / n`, where DDPM's own spacing
+    ends at 0); a larger power spends more of them at low noise, where the fine detail (here:
+    sharp layer interfaces) is drawn. Rounding collisions are pushed apart one timestep at a
+    time, so the list always decreases strictly from `t_0` and ends at t >= 0.
 
     Args:
         scheduler (`SchedulerMixin`): Any diffusers scheduler; its `set_timesteps` is called once.
@@ -63,8 +91,7 @@ def power_timesteps(scheduler: SchedulerMixin, num_inference_steps: int, power: 
     Raises:
         ValueError: for `power <= 0` or more steps than timesteps from `t_0` down to 0.
     """
-    if not isinstance(power, (int, float)) or isinstance(power, bool) or not power > 0:
-        raise ValueError(f"The timestep spacing power must be a number > 0, got {power!r}.")
+    power = check_power(power)
     scheduler.set_timesteps(num_inference_steps)
     first = int(scheduler.timesteps[0])
     if num_inference_steps > first + 1:
@@ -74,4 +101,7 @@ def power_timesteps(scheduler: SchedulerMixin, num_inference_steps: int, power: 
     spaced = [round(first * (1 - i / num_inference_steps) ** power) for i in range(num_inference_steps)]
     for i in range(num_inference_steps - 2, -1, -1):  # the low end may round to repeats
         spaced[i] = max(spaced[i], spaced[i + 1] + 1)
+    spaced[0] = first
+    for i in range(1, num_inference_steps):  # powers < 1 may round to repeats at the top
+        spaced[i] = min(spaced[i], spaced[i - 1] - 1)
     return spaced

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler
 
 from seismic_diffusers.schedulers.timestep_spacing import (
@@ -42,6 +44,15 @@ def test_rounding_repeats_are_pushed_apart(num_inference_steps):
         assert spaced == list(range(999, -1, -1))
 
 
+@pytest.mark.parametrize("num_inference_steps, power", [(1000, 0.9), (1000, 1.05), (500, 0.3), (15, 0.5)])
+def test_powers_below_one_never_start_above_the_schedulers_first_step(num_inference_steps, power):
+    scheduler = DDPMScheduler(timestep_spacing="trailing")
+    spaced = power_timesteps(scheduler, num_inference_steps, power)
+    assert spaced[0] == 999 and spaced[-1] >= 0 and len(spaced) == num_inference_steps
+    assert all(later < earlier for earlier, later in zip(spaced, spaced[1:], strict=False))
+    scheduler.set_timesteps(timesteps=spaced)  # diffusers accepts it
+
+
 def test_power_timesteps_run_through_the_scheduler():
     scheduler = shipped_like_dpm()
     spaced = power_timesteps(scheduler, 6, 2.0)
@@ -65,6 +76,18 @@ def test_which_schedulers_take_custom_timesteps():
     assert supports_custom_timesteps(shipped_like_dpm())
     assert supports_custom_timesteps(EulerDiscreteScheduler())
     assert not supports_custom_timesteps(DDIMScheduler())
+    # diffusers refuses `timesteps=` with these sigma schedules, though `set_timesteps` has the argument
+    for flag in ("use_karras_sigmas", "use_lu_lambdas", "use_exponential_sigmas", "use_beta_sigmas"):
+        assert not supports_custom_timesteps(DPMSolverMultistepScheduler(**{flag: True}))
+    assert not supports_custom_timesteps(EulerDiscreteScheduler(use_karras_sigmas=True))
+
+
+def test_check_timesteps_accepts_numpy_torch_and_whole_float_timesteps():
+    scheduler = DDPMScheduler()
+    assert check_timesteps(scheduler, np.array([999, 500, 0])) == [999, 500, 0]
+    assert check_timesteps(scheduler, torch.tensor([999, 500, 0])) == [999, 500, 0]
+    assert check_timesteps(scheduler, [999.0, 500.0, 0.0]) == [999, 500, 0]
+    assert all(type(t) is int for t in check_timesteps(scheduler, np.array([10, 5])))
 
 
 def test_check_timesteps_accepts_a_decreasing_list():
@@ -76,6 +99,7 @@ def test_check_timesteps_accepts_a_decreasing_list():
     [
         ([], "non-empty list of integers"),
         ([900, 500.5], "non-empty list of integers"),
+        ([900, True], "non-empty list of integers"),
         ([500, 500, 10], "decrease strictly within \\[0, 999\\]"),
         ([10, 500], "decrease strictly"),
         ([1000, 500], "decrease strictly"),

@@ -590,6 +590,20 @@ class TestVelocityPipelineTimesteps:
         with pytest.raises(ValueError, match="DDIMScheduler does not take custom timesteps.*DPM-Solver"):
             generate(ddim_pipeline, family="flatvel-a", **kwargs)
 
+    def test_bad_power_with_ddim_names_the_power(self, ddim_pipeline):
+        with pytest.raises(ValueError, match="power must be a number > 0"):
+            generate(ddim_pipeline, family="flatvel-a", timestep_power=-1.0)
+
+    def test_saved_power_is_ignored_by_a_karras_sigma_schedule(self, tiny_velocity_pipeline):
+        # diffusers refuses custom timesteps there; the saved default falls back to its own spacing
+        karras = DPMSolverMultistepScheduler.from_config(
+            tiny_velocity_pipeline.scheduler.config, use_karras_sigmas=True
+        )
+        pipe = with_scheduler(tiny_velocity_pipeline, karras, default_timestep_power=2.0)
+        assert pipe.spaced_timesteps(4) is None
+        with pytest.raises(ValueError, match="does not take custom timesteps.*Karras"):
+            pipe.spaced_timesteps(4, 2.0)
+
     @pytest.mark.parametrize(
         "kwargs, message",
         [
