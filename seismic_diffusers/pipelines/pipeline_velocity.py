@@ -98,15 +98,15 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 "`default_guidance_scale` must be >= 1.0, and 1.0 for an unconditional model; got "
                 f"{default_guidance_scale}."
             )
-        if not isinstance(default_timestep_power, (int, float)) or not default_timestep_power > 0:
-            raise ValueError(
-                f"`default_timestep_power` must be a number > 0, got {default_timestep_power!r}."
-            )
+        try:
+            default_timestep_power = check_power(default_timestep_power)
+        except ValueError as error:
+            raise ValueError(f"`default_timestep_power`: {error}") from None
         # Saved in model_index.json: the sampling settings this model was tuned for.
         self.register_to_config(
             default_num_inference_steps=default_num_inference_steps,
             default_guidance_scale=float(default_guidance_scale),
-            default_timestep_power=float(default_timestep_power),
+            default_timestep_power=default_timestep_power,
         )
 
     @property
