@@ -225,7 +225,7 @@ def main(args):
     guidance = [(f"{scale:g}", scale) for scale in args.guidance_scale]
     if args.family_guidance_scale:
         guidance.append(("per-family", args.family_guidance_scale))
-    # (label, guidance, timestep power, prior mean); the power is named only when several are compared
+    # (label, guidance, timestep power, prior mean); an explicit --timestep_power is named in the label
     settings = [
         (label if power is None else f"{label} power {power:g}", scale, power, True)
         for label, scale in guidance

@@ -112,10 +112,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
     @property
     def sampling_defaults(self) -> dict:
         """The `default_*` sampling settings, as keyword arguments for a new pipeline around the same model."""
-        return {
-            key: self.config[key]
-            for key in ("default_num_inference_steps", "default_guidance_scale", "default_timestep_power")
-        }
+        return {key: value for key, value in self.config.items() if key.startswith("default_")}
 
     @property
     def is_conditional(self) -> bool:
@@ -306,8 +303,9 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 the model card measured. A DDPM scheduler needs up to `num_train_timesteps` (1000).
             timesteps (`list[int]`, *optional*):
                 Custom timesteps, strictly decreasing, for schedulers whose `set_timesteps` takes a
-                `timesteps` argument (DDPM, DPM-Solver++, Euler; not DDIM). Overrides
-                `num_inference_steps` (which may then be left out) and `timestep_power`.
+                `timesteps` argument (DDPM, DPM-Solver++, Euler; not DDIM). They replace
+                `num_inference_steps` (leave it out, or pass their count) and `timestep_power`
+                (leave it out); anything else raises a `ValueError`.
             timestep_power (`float`, *optional*):
                 Spacing of the `num_inference_steps` timesteps, `t_i = t_0 (1 - i / n)^power`
                 ([`~schedulers.timestep_spacing.power_timesteps`]): 1.0 keeps the scheduler's own
