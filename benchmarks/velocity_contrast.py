@@ -109,9 +109,21 @@ def main(argv=None) -> dict:
     pipe.set_progress_bar_config(disable=True)
     results = {"machine": machine_info(), "args": vars(args), "families": {}}
 
-    columns = ("mean", "std_in_map", "min", "max", "interfaces", "sharp_share", "roughness")
-    print("| family | mean (m/s) | in-map std | min | max | interfaces | sharp share | roughness (m/s) |")
-    print("|---|---|---|---|---|---|---|---|")
+    columns = (
+        "mean",
+        "std_in_map",
+        "std_between_maps",
+        "min",
+        "max",
+        "interfaces",
+        "sharp_share",
+        "roughness",
+    )
+    print(
+        "| family | mean (m/s) | in-map std | std between maps | min | max | interfaces | sharp share | "
+        "roughness (m/s) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for index, family in enumerate(VELOCITY_FAMILIES):
         held = velocity_map_statistics(generate_velocity_models(family, args.num, args.heldout_seed))
         generated = pipe(
@@ -120,7 +132,7 @@ def main(argv=None) -> dict:
         gen = velocity_map_statistics(generated)
         results["families"][family] = {"held_out": held, "generated": gen}
         cells = " | ".join(
-            f"{held[k]:.0f} -> {gen[k]:.0f}" if k in columns[:4] else f"{held[k]:.2f} -> {gen[k]:.2f}"
+            f"{held[k]:.0f} -> {gen[k]:.0f}" if k in columns[:5] else f"{held[k]:.2f} -> {gen[k]:.2f}"
             for k in columns
         )
         print(f"| {family} | {cells} |", flush=True)

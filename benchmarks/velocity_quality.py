@@ -197,6 +197,13 @@ def generate(
     return np.concatenate(chunks), (time.perf_counter() - start) / count
 
 
+def spread_between_maps(draws: list[dict[str, np.ndarray]]) -> float:
+    """Standard deviation of the maps' mean velocities (m/s) within each family, averaged over families and draws."""
+    return float(
+        np.mean([velocity_map_statistics(maps)["std_between_maps"] for d in draws for maps in d.values()])
+    )
+
+
 def accuracy_per_family(classifier, maps_by_family: dict[str, np.ndarray]) -> dict[str, float]:
     return {
         name: float((predict_families(classifier, maps) == VELOCITY_FAMILIES.index(name)).mean())
@@ -280,6 +287,7 @@ def main(args):
         accuracy_heldout=accuracy_per_family(classifier, heldout),
         accuracy_train=accuracy_per_family(classifier, train),
         edges=velocity_map_statistics(train_all),
+        spread_between_maps=spread_between_maps([train]),
     )
     baseline["accuracy_heldout_mean"] = float(np.mean(list(baseline["accuracy_heldout"].values())))
     print(
@@ -325,6 +333,7 @@ def main(args):
             fd_per_family={name: float(np.mean([f[name] for f in per_family])) for name in families},
             accuracy={name: float(np.mean([a[name] for a in accuracy])) for name in families},
             edges=velocity_map_statistics(np.concatenate([m for g in draws for m in g.values()])),
+            spread_between_maps=spread_between_maps(draws),
             seconds_per_sample=float(np.mean(seconds)),
         )
         add_ratios(row)
@@ -342,7 +351,7 @@ def main(args):
             + per_seed
             + "), "
             f"family accuracy {row['accuracy_mean']:.3f}, sharp share {row['edges']['sharp_share']:.3f}, "
-            f"{row['seconds_per_sample']:.3f} s/sample",
+            f"spread between maps {row['spread_between_maps']:.0f} m/s, {row['seconds_per_sample']:.3f} s/sample",
             flush=True,
         )
         generated = draws[0]
@@ -404,28 +413,30 @@ def main(args):
     )
     print(
         "Sharp share: the share of vertical variation in one-cell jumps over 50 m/s (1.0 for the "
-        "synthetic layers); roughness: median horizontal one-cell change (m/s)."
+        "synthetic layers); roughness: median horizontal one-cell change (m/s); spread between maps: "
+        "standard deviation of the maps' mean velocities within each family, averaged over families (m/s)."
     )
     print(
         "| samples | setting (guidance, spacing) | FD vs held-out (mean) | FD / baseline (target <= 2) | family accuracy "
-        "| sharp share | roughness | s/sample |"
+        "| sharp share | roughness | spread between maps | s/sample |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(
         f"| synthetic train set (baseline) | - | {baseline['fd']:.3f} | 1.00 | "
         f"{np.mean(list(baseline['accuracy_train'].values())):.3f} | "
-        f"{baseline['edges']['sharp_share']:.2f} | {baseline['edges']['roughness']:.1f} | - |"
+        f"{baseline['edges']['sharp_share']:.2f} | {baseline['edges']['roughness']:.1f} | "
+        f"{baseline['spread_between_maps']:.0f} | - |"
     )
     for row in results:
         print(
             f"| generated, per family | {row['guidance_label']} | {row['fd']:.3f} | {row['fd_ratio']:.2f} | "
             f"{row['accuracy_mean']:.3f} | {row['edges']['sharp_share']:.2f} | {row['edges']['roughness']:.1f} | "
-            f"{row['seconds_per_sample']:.3f} |"
+            f"{row['spread_between_maps']:.0f} | {row['seconds_per_sample']:.3f} |"
         )
     if unconditional:
         print(
             f"| generated, family=None | 1 | {unconditional['fd']:.3f} | {unconditional['fd_ratio']:.2f} | - | "
-            f"- | - | {unconditional['seconds_per_sample']:.3f} |"
+            f"- | - | - | {unconditional['seconds_per_sample']:.3f} |"
         )
     if results:
         print()

@@ -342,6 +342,89 @@ def test_invalid_mean_profiles_raise(profiles, match):
         VelocityProcessor(mean_profiles=profiles)
 
 
+def test_fit_profile_prior_components_carry_the_profiles_covariance():
+    rng = np.random.default_rng(0)
+    # profiles = mean + a level shift (std 300 m/s) + a depth trend (std 100 m/s at the ends)
+    depth = np.linspace(-1.0, 1.0, 6)
+    level, trend = rng.standard_normal(4000) * 300.0, rng.standard_normal(4000) * 100.0
+    rows = 3000.0 + level[:, None] + trend[:, None] * depth
+    maps = [(np.repeat(row[:, None], 5, axis=1), i % 2) for i, row in enumerate(rows)]
+    means, components = VelocityProcessor.fit_profile_prior(maps, num_families=2, num_components=3)
+    assert np.asarray(components).shape == (3, 3, 6)
+    for label in (0, 1, 2):
+        fitted = np.asarray(components[label]).T @ np.asarray(
+            components[label]
+        )  # sum of scaled outer products
+        expected = np.cov(rows[label::2] if label < 2 else rows, rowvar=False)
+        np.testing.assert_allclose(fitted, expected, rtol=1e-4)  # components are rounded to 0.01 m/s
+        np.testing.assert_allclose(means[label], (rows[label::2] if label < 2 else rows).mean(0), atol=1e-3)
+    # the level shift dominates: the first component is flat, ~300 m/s per depth sample
+    np.testing.assert_allclose(np.abs(components[0][0]), 300.0, rtol=0.05)
+    assert VelocityProcessor.fit_mean_profiles(maps, num_families=2) == means
+    with pytest.raises(ValueError, match="num_components"):
+        VelocityProcessor.fit_profile_prior(maps, num_families=2, num_components=0)
+
+
+def test_fit_profile_prior_fallbacks_for_families_without_maps():
+    maps = [(np.full((4, 3), 2000.0 + 100.0 * k), 0) for k in range(3)]
+    pretrained = [[[5.0] * 4, [6.0] * 4, [7.0] * 4]] * 2  # three components, two are kept
+    means, components = VelocityProcessor.fit_profile_prior(
+        maps, 2, num_components=2, fallback=[None, [2500.0] * 4], fallback_components=[None, pretrained[1]]
+    )
+    assert means[1] == [2500.0] * 4 and components[1] == [[5.0] * 4, [6.0] * 4]
+    short = VelocityProcessor.fit_profile_prior(
+        maps, 2, num_components=2, fallback_components=[None, [[5.0] * 4]]
+    )
+    assert short[1][1] == [[5.0] * 4, [0.0] * 4]  # zero-padded
+    # without fallbacks a family without maps gets the null row (here: every map's)
+    means, components = VelocityProcessor.fit_profile_prior(maps, 2, num_components=2)
+    assert means[1] == means[2] and components[1] == components[2]
+
+
+def test_prior_sample_draws_profiles_with_the_saved_spread(tmp_path):
+    profiles = [[2000.0, 2500.0, 3000.0]] * 3
+    components = [[[200.0, 200.0, 200.0], [0.0, -50.0, 50.0]]] * 2 + [[[0.0] * 3, [0.0] * 3]]
+    processor = VelocityProcessor(families=["a", "b"], mean_profiles=profiles, profile_components=components)
+    assert processor.num_profile_components == 2 and VelocityProcessor().num_profile_components == 0
+    noise = torch.tensor([[1.0, 0.0], [0.0, 2.0], [5.0, 5.0]])
+    drawn = processor.denormalize(processor.prior_sample([0, 1, 2], (3, 4), noise))
+    assert drawn.shape == (3, 1, 3, 4)
+    torch.testing.assert_close(drawn[0, 0, :, 0], torch.tensor([2200.0, 2700.0, 3200.0]))
+    torch.testing.assert_close(drawn[1, 0, :, 3], torch.tensor([2000.0, 2400.0, 3100.0]))
+    torch.testing.assert_close(drawn[2, 0, :, 1], torch.tensor(profiles[2]))  # null row: no spread saved
+    # clamped to the velocity range
+    high = processor.denormalize(processor.prior_sample([0], (3, 4), torch.tensor([[20.0, 0.0]])))
+    torch.testing.assert_close(high[0, 0, :, 0], torch.tensor([4500.0] * 3))
+    with pytest.raises(ValueError, match=r"`noise` must have shape \(1, 2\)"):
+        processor.prior_sample([0], (3, 4), torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="3 depth samples but the maps have 70 rows"):
+        processor.prior_sample([0], (70, 70), torch.zeros(1, 2))
+    # without components it is the mean
+    plain = VelocityProcessor(families=["a", "b"], mean_profiles=profiles)
+    torch.testing.assert_close(
+        plain.prior_sample([1], (3, 4), torch.zeros(1, 0)), plain.prior_mean([1], (3, 4))
+    )
+    processor.save_pretrained(str(tmp_path))
+    assert VelocityProcessor.from_pretrained(str(tmp_path)).config.profile_components == components
+
+
+@pytest.mark.parametrize(
+    ("components", "match"),
+    [
+        ([[[1.0, 1.0]]] * 3, "need `mean_profiles`"),
+        ([[[1.0, 1.0]]] * 8, r"for each of the 9 class labels"),
+        ([[[1.0, 1.0]]] * 8 + [[[1.0]]], r"for each of the 9 class labels"),
+        ([[[1.0, 1.0]]] * 8 + [[[1.0, 1.0], [1.0, 1.0]]], r"same number"),
+        ([[]] * 9, r"same number \(>= 1\)"),
+        ([[[1.0, float("inf")]]] * 9, "must be finite"),
+    ],
+)
+def test_invalid_profile_components_raise(components, match):
+    profiles = None if match.startswith("need") else [[2000.0, 2100.0]] * 9
+    with pytest.raises(ValueError, match=match):
+        VelocityProcessor(mean_profiles=profiles, profile_components=components)
+
+
 def test_replace_applies_settings_the_original_was_loaded_without(tmp_path):
     VelocityProcessor(families=["flatvel-a"]).save_pretrained(str(tmp_path))
     config = json.loads((tmp_path / "processor_config.json").read_text())

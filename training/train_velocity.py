@@ -264,21 +264,23 @@ def build_dataset(
     return torch.utils.data.ConcatDataset(parts)
 
 
-def with_mean_profiles(processor: VelocityProcessor, dataset: torch.utils.data.Dataset) -> VelocityProcessor:
-    """The processor with `mean_profiles` fitted to the training maps (one pass over `dataset`).
+def with_profile_prior(processor: VelocityProcessor, dataset: torch.utils.data.Dataset) -> VelocityProcessor:
+    """The processor with `mean_profiles` and `profile_components` fitted to the training maps.
 
-    Families the data lacks keep the profile `processor` already had (fine-tuning a pretrained
-    pipeline on some families), else get the mean over all maps.
+    One pass over `dataset`. Families the data lacks keep what `processor` already had
+    (fine-tuning a pretrained pipeline on some families), else get the null row's, fitted to
+    every map.
     """
     previous = processor.config.mean_profiles
-    fallback = list(previous[:-1]) if previous is not None else None
-    items = (dataset[i] for i in tqdm(range(len(dataset)), desc="Mean velocity profiles", leave=False))
-    profiles = VelocityProcessor.fit_mean_profiles(
+    previous_components = processor.config.profile_components
+    items = (dataset[i] for i in tqdm(range(len(dataset)), desc="Velocity-depth profiles", leave=False))
+    profiles, components = VelocityProcessor.fit_profile_prior(
         ((item["velocity"][0].numpy(), int(item["label"])) for item in items),
         num_families=len(processor.families),
-        fallback=fallback,
+        fallback=list(previous[:-1]) if previous is not None else None,
+        fallback_components=list(previous_components[:-1]) if previous_components is not None else None,
     )
-    return processor.replace(mean_profiles=profiles)
+    return processor.replace(mean_profiles=profiles, profile_components=components)
 
 
 def build_unet(args: argparse.Namespace, num_families: int) -> VelocityUNet2DModel:
@@ -442,10 +444,18 @@ def main(args: argparse.Namespace) -> None:
         sampling = dict(pretrained.sampling_defaults)
         old_families = pretrained.processor.families
         vocabulary = list(dict.fromkeys(old_families + data_families))
-        profiles = pretrained.processor.config.mean_profiles
-        if profiles is not None:  # new families start from the null row; refitted on the data below
-            profiles = [*profiles[:-1], *[profiles[-1]] * (len(vocabulary) - len(old_families)), profiles[-1]]
-        processor = pretrained.processor.replace(families=vocabulary, mean_profiles=profiles)
+        # new families start from the null row's profile prior; refitted on the data below
+        added_rows = len(vocabulary) - len(old_families)
+        profiles, components = (
+            None if rows is None else [*rows[:-1], *[rows[-1]] * added_rows, rows[-1]]
+            for rows in (
+                pretrained.processor.config.mean_profiles,
+                pretrained.processor.config.profile_components,
+            )
+        )
+        processor = pretrained.processor.replace(
+            families=vocabulary, mean_profiles=profiles, profile_components=components
+        )
         args.unconditional = unet.config.num_class_embeds is None
         if not args.unconditional:
             extend_class_embedding(unet, old_families, vocabulary)
@@ -491,7 +501,7 @@ def main(args: argparse.Namespace) -> None:
     # 2. Data; re-seeded so batches and noise draws do not depend on how the model was made
     set_seed(args.seed)
     dataset = build_dataset(args, vocabulary, processor)
-    processor = with_mean_profiles(processor, dataset)
+    processor = with_profile_prior(processor, dataset)
     dataloader = torch.utils.data.DataLoader(
         dataset,
         batch_size=args.train_batch_size,

@@ -404,6 +404,8 @@ def velocity_map_statistics(maps_m_s: torch.Tensor | np.ndarray, jump_m_s: float
         `dict` of floats:
         - `"mean"`: mean velocity (m/s);
         - `"std_in_map"`: standard deviation within each map, averaged over maps (m/s);
+        - `"std_between_maps"`: standard deviation over maps of each map's mean velocity (m/s):
+          how much the overall velocity level varies from map to map;
         - `"min"`, `"max"`: median over maps of each map's extremes (m/s);
         - `"interfaces"`: one-cell vertical jumps over 100 m/s per column;
         - `"sharp_share"`: the share of all vertical variation carried by one-cell jumps over
@@ -417,6 +419,7 @@ def velocity_map_statistics(maps_m_s: torch.Tensor | np.ndarray, jump_m_s: float
     return {
         "mean": float(maps.mean()),
         "std_in_map": float(maps.std(axis=(1, 2)).mean()),
+        "std_between_maps": float(maps.mean(axis=(1, 2)).std()),
         "min": float(np.median(maps.min(axis=(1, 2)))),
         "max": float(np.median(maps.max(axis=(1, 2)))),
         "interfaces": float((vertical > 100).sum(axis=1).mean()),

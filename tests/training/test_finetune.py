@@ -91,6 +91,11 @@ def test_velocity_fine_tune_adds_a_family_and_keeps_frozen_parts(
     assert pipe.scheduler.config == bundled.scheduler.config
     for key in ("default_num_inference_steps", "default_guidance_scale"):
         assert pipe.config[key] == bundled.config[key]
+    # the profile prior: pretrained rows kept for families without data, the new family fitted
+    old_prior, new_prior = bundled.processor.config, pipe.processor.config
+    assert new_prior.profile_components[:8] == old_prior.profile_components[:8]
+    assert new_prior.mean_profiles[:8] == old_prior.mean_profiles[:8]
+    assert np.asarray(new_prior.profile_components).shape == (10, 8, 70)
 
     before, after = weights(BUNDLED_VELOCITY), weights(fine / "pipeline")
     frozen = [k for k in before if k.startswith(("conv_in.", "time_embedding.", "down_blocks."))]

@@ -98,6 +98,7 @@ def check_pipeline_folder(pipeline_dir: Path, families: list[str]) -> None:
     assert pipe.families == families
     # the training maps' mean velocity-depth profiles, one per family plus the null class
     assert np.asarray(pipe.processor.config.mean_profiles).shape == (len(families) + 1, 70)
+    assert np.asarray(pipe.processor.config.profile_components).shape == (len(families) + 1, 8, 70)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -260,11 +261,20 @@ def test_film_attention_and_min_snr_run(tmp_path):
     assert len(losses) == 2 and all(np.isfinite(losses))
 
 
-def test_with_mean_profiles_keeps_pretrained_rows_for_families_without_data():
+def test_with_profile_prior_keeps_pretrained_rows_for_families_without_data():
     module = load_script()
-    pretrained = module.VelocityProcessor(mean_profiles=[[2000.0 + 100.0 * i] * 70 for i in range(9)])
-    dataset = [{"velocity": torch.full((1, 70, 70), 3000.0), "label": 2}] * 3
-    profiles = np.asarray(module.with_mean_profiles(pretrained, dataset).config.mean_profiles)
-    np.testing.assert_allclose(profiles[2], 3000.0)  # refitted from the data
+    pretrained = module.VelocityProcessor(
+        mean_profiles=[[2000.0 + 100.0 * i] * 70 for i in range(9)],
+        profile_components=[[[float(i)] * 70] * 8 for i in range(9)],
+    )
+    dataset = [{"velocity": torch.full((1, 70, 70), 3000.0 + 100.0 * k), "label": 2} for k in range(3)]
+    fitted = module.with_profile_prior(pretrained, dataset).config
+    profiles, components = np.asarray(fitted.mean_profiles), np.asarray(fitted.profile_components)
+    np.testing.assert_allclose(profiles[2], 3100.0)  # refitted from the data
     np.testing.assert_allclose(profiles[0], 2000.0)  # no data: the pretrained row stays
-    np.testing.assert_allclose(profiles[-1], 3000.0)  # null row: the mean over this data
+    np.testing.assert_allclose(profiles[-1], 3100.0)  # null row: the mean over this data
+    # the data's spread: three levels 100 m/s apart (sample std 100) in the first component, nothing else
+    np.testing.assert_allclose(np.abs(components[2, 0]), 100.0, atol=0.01)
+    np.testing.assert_allclose(components[2, 1:], 0.0, atol=0.01)
+    np.testing.assert_allclose(components[0], 0.0)  # no data: the pretrained components stay
+    np.testing.assert_allclose(components[1], 1.0)

@@ -440,11 +440,11 @@ def test_shipped_pipeline_generates_physical_velocities():
     assert velocities.min() >= lo and velocities.max() <= hi
 
 
-def _profiled_pipeline(tiny_velocity_pipeline, scheduler=None):
+def _profiled_pipeline(tiny_velocity_pipeline, scheduler=None, components=None):
     """The tiny pipeline with a processor holding distinct, known depth profiles per class."""
     depth = np.linspace(0.0, 1.0, 70)
     profiles = [list(1600.0 + 2800.0 * depth**0.5 * (1 + i) / 9) for i in range(len(VELOCITY_FAMILIES) + 1)]
-    processor = VelocityProcessor(mean_profiles=profiles)
+    processor = VelocityProcessor(mean_profiles=profiles, profile_components=components)
     pipe = VelocityGenerationPipeline(
         unet=tiny_velocity_pipeline.unet,
         scheduler=scheduler or tiny_velocity_pipeline.scheduler,
@@ -489,6 +489,40 @@ def test_zero_snr_step_returns_each_family_mean_map(tiny_velocity_pipeline, guid
     assert np.abs(raw.velocities - out.velocities).max() > 100.0
 
 
+def test_zero_snr_step_draws_each_map_from_the_profile_prior(tiny_velocity_pipeline):
+    # A level shift (150 m/s per unit draw) and a depth tilt, the same for every class.
+    depth = np.linspace(-1.0, 1.0, 70)
+    components = [[[150.0] * 70, list(80.0 * depth)]] * (len(VELOCITY_FAMILIES) + 1)
+    scheduler = DDIMScheduler.from_config(
+        tiny_velocity_pipeline.scheduler.config, clip_sample=False, timestep_spacing="trailing"
+    )
+    pipe, profiles = _profiled_pipeline(tiny_velocity_pipeline, scheduler, components)
+    families = ["flatvel-a", "curvefault-b", None, "flatvel-a"]
+    out = generate(pipe, batch_size=4, family=families, num_inference_steps=1).velocities
+    # the draws come from the pipeline's generator, right after the starting noise
+    generator = torch.Generator().manual_seed(0)
+    torch.randn((4, 1, 70, 70), generator=generator)
+    draws = torch.randn((4, 2), generator=generator).numpy()
+    for row, label, z in zip(out, pipe.processor.family_labels(families, 4), draws, strict=True):
+        expected = np.clip(profiles[label] + z[0] * 150.0 + z[1] * 80.0 * depth, 1500.0, 4500.0)
+        np.testing.assert_allclose(row, np.repeat(expected[:, None], 70, axis=1), atol=10.0)
+    # same family, other draws: other levels
+    assert abs(out[0].mean() - out[3].mean()) > 10.0
+    np.testing.assert_array_equal(
+        out, generate(pipe, batch_size=4, family=families, num_inference_steps=1).velocities
+    )
+    mean_only = generate(pipe, batch_size=4, family=families, num_inference_steps=1, sample_from_prior=False)
+    for row, label in zip(mean_only.velocities, pipe.processor.family_labels(families, 4), strict=True):
+        np.testing.assert_allclose(row, np.repeat(profiles[label][:, None], 70, axis=1), atol=10.0)
+    # one generator per sample: the draws follow each sample's own generator
+    generators = [torch.Generator().manual_seed(s) for s in (5, 6)]
+    pair = pipe(2, family="flatvel-a", generator=generators, num_inference_steps=1).velocities
+    alone = pipe(
+        1, family="flatvel-a", generator=torch.Generator().manual_seed(6), num_inference_steps=1
+    ).velocities
+    np.testing.assert_allclose(pair[1], alone[0], atol=1e-3)
+
+
 def test_prior_mean_replaces_only_the_low_snr_steps_and_skips_their_unet_calls(tiny_velocity_pipeline):
     pipe, _ = _profiled_pipeline(tiny_velocity_pipeline)
     pipe.scheduler.set_timesteps(5)
@@ -524,6 +558,34 @@ def test_shipped_pipeline_holds_mean_profiles_of_its_families():
     sample = generate_velocity_models("curvefault-a", 200, seed=0).mean(axis=(0, 2))
     assert np.abs(profiles[processor.families.index("curvefault-a")] - sample).max() < 100.0
     assert profiles[:, -1].min() > profiles[:, 0].max() - 500.0  # velocity grows with depth on average
+    # the profile prior's spread: the first component is the map's overall level (data: ~550 m/s)
+    components = np.asarray(processor.config.profile_components)
+    assert components.shape == (len(processor.families) + 1, 8, 70)
+    level = np.abs(components[:, 0].mean(axis=1))
+    assert level.min() > 400.0 and level.max() < 700.0
+
+
+def test_shipped_pipeline_maps_vary_in_overall_velocity_like_the_data():
+    if not (SHIPPED_PIPELINE / "model_index.json").is_file():
+        pytest.skip(f"{SHIPPED_PIPELINE} has not been trained and saved yet")
+    from seismic_diffusers.data import generate_velocity_models
+
+    pipe = VelocityGenerationPipeline.from_pretrained(str(SHIPPED_PIPELINE))
+    pipe.set_progress_bar_config(disable=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        # the saved defaults (15 steps), as a user calls it
+        drawn = pipe(12, family="curvevel-a", generator=torch.Generator().manual_seed(0)).velocities
+        mean_only = pipe(
+            12, family="curvevel-a", generator=torch.Generator().manual_seed(0), sample_from_prior=False
+        ).velocities
+    finally:
+        torch.set_num_threads(threads)
+    data = generate_velocity_models("curvevel-a", 500, seed=0).mean(axis=(1, 2)).std()  # ~600 m/s
+    spread, collapsed = drawn.mean(axis=(1, 2)).std(), mean_only.mean(axis=(1, 2)).std()
+    assert spread > 0.5 * data > collapsed, (spread, collapsed, data)
+    assert drawn.min() >= 1500.0 and drawn.max() <= 4500.0
 
 
 class TestVelocityPipelineTimesteps:
