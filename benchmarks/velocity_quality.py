@@ -287,7 +287,7 @@ def main(args):
         accuracy_heldout=accuracy_per_family(classifier, heldout),
         accuracy_train=accuracy_per_family(classifier, train),
         edges=velocity_map_statistics(train_all),
-        spread_between_maps=spread_between_maps([train]),
+        spread_between_maps=spread_between_maps([{name: train[name] for name in pooled}]),
     )
     baseline["accuracy_heldout_mean"] = float(np.mean(list(baseline["accuracy_heldout"].values())))
     print(

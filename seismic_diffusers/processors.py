@@ -45,7 +45,9 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
             profiles with the data's first two moments in those directions. Needs
             `mean_profiles`. With it the pipeline's zero-SNR step draws each map's estimate from
             this distribution instead of taking the mean ([`~VelocityProcessor.prior_sample`]), so
-            the maps' overall velocity and depth trend vary as much as the training maps' do.
+            the maps' overall velocity varies from map to map about as much as the training maps'
+            does (the draws are clamped to `[v_min, v_max]`; a Gaussian is only the first two
+            moments of the bounded data).
             Written by `training/train_velocity.py` ([`~VelocityProcessor.fit_profile_prior`]).
     """
 
@@ -285,7 +287,7 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
             `list[list[float]]`: `num_families + 1` profiles of length `H` in m/s; the last is the
             null row, the mean over every map.
         """
-        return VelocityProcessor.fit_profile_prior(maps, num_families, num_components=1, fallback=fallback)[0]
+        return VelocityProcessor.fit_profile_prior(maps, num_families, num_components=0, fallback=fallback)[0]
 
     @staticmethod
     def fit_profile_prior(
@@ -308,14 +310,16 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
                 m/s, each with its family label, or `None` (or a negative label) for unlabelled maps.
             num_families (`int`): Size of the family vocabulary; labels run from 0 to
                 `num_families - 1`.
-            num_components (`int`, *optional*, defaults to 8): Components kept per label (at most `H`).
+            num_components (`int`, *optional*, defaults to 8): Components kept per label (cut to
+                `H`); 0 fits the means only (cheaper: no covariances) and returns empty components.
             fallback (`Sequence[Sequence[float] | None]`, *optional*): One mean profile per family,
                 used for families without maps (for example a pretrained processor's profiles when
                 fine-tuning on some families only); `None` entries, or no `fallback`, give those
                 families the null row.
             fallback_components (`Sequence[Sequence[Sequence[float]] | None]`, *optional*): The
-                same for the components (cut or zero-padded to `num_components`); families without
-                maps or fallback get the null row's components.
+                same for the components (cut or zero-padded to `num_components`). A family without
+                maps that has a `fallback` mean but no fallback components gets zero components (its
+                mean only, as before components existed); one with neither gets the null row's.
 
         Returns:
             `tuple`: `mean_profiles` (`num_families + 1` rows of length `H`, m/s) and
@@ -325,10 +329,11 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
 
         Raises:
             ValueError: if `maps` is empty, the maps differ in height, a label is not a family, or
-            `num_components < 1`.
+            `num_components < 0`.
         """
-        if int(num_components) < 1:
-            raise ValueError(f"`num_components` must be >= 1, got {num_components}.")
+        if int(num_components) < 0:
+            raise ValueError(f"`num_components` must be >= 0, got {num_components}.")
+        with_spread = int(num_components) > 0
         moments = {}  # label -> [count, sum, sum of outer products]; -1 pools every map
         for velocity, label in maps:
             profile = np.asarray(velocity, dtype=np.float64).mean(axis=-1)
@@ -345,7 +350,8 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
                 entry = moments.setdefault(key, [0, np.zeros_like(profile), np.zeros((len(profile),) * 2)])
                 entry[0] += 1
                 entry[1] += profile
-                entry[2] += np.outer(profile, profile)
+                if with_spread:
+                    entry[2] += np.outer(profile, profile)
         if not moments:
             raise ValueError("No maps to fit mean profiles to.")
         height = len(moments[-1][1])
@@ -354,6 +360,8 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
         def fitted(key):
             count, total, outer = moments[key]
             mean = total / count
+            if not with_spread:
+                return mean, np.zeros((0, height))
             covariance = (outer - count * np.outer(mean, mean)) / max(count - 1, 1)
             values, vectors = np.linalg.eigh(covariance)  # ascending
             scaled = vectors[:, ::-1][:, :k] * np.sqrt(np.clip(values[::-1][:k], 0.0, None))
@@ -374,18 +382,20 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
         for i in range(num_families):
             if i in moments:
                 mean, spread = fitted(i)
-            else:
+            elif fallback_components[i] is not None:
                 mean = np.asarray(fallback[i]) if fallback[i] is not None else null_mean
-                spread = (
-                    cut(fallback_components[i]) if fallback_components[i] is not None else null_components
-                )
+                spread = cut(fallback_components[i])
+            elif fallback[i] is not None:  # a pretrained mean without spread: keep it a mean
+                mean, spread = np.asarray(fallback[i]), np.zeros((k, height))
+            else:
+                mean, spread = null_mean, null_components
             means.append(mean)
             components.append(spread)
         means.append(null_mean)
         components.append(null_components)
         return (
             [[round(float(v), 3) for v in row] for row in means],
-            [[[round(float(v), 2) for v in row] for row in spread] for spread in components],
+            [[[round(float(v), 2) + 0.0 for v in row] for row in spread] for spread in components],  # no -0.0
         )
 
     def to_pil(self, velocity: np.ndarray, cmap: str = "viridis") -> list:

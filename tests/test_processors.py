@@ -362,7 +362,7 @@ def test_fit_profile_prior_components_carry_the_profiles_covariance():
     np.testing.assert_allclose(np.abs(components[0][0]), 300.0, rtol=0.05)
     assert VelocityProcessor.fit_mean_profiles(maps, num_families=2) == means
     with pytest.raises(ValueError, match="num_components"):
-        VelocityProcessor.fit_profile_prior(maps, num_families=2, num_components=0)
+        VelocityProcessor.fit_profile_prior(maps, num_families=2, num_components=-1)
 
 
 def test_fit_profile_prior_fallbacks_for_families_without_maps():
@@ -379,6 +379,15 @@ def test_fit_profile_prior_fallbacks_for_families_without_maps():
     # without fallbacks a family without maps gets the null row (here: every map's)
     means, components = VelocityProcessor.fit_profile_prior(maps, 2, num_components=2)
     assert means[1] == means[2] and components[1] == components[2]
+    # a pretrained mean without components (a pipeline saved before them) stays a mean: zero spread
+    means, components = VelocityProcessor.fit_profile_prior(
+        maps, 2, num_components=2, fallback=[None, [2500.0] * 4]
+    )
+    assert means[1] == [2500.0] * 4 and components[1] == [[0.0] * 4, [0.0] * 4]
+    assert components[0] != components[1]  # the family with maps has its own spread
+    # num_components=0: means only
+    means_only, empty = VelocityProcessor.fit_profile_prior(maps, 2, num_components=0)
+    assert means_only == VelocityProcessor.fit_mean_profiles(maps, 2) and empty == [[], [], []]
 
 
 def test_prior_sample_draws_profiles_with_the_saved_spread(tmp_path):

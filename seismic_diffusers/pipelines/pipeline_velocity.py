@@ -329,9 +329,10 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 of an epsilon-prediction model can push whole maps to `v_min` or `v_max`.
             use_prior_mean (`bool`, *optional*, defaults to `True`):
                 At steps with a signal-to-noise ratio below 1e-3 (the first step of the default
-                schedule), use each sample's family mean map, saved in the processor, as the
-                clean-map estimate instead of the U-Net's, which is noise there (see
-                [`~VelocityGenerationPipeline.uses_prior_mean`]). No effect on pipelines saved
+                schedule), take each sample's clean-map estimate from its family's prior, saved in
+                the processor, instead of the U-Net's, which is noise there (see
+                [`~VelocityGenerationPipeline.uses_prior_mean`]): a draw from the family's profile
+                distribution (`sample_from_prior`), or its mean map. No effect on pipelines saved
                 without `mean_profiles`.
             sample_from_prior (`bool`, *optional*, defaults to `True`):
                 With `use_prior_mean`, draw each sample's estimate at those steps from its family's
@@ -400,7 +401,8 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             else {}
         )
         prior_estimate = None  # the zero-SNR steps' clean-map estimate
-        if use_prior_mean:
+        # only when a step uses it: the draws below take numbers from `generator`
+        if use_prior_mean and any(self.uses_prior_mean(t) for t in self.scheduler.timesteps):
             labels_for_prior = labels if self.is_conditional else [self.processor.null_label] * batch_size
             num_components = self.processor.num_profile_components
             if sample_from_prior and num_components:

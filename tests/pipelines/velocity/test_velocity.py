@@ -523,6 +523,24 @@ def test_zero_snr_step_draws_each_map_from_the_profile_prior(tiny_velocity_pipel
     np.testing.assert_allclose(pair[1], alone[0], atol=1e-3)
 
 
+def test_profile_draws_leave_the_generator_alone_when_no_step_uses_the_prior(tiny_velocity_pipeline):
+    # A stochastic sampler takes every step's noise from the generator: a draw nobody uses would shift it.
+    scheduler = DPMSolverMultistepScheduler.from_config(
+        tiny_velocity_pipeline.scheduler.config, algorithm_type="sde-dpmsolver++"
+    )
+    pipe, _ = _profiled_pipeline(tiny_velocity_pipeline, scheduler, [[[100.0] * 70]] * 9)
+    late = [500, 200, 50]  # all far above the prior's SNR
+    assert not any(pipe.uses_prior_mean(t) for t in late)
+    runs = [
+        generate(
+            pipe, batch_size=2, family="flatvel-a", timesteps=late, num_inference_steps=None, **flags
+        ).velocities
+        for flags in ({}, {"sample_from_prior": False}, {"use_prior_mean": False})
+    ]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_array_equal(runs[0], runs[2])
+
+
 def test_prior_mean_replaces_only_the_low_snr_steps_and_skips_their_unet_calls(tiny_velocity_pipeline):
     pipe, _ = _profiled_pipeline(tiny_velocity_pipeline)
     pipe.scheduler.set_timesteps(5)
