@@ -254,15 +254,10 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
             `torch.Tensor` of shape `(len(labels), 1, height, width)`, float32, on `noise`'s
             device, in the model's normalised units; `None` if no `mean_profiles` were saved.
         """
-        if self.config.mean_profiles is None or self.config.profile_components is None:
-            mean_map = self.prior_mean(labels, shape)  # also checks the height
+        mean_map = self.prior_mean(labels, shape)  # also checks the height
+        if mean_map is None or self.config.profile_components is None:
             return None if mean_map is None else mean_map.to(noise.device)
         height, width = shape
-        if len(self.config.mean_profiles[0]) != height:
-            raise ValueError(
-                f"`mean_profiles` have {len(self.config.mean_profiles[0])} depth samples but the maps have "
-                f"{height} rows."
-            )
         expected = (len(labels), self.num_profile_components)
         if tuple(noise.shape) != expected:
             raise ValueError(f"`noise` must have shape {expected}, got {tuple(noise.shape)}.")

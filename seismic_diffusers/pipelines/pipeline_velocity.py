@@ -407,7 +407,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             num_components = self.processor.num_profile_components
             if sample_from_prior and num_components:
                 draws = randn_tensor((batch_size, num_components), generator=generator, device=device)
-                prior_estimate = self.processor.prior_sample(labels_for_prior, (height, width), draws.float())
+                prior_estimate = self.processor.prior_sample(labels_for_prior, (height, width), draws)
             else:
                 prior_estimate = self.processor.prior_mean(labels_for_prior, (height, width))
             prior_estimate = None if prior_estimate is None else prior_estimate.to(device)
