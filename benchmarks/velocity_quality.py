@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -81,7 +82,7 @@ def parse_args(argv=None):
         default=None,
         metavar="FAMILY=SCALE",
         help="Also score one per-family setting (`pipe(..., guidance_scale={family: scale})`; families "
-        "left out are unguided), labelled `per-family`.",
+        "left out are unguided), labelled by its guided families, e.g. `curvefault-a 1.5`.",
     )
     parser.add_argument(
         "--timestep_power",
@@ -229,9 +230,9 @@ def main(args):
     args.guidance_scale = args.guidance_scale or [pipe.config.default_guidance_scale]
     # None: the pipeline's saved spacing, which a scheduler without custom timesteps (DDIM) ignores
     args.timestep_power = args.timestep_power or [None]
-    guidance = [(f"{scale:g}", scale) for scale in args.guidance_scale]
+    guidance = [(pipe.describe_guidance(scale), scale) for scale in args.guidance_scale]
     if args.family_guidance_scale:
-        guidance.append(("per-family", args.family_guidance_scale))
+        guidance.append((pipe.describe_guidance(args.family_guidance_scale), args.family_guidance_scale))
     # (label, guidance, timestep power, prior mean); an explicit --timestep_power is named in the label
     settings = [
         (label if power is None else f"{label} power {power:g}", scale, power, True)
@@ -364,7 +365,8 @@ def main(args):
             else families[i // 4]
             for i, p in enumerate(predicted)
         ]
-        path = os.path.join(args.out, f"velocity_quality_samples_gs{label.replace(' ', '_')}.png")
+        filename_label = re.sub(r"[^\w.-]+", "_", label)
+        path = os.path.join(args.out, f"velocity_quality_samples_gs{filename_label}.png")
         plot_velocity_grid(
             maps, path, titles=titles, ncols=8, suptitle=f"generated, guidance {label}, {args.steps} steps"
         )

@@ -3,7 +3,8 @@
 Rows measured one after another in one process on the same machine:
 
 (a) ours: `VelocityGenerationPipeline` at its saved defaults (`pipe.config.default_*`: for the
-    shipped, guidance-distilled pipeline SDE-DPM-Solver++, 15 steps, guidance 1.0).
+    shipped, guidance-distilled pipeline SDE-DPM-Solver++, 15 steps, guidance 1.5 for
+    curvefault-a only), on a batch that cycles through the pipeline's families.
 (b) peer: stock `diffusers.DDPMPipeline`, 1000 DDPM steps, with a stock `UNet2DModel` of the same
     architecture (no class embedding, `sample_size=72`, the padded size our UNet runs at) and the
     shipped weights copied in where the shapes match. Timing only: its samples are not meaningful.
@@ -162,11 +163,19 @@ def main(args):
     def time_ours(name, pipeline, comment, steps=args.num_inference_steps):
         steps = steps or pipeline.config.default_num_inference_steps
         guidance = pipeline.config.default_guidance_scale
-        family = pipeline.families[0] if pipeline.is_conditional else None
-        # Steps that take the family's mean map (`use_prior_mean`, the first one) call no U-Net.
+        # the families in turn, so that a per-family guidance default costs what it costs on average
+        family = (
+            [pipeline.families[i % len(pipeline.families)] for i in range(batch)]
+            if pipeline.families
+            else None
+        )
+        # Steps that take the family's prior (`use_prior_mean`, the first one) call no U-Net.
         pipeline.scheduler.set_timesteps(steps)
         unet_steps = sum(not pipeline.uses_prior_mean(t) for t in pipeline.scheduler.timesteps)
-        calls = unet_steps * (2 if guidance > 1 and family else 1)
+        # guided samples get a second, unconditional evaluation
+        labels = pipeline.processor.family_labels(family, batch) if family else []
+        guided = sum(weight > 1.0 for weight in pipeline.processor.guidance_scales(guidance, labels))
+        calls = f"{unet_steps} U-Net calls" + (f" on {batch} + {guided} maps" if guided else "")
 
         def ours(n):
             generator = torch.Generator().manual_seed(args.seed)
@@ -175,7 +184,8 @@ def main(args):
         add_row(
             name,
             pipeline.unet,
-            f"{type(pipeline.scheduler).__name__}, {steps} steps, guidance {guidance:g} ({calls} U-Net calls), 70x70",
+            f"{type(pipeline.scheduler).__name__}, {steps} steps, guidance "
+            f"{pipeline.describe_guidance(guidance)} ({calls}), 70x70",
             time_call(lambda: ours(steps), lambda: ours(2)),
             comment=comment,
         )

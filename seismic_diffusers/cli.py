@@ -72,9 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     velocity.add_argument("--out", required=True, help="Output folder (created; existing files replaced).")
     velocity.add_argument(
         "--guidance-scale",
-        type=float,
+        nargs="+",
         default=None,
-        help="Classifier-free guidance; 1.0 = off (default: the pipeline's own).",
+        metavar="SCALE | FAMILY=SCALE",
+        help="Classifier-free guidance: one scale for every family (1.0 = off), or FAMILY=SCALE pairs "
+        "(families left out are unguided). Default: the pipeline's own.",
     )
     velocity.add_argument(
         "--timestep-power",
@@ -307,6 +309,26 @@ def _write_atomically(out: Path, writers: dict) -> None:
 # commands
 
 
+def _guidance_argument(values: list[str]) -> float | dict[str, float]:
+    """`--guidance-scale` as the pipeline takes it: one number, or `{family: scale}` from FAMILY=SCALE pairs."""
+    from .utils.arguments import family_scale
+
+    if len(values) == 1 and "=" not in values[0]:
+        try:
+            scale = float(values[0])
+        except ValueError:
+            raise UsageError(
+                f"--guidance-scale takes a number or FAMILY=SCALE pairs, got {values[0]!r}."
+            ) from None
+        if not scale >= 1.0:
+            raise UsageError(f"--guidance-scale must be >= 1.0 (1.0 disables guidance), got {scale}.")
+        return scale
+    try:
+        return dict(family_scale(value) for value in values)
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"--guidance-scale {error}.") from None
+
+
 def _generate_velocity(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -318,10 +340,8 @@ def _generate_velocity(args: argparse.Namespace) -> int:
     for flag, value in (("--num", args.num), ("--steps", args.steps), ("--batch-size", args.batch_size)):
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be an integer >= 1, got {value}.")
-    if args.guidance_scale is not None and args.guidance_scale < 1.0:
-        raise UsageError(
-            f"--guidance-scale must be >= 1.0 (1.0 disables guidance), got {args.guidance_scale}."
-        )
+    if args.guidance_scale is not None:
+        args.guidance_scale = _guidance_argument(args.guidance_scale)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda was requested but no CUDA device is available; use --device cpu.")
@@ -412,7 +432,8 @@ def _generate_velocity(args: argparse.Namespace) -> int:
         "seismic_diffusers_version": __version__,
     }
     shown = min(args.num, MAX_PLOTTED)
-    guidance = f", guidance {args.guidance_scale:g}" if args.guidance_scale > 1 else ""
+    guidance = pipe.describe_guidance(args.guidance_scale)
+    guidance = f", guidance {guidance}" if guidance != "1" else ""
     suptitle = f"{Path(args.pipeline).name}: {args.steps} steps{guidance}, {scheduler_name}, seed {args.seed}"
     if shown < args.num:
         suptitle += f" (first {shown} of {args.num})"
@@ -625,7 +646,7 @@ def _info(args: argparse.Namespace) -> int:
     print(f"scheduler:   {type(scheduler).__name__} ({extra})")
     print(
         f"sampling:    {pipe.config.default_num_inference_steps} steps, "
-        f"guidance {pipe.config.default_guidance_scale:g}, "
+        f"guidance {pipe.describe_guidance(pipe.config.default_guidance_scale)}, "
         f"timestep spacing power {pipe.config.default_timestep_power:g} (defaults)"
     )
     print(f"unet:        {type(unet).__name__}, {params:,} parameters, sample_size={size}")

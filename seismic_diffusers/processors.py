@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from numbers import Real
 
 import numpy as np
 import torch
@@ -165,6 +166,29 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
             labels.append(known[key])
         return labels
 
+    def family_guidance(self, guidance_scale: Mapping[str, float]) -> dict[str, float]:
+        """A per-family guidance mapping, checked, with canonical family names and float weights.
+
+        Raises:
+            ValueError: for a weight below 1.0, a name outside `families`, or a family named twice.
+        """
+        given = {}
+        for name, weight in guidance_scale.items():
+            key = self.canonical_family(name)
+            if key not in self.config.families:
+                raise ValueError(
+                    f"Unknown family {name!r} in `guidance_scale`. Valid families: "
+                    f"{', '.join(self.config.families)}."
+                )
+            if key in given:
+                raise ValueError(f"`guidance_scale` names family {key!r} twice.")
+            if isinstance(weight, bool) or not isinstance(weight, Real) or not weight >= 1.0:
+                raise ValueError(
+                    f"`guidance_scale` must be >= 1.0 (1.0 disables guidance), got {weight!r} for {key!r}."
+                )
+            given[key] = float(weight)
+        return given
+
     def guidance_scales(
         self, guidance_scale: float | Mapping[str, float], labels: Sequence[int]
     ) -> list[float]:
@@ -183,24 +207,14 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
             ValueError: for a weight below 1.0, a name outside `families`, or a family named twice.
         """
         if isinstance(guidance_scale, Mapping):
-            given = {}
-            for name, weight in guidance_scale.items():
-                key = self.canonical_family(name)
-                if key not in self.config.families:
-                    raise ValueError(
-                        f"Unknown family {name!r} in `guidance_scale`. Valid families: "
-                        f"{', '.join(self.config.families)}."
-                    )
-                if key in given:
-                    raise ValueError(f"`guidance_scale` names family {key!r} twice.")
-                given[key] = float(weight)
+            given = self.family_guidance(guidance_scale)
             weights = [given.get(name, 1.0) for name in self.config.families]
-        else:
-            weights = [float(guidance_scale)] * len(self.config.families)
-        if min(weights) < 1.0:
+        elif not guidance_scale >= 1.0:
             raise ValueError(
                 f"`guidance_scale` must be >= 1.0 (1.0 disables guidance), got {guidance_scale}."
             )
+        else:
+            weights = [float(guidance_scale)] * len(self.config.families)
         return [1.0 if label == self.null_label else weights[label] for label in labels]
 
     def prior_mean(self, labels: Sequence[int], shape: tuple[int, int]) -> torch.Tensor | None:

@@ -129,6 +129,14 @@ def test_unknown_family_exits_2_naming_valid_families(tiny_velocity_pipeline_dir
         (("--num", "0"), "--num must be an integer >= 1"),
         (("--batch-size", "0"), "--batch-size must be an integer >= 1"),
         (("--guidance-scale", "0.5"), "--guidance-scale must be >= 1.0"),
+        (("--guidance-scale", "nan"), "--guidance-scale must be >= 1.0"),
+        (("--guidance-scale", "strong"), "--guidance-scale takes a number or FAMILY=SCALE pairs"),
+        (("--guidance-scale", "2", "3"), "--guidance-scale takes FAMILY=SCALE pairs, got '2'"),
+        (
+            ("--guidance-scale", "flatvel-a=0.5"),
+            "--guidance-scale 'flatvel-a=0.5': needs a family and a scale, not below 1",
+        ),
+        (("--guidance-scale", "saltdome=2"), "Unknown family 'saltdome' in `guidance_scale`"),
         (("--timestep-power", "0"), "The timestep spacing power must be a number > 0"),
         (("--timestep-power", "2", "--scheduler", "ddim"), "DDIMScheduler does not take custom timesteps"),
     ],
@@ -161,6 +169,34 @@ def test_info_prints_families_scheduler_and_size(tiny_velocity_pipeline_dir, cap
     assert "DPMSolverMultistepScheduler" in out
     assert "parameters" in out
     assert "25 steps, guidance 1, timestep spacing power 1 (defaults)" in out
+
+
+def test_per_family_default_guidance_reaches_info_metadata_and_title(
+    tiny_velocity_pipeline_dir, tmp_path, capsys
+):
+    from seismic_diffusers import VelocityGenerationPipeline
+
+    tuned = tmp_path / "tuned"
+    pipe = VelocityGenerationPipeline.from_pretrained(tiny_velocity_pipeline_dir)
+    VelocityGenerationPipeline(
+        **pipe.components, **(pipe.sampling_defaults | {"default_guidance_scale": {"curvefault-a": 2.0}})
+    ).save_pretrained(str(tuned))
+    assert main(["info", "--pipeline", str(tuned)]) == 0
+    assert "guidance curvefault-a 2, timestep spacing power" in capsys.readouterr().out
+    generate(tuned, tmp_path / "out", "--num", "1", "--family", "curvefault-a")
+    metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    assert metadata["guidance_scale"] == {"curvefault-a": 2.0}
+    # FAMILY=SCALE pairs on the command line replace the saved mapping
+    generate(
+        tuned, tmp_path / "pairs", "--num", "1", "--family", "curvefault-a", "--guidance-scale", "FlatVel_A=3"
+    )
+    metadata = json.loads((tmp_path / "pairs" / "metadata.json").read_text())
+    assert metadata["guidance_scale"] == {"flatvel-a": 3.0}
+    # ... and flatvel-a being the only guided family, this curvefault-a map is the unguided one
+    generate(tuned, tmp_path / "plain", "--num", "1", "--family", "curvefault-a", "--guidance-scale", "1")
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "pairs" / "velocities.npy"), np.load(tmp_path / "plain" / "velocities.npy")
+    )
 
 
 def test_push_uploads_through_hub(tiny_velocity_pipeline_dir, tmp_path, monkeypatch, capsys):

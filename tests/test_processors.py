@@ -93,6 +93,15 @@ def test_guidance_scales_per_sample(processor):
     assert processor.guidance_scales({"CurveFault_B": 1.5}, labels) == [1.0, 1.5, 1.0]
 
 
+def test_family_guidance_is_canonical_and_keeps_only_the_named_families(processor):
+    assert processor.family_guidance({"CurveFault_A": 1.5, "flatvel-b": 2}) == {
+        "curvefault-a": 1.5,
+        "flatvel-b": 2.0,
+    }
+    assert processor.family_guidance({}) == {}
+    assert processor.family_guidance({"flatvel-a": np.float32(2.5)}) == {"flatvel-a": 2.5}
+
+
 @pytest.mark.parametrize(
     "guidance_scale, message",
     [
@@ -100,6 +109,9 @@ def test_guidance_scales_per_sample(processor):
         ({"flatvel-a": 0.9}, "must be >= 1.0"),
         ({"SaltDome": 2.0}, "Unknown family 'SaltDome'.*Valid families"),
         ({"flatvel-a": 2.0, "FlatVel_A": 3.0}, "names family 'flatvel-a' twice"),
+        ({"flatvel-a": float("nan")}, "must be >= 1.0"),
+        ({"flatvel-a": True}, "must be >= 1.0"),
+        (float("nan"), "must be >= 1.0"),
     ],
 )
 def test_guidance_scales_bad_input(processor, guidance_scale, message):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 import torch
@@ -64,8 +65,10 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         processor ([`VelocityProcessor`]): m/s <-> [-1, 1] constants and the family vocabulary.
         default_num_inference_steps (`int`, *optional*, defaults to 25): Steps used when a call
             passes `num_inference_steps=None`; saved in `model_index.json`.
-        default_guidance_scale (`float`, *optional*, defaults to 1.0): Guidance used when a call
-            passes `guidance_scale=None` with a family; saved in `model_index.json`.
+        default_guidance_scale (`float` or `dict[str, float]`, *optional*, defaults to 1.0): Guidance
+            used when a call passes `guidance_scale=None` with a family, one weight for all families
+            or a `{family: weight}` mapping (families it leaves out get 1.0); saved in
+            `model_index.json`.
         default_timestep_power (`float`, *optional*, defaults to 1.0): Timestep spacing used when a
             call passes `timestep_power=None`; saved in `model_index.json`. 1.0 keeps the
             scheduler's own spacing; see [`~schedulers.timestep_spacing.power_timesteps`].
@@ -82,7 +85,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         scheduler: SchedulerMixin,
         processor: VelocityProcessor,
         default_num_inference_steps: int = 25,
-        default_guidance_scale: float = 1.0,
+        default_guidance_scale: float | Mapping[str, float] = 1.0,
         default_timestep_power: float = 1.0,
     ):
         super().__init__()
@@ -91,13 +94,23 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             raise ValueError(
                 f"`default_num_inference_steps` must be an integer >= 1, got {default_num_inference_steps!r}."
             )
-        if not isinstance(default_guidance_scale, (int, float)):
-            raise ValueError(f"`default_guidance_scale` must be a number, got {default_guidance_scale!r}.")
-        if default_guidance_scale < 1.0 or (default_guidance_scale > 1.0 and not self.is_conditional):
+        if isinstance(default_guidance_scale, Mapping) and self.is_conditional:
+            try:
+                default_guidance_scale = processor.family_guidance(default_guidance_scale)
+            except ValueError as error:
+                raise ValueError(f"`default_guidance_scale`: {error}") from None
+        elif isinstance(default_guidance_scale, bool) or not isinstance(default_guidance_scale, Real):
+            raise ValueError(
+                "`default_guidance_scale` must be a number or, for a class-conditional model, a "
+                f"{{family: scale}} mapping; got {default_guidance_scale!r}."
+            )
+        elif not default_guidance_scale >= 1.0 or (default_guidance_scale > 1.0 and not self.is_conditional):
             raise ValueError(
                 "`default_guidance_scale` must be >= 1.0, and 1.0 for an unconditional model; got "
                 f"{default_guidance_scale}."
             )
+        else:
+            default_guidance_scale = float(default_guidance_scale)
         try:
             default_timestep_power = check_power(default_timestep_power)
         except ValueError as error:
@@ -105,7 +118,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         # Saved in model_index.json: the sampling settings this model was tuned for.
         self.register_to_config(
             default_num_inference_steps=default_num_inference_steps,
-            default_guidance_scale=float(default_guidance_scale),
+            default_guidance_scale=default_guidance_scale,
             default_timestep_power=default_timestep_power,
         )
 
@@ -113,6 +126,14 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
     def sampling_defaults(self) -> dict:
         """The `default_*` sampling settings, as keyword arguments for a new pipeline around the same model."""
         return {key: value for key, value in self.config.items() if key.startswith("default_")}
+
+    @staticmethod
+    def describe_guidance(guidance_scale: float | Mapping[str, float]) -> str:
+        """A short label for a guidance setting: `"1.5"`, or `"curvefault-a 1.5"` for a per-family one."""
+        if not isinstance(guidance_scale, Mapping):
+            return f"{guidance_scale:g}"
+        guided = [f"{name} {weight:g}" for name, weight in guidance_scale.items() if weight > 1.0]
+        return ", ".join(guided) if guided else "1"
 
     @property
     def is_conditional(self) -> bool:
@@ -133,7 +154,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                     "A per-family `guidance_scale` needs a class-conditional model; this one is unconditional."
                 )
             self.processor.guidance_scales(guidance_scale, [])  # checks the names and the weights
-        elif guidance_scale < 1.0:
+        elif not guidance_scale >= 1.0:  # NaN too
             raise ValueError(
                 f"`guidance_scale` must be >= 1.0 (1.0 disables guidance), got {guidance_scale}."
             )
@@ -370,15 +391,16 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         if timesteps is None:
             timesteps = self.spaced_timesteps(num_inference_steps, timestep_power)
         device = self._execution_device
-        class_labels = guidance_scales = None
+        class_labels = None
+        guided = []  # samples with a guidance weight above 1, the only ones that need an unconditional pass
         if self.is_conditional:
             labels = self.processor.family_labels(family, batch_size)
             class_labels = torch.tensor(labels, device=device, dtype=torch.long)
-            # One weight per sample, shaped to broadcast over (B, C, H, W); null rows get 1.0.
-            guidance_scales = torch.tensor(
-                self.processor.guidance_scales(guidance_scale, labels), device=device
-            ).view(-1, 1, 1, 1)
-        do_guidance = guidance_scales is not None and bool((guidance_scales > 1.0).any())
+            weights = self.processor.guidance_scales(guidance_scale, labels)
+            guided = [i for i, weight in enumerate(weights) if weight > 1.0]
+            # One weight per guided sample, shaped to broadcast over (G, C, H, W).
+            guidance_scales = torch.tensor([weights[i] for i in guided], device=device).view(-1, 1, 1, 1)
+        do_guidance = len(guided) > 0
 
         # 2. Sample Gaussian noise at the native map size
         size = self.unet.config.sample_size
@@ -412,8 +434,9 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 prior_estimate = self.processor.prior_mean(labels_for_prior, (height, width))
             prior_estimate = None if prior_estimate is None else prior_estimate.to(device)
         if do_guidance:
-            null_labels = torch.full_like(class_labels, self.processor.null_label)
-            class_labels = torch.cat([null_labels, class_labels])
+            guided = torch.tensor(guided, device=device)
+            null_labels = torch.full_like(guided, self.processor.null_label)
+            class_labels = torch.cat([class_labels, null_labels])
 
         # 4. Denoising loop
         for t in self.progress_bar(self.scheduler.timesteps):
@@ -421,13 +444,15 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 # 4.1 at (near) zero SNR the clean-map estimate comes from the family prior; no U-Net call
                 model_output = self.prediction_from_clean(prior_estimate, sample, t)
             else:
-                model_input = torch.cat([sample] * 2) if do_guidance else sample
+                # every sample conditioned, then the guided ones again with the null class
+                model_input = torch.cat([sample, sample[guided]]) if do_guidance else sample
                 model_input = self.scheduler.scale_model_input(model_input, t).to(self.unet.dtype)
                 # 4.1 predict noise model_output
                 model_output = self.unet(model_input, t, class_labels=class_labels).sample.float()
                 if do_guidance:
-                    uncond, cond = model_output.chunk(2)
-                    model_output = uncond + guidance_scales * (cond - uncond)
+                    model_output, uncond = model_output[:batch_size], model_output[batch_size:]
+                    cond = model_output[guided]
+                    model_output[guided] = uncond + guidance_scales * (cond - uncond)
                 if clip_sample:
                     model_output = self.clip_prediction(model_output, sample, t)
             # 4.2 compute previous sample: x_t -> x_t-1

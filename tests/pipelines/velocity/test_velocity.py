@@ -213,6 +213,48 @@ class TestVelocityPipelineFast:
         )
         np.testing.assert_array_equal(implicit.velocities, explicit.velocities)
 
+    def test_per_family_default_guidance_round_trips_and_applies(self, ddim_pipeline, tmp_path):
+        tuned = with_scheduler(
+            ddim_pipeline, ddim_pipeline.scheduler, default_guidance_scale={"CurveVel_A": 3.0, "flatvel-b": 1}
+        )
+        assert tuned.config.default_guidance_scale == {"curvevel-a": 3.0, "flatvel-b": 1.0}  # canonical
+        tuned.save_pretrained(str(tmp_path))
+        index = json.loads((tmp_path / "model_index.json").read_text())
+        assert index["default_guidance_scale"] == {"curvevel-a": 3.0, "flatvel-b": 1.0}
+        reloaded = VelocityGenerationPipeline.from_pretrained(str(tmp_path))
+        reloaded.set_progress_bar_config(disable=True)
+        families = ["curvevel-a", "flatvel-a"]
+        implicit = generate(reloaded, batch_size=2, family=families).velocities
+        explicit = generate(ddim_pipeline, batch_size=2, family=families, guidance_scale={"curvevel-a": 3.0})
+        np.testing.assert_array_equal(implicit, explicit.velocities)
+        unguided = generate(ddim_pipeline, batch_size=2, family=families).velocities
+        assert np.abs(implicit[0] - unguided[0]).max() > 1.0  # curvevel-a is guided ...
+        np.testing.assert_allclose(implicit[1], unguided[1], rtol=0, atol=1e-2)  # ... flatvel-a is not
+        assert reloaded.describe_guidance(reloaded.config.default_guidance_scale) == "curvevel-a 3"
+
+    def test_only_guided_samples_get_an_unconditional_pass(self, ddim_pipeline):
+        pipe = with_scheduler(ddim_pipeline, ddim_pipeline.scheduler)
+        batch_sizes = []
+        hook = pipe.unet.register_forward_pre_hook(lambda module, args: batch_sizes.append(len(args[0])))
+        try:
+            families = ["curvevel-a", "flatvel-a", None, "curvevel-a"]
+            generate(pipe, batch_size=4, family=families, guidance_scale={"curvevel-a": 2.0})
+            generate(pipe, batch_size=4, family=families, guidance_scale=2.0)
+            generate(pipe, batch_size=4, family=families)
+        finally:
+            hook.remove()
+        # two U-Net calls per run: 4 + 2 guided, 4 + 3 (the null class is never guided), 4 alone
+        assert batch_sizes == [6, 6, 7, 7, 4, 4]
+
+    def test_describe_guidance(self):
+        describe = VelocityGenerationPipeline.describe_guidance
+        assert describe(1.0) == "1" and describe(2.5) == "2.5"
+        assert (
+            describe({"curvefault-a": 1.5, "flatvel-a": 1.0, "flatfault-a": 2})
+            == "curvefault-a 1.5, flatfault-a 2"
+        )
+        assert describe({"flatvel-a": 1.0}) == "1"
+
     def test_sampling_defaults_of_the_plain_constructor(self, tiny_velocity_pipeline):
         assert tiny_velocity_pipeline.sampling_defaults == dict(
             default_num_inference_steps=25, default_guidance_scale=1.0, default_timestep_power=1.0
@@ -361,6 +403,8 @@ class TestUnconditionalVelocityPipeline:
         )
         with pytest.raises(ValueError, match="unconditional"):
             VelocityGenerationPipeline(**modules, default_guidance_scale=1.5)
+        with pytest.raises(ValueError, match="class-conditional model, a \\{family: scale\\} mapping"):
+            VelocityGenerationPipeline(**modules, default_guidance_scale={"flatvel-a": 2.0})
 
     @pytest.mark.parametrize("guidance_scale", [2.0, {"flatvel-a": 2.0}])
     def test_guidance_raises(self, unconditional_pipeline, guidance_scale):
@@ -374,7 +418,14 @@ class TestVelocityPipelineBadInput:
         [
             (dict(default_num_inference_steps=0), "default_num_inference_steps"),
             (dict(default_guidance_scale=0.5), "default_guidance_scale"),
-            (dict(default_guidance_scale={"flatvel-a": 2.0}), "must be a number"),
+            (dict(default_guidance_scale="2"), "must be a number"),
+            (dict(default_guidance_scale=True), "must be a number"),
+            (
+                dict(default_guidance_scale={"saltdome": 2.0}),
+                "default_guidance_scale.*Unknown family 'saltdome'",
+            ),
+            (dict(default_guidance_scale={"flatvel-a": 0.5}), "default_guidance_scale.*>= 1.0.*'flatvel-a'"),
+            (dict(default_guidance_scale={"flatvel-a": "2"}), "default_guidance_scale.*>= 1.0"),
             (dict(default_timestep_power=0.0), "default_timestep_power"),
             (dict(default_timestep_power="2"), "default_timestep_power"),
         ],
