@@ -153,7 +153,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 raise ValueError(
                     "A per-family `guidance_scale` needs a class-conditional model; this one is unconditional."
                 )
-            self.processor.guidance_scales(guidance_scale, [])  # checks the names and the weights
+            self.processor.family_guidance(guidance_scale)  # checks the names and the weights
         elif not guidance_scale >= 1.0:  # NaN too
             raise ValueError(
                 f"`guidance_scale` must be >= 1.0 (1.0 disables guidance), got {guidance_scale}."
@@ -434,8 +434,8 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 prior_estimate = self.processor.prior_mean(labels_for_prior, (height, width))
             prior_estimate = None if prior_estimate is None else prior_estimate.to(device)
         if do_guidance:
-            guided = torch.tensor(guided, device=device)
-            null_labels = torch.full_like(guided, self.processor.null_label)
+            guided_rows = torch.tensor(guided, device=device)
+            null_labels = torch.full_like(guided_rows, self.processor.null_label)
             class_labels = torch.cat([class_labels, null_labels])
 
         # 4. Denoising loop
@@ -445,14 +445,14 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 model_output = self.prediction_from_clean(prior_estimate, sample, t)
             else:
                 # every sample conditioned, then the guided ones again with the null class
-                model_input = torch.cat([sample, sample[guided]]) if do_guidance else sample
+                model_input = torch.cat([sample, sample[guided_rows]]) if do_guidance else sample
                 model_input = self.scheduler.scale_model_input(model_input, t).to(self.unet.dtype)
                 # 4.1 predict noise model_output
                 model_output = self.unet(model_input, t, class_labels=class_labels).sample.float()
                 if do_guidance:
                     model_output, uncond = model_output[:batch_size], model_output[batch_size:]
-                    cond = model_output[guided]
-                    model_output[guided] = uncond + guidance_scales * (cond - uncond)
+                    cond = model_output[guided_rows]
+                    model_output[guided_rows] = uncond + guidance_scales * (cond - uncond)
                 if clip_sample:
                     model_output = self.clip_prediction(model_output, sample, t)
             # 4.2 compute previous sample: x_t -> x_t-1
