@@ -4,7 +4,7 @@ Rows measured one after another in one process on the same machine:
 
 (a) ours: `VelocityGenerationPipeline` at its saved defaults (`pipe.config.default_*`: for the
     shipped, guidance-distilled pipeline SDE-DPM-Solver++, 15 steps, guidance 1.5 for
-    curvefault-a only), on a batch that cycles through the pipeline's families.
+    curvefault-a and flatfault-a), on a batch that cycles through the pipeline's families.
 (b) peer: stock `diffusers.DDPMPipeline`, 1000 DDPM steps, with a stock `UNet2DModel` of the same
     architecture (no class embedding, `sample_size=72`, the padded size our UNet runs at) and the
     shipped weights copied in where the shapes match. Timing only: its samples are not meaningful.
@@ -19,7 +19,9 @@ Rows measured one after another in one process on the same machine:
     seed's by `.to(torch.bfloat16)`. The speed-up is reported against the seed in float32, as the
     seed runs it, and against the seed in the same dtype, so that precision and method stay apart.
 
-Each row: one warm-up call, then one timed call of `--batch_size` maps under `torch.no_grad()`.
+Each row: one warm-up call, then `--repeats` timed calls of `--batch_size` maps under
+`torch.no_grad()`; the row reports their median (and keeps every timing in the JSON), so that one
+slow call on a busy machine does not decide a close comparison.
 With `--seed_steps_measured N`, the 1000-step rows (b, c) time only N steps and extrapolate
 linearly to `--seed_steps` (every DDPM step costs the same: one UNet call plus an elementwise
 update); the output says so.
@@ -34,6 +36,7 @@ import argparse
 import json
 import os
 import shlex
+import statistics
 import sys
 import time
 
@@ -92,23 +95,35 @@ def parse_args(argv=None):
         default=[],
         help="Other velocity pipeline folders to time at their own saved defaults (rows d).",
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="Timed calls per row after the warm-up; the median is reported.",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results", help="Folder for velocity_speed.json.")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    return args
 
 
 def count_params(model: torch.nn.Module) -> float:
     return sum(p.numel() for p in model.parameters()) / 1e6
 
 
-def time_call(fn, warmup_fn) -> float:
-    """Seconds for one `fn()` after one `warmup_fn()`."""
+def time_call(fn, warmup_fn, repeats: int = 1) -> list[float]:
+    """Seconds for each of `repeats` calls of `fn()`, after one `warmup_fn()`."""
     with torch.no_grad():
         warmup_fn()
-        start = time.perf_counter()
-        fn()
-        return time.perf_counter() - start
+        seconds = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            seconds.append(time.perf_counter() - start)
+    return seconds
 
 
 def stock_unet_like(unet: torch.nn.Module) -> UNet2DModel:
@@ -143,7 +158,8 @@ def main(args):
 
     rows = []
 
-    def add_row(name, model, sampler, seconds, factor=1.0, comment=""):
+    def add_row(name, model, sampler, timings, factor=1.0, comment=""):
+        seconds = statistics.median(timings)
         total = seconds * factor
         rows.append(
             dict(
@@ -152,12 +168,14 @@ def main(args):
                 params_m=round(count_params(model), 3),
                 sampler=sampler,
                 seconds_measured=round(seconds, 3),
+                seconds_each=[round(t, 3) for t in timings],
                 seconds_per_batch=round(total, 3),
                 seconds_per_sample=round(total / batch, 4),
                 comment=comment,
             )
         )
-        print(f"  {name}: {total / batch:.4f} s/sample ({seconds:.2f} s measured)", flush=True)
+        each = ", ".join(f"{t:.2f}" for t in timings)
+        print(f"  {name}: {total / batch:.4f} s/sample (median of {each} s measured)", flush=True)
 
     # (a) ours, at the pipeline defaults; (a') the same with bfloat16 weights
     def time_ours(name, pipeline, comment, steps=args.num_inference_steps):
@@ -186,7 +204,7 @@ def main(args):
             pipeline.unet,
             f"{type(pipeline.scheduler).__name__}, {steps} steps, guidance "
             f"{pipeline.describe_guidance(guidance)} ({calls}), 70x70",
-            time_call(lambda: ours(steps), lambda: ours(2)),
+            time_call(lambda: ours(steps), lambda: ours(2), args.repeats),
             comment=comment,
         )
 
@@ -218,12 +236,12 @@ def main(args):
             output_type="pt",  # tensors: a bfloat16 image cannot become numpy
         )
 
-    seconds = time_call(lambda: run_ddpm(stock, measured), lambda: run_ddpm(stock, 2))
+    timings = time_call(lambda: run_ddpm(stock, measured), lambda: run_ddpm(stock, 2), args.repeats)
     add_row(
         "(b) peer: diffusers.DDPMPipeline, same UNet",
         stock.unet,
         f"DDPMScheduler, {args.seed_steps} steps, {stock.unet.config.sample_size}x{stock.unet.config.sample_size}",
-        seconds,
+        timings,
         scale,
         comment=f"timing only (unconditional copy of the shipped weights); {note}",
     )
@@ -236,12 +254,14 @@ def main(args):
     for suffix, dtype in [("", torch.float32)] + ([("'", torch.bfloat16)] if args.bfloat16 else []):
         seed_pipe = DDPMPipeline(unet=seed_unet.to(dtype), scheduler=DDPMScheduler(num_train_timesteps=1000))
         seed_pipe.set_progress_bar_config(disable=True)
-        seconds = time_call(lambda p=seed_pipe: run_ddpm(p, measured), lambda p=seed_pipe: run_ddpm(p, 2))
+        timings = time_call(
+            lambda p=seed_pipe: run_ddpm(p, measured), lambda p=seed_pipe: run_ddpm(p, 2), args.repeats
+        )
         add_row(
             f"(c{suffix}) seed config: UNet2DModel 64x64, 6 levels",
             seed_unet,
             f"DDPMScheduler, {args.seed_steps} steps, 64x64",
-            seconds,
+            timings,
             scale,
             comment=f"timing only (random weights); {note}",
         )
@@ -254,7 +274,10 @@ def main(args):
         )
 
     print()
-    print(f"Batch {batch}, torch threads {args.threads}, one warm-up call then one timed call per row.")
+    print(
+        f"Batch {batch}, torch threads {args.threads}, one warm-up call then the median of "
+        f"{args.repeats} timed calls per row."
+    )
     print(
         "| configuration | weights | params (M) | sampler | s/sample | speed-up vs seed (float32) "
         "| vs seed, same dtype |"
@@ -274,7 +297,14 @@ def main(args):
     path = os.path.join(args.out, "velocity_speed.json")
     with open(path, "w") as f:
         json.dump(
-            dict(command=command, machine=info, batch_size=batch, pipeline=args.pipeline, rows=rows),
+            dict(
+                command=command,
+                machine=info,
+                batch_size=batch,
+                repeats=args.repeats,
+                pipeline=args.pipeline,
+                rows=rows,
+            ),
             f,
             indent=2,
         )
