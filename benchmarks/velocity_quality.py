@@ -50,7 +50,7 @@ from seismic_diffusers.metrics import (
     velocity_map_statistics,
 )
 from seismic_diffusers.utils import SCHEDULERS, machine_info, plot_velocity_grid, scheduler_from_name
-from seismic_diffusers.utils.arguments import family_scale
+from seismic_diffusers.utils.arguments import family_scale, family_scales
 
 
 def parse_args(argv=None):
@@ -144,7 +144,10 @@ def parse_args(argv=None):
     )
     args = parser.parse_args(argv)
     if args.family_guidance_scale:
-        args.family_guidance_scale = dict(args.family_guidance_scale)
+        try:
+            args.family_guidance_scale = family_scales(args.family_guidance_scale)
+        except ValueError as error:
+            parser.error(f"--family_guidance_scale: {error}.")
     return args
 
 

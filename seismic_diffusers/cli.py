@@ -311,7 +311,7 @@ def _write_atomically(out: Path, writers: dict) -> None:
 
 def _guidance_argument(values: list[str]) -> float | dict[str, float]:
     """`--guidance-scale` as the pipeline takes it: one number, or `{family: scale}` from FAMILY=SCALE pairs."""
-    from .utils.arguments import family_scale
+    from .utils.arguments import family_scale, family_scales
 
     if len(values) == 1 and "=" not in values[0]:
         try:
@@ -324,8 +324,8 @@ def _guidance_argument(values: list[str]) -> float | dict[str, float]:
             raise UsageError(f"--guidance-scale must be >= 1.0 (1.0 disables guidance), got {scale}.")
         return scale
     try:
-        return dict(family_scale(value) for value in values)
-    except argparse.ArgumentTypeError as error:
+        return family_scales(family_scale(value) for value in values)
+    except (argparse.ArgumentTypeError, ValueError) as error:
         raise UsageError(f"--guidance-scale {error}.") from None
 
 

@@ -137,6 +137,10 @@ def test_unknown_family_exits_2_naming_valid_families(tiny_velocity_pipeline_dir
             "--guidance-scale 'flatvel-a=0.5': needs a family and a scale, not below 1",
         ),
         (("--guidance-scale", "saltdome=2"), "Unknown family 'saltdome' in `guidance_scale`"),
+        (
+            ("--guidance-scale", "flatvel-a=3", "FlatVel_A=1.5"),
+            "--guidance-scale flatvel-a is given twice (3 and 1.5); give each family once",
+        ),
         (("--timestep-power", "0"), "The timestep spacing power must be a number > 0"),
         (("--timestep-power", "2", "--scheduler", "ddim"), "DDIMScheduler does not take custom timesteps"),
     ],

@@ -40,7 +40,7 @@ from seismic_diffusers import (
     VelocityUNet2DModel,
 )
 from seismic_diffusers.utils import plot_velocity_grid
-from seismic_diffusers.utils.arguments import family_scale
+from seismic_diffusers.utils.arguments import family_scale, family_scales
 from seismic_diffusers.utils.finetune import (
     UNET2D_PARTS,
     add_finetune_arguments,
@@ -216,7 +216,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(
                 "--distill_family_guidance_scale needs --distill_guidance_scale (the other families' scale)."
             )
-        args.distill_family_guidance_scale = dict(args.distill_family_guidance_scale)
+        try:
+            args.distill_family_guidance_scale = family_scales(args.distill_family_guidance_scale)
+        except ValueError as error:
+            parser.error(f"--distill_family_guidance_scale: {error}.")
     return args
 
 

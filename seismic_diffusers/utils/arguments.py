@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 
 from ..processors import VelocityProcessor
 
@@ -11,7 +12,7 @@ def family_scale(text: str) -> tuple[str, float]:
     """argparse `type` for `FAMILY=SCALE` (a per-family guidance scale, >= 1).
 
     Returns `(family, scale)` with the family spelled as the vocabulary spells it (`FlatVel_A=3` ->
-    `("flatvel-a", 3.0)`); use `dict(args.option)` to collect them. Whether the family exists is
+    `("flatvel-a", 3.0)`); collect them with `family_scales(args.option)`. Whether the family exists is
     checked later, against the pipeline's own vocabulary.
 
     Raises:
@@ -26,3 +27,22 @@ def family_scale(text: str) -> tuple[str, float]:
     if not name or scale < 1.0:
         raise argparse.ArgumentTypeError(f"{text!r}: needs a family and a scale, not below 1 (1 is unguided)")
     return VelocityProcessor.canonical_family(name), scale
+
+
+def family_scales(pairs: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """`{family: scale}` from `family_scale` pairs, refusing a family given twice.
+
+    `dict(pairs)` would keep the last of two scales for one family without a word (`flatvel-a=3
+    FlatVel_A=1.5` spells one family twice); this says which family and both scales.
+
+    Raises:
+        ValueError: for a family that appears more than once.
+    """
+    scales: dict[str, float] = {}
+    for family, scale in pairs:
+        if family in scales:
+            raise ValueError(
+                f"{family} is given twice ({scales[family]:g} and {scale:g}); give each family once"
+            )
+        scales[family] = scale
+    return scales

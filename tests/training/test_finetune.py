@@ -265,6 +265,16 @@ def test_guidance_distillation_saves_an_unguided_pipeline(
             "not below 1",
         ),
         (["--distill_guidance_scale", "2", "--distill_family_guidance_scale", "=2"], "needs a family"),
+        (
+            [
+                "--distill_guidance_scale",
+                "2",
+                "--distill_family_guidance_scale",
+                "flatvel-a=3",
+                "FlatVel_A=1.5",
+            ],
+            "flatvel-a is given twice (3 and 1.5)",
+        ),
     ],
 )
 def test_distill_family_guidance_scale_bad_arguments(capsys, tiny_velocity_pipeline_dir, extra, message):

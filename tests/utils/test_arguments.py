@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from seismic_diffusers.utils.arguments import family_scale
+from seismic_diffusers.utils.arguments import family_scale, family_scales
 
 
 def test_family_scale_parses_and_spells_like_the_vocabulary():
@@ -38,3 +38,13 @@ def test_family_scale_as_an_argparse_type(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["--scales", "flatvel-a"])
     assert "argument --scales: takes FAMILY=SCALE pairs" in capsys.readouterr().err
+
+
+def test_family_scales_collects_pairs_and_refuses_a_family_given_twice():
+    assert family_scales([family_scale("FlatVel_A=3"), family_scale("curvevel-b=1.5")]) == {
+        "flatvel-a": 3.0,
+        "curvevel-b": 1.5,
+    }
+    assert family_scales([]) == {}
+    with pytest.raises(ValueError, match=r"flatvel-a is given twice \(3 and 1.5\)"):
+        family_scales([family_scale("flatvel-a=3"), family_scale("FlatVel_A=1.5")])
