@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -46,14 +45,15 @@ from seismic_diffusers.utils.finetune import (
     load_pretrained_pipeline,
 )
 from seismic_diffusers.utils.training import (
+    TrainingLog,
     add_training_arguments,
     backward_and_step,
     build_optimization,
     epoch_batches,
-    log_and_checkpoint,
     make_accelerator,
     make_ema,
     resume_and_progress,
+    trained_model,
 )
 
 logger = get_logger(__name__, log_level="INFO")
@@ -254,7 +254,7 @@ def main(args: argparse.Namespace) -> None:
         accelerator, args, dataloader, logger
     )
     logger.info(f"{len(dataset)} pairs, {args.max_train_steps} steps, batch {args.train_batch_size}")
-    start, recent_losses = time.time(), []
+    log = TrainingLog(accelerator, args, progress, logger)
     timesteps_total = scheduler.config.num_train_timesteps
 
     for epoch in range(first_epoch, num_epochs):
@@ -287,27 +287,11 @@ def main(args: argparse.Namespace) -> None:
             if ema_model is not None:
                 ema_model.step(unet.parameters())
             global_step += 1
-            progress.update(1)
-            recent_losses = (recent_losses + [loss.detach().item()])[-args.logging_steps :]
-            progress.set_postfix(
-                loss=f"{np.mean(recent_losses):.4f}", lr=f"{lr_scheduler.get_last_lr()[0]:.2e}"
-            )
-            log_and_checkpoint(
-                accelerator,
-                args,
-                global_step,
-                {"loss": float(np.mean(recent_losses))},
-                lr_scheduler.get_last_lr()[0],
-                start,
-                logger,
-            )
+            log.step(global_step, lr_scheduler.get_last_lr()[0], loss=loss)
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        model = accelerator.unwrap_model(unet)
-        if ema_model is not None:
-            ema_model.copy_to(model.parameters())
-        model.eval()
+        model = trained_model(accelerator, unet, ema_model)
         pipeline = ColdDiffusionDenoisePipeline(unet=model, scheduler=scheduler, processor=processor)
         pipeline.save_pretrained(pipeline_dir, safe_serialization=True)
         # Score held-out synthetic pairs (other seeds; also for STEAD/miniSEED runs, whose own
@@ -323,9 +307,9 @@ def main(args: argparse.Namespace) -> None:
         denoised = torch.as_tensor(pipeline(noisy.numpy()).waveforms)
         summary = {
             "global_step": global_step,
-            "train_minutes": (time.time() - start) / 60,
+            "train_minutes": log.minutes,
             "device": f"{accelerator.device} ({torch.get_num_threads()} threads), mixed precision {accelerator.mixed_precision}",
-            "loss": float(np.mean(recent_losses)) if recent_losses else float("nan"),
+            "loss": log.means()["loss"],
             "val_snr_in_db": float(
                 reconstruction_snr_db(noisy.numpy(), clean.numpy(), per_channel=False).mean()
             ),

@@ -21,10 +21,8 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate.logging import get_logger
@@ -43,14 +41,15 @@ from seismic_diffusers.utils.finetune import (
     load_pretrained_pipeline,
 )
 from seismic_diffusers.utils.training import (
+    TrainingLog,
     add_training_arguments,
     backward_and_step,
     build_optimization,
     epoch_batches,
-    log_and_checkpoint,
     make_accelerator,
     make_ema,
     resume_and_progress,
+    trained_model,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -245,7 +244,7 @@ def main(args: argparse.Namespace) -> None:
     global_step, first_epoch, resume_step, num_epochs, progress = resume_and_progress(
         accelerator, args, dataloader, logger
     )
-    start, recent = time.time(), []
+    log = TrainingLog(accelerator, args, progress, logger)
 
     # 4. Train: predict the noise added to scaled latents
     for epoch in range(first_epoch, num_epochs):
@@ -264,26 +263,12 @@ def main(args: argparse.Namespace) -> None:
             if ema_model is not None:
                 ema_model.step(unet.parameters())
             global_step += 1
-            progress.update(1)
-            recent = (recent + [loss.item()])[-args.logging_steps :]
-            progress.set_postfix(loss=f"{np.mean(recent):.4f}", lr=f"{lr_scheduler.get_last_lr()[0]:.2e}")
-            log_and_checkpoint(
-                accelerator,
-                args,
-                global_step,
-                {"loss": float(np.mean(recent))},
-                lr_scheduler.get_last_lr()[0],
-                start,
-                logger,
-            )
+            log.step(global_step, lr_scheduler.get_last_lr()[0], loss=loss)
 
     # 5. The pipeline folder, scored on freshly generated pairs
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        model = accelerator.unwrap_model(unet)
-        if ema_model is not None:
-            ema_model.copy_to(model.parameters())
-        model.eval()
+        model = trained_model(accelerator, unet, ema_model)
         pipeline = JointGenerationPipeline(
             vqvae=vqvae,
             unet=model,
@@ -301,7 +286,7 @@ def main(args: argparse.Namespace) -> None:
         stage1_path = Path(vqvae_dir, "stage1_scores.json")
         summary = {
             "global_step": global_step,
-            "train_minutes": (time.time() - start) / 60,
+            "train_minutes": log.minutes,
             "device": f"{accelerator.device} ({torch.get_num_threads()} threads), mixed precision {accelerator.mixed_precision}",
             "train_pairs": len(latents),
             "latent_shape": tuple(latents.shape[1:]),

@@ -24,10 +24,8 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate.logging import get_logger
@@ -45,14 +43,15 @@ from seismic_diffusers.utils.finetune import (
     load_pretrained_pipeline,
 )
 from seismic_diffusers.utils.training import (
+    TrainingLog,
     add_training_arguments,
     backward_and_step,
     build_optimization,
     epoch_batches,
-    log_and_checkpoint,
     make_accelerator,
     make_ema,
     resume_and_progress,
+    trained_model,
 )
 
 logger = get_logger(__name__, log_level="INFO")
@@ -218,7 +217,7 @@ def main(args: argparse.Namespace) -> None:
         accelerator, args, dataloader, logger
     )
     logger.info(f"{len(train_set)} training pairs, {len(val_set)} held out; {args.max_train_steps} steps")
-    start, recent = time.time(), []
+    log = TrainingLog(accelerator, args, progress, logger)
     num_codebooks, codebook_size = core.config.num_codebooks, core.config.num_vq_embeddings
     usage = torch.zeros(num_codebooks, codebook_size, device=accelerator.device)
     if global_step == 0 and refresh_steps and pretrained is None:
@@ -262,34 +261,24 @@ def main(args: argparse.Namespace) -> None:
             if ema_model is not None:
                 ema_model.step(model.parameters())
             global_step += 1
-            progress.update(1)
-            recent = (recent + [(loss.item(), velocity_loss.item(), seismic_loss.item())])[
-                -args.logging_steps :
-            ]
-            mean = np.mean(recent, axis=0)
-            progress.set_postfix(loss=f"{mean[0]:.4f}", vel=f"{mean[1]:.4f}", seis=f"{mean[2]:.5f}")
-            log_and_checkpoint(
-                accelerator,
-                args,
+            log.step(
                 global_step,
-                {"loss": float(mean[0]), "velocity_l1": float(mean[1]), "seismic_loss": float(mean[2])},
                 lr_scheduler.get_last_lr()[0],
-                start,
-                logger,
+                loss=loss,
+                velocity_l1=velocity_loss,
+                seismic_loss=seismic_loss,
             )
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        if ema_model is not None:
-            ema_model.copy_to(core.parameters())
-        core.eval()
+        core = trained_model(accelerator, model, ema_model)
         vqvae_dir = os.path.join(args.output_dir, "vqvae")
         core.save_pretrained(vqvae_dir, safe_serialization=True)
         scores = score_reconstructions(core, val_set, args.validation_pairs)
         scores.update(
             steps=global_step,
-            train_minutes=round((time.time() - start) / 60, 1),
-            loss=float(np.mean(recent, axis=0)[0]) if recent else float("nan"),
+            train_minutes=round(log.minutes, 1),
+            loss=log.means()["loss"],
             train_pairs=len(train_set),
             data=list(args.train_data_dir),
         )

@@ -17,10 +17,8 @@ import copy
 import math
 import os
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate.logging import get_logger
@@ -51,11 +49,11 @@ from seismic_diffusers.utils.finetune import (
     load_pretrained_pipeline,
 )
 from seismic_diffusers.utils.training import (
+    TrainingLog,
     add_training_arguments,
     backward_and_step,
     build_optimization,
     epoch_batches,
-    log_and_checkpoint,
     make_accelerator,
     make_ema,
     resume_and_progress,
@@ -530,7 +528,7 @@ def main(args: argparse.Namespace) -> None:
     logger.info(
         f"{len(dataset)} maps, {max_train_steps} steps, batch {args.train_batch_size}, {num_epochs} epochs"
     )
-    start, recent_losses = time.time(), []
+    log = TrainingLog(accelerator, args, progress, logger)
     null_label = processor.null_label
 
     for epoch in range(first_epoch, num_epochs):
@@ -583,21 +581,7 @@ def main(args: argparse.Namespace) -> None:
             if ema_model is not None:
                 ema_model.step(unet.parameters())
             global_step += 1
-            progress.update(1)
-            recent_losses = (recent_losses + [loss.detach().item()])[-args.logging_steps :]
-            progress.set_postfix(
-                loss=f"{np.mean(recent_losses):.4f}", lr=f"{lr_scheduler.get_last_lr()[0]:.2e}"
-            )
-
-            log_and_checkpoint(
-                accelerator,
-                args,
-                global_step,
-                {"loss": float(np.mean(recent_losses))},
-                lr_scheduler.get_last_lr()[0],
-                start,
-                logger,
-            )
+            log.step(global_step, lr_scheduler.get_last_lr()[0], loss=loss)
             if (
                 accelerator.is_main_process
                 and args.validation_steps
@@ -627,9 +611,9 @@ def main(args: argparse.Namespace) -> None:
         )
         summary = {
             "global_step": global_step,
-            "train_minutes": (time.time() - start) / 60,
+            "train_minutes": log.minutes,
             "device": f"{accelerator.device} ({torch.get_num_threads()} threads), mixed precision {accelerator.mixed_precision}",
-            "loss": float(np.mean(recent_losses)) if recent_losses else float("nan"),
+            "loss": log.means()["loss"],
         }
         write_model_card(pipeline_dir, args, summary, frozen)
         if ema_model is not None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +42,15 @@ from seismic_diffusers.utils.finetune import (
     load_pretrained_pipeline,
 )
 from seismic_diffusers.utils.training import (
+    TrainingLog,
     add_training_arguments,
     backward_and_step,
     build_optimization,
     epoch_batches,
-    log_and_checkpoint,
     make_accelerator,
     make_ema,
     resume_and_progress,
+    trained_model,
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -164,7 +164,7 @@ def main(args: argparse.Namespace) -> None:
     global_step, first_epoch, resume_step, num_epochs, progress = resume_and_progress(
         accelerator, args, dataloader, logger
     )
-    start, recent = time.time(), []
+    log = TrainingLog(accelerator, args, progress, logger)
     core = accelerator.unwrap_model(prior)
 
     # 4. Train: predict the noise added to the latents, given the condition
@@ -191,20 +191,17 @@ def main(args: argparse.Namespace) -> None:
             if ema_model is not None:
                 ema_model.step(prior.parameters())
             global_step += 1
-            progress.update(1)
-            recent = (recent + [loss.item()])[-args.logging_steps :]
-            progress.set_postfix(loss=f"{np.mean(recent):.4f}")
-            log_and_checkpoint(accelerator, args, global_step, {"loss": float(np.mean(recent))},
-                               lr_scheduler.get_last_lr()[0], start, logger)  # fmt: skip
+            log.step(global_step, lr_scheduler.get_last_lr()[0], loss=loss)
 
     # 5. The pipeline folder
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        if ema_model is not None:
-            ema_model.copy_to(core.parameters())
         pipeline_dir = Path(args.output_dir, "pipeline")
         pipeline = ConditionalWaveformPipeline(
-            vae=vae, spectrogram=spectrogram, prior=core.eval(), scheduler=noise_scheduler
+            vae=vae,
+            spectrogram=spectrogram,
+            prior=trained_model(accelerator, prior, ema_model),
+            scheduler=noise_scheduler,
         )
         pipeline.save_pretrained(pipeline_dir, safe_serialization=True)
         command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
@@ -216,7 +213,7 @@ def main(args: argparse.Namespace) -> None:
             "latent-diffusion, seismic_diffusers]\n---\n\n# Conditional waveform generator: VAE + latent diffusion prior\n\n"
             + fine_tune_summary(args, frozen)
             + f"- Command: `{command}`\n- VAE: {args.vae_run or args.pretrained_pipeline}\n- Data: {data}\n"
-            f"- Steps: {global_step}, {(time.time() - start) / 60:.1f} min; final loss {np.mean(recent) if recent else float('nan'):.4f}\n"
+            f"- Steps: {global_step}, {log.minutes:.1f} min; final loss {log.means()['loss']:.4f}\n"
             f"- Stations: {', '.join(stations)}\n"
         )
         logger.info(f"Saved {pipeline_dir}")

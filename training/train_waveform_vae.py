@@ -32,7 +32,6 @@ import csv
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -56,14 +55,15 @@ from seismic_diffusers.utils.finetune import (
     load_pretrained_pipeline,
 )
 from seismic_diffusers.utils.training import (
+    TrainingLog,
     add_training_arguments,
     backward_and_step,
     build_optimization,
     epoch_batches,
-    log_and_checkpoint,
     make_accelerator,
     make_ema,
     resume_and_progress,
+    trained_model,
 )
 from seismic_diffusers.waveforms import generate_marmara_records, reconstruction_scores
 
@@ -254,7 +254,7 @@ def main(args: argparse.Namespace) -> None:
     global_step, first_epoch, resume_step, num_epochs, progress = resume_and_progress(
         accelerator, args, dataloader, logger
     )
-    start, recent = time.time(), []
+    log = TrainingLog(accelerator, args, progress, logger)
     core = accelerator.unwrap_model(model)
     for epoch in range(first_epoch, num_epochs):
         model.train()
@@ -288,29 +288,19 @@ def main(args: argparse.Namespace) -> None:
             if ema_model is not None:
                 ema_model.step(model.parameters())
             global_step += 1
-            progress.update(1)
-            recent = (recent + [(loss.item(), mse.item(), kl.item(), peak_loss.item())])[
-                -args.logging_steps :
-            ]
-            mean = np.mean(recent, axis=0)
-            progress.set_postfix(loss=f"{mean[0]:.4f}", mse=f"{mean[1]:.4f}", kl=f"{mean[2]:.1f}")
-            log_and_checkpoint(
-                accelerator, args, global_step,
-                {"loss": float(mean[0]), "mse": float(mean[1]), "kl": float(mean[2]), "log_peak_mse": float(mean[3])},
-                lr_scheduler.get_last_lr()[0], start, logger,
-            )  # fmt: skip
+            log.step(
+                global_step, lr_scheduler.get_last_lr()[0], loss=loss, mse=mse, kl=kl, log_peak_mse=peak_loss
+            )
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        if ema_model is not None:
-            ema_model.copy_to(core.parameters())
-        core.eval()
+        core = trained_model(accelerator, model, ema_model)
         core.save_pretrained(os.path.join(args.output_dir, "model"), safe_serialization=True)
         spectrogram.save_config(os.path.join(args.output_dir, "spectrogram"))
         scores = {
             "model": args.model,
             "steps": global_step,
-            "train_minutes": round((time.time() - start) / 60, 1),
+            "train_minutes": round(log.minutes, 1),
             "held_out_records": int(held),
             **reconstruction_scores(
                 core.to("cpu"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 
+import numpy as np
+
 
 def list_checkpoints(output_dir: str) -> list[str]:
     """`checkpoint-STEP` folder names in `output_dir`, oldest first (unfinished `.tmp` ones excluded)."""
@@ -152,6 +154,56 @@ def make_ema(accelerator, model, model_cls, args, subfolder: str = "unet"):
         )
     register_checkpoint_hooks(accelerator, ema_model, model_cls, subfolder=subfolder)
     return ema_model
+
+
+def trained_model(accelerator, model, ema_model):
+    """The model to save at the end of training: unwrapped from Accelerate's wrappers, with the
+    EMA weights copied in when there is an EMA (`make_ema`), in eval mode."""
+    model = accelerator.unwrap_model(model)
+    if ema_model is not None:
+        ema_model.copy_to(model.parameters())
+    return model.eval()
+
+
+class TrainingLog:
+    """The running losses of a training loop: the progress bar, `train_log.jsonl` and checkpoints.
+
+    Keeps the losses of the last `args.logging_steps` optimisation steps. `step(...)` advances
+    `progress`, shows their means on it and hands them to `log_and_checkpoint`; `means()` and
+    `minutes` give the final figures for a script's scores. Each loss keeps the name it is
+    passed under, in the log and on the bar.
+    """
+
+    def __init__(self, accelerator, args, progress, logger):
+        import time
+
+        self.accelerator, self.args, self.progress, self.logger = accelerator, args, progress, logger
+        self.started = time.time()
+        self.recent: list[dict[str, float]] = []
+
+    def step(self, global_step: int, lr: float, **losses) -> None:
+        """Record one optimisation step's `losses` (tensors or numbers) at learning rate `lr`."""
+        self.progress.update(1)
+        values = {name: float(value) for name, value in losses.items()}
+        self.recent = (self.recent + [values])[-self.args.logging_steps :]
+        means = self.means()
+        self.progress.set_postfix(
+            {**{name: f"{mean:.4g}" for name, mean in means.items()}, "lr": f"{lr:.2e}"}
+        )
+        log_and_checkpoint(self.accelerator, self.args, global_step, means, lr, self.started, self.logger)
+
+    def means(self) -> dict[str, float]:
+        """Each loss averaged over the recent steps; NaN for `"loss"` before the first step."""
+        if not self.recent:
+            return {"loss": float("nan")}
+        return {name: float(np.mean([values[name] for values in self.recent])) for name in self.recent[0]}
+
+    @property
+    def minutes(self) -> float:
+        """Minutes since the log was opened (the start of this run's training loop)."""
+        import time
+
+        return (time.time() - self.started) / 60
 
 
 def backward_and_step(accelerator, loss, model, optimizer, lr_scheduler, max_grad_norm: float) -> None:
