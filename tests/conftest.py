@@ -14,8 +14,9 @@ import torch
 torch.set_num_threads(1)
 
 
-def build_tiny_velocity_pipeline():
-    """A class-conditional `VelocityGenerationPipeline` with a ~50k-parameter U-Net (seeded)."""
+def build_tiny_velocity_pipeline(num_class_embeds: int | None = 9):
+    """A `VelocityGenerationPipeline` with a ~50k-parameter U-Net (seeded): class-conditional with
+    the 8 families and the null class, or unconditional with `num_class_embeds=None`."""
     from diffusers import DPMSolverMultistepScheduler
 
     from seismic_diffusers import VelocityGenerationPipeline, VelocityProcessor, VelocityUNet2DModel
@@ -30,7 +31,7 @@ def build_tiny_velocity_pipeline():
         down_block_types=("DownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "UpBlock2D"),
         norm_num_groups=8,
-        num_class_embeds=9,
+        num_class_embeds=num_class_embeds,
     )
     scheduler = DPMSolverMultistepScheduler(
         num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", algorithm_type="dpmsolver++"
@@ -52,6 +53,14 @@ def tiny_velocity_pipeline(tiny_velocity_pipeline_dir):
     from seismic_diffusers import VelocityGenerationPipeline
 
     pipe = VelocityGenerationPipeline.from_pretrained(tiny_velocity_pipeline_dir)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture(scope="session")
+def tiny_unconditional_velocity_pipeline():
+    """The tiny pipeline without class embeddings, progress bar disabled."""
+    pipe = build_tiny_velocity_pipeline(num_class_embeds=None)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 

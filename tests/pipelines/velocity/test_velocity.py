@@ -79,25 +79,6 @@ def ddim_pipeline(tiny_velocity_pipeline):
     )
 
 
-@pytest.fixture(scope="module")
-def unconditional_pipeline():
-    torch.manual_seed(0)
-    unet = VelocityUNet2DModel(
-        sample_size=70,
-        in_channels=1,
-        out_channels=1,
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        down_block_types=("DownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "UpBlock2D"),
-        norm_num_groups=8,
-    )
-    scheduler = DPMSolverMultistepScheduler(beta_schedule="squaredcos_cap_v2", algorithm_type="dpmsolver++")
-    pipe = VelocityGenerationPipeline(unet=unet, scheduler=scheduler, processor=VelocityProcessor())
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
 def test_scaled_processor_clamps_to_its_own_range(tiny_velocity_pipeline):
     pipe = VelocityGenerationPipeline(
         unet=tiny_velocity_pipeline.unet,
@@ -379,27 +360,27 @@ class TestVelocityPipelineFast:
 
 
 class TestUnconditionalVelocityPipeline:
-    def test_families_empty(self, unconditional_pipeline):
-        assert not unconditional_pipeline.is_conditional
-        assert unconditional_pipeline.families == []
+    def test_families_empty(self, tiny_unconditional_velocity_pipeline):
+        assert not tiny_unconditional_velocity_pipeline.is_conditional
+        assert tiny_unconditional_velocity_pipeline.families == []
 
-    def test_generates_without_family(self, unconditional_pipeline):
-        out = generate(unconditional_pipeline, batch_size=2)
+    def test_generates_without_family(self, tiny_unconditional_velocity_pipeline):
+        out = generate(tiny_unconditional_velocity_pipeline, batch_size=2)
         assert out.velocities.shape == (2, 70, 70)
         assert out.velocities.min() >= V_MIN and out.velocities.max() <= V_MAX
-        same = generate(unconditional_pipeline, batch_size=2, family=[None, None]).velocities
+        same = generate(tiny_unconditional_velocity_pipeline, batch_size=2, family=[None, None]).velocities
         np.testing.assert_array_equal(same, out.velocities)
 
     @pytest.mark.parametrize("family", ["flatvel-a", [None, "curvevel-b"]])
-    def test_family_raises_naming_valid_choices(self, unconditional_pipeline, family):
+    def test_family_raises_naming_valid_choices(self, tiny_unconditional_velocity_pipeline, family):
         with pytest.raises(ValueError, match="Valid choices: None"):
-            generate(unconditional_pipeline, batch_size=2, family=family)
+            generate(tiny_unconditional_velocity_pipeline, batch_size=2, family=family)
 
-    def test_default_guidance_raises(self, unconditional_pipeline):
+    def test_default_guidance_raises(self, tiny_unconditional_velocity_pipeline):
         modules = dict(
-            unet=unconditional_pipeline.unet,
-            scheduler=unconditional_pipeline.scheduler,
-            processor=unconditional_pipeline.processor,
+            unet=tiny_unconditional_velocity_pipeline.unet,
+            scheduler=tiny_unconditional_velocity_pipeline.scheduler,
+            processor=tiny_unconditional_velocity_pipeline.processor,
         )
         with pytest.raises(ValueError, match="unconditional"):
             VelocityGenerationPipeline(**modules, default_guidance_scale=1.5)
@@ -407,9 +388,9 @@ class TestUnconditionalVelocityPipeline:
             VelocityGenerationPipeline(**modules, default_guidance_scale={"flatvel-a": 2.0})
 
     @pytest.mark.parametrize("guidance_scale", [2.0, {"flatvel-a": 2.0}])
-    def test_guidance_raises(self, unconditional_pipeline, guidance_scale):
+    def test_guidance_raises(self, tiny_unconditional_velocity_pipeline, guidance_scale):
         with pytest.raises(ValueError, match="class-conditional"):
-            generate(unconditional_pipeline, guidance_scale=guidance_scale)
+            generate(tiny_unconditional_velocity_pipeline, guidance_scale=guidance_scale)
 
 
 class TestVelocityPipelineBadInput:
