@@ -11,6 +11,31 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def _save_figure(
+    fig,
+    path: str | os.PathLike,
+    title: str | None = None,
+    title_size: int = 10,
+    right: float = 1.0,
+    colorbar=None,
+    colorbar_box: tuple[float, float, float, float] = (0.92, 0.15, 0.02, 0.7),
+    colorbar_label: str = "",
+    dpi: int = 110,
+) -> str:
+    """Finish a figure: title, layout within `right` of the width, colour bar of `colorbar` (a
+    mappable) in `colorbar_box` (figure fractions) to the right of it, save to `path`, close."""
+    import matplotlib.pyplot as plt
+
+    if title:
+        fig.suptitle(title, fontsize=title_size)
+    fig.tight_layout(rect=(0, 0, right, 1))
+    if colorbar is not None:
+        fig.colorbar(colorbar, cax=fig.add_axes(colorbar_box)).set_label(colorbar_label, fontsize=8)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return str(path)
+
+
 def plot_velocity_grid(
     velocities: np.ndarray,
     path: str | os.PathLike,
@@ -68,15 +93,7 @@ def plot_velocity_grid(
             ax.set_xlabel("x (m)", fontsize=7)
         else:
             ax.set_xticklabels([])
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.9, 1))
-    if image is not None:
-        cax = fig.add_axes((0.92, 0.15, 0.02, 0.7))
-        fig.colorbar(image, cax=cax).set_label("velocity (m/s)", fontsize=8)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return str(path)
+    return _save_figure(fig, path, suptitle, right=0.9, colorbar=image, colorbar_label="velocity (m/s)")
 
 
 PICK_STYLES = {"P": ("tab:red", "--"), "S": ("tab:blue", ":")}
@@ -166,15 +183,16 @@ def plot_seismogram_comparison(
                 spec_ax.set_ylabel("frequency (Hz)", fontsize=8)
     for ax in axes[-1]:
         ax.set_xlabel(f"time (s) after {reference.strftime('%Y-%m-%d %H:%M:%S')} UTC", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.91, 1))
-    if mesh is not None:
-        cax = fig.add_axes((0.925, 0.15, 0.015, 0.7))
-        fig.colorbar(mesh, cax=cax).set_label("power (dB re. input peak)", fontsize=8)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return str(path)
+    return _save_figure(
+        fig,
+        path,
+        title,
+        right=0.91,
+        colorbar=mesh,
+        colorbar_box=(0.925, 0.15, 0.015, 0.7),
+        colorbar_label="power (dB re. input peak)",
+        dpi=100,
+    )
 
 
 def plot_joint_pairs(
@@ -267,15 +285,16 @@ def plot_joint_pairs(
         ax.tick_params(labelsize=6)
     for col, ax in enumerate(axes[-1]):
         ax.set_xlabel("x (m)" if col == 0 else "receiver x (m)", fontsize=7)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.93, 1))
-    if image is not None:
-        cax = fig.add_axes((0.94, 0.2, 0.012, 0.6))
-        fig.colorbar(image, cax=cax).set_label("velocity (m/s)", fontsize=8)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return str(path)
+    return _save_figure(
+        fig,
+        path,
+        suptitle,
+        right=0.93,
+        colorbar=image,
+        colorbar_box=(0.94, 0.2, 0.012, 0.6),
+        colorbar_label="velocity (m/s)",
+        dpi=100,
+    )
 
 
 def plot_records_by_magnitude(
@@ -333,9 +352,4 @@ def plot_records_by_magnitude(
                 ax.set_ylabel(name, fontsize=7)
             if r == len(rows) - 1:
                 ax.set_xlabel("time (s)", fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return str(path)
+    return _save_figure(fig, path, title, title_size=9)
