@@ -3,8 +3,8 @@
 Rows measured one after another in one process on the same machine:
 
 (a) ours: `VelocityGenerationPipeline` at its saved defaults (`pipe.config.default_*`: for the
-    shipped, guidance-distilled pipeline SDE-DPM-Solver++, 15 steps, guidance 1.5 for
-    curvefault-a and flatfault-a), on a batch that cycles through the pipeline's families.
+    shipped, guidance-distilled pipeline SDE-DPM-Solver++, 15 steps, guidance 2.5 for
+    curvefault-a and 1.5 for flatfault-a), on a batch that cycles through the pipeline's families.
 (b) peer: stock `diffusers.DDPMPipeline`, 1000 DDPM steps, with a stock `UNet2DModel` of the same
     architecture (no class embedding, `sample_size=72`, the padded size our UNet runs at) and the
     shipped weights copied in where the shapes match. Timing only: its samples are not meaningful.
