@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("--steps", type=int, default=1, help="1 = direct mode (default); more = iterative.")
     denoise.add_argument("--batch-size", type=int, default=64, help="Windows per model call (default: 64).")
     denoise.add_argument("--device", choices=("cpu", "cuda"), default=None)
+    denoise.add_argument(
+        "--overwrite", action="store_true", help="Allow OUTPUT to be INPUT itself (replaces the raw data)."
+    )
 
     info = commands.add_parser("info", help="Show a pipeline's families, scheduler and size.")
     info.add_argument("--pipeline", required=True, help="Pipeline folder or Hub id (org/name).")
@@ -285,6 +288,69 @@ def _canonical(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
+def _pid_is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _remove_stale_partials(folder: Path, prefix: str) -> None:
+    """Remove `prefix<PID>...` files and folders in `folder` left by runs of ours that were killed."""
+    if not folder.is_dir():
+        return
+    for path in folder.glob(f"{prefix}*"):
+        pid = path.name[len(prefix) :].split("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_is_running(int(pid)):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def _check_writable_folder(folder: Path, flag: str) -> None:
+    """Create `folder` (and parents) and prove a file can be written there, before any compute."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise UsageError(f"{flag}: cannot write into {str(folder)!r} ({error.strerror or error}).") from None
+
+
+def _check_output_folder(out: Path, flag: str = "--out") -> Path:
+    """`out` resolved, once it is a folder (or does not exist) whose parent takes files."""
+    out = out.expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{flag} {str(out)!r} exists and is not a folder.")
+    _check_writable_folder(out.parent, flag)
+    _remove_stale_partials(out.parent, f".{out.name}.tmp-")
+    return out
+
+
+def _check_output_file(target: Path, source: Path | None = None, overwrite: bool = False) -> Path:
+    """`target` resolved, once it can be written and, unless `overwrite`, is not `source` itself."""
+    target = target.expanduser().resolve()
+    if target.is_dir():
+        raise UsageError(f"output {str(target)!r} is a folder; give a file name.")
+    if (
+        source is not None
+        and not overwrite
+        and (
+            target == source.expanduser().resolve() or (target.exists() and os.path.samefile(target, source))
+        )
+    ):
+        raise UsageError(
+            f"output {str(target)!r} is the input file: that would replace the raw data. Give another "
+            "output name, or --overwrite to replace it on purpose."
+        )
+    _check_writable_folder(target.parent, "--output")
+    _remove_stale_partials(target.parent, f".{target.name}.partial-")
+    return target
+
+
 def _write_atomically(out: Path, writers: dict) -> None:
     """Write `{filename: callable(path)}` into a temp folder beside `out`, then move them in."""
     out = out.expanduser().resolve()
@@ -305,6 +371,34 @@ def _write_atomically(out: Path, writers: dict) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _resumable_folder(out: Path, settings: dict) -> Path:
+    """The hidden work folder `.OUT.partial/` beside `out` for a run with `settings`.
+
+    A folder left by an interrupted run with the same settings is kept, so its finished chunks
+    are not redone; one with other settings is emptied first.
+    """
+    work = out.parent / f".{out.name}.partial"
+    recorded = work / "settings.json"
+    text = json.dumps(settings, sort_keys=True, default=str)
+    if work.is_dir() and not (recorded.is_file() and recorded.read_text() == text):
+        shutil.rmtree(work)
+    if not work.is_dir():
+        work.mkdir(parents=True)
+        recorded.write_text(text)
+    elif any(work.glob("chunk-*.npy")):
+        print(f"resuming: {len(list(work.glob('chunk-*.npy')))} chunk(s) of an interrupted run are kept")
+    return work
+
+
+def _save_npy_atomically(path: Path, array) -> None:
+    import numpy as np
+
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    with open(partial, "wb") as handle:
+        np.save(handle, array)
+    os.replace(partial, path)
+
+
 # ----------------------------------------------------------------------------------------------
 # commands
 
@@ -320,9 +414,12 @@ def _guidance_argument(values: list[str]) -> float | dict[str, float]:
             raise UsageError(
                 f"--guidance-scale takes a number or FAMILY=SCALE pairs, got {values[0]!r}."
             ) from None
-        if not scale >= 1.0:
-            raise UsageError(f"--guidance-scale must be >= 1.0 (1.0 disables guidance), got {scale}.")
-        return scale
+        from .processors import check_guidance_weight
+
+        try:
+            return check_guidance_weight(scale, "--guidance-scale")
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     try:
         return family_scales(family_scale(value) for value in values)
     except (argparse.ArgumentTypeError, ValueError) as error:
@@ -345,9 +442,7 @@ def _generate_velocity(args: argparse.Namespace) -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda was requested but no CUDA device is available; use --device cpu.")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {args.out!r} exists and is not a folder.")
+    out = _check_output_folder(Path(args.out))
 
     # 2. Load the pipeline and validate what depends on it
     pipe = _load_pipeline(args.pipeline, device, dtype=getattr(torch, args.dtype))
@@ -383,28 +478,47 @@ def _generate_velocity(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from error
 
-    # 3. Generate in chunks; per-sample generators make the result independent of --batch-size
+    spaced = pipe.spaced_timesteps(args.steps, args.timestep_power)
+    if spaced is None:
+        pipe.scheduler.set_timesteps(args.steps)
+    timesteps = spaced if spaced is not None else pipe.scheduler.timesteps.tolist()
+
+    # 3. Generate in chunks, each saved as it is done: a rerun after a kill resumes, and memory
+    #    holds one chunk. Per-sample generators make the result independent of --batch-size.
     chunks = [
         range(start, min(start + args.batch_size, args.num)) for start in range(0, args.num, args.batch_size)
     ]
+    settings = {
+        "pipeline": str(Path(args.pipeline).expanduser().resolve()) if Path(args.pipeline).is_dir() else args.pipeline,
+        "families": families, "seed": args.seed, "steps": args.steps, "timesteps": timesteps,
+        "guidance_scale": args.guidance_scale, "scheduler": args.scheduler, "dtype": args.dtype,
+        "batch_size": args.batch_size, "num": args.num, "device": device,
+    }  # fmt: skip
+    work = _resumable_folder(out, settings)
     outer = tqdm(total=args.num, unit="map", desc="generating", disable=len(chunks) == 1)
     pipe.set_progress_bar_config(leave=len(chunks) == 1, desc=f"{args.steps} steps")
-    results = []
-    for chunk in chunks:
-        generators = [torch.Generator().manual_seed(args.seed + i) for i in chunk]
-        output = pipe(
-            batch_size=len(chunk),
-            family=[families[i] for i in chunk] if pipe.is_conditional else None,
-            generator=generators,
-            num_inference_steps=args.steps,
-            timestep_power=args.timestep_power,
-            guidance_scale=args.guidance_scale,
-            output_type="np",
-        )
-        results.append(output.velocities)
+    for number, chunk in enumerate(chunks):
+        path = work / f"chunk-{number:06d}.npy"
+        if not path.is_file():
+            generators = [torch.Generator().manual_seed(args.seed + i) for i in chunk]
+            try:
+                output = pipe(
+                    batch_size=len(chunk),
+                    family=[families[i] for i in chunk] if pipe.is_conditional else None,
+                    generator=generators,
+                    num_inference_steps=args.steps,
+                    timestep_power=args.timestep_power,
+                    guidance_scale=args.guidance_scale,
+                    output_type="np",
+                )
+            except ValueError as error:  # e.g. NaN maps from corrupt weights
+                raise UsageError(str(error)) from None
+            _save_npy_atomically(path, output.velocities.astype(np.float32))
         outer.update(len(chunk))
     outer.close()
-    velocities = np.concatenate(results).astype(np.float32)
+    shape = (args.num, *np.load(work / "chunk-000000.npy", mmap_mode="r").shape[1:])
+    low = min(float(np.load(work / f"chunk-{k:06d}.npy", mmap_mode="r").min()) for k in range(len(chunks)))
+    high = max(float(np.load(work / f"chunk-{k:06d}.npy", mmap_mode="r").max()) for k in range(len(chunks)))
 
     # 4. Write the outputs (only now, and atomically)
     config = pipe.processor.config
@@ -419,13 +533,13 @@ def _generate_velocity(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "seeds": [args.seed + i for i in range(args.num)],
         "steps": args.steps,
-        "timesteps": pipe.scheduler.timesteps.tolist(),
+        "timesteps": timesteps,
         "scheduler": scheduler_name,
         "guidance_scale": args.guidance_scale,
         "device": device,
         "dtype": args.dtype,
         "units": "m/s",
-        "shape": list(velocities.shape),
+        "shape": list(shape),
         "grid_spacing_m": config.grid_spacing,
         "v_min": config.v_min,
         "v_max": config.v_max,
@@ -438,9 +552,19 @@ def _generate_velocity(args: argparse.Namespace) -> int:
     if shown < args.num:
         suptitle += f" (first {shown} of {args.num})"
 
+    def write_npy(path: Path) -> None:  # chunk by chunk: never the whole result in memory
+        merged = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+        for number, chunk in enumerate(chunks):
+            merged[chunk.start : chunk.stop] = np.load(work / f"chunk-{number:06d}.npy")
+        merged.flush()
+        del merged
+
     def write_png(path: Path) -> None:
+        first = np.concatenate(
+            [np.load(work / f"chunk-{k:06d}.npy") for k in range(len(chunks)) if chunks[k].start < shown]
+        )
         plot_velocity_grid(
-            velocities[:shown],
+            first[:shown],
             path,
             titles=[f"#{i} {names[i]}" for i in range(shown)],
             grid_spacing=config.grid_spacing,
@@ -452,13 +576,14 @@ def _generate_velocity(args: argparse.Namespace) -> int:
     _write_atomically(
         out,
         {
-            "velocities.npy": lambda path: np.save(path, velocities),
+            "velocities.npy": write_npy,
             "metadata.json": lambda path: path.write_text(json.dumps(metadata, indent=2) + "\n"),
             "velocities.png": write_png,
         },
     )
+    shutil.rmtree(work, ignore_errors=True)
     print(
-        f"wrote {args.num} velocity maps {velocities.shape[1:]} ({velocities.min():.0f}-{velocities.max():.0f} "
+        f"wrote {args.num} velocity maps {shape[1:]} ({low:.0f}-{high:.0f} "
         f"m/s) to {out}/ (velocities.npy, metadata.json, velocities.png)"
     )
     return 0
@@ -479,9 +604,7 @@ def _generate_waveforms(args: argparse.Namespace) -> int:
             raise UsageError(f"{flag} must be an integer >= 1, got {value}.")
     if len(args.magnitude) not in (1, num):
         raise UsageError(f"give one --magnitude or {num} (one per record); got {len(args.magnitude)}.")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {args.out!r} exists and is not a folder.")
+    out = _check_output_folder(Path(args.out))
     magnitudes = np.resize(np.asarray(args.magnitude, dtype=np.float64), num)
 
     # 2. Generate: the pipeline checks ranges, NaN and the station before any work
@@ -543,6 +666,7 @@ def _make_dataset(args: argparse.Namespace) -> int:
     from .data.paired import make_paired_dataset
 
     families = [_canonical(f) for item in args.family for f in item.split(",") if f.strip()]
+    _check_output_folder(Path(args.out))
     started = time.perf_counter()
     try:
         written = make_paired_dataset(
@@ -571,6 +695,7 @@ def _make_dataset(args: argparse.Namespace) -> int:
 def _build_waveform_dataset(args: argparse.Namespace) -> int:
     from .waveforms import build_waveform_dataset
 
+    _check_output_folder(Path(args.out))
     try:
         summary = build_waveform_dataset(
             args.catalog,
@@ -598,6 +723,7 @@ def _denoise(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if not source.is_file():
         raise UsageError(f"input file {str(source)!r} does not exist.")
+    target = _check_output_file(Path(args.output), source, args.overwrite)
     try:
         stream = obspy.read(str(source), format="MSEED")
     except Exception as error:  # ObsPy raises several types for non-miniSEED bytes
@@ -611,8 +737,6 @@ def _denoise(args: argparse.Namespace) -> int:
         denoised = pipe(stream, num_inference_steps=args.steps, batch_size=args.batch_size).waveforms
     except ValueError as error:
         raise UsageError(str(error)) from None
-    target = Path(args.output).expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
         denoised.write(str(partial), format="MSEED", encoding="FLOAT32")

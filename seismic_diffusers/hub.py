@@ -95,6 +95,87 @@ def check_pipeline_folder(folder: str | os.PathLike) -> None:
                 ) from error
 
 
+# Upper bounds on component config values, checked before anything is built (a config is data a
+# stranger may have written). Each is far above any model here, and low enough that one value
+# cannot take the machine's memory: e.g. 20,000 base channels or a 1e12-sample window.
+CONFIG_LIMITS = {
+    "num_train_timesteps": 100_000,
+    "block_out_channels": 8_192,
+    "base_channels": 8_192,
+    "channel_mults": 64,
+    "embedding_dim": 8_192,
+    "time_embedding_dim": 8_192,
+    "condition_dim": 8_192,
+    "station_embedding_dim": 8_192,
+    "width": 8_192,
+    "in_channels": 1_024,
+    "out_channels": 1_024,
+    "latent_channels": 1_024,
+    "latent_dim": 65_536,
+    "layers_per_block": 64,
+    "num_blocks": 64,
+    "attention_head_dim": 4_096,
+    "num_class_embeds": 1_000_000,
+    "num_stations": 1_000_000,
+    "num_vq_embeddings": 1_000_000,
+    "num_codebooks": 64,
+    "sample_size": 8_192,
+    "kernel_size": 1_024,
+    "window_length": 10_000_000,
+    "nperseg": 1_000_000,
+    "nfft": 1_000_000,
+    "griffin_lim_iterations": 10_000,
+    "nt": 1_000_000,
+    "grid_shape": 8_192,
+    "velocity_shape": 8_192,
+    "seismic_shape": 1_000_000,
+    "spectrogram_shape": 1_000_000,
+    "seismic_working_shape": 1_000_000,
+    "velocity_working_size": 8_192,
+    "pml_width": 10_000,
+    "sponge_width": 10_000,
+    "sampling_rate": 1_000_000.0,
+}
+
+
+def _largest_number(value):
+    """The largest number in a config value (numbers, nested lists), or None; booleans are not numbers."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        numbers = [n for n in map(_largest_number, value) if n is not None]
+        return max(numbers) if numbers else None
+    return None
+
+
+def check_component_configs(folder: str | os.PathLike) -> None:
+    """Raise a `ValueError` if a component config of the pipeline in `folder` exceeds `CONFIG_LIMITS`.
+
+    Reads every component's JSON config (`config.json`, `scheduler_config.json`, ...) before any
+    component is built, so a config that asks for 1e10 timesteps or 20,000 channels is refused
+    with its file, key and value instead of allocating.
+    """
+    folder = Path(folder)
+    index = json.loads((folder / "model_index.json").read_text())
+    for name, spec in index.items():
+        if name.startswith("_") or not isinstance(spec, list) or not (folder / name).is_dir():
+            continue
+        for path in sorted((folder / name).glob("*config.json")):
+            try:
+                config = json.loads(path.read_text())
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path} is not valid JSON: {error}.") from error
+            for key, limit in CONFIG_LIMITS.items():
+                largest = _largest_number(config.get(key))
+                if largest is not None and not largest <= limit:  # NaN too
+                    raise ValueError(
+                        f"{path}: {key} = {largest!r} is beyond this library's limit of {limit:,}; "
+                        "the config is corrupt or not meant for seismic_diffusers."
+                    )
+
+
 def render_model_card(
     folder: str | os.PathLike,
     repo_id: str,

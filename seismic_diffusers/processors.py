@@ -12,6 +12,19 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from .data.velocity_families import VELOCITY_FAMILIES
 
+# Classifier-free guidance weights above this only pin maps to v_min / v_max (the guided estimate
+# leaves the data's range); the shipped defaults are <= 2.5.
+MAX_GUIDANCE_SCALE = 20.0
+
+
+def check_guidance_weight(weight, name: str = "`guidance_scale`") -> float:
+    """A guidance weight as a float once it is a real number in `[1, MAX_GUIDANCE_SCALE]`; else a `ValueError`."""
+    if isinstance(weight, bool) or not isinstance(weight, Real) or not 1.0 <= weight <= MAX_GUIDANCE_SCALE:
+        raise ValueError(
+            f"{name} must be a number from 1.0 (no guidance) to {MAX_GUIDANCE_SCALE:g}, got {weight!r}."
+        )
+    return float(weight)
+
 
 class VelocityProcessor(ConfigMixin, SchedulerMixin):
     r"""Maps velocity in m/s to the model's [-1, 1] range and family names to class labels.
@@ -170,7 +183,8 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
         """A per-family guidance mapping, checked, with canonical family names and float weights.
 
         Raises:
-            ValueError: for a weight below 1.0, a name outside `families`, or a family named twice.
+            ValueError: for a weight outside `[1, MAX_GUIDANCE_SCALE]`, a name outside `families`, or a
+                family named twice.
         """
         given = {}
         for name, weight in guidance_scale.items():
@@ -182,11 +196,7 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
                 )
             if key in given:
                 raise ValueError(f"`guidance_scale` names family {key!r} twice.")
-            if isinstance(weight, bool) or not isinstance(weight, Real) or not weight >= 1.0:
-                raise ValueError(
-                    f"`guidance_scale` must be >= 1.0 (1.0 disables guidance), got {weight!r} for {key!r}."
-                )
-            given[key] = float(weight)
+            given[key] = check_guidance_weight(weight, f"`guidance_scale` for {key!r}")
         return given
 
     def guidance_scales(
@@ -209,12 +219,8 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
         if isinstance(guidance_scale, Mapping):
             given = self.family_guidance(guidance_scale)
             weights = [given.get(name, 1.0) for name in self.config.families]
-        elif not guidance_scale >= 1.0:
-            raise ValueError(
-                f"`guidance_scale` must be >= 1.0 (1.0 disables guidance), got {guidance_scale}."
-            )
         else:
-            weights = [float(guidance_scale)] * len(self.config.families)
+            weights = [check_guidance_weight(guidance_scale)] * len(self.config.families)
         return [1.0 if label == self.null_label else weights[label] for label in labels]
 
     def prior_mean(self, labels: Sequence[int], shape: tuple[int, int]) -> torch.Tensor | None:

@@ -53,6 +53,7 @@ from seismic_diffusers.utils.training import (
     add_training_arguments,
     backward_and_step,
     build_optimization,
+    check_finite_weights,
     epoch_batches,
     make_accelerator,
     make_ema,
@@ -604,6 +605,7 @@ def main(args: argparse.Namespace) -> None:
         if ema_model is not None:
             ema_model.store(model.parameters())
             ema_model.copy_to(model.parameters())
+        check_finite_weights(model)
         pipeline = make_pipeline(model, noise_scheduler, processor, sampler, sampling)
         pipeline.save_pretrained(pipeline_dir, safe_serialization=True)
         save_sample_grid(

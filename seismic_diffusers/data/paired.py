@@ -116,7 +116,9 @@ def make_paired_dataset(
 
     Resumable: each file is written to a hidden `.NAME.partial` file and renamed into place; shards
     whose two files are already complete are skipped, so a rerun after a crash finishes the job and
-    never leaves a half-written `.npy`.
+    never leaves a half-written `.npy`. A rerun must use the same settings (families, pairs per
+    family, shard size, seed, backend, geometry), which `out/dataset.json` records; anything else
+    raises a `ValueError` naming the differing settings (`check_resumable`).
 
     Scales out: process `i` of `n` takes the shards whose global index is `i mod n`. Under
     `accelerate launch` (or torchrun) `i` and `n` come from `RANK` and `WORLD_SIZE`.
@@ -144,6 +146,8 @@ def make_paired_dataset(
         )
     if isinstance(families, str):
         families = [families]
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"out {str(out)!r} exists and is not a folder.")
     shards = plan_shards(out, families, num, shard_size)
     env_index, env_count = _process_from_environment()
     index = env_index if process_index is None else int(process_index)
@@ -151,20 +155,23 @@ def make_paired_dataset(
     if not 0 <= index < count:
         raise ValueError(f"process_index must be in [0, {count - 1}], got {index}.")
     mine = [s for i, s in enumerate(shards) if i % count == index]
-    todo = [s for s in mine if not s.is_complete(geometry)]
 
     out = Path(out)
+    manifest = {
+        "families": [s.family for s in shards if s.number == 1],
+        "num_per_family": int(num),
+        "shard_size": int(shard_size),
+        "seed": int(seed),
+        "backend": backend,
+        "geometry": {k: v for k, v in geometry.config.items() if not k.startswith("_")},
+        "layout": "model/model<k>.npy (N, 1, nz, nx) m/s; data/data<k>.npy (N, sources, nt, receivers)",
+    }
+    manifest = json.loads(json.dumps(manifest))  # as saved: tuples become lists
+    check_resumable(out, manifest)  # before a single shard is counted as done
+    todo = [s for s in mine if not s.is_complete(geometry)]
     out.mkdir(parents=True, exist_ok=True)
     if index == 0:
         geometry.save_config(out)
-        manifest = {
-            "families": [s.family for s in shards if s.number == 1],
-            "num_per_family": int(num),
-            "shard_size": int(shard_size),
-            "seed": int(seed),
-            "backend": backend,
-            "layout": "model/model<k>.npy (N, 1, nz, nx) m/s; data/data<k>.npy (N, sources, nt, receivers)",
-        }
         _save_text_atomically(out / "dataset.json", json.dumps(manifest, indent=2) + "\n")
 
     written = []
@@ -187,6 +194,40 @@ def make_paired_dataset(
             _save_atomically(shard.data_path, data)
             written += [shard.model_path, shard.data_path]
     return written
+
+
+def check_resumable(out: Path, manifest: dict) -> None:
+    """Raise a `ValueError` unless `out` is new, or was started with the same settings as `manifest`.
+
+    A shard's contents depend on the family, seed, shard size and geometry, so resuming with any
+    of them changed would mix two datasets (duplicated pairs across shards, or two seeds) while
+    skipping the shards that already exist. The message names each differing setting.
+    """
+    path = out / "dataset.json"
+    if not path.is_file():
+        stray = [p for p in (out / "model", out / "data") if p.is_dir() and any(p.glob("*.npy"))]
+        stray += [p for p in out.glob("*/model") if any(p.glob("*.npy"))] if out.is_dir() else []
+        if stray:
+            raise ValueError(
+                f"{out} already holds shards ({stray[0]}) but no dataset.json saying how they were made; "
+                "choose a new --out folder rather than mixing datasets."
+            )
+        return
+    try:
+        saved = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); choose a new --out folder.") from None
+    settings = ("families", "num_per_family", "shard_size", "seed", "backend", "geometry")
+    differing = [
+        f"{key} {saved.get(key)!r} there, {manifest[key]!r} now"
+        for key in settings
+        if key in saved and saved[key] != manifest[key]
+    ]
+    if differing:
+        raise ValueError(
+            f"{out} was started with other settings ({'; '.join(differing)}). Rerun with the same settings "
+            "to resume, or write to a new --out folder."
+        )
 
 
 def _save_text_atomically(path: Path, text: str) -> None:

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .geometry import CRITICAL_COURANT_NUMBER, OPENFWI, AcquisitionGeometry
+from ..utils.validation import check_real_numbers
+from .geometry import CRITICAL_COURANT_NUMBER, MIN_CELLS_PER_WAVELENGTH, OPENFWI, AcquisitionGeometry
 
 BACKENDS = ("deepwave", "reference")
 _DEFAULT_BATCH_SIZE = {"deepwave": 32, "reference": 8}
@@ -28,10 +29,11 @@ def check_velocity(velocity: np.ndarray | torch.Tensor, geometry: AcquisitionGeo
     Accepts `(nz, nx)`, `(B, nz, nx)` or OpenFWI's `(B, 1, nz, nx)`, numpy or torch, in m/s.
 
     Raises:
-        ValueError: On a wrong rank or shape, NaN or Inf, a value <= 0, or a value above
+        ValueError: On complex or boolean values, a wrong rank or shape, NaN or Inf, a value below
+            `geometry.min_velocity` (numerical dispersion), or a value above
             `geometry.config.max_velocity` (the CFL and absorbing-boundary limit).
     """
-    tensor = torch.as_tensor(velocity) if not isinstance(velocity, torch.Tensor) else velocity.detach()
+    tensor = check_real_numbers(velocity, "velocity")
     shape = tuple(tensor.shape)
     if tensor.ndim == 4 and shape[1] == 1:
         tensor = tensor[:, 0]
@@ -50,8 +52,13 @@ def check_velocity(velocity: np.ndarray | torch.Tensor, geometry: AcquisitionGeo
     if not bool(torch.isfinite(tensor).all()):
         raise ValueError("velocity contains NaN or Inf; every cell needs a finite velocity in m/s.")
     low, high = float(tensor.min()), float(tensor.max())
-    if low <= 0:
-        raise ValueError(f"velocity must be > 0 m/s everywhere, found {low:g}.")
+    if low < geometry.min_velocity:
+        raise ValueError(
+            f"velocity drops to {low:g} m/s, below this geometry's {geometry.min_velocity:.0f} m/s: slower "
+            f"waves are shorter than {MIN_CELLS_PER_WAVELENGTH} cells of {geometry.config.grid_spacing:g} m at "
+            f"{2 * geometry.config.peak_frequency:g} Hz (twice the peak frequency), and the finite differences "
+            "disperse them. Use a finer grid or a lower peak_frequency."
+        )
     limit = float(geometry.config.max_velocity)
     if high > limit:
         raise ValueError(
@@ -211,7 +218,7 @@ def forward_model(
 
     Raises:
         ValueError: On an unknown backend, a bad `batch_size`, or a velocity that `check_velocity`
-            rejects (wrong shape, NaN/Inf, <= 0, above `max_velocity`).
+            rejects (complex or boolean, wrong shape, NaN/Inf, below `min_velocity`, above `max_velocity`).
 
     Example:
 

@@ -13,6 +13,9 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 # 4th-order Laplacian. The 1-D stencil's largest eigenvalue is (16/3)/dx^2, and leapfrog needs
 # v^2 dt^2 * lambda_max <= 4, which gives sqrt(3)/2 on a square grid.
 CRITICAL_COURANT_NUMBER = math.sqrt(3.0) / 2.0
+# Cells per wavelength the 4th-order stencil needs to keep numerical dispersion small, counted at
+# twice the Ricker's peak frequency (where its spectrum is still 20 % of its peak).
+MIN_CELLS_PER_WAVELENGTH = 4
 
 
 def ricker_wavelet(peak_frequency: float, dt: float, nt: int, length: int, peak_sample: int) -> np.ndarray:
@@ -118,6 +121,11 @@ class AcquisitionGeometry(ConfigMixin, SchedulerMixin):
             )
         if not (math.isfinite(max_velocity) and max_velocity > 0):
             raise ValueError(f"`max_velocity` must be a positive number (m/s), got {max_velocity}.")
+        if max_velocity < self.min_velocity:
+            raise ValueError(
+                f"max_velocity {max_velocity:g} m/s is below the slowest velocity this grid resolves, "
+                f"{self.min_velocity:.0f} m/s (see `min_velocity`): no map could be modelled."
+            )
         if max_velocity > self.stable_velocity_limit:
             raise ValueError(
                 f"CFL violation: max_velocity {max_velocity:g} m/s is above the stability limit "
@@ -168,6 +176,12 @@ class AcquisitionGeometry(ConfigMixin, SchedulerMixin):
     def stable_velocity_limit(self) -> float:
         """Largest velocity (m/s) the 4th-order leapfrog scheme is stable for at this dt and dx."""
         return CRITICAL_COURANT_NUMBER * self.config.grid_spacing / (self.config.dt * math.sqrt(2.0))
+
+    @property
+    def min_velocity(self) -> float:
+        """Slowest velocity (m/s) the grid resolves: `MIN_CELLS_PER_WAVELENGTH` cells per wavelength at
+        twice the peak frequency (1200 m/s for OpenFWI's 10 m grid and 15 Hz)."""
+        return MIN_CELLS_PER_WAVELENGTH * self.config.grid_spacing * 2.0 * self.config.peak_frequency
 
     @property
     def courant_number(self) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from numbers import Real
 
 import numpy as np
 import torch
@@ -15,8 +16,13 @@ from .. import __version__
 from ..models import SeismogramUNet1DModel
 from ..processors import SeismogramProcessor
 from ..schedulers import ColdDiffusionScheduler
+from ..schedulers.timestep_spacing import check_num_inference_steps
 from ..utils.streams import group_stream
-from .pipeline_utils import SeismicDiffusionPipeline
+from .pipeline_utils import SeismicDiffusionPipeline, check_finite_output
+
+# Input rates within this factor of the model's rate are resampled; others are refused.
+MAX_RESAMPLING_FACTOR = 100
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -43,6 +49,14 @@ def _resample(array: np.ndarray, rate_in: float, rate_out: float, npts_out: int 
         if out.shape[-1] < npts_out:
             out = np.concatenate([out, np.zeros((*out.shape[:-1], npts_out - out.shape[-1]))], axis=-1)
     return out
+
+
+def _resampled_length(npts: int, rate_in: float, rate_out: float) -> int:
+    """Samples `_resample` returns for `npts` samples (what `resample_poly` makes, uncut)."""
+    if abs(rate_in - rate_out) <= 1e-9 * rate_out:
+        return npts
+    ratio = Fraction(rate_out / rate_in).limit_denominator(1000)
+    return -(-npts * ratio.numerator // ratio.denominator)
 
 
 class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
@@ -97,7 +111,11 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
     def _denoise_array(
         self, records: torch.Tensor, num_inference_steps: int, batch_size: int, bar
     ) -> torch.Tensor:
-        """`(B, C, N)` at the model's rate -> same shape, denoised."""
+        """`(B, C, N)` at the model's rate -> same shape, denoised.
+
+        Windows are cut, denoised and blended `batch_size` at a time, so memory beyond the input
+        and output is one batch of windows, whatever the record's length.
+        """
         length = int(self.processor.config.window_length)
         hop = self.processor.hop_length
         n = records.shape[-1]
@@ -108,21 +126,20 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
         starts = list(range(0, n - length + 1, hop))
         if starts[-1] != n - length:
             starts.append(n - length)
-        windows = torch.stack([records[..., s : s + length] for s in starts], dim=1)  # (B, W, C, L)
-        flat = windows.reshape(-1, *windows.shape[2:])
-        denoised = torch.empty_like(flat)
-        for lo in range(0, flat.shape[0], batch_size):
-            denoised[lo : lo + batch_size] = self._denoise_windows(
-                flat[lo : lo + batch_size], num_inference_steps
-            )
-            bar.update(min(batch_size, flat.shape[0] - lo))
-        denoised = denoised.reshape(windows.shape)
         weight = self._window_weights(length).to(records.dtype)
-        total = torch.zeros_like(records)
         norm = torch.zeros(n, dtype=records.dtype)
-        for k, s in enumerate(starts):
-            total[..., s : s + length] += denoised[:, k] * weight
+        for s in starts:
             norm[s : s + length] += weight
+        total = torch.zeros_like(records)
+        # (record, window start) in record-major order, as one flat list cut into model batches
+        windows = [(b, s) for b in range(records.shape[0]) for s in starts]
+        for lo in range(0, len(windows), batch_size):
+            chunk = windows[lo : lo + batch_size]
+            batch = torch.stack([records[b, :, s : s + length] for b, s in chunk])
+            denoised = self._denoise_windows(batch, num_inference_steps)
+            for (b, s), window in zip(chunk, denoised, strict=True):
+                total[b, :, s : s + length] += window * weight
+            bar.update(len(chunk))
         return total / norm
 
     def _window_count(self, n: int) -> int:
@@ -133,15 +150,35 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
 
     # -- public call -------------------------------------------------------------------------------
 
+    @property
+    def sampling_rate_range(self) -> tuple[float, float]:
+        """Input rates (Hz) accepted: within `MAX_RESAMPLING_FACTOR` of the model's rate either way.
+
+        Resampling by more would make the work grow with the factor, not with the input's size.
+        """
+        rate = float(self.processor.config.sampling_rate)
+        return rate / MAX_RESAMPLING_FACTOR, rate * MAX_RESAMPLING_FACTOR
+
     def check_inputs(self, num_inference_steps: int, batch_size: int, sampling_rate: float | None) -> None:
-        if int(num_inference_steps) < 1:
+        try:
+            check_num_inference_steps(self.scheduler, num_inference_steps)
+        except ValueError as error:
+            raise ValueError(f"{error} (1 = direct mode)") from None
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(
-                f"`num_inference_steps` must be >= 1 (1 = direct mode), got {num_inference_steps}."
+                f"`batch_size` must be an integer >= 1 (windows per model call), got {batch_size!r}."
             )
-        if int(batch_size) < 1:
-            raise ValueError(f"`batch_size` must be >= 1 (windows per model call), got {batch_size}.")
-        if sampling_rate is not None and not sampling_rate > 0:
-            raise ValueError(f"`sampling_rate` must be positive (Hz), got {sampling_rate}.")
+        if sampling_rate is not None:
+            self.check_sampling_rate(sampling_rate, "`sampling_rate`")
+
+    def check_sampling_rate(self, rate: float, name: str) -> None:
+        """Raise a `ValueError` naming `name` unless `rate` (Hz) lies in `sampling_rate_range`."""
+        low, high = self.sampling_rate_range
+        if isinstance(rate, bool) or not isinstance(rate, Real) or not low <= rate <= high:
+            raise ValueError(
+                f"{name} is {rate!r} Hz; this model ({self.processor.config.sampling_rate:g} Hz) denoises "
+                f"rates from {low:g} to {high:g} Hz. Resample the data first (Stream.resample)."
+            )
 
     def __call__(
         self,
@@ -190,6 +227,14 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
 
     def _denoise_tensor(self, waveforms, num_inference_steps, batch_size, sampling_rate):
         is_torch = isinstance(waveforms, torch.Tensor)
+        dtype = waveforms.dtype if is_torch else np.asarray(waveforms).dtype
+        if (is_torch and (dtype.is_complex or dtype == torch.bool)) or (
+            not is_torch and dtype.kind not in "iuf"
+        ):
+            raise ValueError(
+                f"waveforms must hold real numbers (integer or float samples), got dtype {dtype}; "
+                "for complex data denoise the real and imaginary parts separately."
+            )
         array = (
             waveforms.detach().cpu().double().numpy() if is_torch else np.asarray(waveforms, dtype=np.float64)
         )
@@ -201,6 +246,18 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
             )
         if not np.all(np.isfinite(array)):
             raise ValueError("waveforms contain NaN or Inf samples.")
+        out_dtype = (
+            (waveforms.dtype if waveforms.is_floating_point() else torch.float32)
+            if is_torch
+            else (dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float32))
+        )
+        largest = float(torch.finfo(out_dtype).max if is_torch else np.finfo(out_dtype).max)
+        peak = float(np.abs(array).max())
+        if peak > largest:
+            raise ValueError(
+                f"waveforms reach {peak:.3g}, beyond what their dtype ({out_dtype}) can hold in the output; "
+                "scale them first (e.g. to physical units)."
+            )
         batch = array[None] if array.ndim == 2 else array
         rate_model = float(self.processor.config.sampling_rate)
         rate = float(sampling_rate or rate_model)
@@ -209,15 +266,12 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
             out = self._denoise_array(
                 torch.from_numpy(np.ascontiguousarray(resampled)), num_inference_steps, batch_size, bar
             )
+        check_finite_output(out, "denoised waveforms")
         out = _resample(out.numpy(), rate_model, rate, batch.shape[-1])
         out = out[0] if array.ndim == 2 else out
         if is_torch:
-            return torch.as_tensor(
-                out, dtype=waveforms.dtype if waveforms.is_floating_point() else torch.float32
-            ).to(waveforms.device)
-        return out.astype(
-            waveforms.dtype if np.issubdtype(np.asarray(waveforms).dtype, np.floating) else np.float32
-        )
+            return torch.as_tensor(out, dtype=out_dtype).to(waveforms.device)
+        return out.astype(out_dtype)
 
     def _denoise_stream(self, waveforms, num_inference_steps, batch_size):
         from obspy import Stream, Trace
@@ -225,21 +279,34 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
         stream = Stream([waveforms]) if isinstance(waveforms, Trace) else waveforms
         order = list(self.processor.config.components)
         groups = group_stream(stream, order)
+        for group in groups:  # everything is checked before any work
+            self.check_sampling_rate(group.sampling_rate, f"The sampling rate of {group.key}")
+            for trace in group.traces:
+                if trace.data.dtype.kind not in "iuf":
+                    raise ValueError(f"{trace.id} holds {trace.data.dtype} samples; give real numbers.")
+                peak = float(np.abs(trace.data).max())
+                if peak > FLOAT32_MAX:
+                    raise ValueError(
+                        f"{trace.id} reaches {peak:.3g}, beyond float32 (the output's encoding); scale "
+                        "it first (e.g. remove the instrument response to physical units)."
+                    )
         rate_model = float(self.processor.config.sampling_rate)
         out = stream.copy()
         by_identity = {id(original): copy for original, copy in zip(stream, out, strict=True)}
-        prepared = []
-        for group in groups:
-            array, rows = group.to_array(order)
-            prepared.append(
-                (group, rows, np.ascontiguousarray(_resample(array, group.sampling_rate, rate_model)[None]))
-            )
-        with self.progress_bar(total=sum(self._window_count(r.shape[-1]) for _, _, r in prepared)) as bar:
-            for group, rows, resampled in prepared:
+        windows = sum(
+            self._window_count(_resampled_length(g.npts, g.sampling_rate, rate_model)) for g in groups
+        )
+        with self.progress_bar(total=windows) as bar:
+            for group in groups:  # one group's arrays in memory at a time
+                array, rows = group.to_array(order)
+                resampled = np.ascontiguousarray(_resample(array, group.sampling_rate, rate_model)[None])
+                del array
                 denoised = self._denoise_array(
                     torch.from_numpy(resampled), num_inference_steps, batch_size, bar
                 )
+                check_finite_output(denoised, f"denoised {group.key}")
                 back = _resample(denoised[0].numpy(), rate_model, group.sampling_rate, group.npts)
+                del resampled, denoised
                 for trace, row, offset in zip(group.traces, rows, group.offsets, strict=True):
                     target = by_identity[id(trace)]
                     target.data = back[row, offset : offset + trace.stats.npts].astype(np.float32)

@@ -14,7 +14,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from ..models.waveform_prior import WaveformLatentDenoiser
 from ..models.waveform_vae import SpectrogramVAE
 from ..processors import WaveformSpectrogram
-from .pipeline_utils import SeismicDiffusionPipeline
+from .pipeline_utils import SeismicDiffusionPipeline, check_finite_output
 
 OUTPUT_TYPES = ("stream", "np")
 COMPONENTS = "ENZ"
@@ -151,7 +151,7 @@ class ConditionalWaveformPipeline(SeismicDiffusionPipeline):
         num_inference_steps: int = 50,
         output_type: str = "stream",
         return_dict: bool = True,
-        starttime: str = "2024-01-01T00:00:00",
+        starttime: str | object = "2024-01-01T00:00:00",
     ) -> ConditionalWaveformOutput | tuple:
         r"""
         Generate records.
@@ -168,7 +168,8 @@ class ConditionalWaveformPipeline(SeismicDiffusionPipeline):
                 (unused with the CVAE prior).
             output_type (`str`, *optional*, defaults to `"stream"`): `"stream"` or `"np"`.
             return_dict (`bool`, *optional*, defaults to `True`): Return a [`ConditionalWaveformOutput`].
-            starttime (`str`, *optional*): Start time of the returned Streams.
+            starttime (`str` or `obspy.UTCDateTime`, *optional*): Start time of the returned Streams;
+                anything else `UTCDateTime` cannot read raises a `ValueError` before generation.
 
         Returns:
             [`ConditionalWaveformOutput`] or `tuple` `(waveforms, spectrograms)`.
@@ -179,6 +180,8 @@ class ConditionalWaveformPipeline(SeismicDiffusionPipeline):
             raise ValueError(
                 "This pipeline has neither a diffusion prior nor a conditional VAE to condition on."
             )
+        if output_type == "stream":
+            starttime = self._check_starttime(starttime)
         conditions = self._condition_tensor(magnitude, latitude, longitude, depth, batch_size)
         stations = self._station_tensor(station, batch_size)
         device = self._execution_device
@@ -203,6 +206,7 @@ class ConditionalWaveformPipeline(SeismicDiffusionPipeline):
         if phase_generator is not None and phase_generator.device.type != "cpu":
             phase_generator = None
         waveforms = self.spectrogram.to_waveform(spectrograms, generator=phase_generator, log_peak=log_peak)
+        check_finite_output(waveforms, "waveforms")
         waveforms = waveforms.float().numpy()
 
         # 4. Package
@@ -215,6 +219,19 @@ class ConditionalWaveformPipeline(SeismicDiffusionPipeline):
         self.maybe_free_model_hooks()
         output = (waveforms, spectrograms.numpy())
         return ConditionalWaveformOutput(*output) if return_dict else output
+
+    @staticmethod
+    def _check_starttime(starttime):
+        """`starttime` as an `obspy.UTCDateTime`, checked before any generation."""
+        from obspy import UTCDateTime
+
+        try:
+            return UTCDateTime(starttime)
+        except Exception as error:  # UTCDateTime raises TypeError or ValueError by input
+            raise ValueError(
+                f"`starttime` {starttime!r} is not a time ObsPy reads ({error}); give an ISO 8601 string "
+                "such as '2024-01-01T00:00:00' or an obspy.UTCDateTime."
+            ) from None
 
     def _to_stream(self, record: np.ndarray, station: str, condition: list[float], starttime: str):
         from obspy import Stream, Trace, UTCDateTime

@@ -15,7 +15,9 @@ from diffusers.utils.torch_utils import randn_tensor
 from ..models.joint_vq import JointVQModel
 from ..physics.deviation import pde_deviation
 from ..physics.geometry import AcquisitionGeometry
-from .pipeline_utils import SeismicDiffusionPipeline
+from ..schedulers.timestep_spacing import check_num_inference_steps
+from ..utils.validation import check_real_numbers
+from .pipeline_utils import SeismicDiffusionPipeline, check_finite_output
 
 OUTPUT_TYPES = ("np", "pt")
 
@@ -223,6 +225,8 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
 
         # 4. Decode both modalities to physical units
         velocities, seismic = self._decode(latents)
+        check_finite_output(velocities, "velocities")
+        check_finite_output(seismic, "seismic data")
         deviation = self._deviation(velocities, seismic) if return_pde_deviation else None
         deviation_trace = torch.stack(trace) if trace_pde_deviation else None
 
@@ -240,9 +244,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
 
     def _check_seismic(self, seismic) -> torch.Tensor:
         expected = tuple(self.vqvae.config.seismic_shape)
-        tensor = (
-            seismic.detach() if isinstance(seismic, torch.Tensor) else torch.as_tensor(np.asarray(seismic))
-        )
+        tensor = check_real_numbers(seismic, "seismic")
         if tensor.ndim == 3:
             tensor = tensor[None]
         if tensor.ndim != 4 or tuple(tensor.shape[1:]) != expected or tensor.shape[0] == 0:
@@ -298,8 +300,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         data = self._check_seismic(seismic)
         if not isinstance(num_candidates, int) or num_candidates < 1:
             raise ValueError(f"`num_candidates` must be an integer >= 1, got {num_candidates!r}.")
-        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
-            raise ValueError(f"`num_inference_steps` must be an integer >= 1, got {num_inference_steps!r}.")
+        check_num_inference_steps(self.scheduler, num_inference_steps)
         if not isinstance(refine_steps, int) or not 0 <= refine_steps <= num_inference_steps:
             raise ValueError(
                 f"`refine_steps` must be an integer from 0 to num_inference_steps ({num_inference_steps}); "
@@ -349,6 +350,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         # 4. Decode the velocity; report the final seismic misfit
         decoded = self.vqvae.decode(latents / scale)
         velocities = self.vqvae.denormalize_velocity(decoded.velocity[:, 0])
+        check_finite_output(velocities, "velocities")
         misfit = (decoded.seismic - target).pow(2).mean(dim=(1, 2, 3))
         outputs = (self._to_output(velocities, output_type), self._to_output(misfit, output_type))
         self.maybe_free_model_hooks()

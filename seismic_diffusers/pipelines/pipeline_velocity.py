@@ -14,7 +14,7 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from ..models.unet_velocity import VelocityUNet2DModel
-from ..processors import VelocityProcessor
+from ..processors import VelocityProcessor, check_guidance_weight
 from ..schedulers.timestep_spacing import (
     check_power,
     check_timesteps,
@@ -22,7 +22,7 @@ from ..schedulers.timestep_spacing import (
     require_custom_timesteps,
     supports_custom_timesteps,
 )
-from .pipeline_utils import SeismicDiffusionPipeline
+from .pipeline_utils import SeismicDiffusionPipeline, check_finite_output
 
 OUTPUT_TYPES = ("np", "pt", "pil")
 # Below this signal-to-noise ratio the clean-map estimate comes from the class prior (`uses_prior_mean`).
@@ -104,13 +104,12 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 "`default_guidance_scale` must be a number or, for a class-conditional model, a "
                 f"{{family: scale}} mapping; got {default_guidance_scale!r}."
             )
-        elif not default_guidance_scale >= 1.0 or (default_guidance_scale > 1.0 and not self.is_conditional):
+        elif default_guidance_scale != 1.0 and not self.is_conditional:
             raise ValueError(
-                "`default_guidance_scale` must be >= 1.0, and 1.0 for an unconditional model; got "
-                f"{default_guidance_scale}."
+                f"`default_guidance_scale` must be 1.0 for an unconditional model; got {default_guidance_scale}."
             )
         else:
-            default_guidance_scale = float(default_guidance_scale)
+            default_guidance_scale = check_guidance_weight(default_guidance_scale, "`default_guidance_scale`")
         try:
             default_timestep_power = check_power(default_timestep_power)
         except ValueError as error:
@@ -154,10 +153,8 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                     "A per-family `guidance_scale` needs a class-conditional model; this one is unconditional."
                 )
             self.processor.family_guidance(guidance_scale)  # checks the names and the weights
-        elif not guidance_scale >= 1.0:  # NaN too
-            raise ValueError(
-                f"`guidance_scale` must be >= 1.0 (1.0 disables guidance), got {guidance_scale}."
-            )
+        else:
+            check_guidance_weight(guidance_scale)
         if not self.is_conditional:
             given = [family] if family is None or isinstance(family, str) else list(family)
             if any(name is not None for name in given):
@@ -461,6 +458,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         # 5. Post-process to m/s
         limit = self.processor.sample_range
         velocities = self.processor.denormalize(sample.clamp(-limit, limit)[:, 0].float())
+        check_finite_output(velocities, "velocity maps")
         images = None
         if output_type in ("np", "pil"):
             velocities = velocities.cpu().numpy().astype(np.float32)

@@ -26,6 +26,24 @@ def supports_custom_timesteps(scheduler: SchedulerMixin) -> bool:
     return not any(scheduler.config.get(flag, False) for flag in _SIGMA_SCHEDULE_FLAGS)
 
 
+def check_num_inference_steps(scheduler: SchedulerMixin, num_inference_steps) -> int:
+    """`num_inference_steps` once it is an integer in `[1, num_train_timesteps]`; else a `ValueError`.
+
+    Call it before `set_timesteps`, which allocates a schedule of that length.
+    """
+    upper = int(scheduler.config.get("num_train_timesteps", 1000))
+    if (
+        isinstance(num_inference_steps, bool)
+        or not isinstance(num_inference_steps, numbers.Integral)
+        or not 1 <= num_inference_steps <= upper
+    ):
+        raise ValueError(
+            f"`num_inference_steps` must be an integer from 1 to the scheduler's num_train_timesteps "
+            f"({upper}), got {num_inference_steps!r}."
+        )
+    return int(num_inference_steps)
+
+
 def check_power(power) -> float:
     """`power` as a float, once it is a number > 0; else a `ValueError`."""
     if not isinstance(power, numbers.Real) or isinstance(power, bool) or not power > 0:
@@ -92,6 +110,7 @@ def power_timesteps(scheduler: SchedulerMixin, num_inference_steps: int, power: 
         ValueError: for `power <= 0` or more steps than timesteps from `t_0` down to 0.
     """
     power = check_power(power)
+    num_inference_steps = check_num_inference_steps(scheduler, num_inference_steps)
     scheduler.set_timesteps(num_inference_steps)
     first = int(scheduler.timesteps[0])
     if num_inference_steps > first + 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 
-from ..processors import VelocityProcessor
+from ..processors import MAX_GUIDANCE_SCALE, VelocityProcessor, check_guidance_weight
 
 
 def family_scale(text: str) -> tuple[str, float]:
@@ -17,15 +17,21 @@ def family_scale(text: str) -> tuple[str, float]:
 
     Raises:
         argparse.ArgumentTypeError: for text without `=`, a scale that is not a number, or a scale
-            below 1 (1 is unguided).
+            outside `[1, MAX_GUIDANCE_SCALE]` (1 is unguided).
     """
     name, _, value = text.partition("=")
     try:
         scale = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"takes FAMILY=SCALE pairs, got {text!r}") from None
-    if not name or scale < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r}: needs a family and a scale, not below 1 (1 is unguided)")
+    if not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: needs a family before the '='")
+    try:
+        scale = check_guidance_weight(scale)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the scale must be a number from 1 (unguided) to {MAX_GUIDANCE_SCALE:g}"
+        ) from None
     return VelocityProcessor.canonical_family(name), scale
 
 

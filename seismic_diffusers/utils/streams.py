@@ -70,6 +70,10 @@ def group_stream(stream, order: Sequence[str] = ("E", "N", "Z")) -> list[Station
         ValueError: For an empty Stream; masked arrays; gaps or overlaps (several traces with one
             id); NaN or Inf samples; mixed sampling rates within a group; two traces of the same
             component in a group; channel codes `component_of` cannot map.
+
+    Returns:
+        `list[StationGroup]`: one group per station/location/band, or several where its
+        components do not overlap in time (they are then denoised apart, see `_split_by_overlap`).
     """
     if stream is None or len(stream) == 0:
         raise ValueError("The Stream is empty: there is nothing to denoise.")
@@ -115,8 +119,34 @@ def group_stream(stream, order: Sequence[str] = ("E", "N", "Z")) -> list[Station
         group.traces.append(trace)
         group.components.append(component)
 
-    for group in groups.values():
-        start = min(t.stats.starttime for t in group.traces)
-        group.offsets = [round((t.stats.starttime - start) * group.sampling_rate) for t in group.traces]
-        group.npts = max(o + t.stats.npts for o, t in zip(group.offsets, group.traces, strict=True))
-    return list(groups.values())
+    return [part for group in groups.values() for part in _split_by_overlap(group)]
+
+
+def _split_by_overlap(group: StationGroup) -> list[StationGroup]:
+    """The group's traces in runs that overlap in time, each on its own grid.
+
+    Components are only put on one grid where they overlap: components recorded at different
+    times are denoised apart, never zero-filled between (that would be gap filling, and would cost
+    memory for the whole span between them). So a grid is never longer than the sum of its
+    traces' lengths.
+    """
+    rate = group.sampling_rate
+    pairs = sorted(zip(group.traces, group.components, strict=True), key=lambda p: p[0].stats.starttime)
+    runs: list[StationGroup] = []
+    end = None
+    for trace, component in pairs:
+        start = trace.stats.starttime
+        if end is None or start - end > 0.5 / rate:  # no shared sample with the run so far
+            runs.append(StationGroup(key=group.key, sampling_rate=rate))
+            end = trace.stats.endtime
+        runs[-1].traces.append(trace)
+        runs[-1].components.append(component)
+        end = max(end, trace.stats.endtime)
+    for run in runs:
+        start = min(t.stats.starttime for t in run.traces)
+        run.offsets = [round((t.stats.starttime - start) * rate) for t in run.traces]
+        run.npts = max(o + t.stats.npts for o, t in zip(run.offsets, run.traces, strict=True))
+    if len(runs) > 1:
+        for number, run in enumerate(runs, 1):
+            run.key = f"{group.key} (part {number} of {len(runs)})"
+    return runs

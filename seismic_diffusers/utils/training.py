@@ -2,18 +2,55 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import re
 import shutil
 
 import numpy as np
 
+_CHECKPOINT_NAME = re.compile(r"checkpoint-(\d+)")
+
+
+class NonFiniteTrainingError(RuntimeError):
+    """A loss or a trained weight became NaN or Inf: training stops before anything is saved."""
+
 
 def list_checkpoints(output_dir: str) -> list[str]:
-    """`checkpoint-STEP` folder names in `output_dir`, oldest first (unfinished `.tmp` ones excluded)."""
+    """`checkpoint-STEP` folder names in `output_dir`, oldest first.
+
+    Only folders named exactly `checkpoint-<digits>` count: unfinished `.tmp` saves and names
+    that are not ours (`checkpoint-best`, a user's copy) are ignored.
+    """
     if not os.path.isdir(output_dir):
         return []
-    names = [d for d in os.listdir(output_dir) if d.startswith("checkpoint-") and not d.endswith(".tmp")]
+    names = [
+        d
+        for d in os.listdir(output_dir)
+        if _CHECKPOINT_NAME.fullmatch(d) and os.path.isdir(os.path.join(output_dir, d))
+    ]
     return sorted(names, key=lambda name: int(name.split("-")[1]))
+
+
+def truncate_training_log(output_dir: str, step: int) -> None:
+    """Drop the `train_log.jsonl` records after `step`, so a resumed run does not log steps twice."""
+    path = os.path.join(output_dir, "train_log.jsonl")
+    if not os.path.isfile(path):
+        return
+    kept = []
+    with open(path) as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by a kill
+                continue
+            if isinstance(record, dict) and int(record.get("step", 0)) <= step:
+                kept.append(json.dumps(record) + "\n")
+    partial = f"{path}.partial-{os.getpid()}"
+    with open(partial, "w") as handle:
+        handle.writelines(kept)
+    os.replace(partial, path)
 
 
 def save_checkpoint_atomically(accelerator, output_dir: str, step: int, limit: int | None) -> str:
@@ -70,10 +107,16 @@ def resume_from_checkpoint(accelerator, output_dir: str, resume: str | None, log
         if logger is not None:
             logger.info("No checkpoint found; starting a new run.")
         return 0
+    name = os.path.basename(path.rstrip("/"))
+    if not _CHECKPOINT_NAME.fullmatch(name) or not os.path.isdir(path):
+        raise ValueError(f"--resume_from_checkpoint {resume!r} is not a checkpoint-<step> folder.")
     if logger is not None:
         logger.info(f"Resuming from {path}")
     accelerator.load_state(path)
-    return int(os.path.basename(path.rstrip("/")).split("-")[1])
+    step = int(name.split("-")[1])
+    if accelerator.is_main_process:
+        truncate_training_log(output_dir, step)
+    return step
 
 
 def build_optimization(accelerator, model, args, max_train_steps: int | None = None) -> tuple:
@@ -119,7 +162,6 @@ def log_and_checkpoint(
     `OUTPUT_DIR/train_log.jsonl`; every `args.checkpointing_steps`, saves an atomic checkpoint
     (keeping `args.checkpoints_total_limit`).
     """
-    import json
     import time
 
     if accelerator.is_main_process and global_step % args.logging_steps == 0:
@@ -158,11 +200,28 @@ def make_ema(accelerator, model, model_cls, args, subfolder: str = "unet"):
 
 def trained_model(accelerator, model, ema_model):
     """The model to save at the end of training: unwrapped from Accelerate's wrappers, with the
-    EMA weights copied in when there is an EMA (`make_ema`), in eval mode."""
+    EMA weights copied in when there is an EMA (`make_ema`), in eval mode.
+
+    Raises:
+        NonFiniteTrainingError: if any weight is NaN or Inf (nothing should be saved then).
+    """
     model = accelerator.unwrap_model(model)
     if ema_model is not None:
         ema_model.copy_to(model.parameters())
+    check_finite_weights(model)
     return model.eval()
+
+
+def check_finite_weights(model) -> None:
+    """Raise `NonFiniteTrainingError` naming the tensors of `model` that hold NaN or Inf."""
+    import torch
+
+    bad = [name for name, tensor in model.state_dict().items() if not bool(torch.isfinite(tensor).all())]
+    if bad:
+        raise NonFiniteTrainingError(
+            f"{len(bad)} weight tensor(s) hold NaN or Inf (first: {', '.join(bad[:3])}); the model was not "
+            "saved. Lower the learning rate, check the data, or start from finite weights."
+        )
 
 
 class TrainingLog:
@@ -183,8 +242,15 @@ class TrainingLog:
 
     def step(self, global_step: int, lr: float, **losses) -> None:
         """Record one optimisation step's `losses` (tensors or numbers) at learning rate `lr`."""
-        self.progress.update(1)
         values = {name: float(value) for name, value in losses.items()}
+        diverged = {name: value for name, value in values.items() if not math.isfinite(value)}
+        if diverged:
+            raise NonFiniteTrainingError(
+                f"step {global_step}: loss {diverged} is not finite, so training stopped (nothing more is "
+                "saved). Lower the learning rate, check the data for NaN, or start from finite weights; "
+                "--resume_from_checkpoint latest restarts from the last good checkpoint."
+            )
+        self.progress.update(1)
         self.recent = (self.recent + [values])[-self.args.logging_steps :]
         means = self.means()
         self.progress.set_postfix(

@@ -152,8 +152,8 @@ def build_waveform_dataset(
         `dict`: counts (`files`, `records`, `passed`, `skipped`) and the output paths.
 
     Raises:
-        ValueError: bad catalogue or picks (see the readers), a missing waveform folder, or bad
-            thresholds. Problems with single files or records never stop the run.
+        ValueError: bad catalogue or picks (see the readers), a missing waveform folder, an
+            `out` that is an existing file, or bad thresholds. Problems with single files or records never stop the run.
     """
     if not (isinstance(snr_threshold, (int, float)) and math.isfinite(snr_threshold)):
         raise ValueError(f"snr_threshold must be a finite number, got {snr_threshold!r}.")
@@ -162,6 +162,8 @@ def build_waveform_dataset(
     folder = Path(waveforms)
     if not folder.is_dir():
         raise ValueError(f"Waveform folder {folder} does not exist.")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"Output {str(out)!r} exists and is not a folder; give a folder path.")
     events = read_catalog(catalog)
     read_picks(picks, events)
     out = Path(out)

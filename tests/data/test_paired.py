@@ -174,3 +174,45 @@ def test_bad_arguments_exit_2_and_write_nothing(tmp_path, capsys, args, message)
     assert exit_info.value.code == 2
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "changed, message",
+    [
+        (["--seed", "1"], "seed 0 there, 1 now"),
+        (["--shard-size", "3"], "shard_size 2 there, 3 now"),
+        (["--num", "5"], "num_per_family 4 there, 5 now"),
+    ],
+)
+def test_resuming_with_other_settings_is_refused_and_names_the_setting(tmp_path, capsys, changed, message):
+    base = {"--family": "flatvel-a", "--num": "4", "--shard-size": "2", "--seed": "0"}
+    args = dict(base, **dict(zip(changed[::2], changed[1::2], strict=True)))
+    out = tmp_path / "out"
+    # a first run killed after its first shard: only model1/data1 and the manifest are there
+    make_paired_dataset(out, "flatvel-a", num=2, shard_size=2, seed=0, progress=False)
+    manifest = (out / "dataset.json").read_text().replace('"num_per_family": 2', '"num_per_family": 4')
+    (out / "dataset.json").write_text(manifest)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(SystemExit) as exit_info:
+        main(["make-dataset", "--out", str(out), *[x for kv in args.items() for x in kv]])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "was started with other settings" in err and message in err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # manifest untouched
+
+
+def test_shards_without_a_manifest_are_not_mixed_into(tmp_path):
+    (tmp_path / "model").mkdir()
+    np.save(tmp_path / "model" / "model1.npy", np.zeros((2, 1, 70, 70), np.float32))
+    with pytest.raises(ValueError, match="already holds shards .* but no dataset.json"):
+        make_paired_dataset(tmp_path, "flatvel-a", num=2, shard_size=2, progress=False)
+
+
+def test_out_that_is_a_file_exits_2(tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.write_text("x")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["make-dataset", "--out", str(out), "--family", "flatvel-a", "--num", "1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "exists and is not a folder" in err and "Traceback" not in err

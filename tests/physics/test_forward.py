@@ -131,8 +131,13 @@ GOOD = np.full((70, 70), 2500.0, np.float32)
     [
         (np.where(np.eye(70, dtype=bool), np.nan, GOOD), "NaN or Inf"),
         (np.where(np.eye(70, dtype=bool), np.inf, GOOD), "NaN or Inf"),
-        (np.where(np.eye(70, dtype=bool), 0.0, GOOD), "must be > 0 m/s everywhere, found 0"),
-        (-GOOD, "must be > 0 m/s"),
+        (np.where(np.eye(70, dtype=bool), 0.0, GOOD), "drops to 0 m/s, below this geometry's 1200 m/s"),
+        (-GOOD, "below this geometry's 1200 m/s"),
+        (np.full((70, 70), 10.0), r"drops to 10 m/s, below .* shorter than 4 cells of 10 m at 30 Hz"),
+        (np.ones((70, 70), dtype=bool), "velocity must hold real numbers, got dtype torch.bool"),
+        (GOOD.astype(np.complex64), "velocity must hold real numbers, got dtype torch.complex64"),
+        (torch.from_numpy(GOOD) + 1j, "velocity must hold real numbers, got dtype torch.complex64"),
+        (np.full((70, 70), "2500"), "velocity must be an array of real numbers, got dtype <U4"),
         (GOOD[0], r"must have shape \(70, 70\), \(B, 70, 70\) or \(B, 1, 70, 70\) .* got \(70,\)"),
         (np.full((2, 64, 64), 2500.0), r"got \(2, 64, 64\)"),
         (np.full((0, 70, 70), 2500.0), "no maps"),
@@ -152,6 +157,13 @@ def test_unknown_backend_and_bad_batch_size_are_refused():
         forward_model(GOOD, backend="devito")
     with pytest.raises(ValueError, match="`batch_size` must be >= 1"):
         forward_model(GOOD, batch_size=0)
+
+
+def test_the_slowest_resolved_velocity_follows_the_grid_and_the_wavelet():
+    assert OPENFWI.min_velocity == pytest.approx(1200.0)  # 4 cells of 10 m at 2 x 15 Hz
+    assert AcquisitionGeometry(grid_spacing=5.0, dt=5e-4).min_velocity == pytest.approx(600.0)
+    with pytest.raises(ValueError, match="max_velocity 1000 m/s is below the slowest velocity this grid resolves"):
+        AcquisitionGeometry(max_velocity=1000.0)
 
 
 def test_faster_velocities_are_allowed_by_raising_max_velocity():
