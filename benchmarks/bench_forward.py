@@ -6,7 +6,10 @@ Rows, timed one after another in one process on the same machine, warm-up calls 
     15 Hz, max_vel 4500, Courant number 0.636), on inputs built once outside the timer;
 (b) `seismic_diffusers.physics.forward_model(..., backend="deepwave")`: input checks, batching,
     polarity and lag calibration included;
-(c) `forward_model(..., backend="reference")`: OpenFWI's own scheme in float64 PyTorch.
+(c) `forward_model(..., backend="reference")`: OpenFWI's own scheme in float64 PyTorch;
+(d) one forward + adjoint (the gradient of a data misfit with respect to the map), raw
+    `deepwave.scalar` with a velocity that requires grad against `forward_model` with one, for
+    one OpenFWI gather: what one gradient step of FWI or posterior sampling costs.
 
 Each for one OpenFWI sample (5 shots x 1000 steps) and a batch of 32 (curvefault-b maps). Then
 `make-dataset` throughput in pairs per second. Target: (b) <= 1.1 x (a).
@@ -117,6 +120,26 @@ def main(argv=None) -> dict:
             flush=True,
         )
 
+    # (d) forward + adjoint on one gather
+    one = torch.from_numpy(maps[:1])
+    raw_args, raw_kwargs = raw_deepwave_inputs(one)
+    weights = torch.randn(5, 70, int(OPENFWI.config.nt) + 1, generator=torch.Generator().manual_seed(0))
+
+    def raw_gradient():
+        models = raw_args[0].detach().requires_grad_(True)
+        (deepwave.scalar(models, *raw_args[1:], **raw_kwargs)[-1] * weights).sum().backward()
+
+    def ours_gradient():
+        velocity = one.clone().requires_grad_(True)
+        (forward_model(velocity) * weights[..., 1:].transpose(1, 2)).sum().backward()
+
+    raw_adjoint, ours_adjoint = timed(raw_gradient, args.repeats), timed(ours_gradient, args.repeats)
+    print(
+        f"forward + adjoint, 1 gather: raw deepwave {raw_adjoint:.3f} s, ours {ours_adjoint:.3f} s "
+        f"({ours_adjoint / raw_adjoint:.3f}x)",
+        flush=True,
+    )
+
     # Same arithmetic, so the calibrated output must equal raw deepwave's flipped, shifted traces.
     check_args, check_kwargs = raw_deepwave_inputs(torch.from_numpy(maps[:2]))
     with torch.no_grad():
@@ -135,6 +158,7 @@ def main(argv=None) -> dict:
         "machine": machine_info(),
         "deepwave": deepwave.__version__,
         "rows": rows,
+        "forward_adjoint_1_gather": {"raw_deepwave_s": raw_adjoint, "ours_s": ours_adjoint},
         "calibrated_equals_raw": identical,
         "make_dataset_pairs_per_second": pairs_per_second,
         "make_dataset_pairs": args.dataset_pairs,
@@ -147,6 +171,9 @@ def main(argv=None) -> dict:
     for row in rows:
         raw, ours, ref = row["raw_deepwave_s"], row["ours_deepwave_s"], row["ours_reference_s"]
         print(f"| {row['case']} | {raw:.3f} | {ours:.3f} | {ours / raw:.3f} | {ref:.2f} | {ref / raw:.0f}x |")
+    print(
+        f"| forward + adjoint, 1 gather | {raw_adjoint:.3f} | {ours_adjoint:.3f} | {ours_adjoint / raw_adjoint:.3f} | - | - |"
+    )
     print(
         f"\nmake-dataset: {pairs_per_second:.1f} pairs/s ({args.dataset_pairs} flatvel-b pairs, deepwave, shards of 64)"
     )

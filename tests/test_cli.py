@@ -249,3 +249,77 @@ def test_console_script_reports_bad_input_without_traceback(tmp_path):
     assert result.stderr.strip().startswith("error: pipeline folder")
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_an_interrupted_generation_resumes_from_its_saved_chunks(
+    tiny_velocity_pipeline_dir, tmp_path, monkeypatch
+):
+    from seismic_diffusers import VelocityGenerationPipeline
+
+    reference = tmp_path / "reference"
+    assert generate(tiny_velocity_pipeline_dir, reference, "--num", "5", "--batch-size", "2") == 0
+
+    calls, kill = [], [True]
+    original = VelocityGenerationPipeline.__call__
+
+    def killed_on_the_second_chunk(self, *args, **kwargs):
+        calls.append(kwargs["batch_size"])
+        if len(calls) == 2 and kill[0]:
+            raise RuntimeError("killed")  # as a kill mid-run
+        return original(self, *args, **kwargs)
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(VelocityGenerationPipeline, "__call__", killed_on_the_second_chunk)
+    with pytest.raises(RuntimeError, match="killed"):
+        generate(tiny_velocity_pipeline_dir, out, "--num", "5", "--batch-size", "2")
+    assert not out.exists() and [p.name for p in (tmp_path / ".out.partial").glob("chunk-*")] == [
+        "chunk-000000.npy"
+    ]
+
+    calls.clear()
+    kill[0] = False
+    assert generate(tiny_velocity_pipeline_dir, out, "--num", "5", "--batch-size", "2") == 0
+    assert calls == [2, 1]  # chunk 0 was kept; chunks 1 and 2 were generated
+    np.testing.assert_array_equal(np.load(out / "velocities.npy"), np.load(reference / "velocities.npy"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "reference"]  # work folder gone
+
+
+def test_a_work_folder_of_other_settings_is_not_reused(tiny_velocity_pipeline_dir, tmp_path):
+    work = tmp_path / ".out.partial"
+    work.mkdir()
+    (work / "settings.json").write_text("{}")
+    np.save(work / "chunk-000000.npy", np.zeros((2, 70, 70), np.float32))
+    assert generate(tiny_velocity_pipeline_dir, tmp_path / "out", "--num", "2") == 0
+    assert np.load(tmp_path / "out" / "velocities.npy").min() >= 1500  # not the zeros
+
+
+@pytest.mark.parametrize("out", ["/proc/samples", "/proc/self/new/samples"])
+def test_unwritable_out_exits_2_before_loading(tiny_velocity_pipeline_dir, capsys, out):
+    with pytest.raises(SystemExit) as excinfo:
+        generate(tiny_velocity_pipeline_dir, out)
+    err = capsys.readouterr().err
+    assert excinfo.value.code == 2 and "cannot write into" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv0, preset, expected",
+    [
+        ("seismic-diffusers", None, "PASSIVE"),
+        ("seismic-diffusers", "ACTIVE", "ACTIVE"),
+        ("my_script.py", None, None),
+    ],
+)
+def test_the_command_line_sets_a_passive_openmp_wait_policy_unless_chosen(argv0, preset, expected):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if preset:
+        env["OMP_WAIT_POLICY"] = preset
+    code = (
+        f"import sys; sys.argv = [{argv0!r}]; import seismic_diffusers, os; "
+        "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.stdout.split() == [str(expected), "True"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import obspy
 import pytest
@@ -49,3 +51,77 @@ def test_gappy_input_exits_2_with_advice_and_writes_nothing(tiny_denoise_pipelin
         main(["denoise", str(path), "-o", str(out), "--pipeline", tiny_denoise_pipeline_dir])
     assert info.value.code == 2 and "Gaps or overlaps" in capsys.readouterr().err
     assert list(tmp_path.glob("*out*")) == []
+
+
+def _small_mseed(path):
+    trace = obspy.Trace(
+        np.random.default_rng(0).normal(size=600), header={"channel": "HHZ", "sampling_rate": 100}
+    )
+    obspy.Stream([trace]).write(str(path), format="MSEED")
+    return path
+
+
+def test_output_equal_to_input_is_refused_unless_overwrite(tiny_denoise_pipeline_dir, tmp_path, capsys):
+    source = _small_mseed(tmp_path / "raw.mseed")
+    raw = source.read_bytes()
+    for spelling in (str(source), str(tmp_path / "." / "raw.mseed")):
+        with pytest.raises(SystemExit) as info:
+            main(["denoise", str(source), "-o", spelling, "--pipeline", tiny_denoise_pipeline_dir])
+        assert info.value.code == 2 and "is the input file" in capsys.readouterr().err
+        assert source.read_bytes() == raw
+    assert (
+        main(
+            [
+                "denoise",
+                str(source),
+                "-o",
+                str(source),
+                "--overwrite",
+                "--pipeline",
+                tiny_denoise_pipeline_dir,
+            ]
+        )
+        == 0
+    )
+    assert source.read_bytes() != raw and obspy.read(str(source))[0].data.dtype == np.float32  # denoised
+
+
+@pytest.mark.parametrize("where", ["/proc/denoised.mseed", "FOLDER", "/proc/new/denoised.mseed"])
+def test_unwritable_outputs_exit_2_before_the_pipeline_loads(tmp_path, capsys, monkeypatch, where):
+    import seismic_diffusers.cli as cli
+
+    source = _small_mseed(tmp_path / "raw.mseed")
+    monkeypatch.setattr(cli, "_load_pipeline", lambda *a, **k: pytest.fail("loaded the pipeline"))
+    target = str(tmp_path) if where == "FOLDER" else where
+    with pytest.raises(SystemExit) as info:
+        main(["denoise", str(source), "-o", target])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    assert ("is a folder" in err) if where == "FOLDER" else ("cannot write into" in err)
+
+
+def test_a_stale_partial_of_a_killed_run_is_removed_on_the_next(tiny_denoise_pipeline_dir, tmp_path):
+    source = _small_mseed(tmp_path / "raw.mseed")
+    dead = _dead_pid()
+    stale = tmp_path / f".out.mseed.partial-{dead}"
+    stale.write_bytes(b"half a file")
+    assert (
+        main(
+            [
+                "denoise",
+                str(source),
+                "-o",
+                str(tmp_path / "out.mseed"),
+                "--pipeline",
+                tiny_denoise_pipeline_dir,
+            ]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mseed", "raw.mseed"]
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid

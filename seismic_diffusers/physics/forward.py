@@ -211,13 +211,19 @@ def forward_model(
             Maps simulated at once (bounds memory). Default: 32 for deepwave, 8 for reference.
         progress (`bool`, defaults to `False`): Show a progress bar over chunks.
 
+    Differentiable: a velocity tensor that requires grad (with grad mode on) keeps autograd
+    through `deepwave.scalar`, so `data.backward(...)` gives the adjoint-state gradient in the
+    velocity's `.grad` (s/m per unit of data). Otherwise nothing is recorded (`torch.no_grad`).
+
     Returns:
         Seismic data of shape `(B, n_sources, nt, n_receivers)`, float32, pressure in OpenFWI's
         polarity and amplitude (FlatVel-A data span about -27 to 53). A numpy array for numpy
-        input, else a tensor on the input's device. A single `(nz, nx)` map gives `B = 1`.
+        input, else a tensor on the input's device (attached to the graph when the input
+        requires grad). A single `(nz, nx)` map gives `B = 1`.
 
     Raises:
-        ValueError: On an unknown backend, a bad `batch_size`, or a velocity that `check_velocity`
+        ValueError: On an unknown backend (or `"reference"` with a velocity that requires grad), a bad
+            `batch_size`, or a velocity that `check_velocity`
             rejects (complex or boolean, wrong shape, NaN/Inf, below `min_velocity`, above `max_velocity`).
 
     Example:
@@ -235,11 +241,19 @@ def forward_model(
         raise ValueError(f"Unknown backend {backend!r}. Valid backends: {', '.join(BACKENDS)}.")
     if batch_size is not None and int(batch_size) < 1:
         raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
+    differentiable = isinstance(velocity, torch.Tensor) and velocity.requires_grad and torch.is_grad_enabled()
+    if differentiable and backend != "deepwave":
+        raise ValueError(
+            "Gradients through forward_model need backend='deepwave' (the reference has no adjoint)."
+        )
     maps = check_velocity(velocity, geometry)
+    if differentiable:  # the same maps, still attached to the caller's graph
+        maps = velocity[:, 0] if velocity.ndim == 4 else velocity[None] if velocity.ndim == 2 else velocity
+        maps = maps if maps.is_floating_point() else maps.float()
     compute_device = _resolve_device(device, velocity)
     chunk = int(batch_size or _DEFAULT_BATCH_SIZE[backend])
     outputs = []
-    with torch.no_grad():
+    with torch.set_grad_enabled(differentiable):
         for start in tqdm(range(0, maps.shape[0], chunk), desc="forward model", disable=not progress):
             part = maps[start : start + chunk].to(compute_device)
             if backend == "deepwave":

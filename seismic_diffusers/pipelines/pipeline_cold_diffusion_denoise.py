@@ -140,7 +140,7 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
             for (b, s), window in zip(chunk, denoised, strict=True):
                 total[b, :, s : s + length] += window * weight
             bar.update(len(chunk))
-        return total / norm
+        return total.div_(norm)
 
     def _window_count(self, n: int) -> int:
         length, hop = int(self.processor.config.window_length), self.processor.hop_length
@@ -251,13 +251,6 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
             if is_torch
             else (dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float32))
         )
-        largest = float(torch.finfo(out_dtype).max if is_torch else np.finfo(out_dtype).max)
-        peak = float(np.abs(array).max())
-        if peak > largest:
-            raise ValueError(
-                f"waveforms reach {peak:.3g}, beyond what their dtype ({out_dtype}) can hold in the output; "
-                "scale them first (e.g. to physical units)."
-            )
         batch = array[None] if array.ndim == 2 else array
         rate_model = float(self.processor.config.sampling_rate)
         rate = float(sampling_rate or rate_model)
@@ -304,9 +297,10 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
                 denoised = self._denoise_array(
                     torch.from_numpy(resampled), num_inference_steps, batch_size, bar
                 )
+                del resampled
                 check_finite_output(denoised, f"denoised {group.key}")
                 back = _resample(denoised[0].numpy(), rate_model, group.sampling_rate, group.npts)
-                del resampled, denoised
+                del denoised
                 for trace, row, offset in zip(group.traces, rows, group.offsets, strict=True):
                     target = by_identity[id(trace)]
                     target.data = back[row, offset : offset + trace.stats.npts].astype(np.float32)

@@ -74,7 +74,7 @@ class SeismicDiffusionPipeline(DiffusionPipeline):
                 f"Got a list of {len(generator)} generators for batch_size={batch_size}; "
                 "pass one generator, or one per sample."
             )
-        check_num_inference_steps(self.scheduler, num_inference_steps)
+        check_num_inference_steps(getattr(self, "scheduler", None), num_inference_steps)
         if output_type not in output_types:
             raise ValueError(
                 f"Unknown `output_type` {output_type!r}. Valid choices: {', '.join(output_types)}."

@@ -26,12 +26,13 @@ def supports_custom_timesteps(scheduler: SchedulerMixin) -> bool:
     return not any(scheduler.config.get(flag, False) for flag in _SIGMA_SCHEDULE_FLAGS)
 
 
-def check_num_inference_steps(scheduler: SchedulerMixin, num_inference_steps) -> int:
+def check_num_inference_steps(scheduler: SchedulerMixin | None, num_inference_steps) -> int:
     """`num_inference_steps` once it is an integer in `[1, num_train_timesteps]`; else a `ValueError`.
 
-    Call it before `set_timesteps`, which allocates a schedule of that length.
+    Call it before `set_timesteps`, which allocates a schedule of that length. Without a
+    scheduler (a pipeline whose sampler needs none) the bound is 1000.
     """
-    upper = int(scheduler.config.get("num_train_timesteps", 1000))
+    upper = 1000 if scheduler is None else int(scheduler.config.get("num_train_timesteps", 1000))
     if (
         isinstance(num_inference_steps, bool)
         or not isinstance(num_inference_steps, numbers.Integral)

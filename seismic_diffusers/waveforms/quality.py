@@ -5,20 +5,22 @@ from __future__ import annotations
 import numpy as np
 from obspy import Stream, UTCDateTime
 
-# Components in table order: snr1/gap1 is E (or 1), snr2/gap2 is N (or 2), snr3/gap3 is Z.
-COMPONENT_CODES = ("E1", "N2", "Z")
+from ..utils.streams import component_of
+
+# Components in table order: snr1/gap1 is E, snr2/gap2 is N, snr3/gap3 is Z; other channel codes
+# map to them as `utils.streams.component_of` says (the one map: 1 -> N, 2 -> E, 3 -> Z, K-NET's EW/NS/UD).
+TABLE_COMPONENTS = "ENZ"
 NOISE_WINDOW_S = (-10.0, -0.5)
 SIGNAL_WINDOW_S = (0.0, 10.0)
 MIN_WINDOW_S = 1.0
 
 
 def component_index(channel_code: str) -> int | None:
-    """0, 1, 2 for E/1, N/2, Z channel codes (the last letter), `None` otherwise."""
-    last = str(channel_code)[-1:].upper()
-    for index, codes in enumerate(COMPONENT_CODES):
-        if last in codes:
-            return index
-    return None
+    """0, 1, 2 for a channel recording E, N, Z (by `component_of`: 1 is N, 2 is E), `None` otherwise."""
+    try:
+        return TABLE_COMPONENTS.index(component_of(str(channel_code)))
+    except ValueError:
+        return None
 
 
 def gap_counts(stream: Stream) -> list[int]:

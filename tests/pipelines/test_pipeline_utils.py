@@ -21,7 +21,9 @@ from seismic_diffusers.cli import main
 def test_a_folder_of_another_pipeline_class_is_refused_naming_both(
     tiny_velocity_pipeline_dir, tiny_denoise_pipeline_dir
 ):
-    with pytest.raises(ValueError, match="holds a ColdDiffusionDenoisePipeline, not a VelocityGenerationPipeline"):
+    with pytest.raises(
+        ValueError, match="holds a ColdDiffusionDenoisePipeline, not a VelocityGenerationPipeline"
+    ):
         VelocityGenerationPipeline.from_pretrained(tiny_denoise_pipeline_dir)
     with pytest.raises(ValueError, match="holds a VelocityGenerationPipeline, not a JointGenerationPipeline"):
         JointGenerationPipeline.from_pretrained(tiny_velocity_pipeline_dir)
@@ -75,9 +77,9 @@ def test_a_huge_denoiser_window_is_refused_at_load(tiny_denoise_pipeline_dir, tm
     source = tmp_path / "in.mseed"
     import obspy
 
-    obspy.Stream([obspy.Trace(np.zeros(500, np.float32), header={"channel": "HHZ", "sampling_rate": 100})]).write(
-        str(source), format="MSEED"
-    )
+    obspy.Stream(
+        [obspy.Trace(np.zeros(500, np.float32), header={"channel": "HHZ", "sampling_rate": 100})]
+    ).write(str(source), format="MSEED")
     with pytest.raises(SystemExit) as info:
         main(["denoise", str(source), "-o", str(tmp_path / "out.mseed"), "--pipeline", str(folder)])
     err = capsys.readouterr().err
@@ -87,7 +89,9 @@ def test_a_huge_denoiser_window_is_refused_at_load(tiny_denoise_pipeline_dir, tm
 @pytest.mark.parametrize("steps", [10**9, 1001, 0, True, 2.5])
 def test_velocity_steps_are_bounded_before_any_allocation(tiny_velocity_pipeline, steps):
     tracemalloc.start()
-    with pytest.raises(ValueError, match="`num_inference_steps` must be an integer from 1 to the scheduler's"):
+    with pytest.raises(
+        ValueError, match="`num_inference_steps` must be an integer from 1 to the scheduler's"
+    ):
         tiny_velocity_pipeline(num_inference_steps=steps)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -126,24 +130,23 @@ def _poisoned(pipe, model_name: str):
     return pipe
 
 
-def test_nan_weights_give_an_error_not_nan_maps():
-    from conftest import build_tiny_velocity_pipeline
-
-    pipe = _poisoned(build_tiny_velocity_pipeline(), "unet")
+def test_nan_weights_give_an_error_not_nan_maps(tiny_velocity_pipeline_dir):
+    pipe = _poisoned(VelocityGenerationPipeline.from_pretrained(tiny_velocity_pipeline_dir), "unet")
     pipe.set_progress_bar_config(disable=True)
     with pytest.raises(ValueError, match="The model produced NaN or Inf velocity maps"):
         pipe(batch_size=2, num_inference_steps=3)
 
 
-def test_nan_weights_in_the_denoiser_write_no_file(tmp_path, capsys):
+def test_nan_weights_in_the_denoiser_write_no_file(tiny_denoise_pipeline_dir, tmp_path, capsys):
     import obspy
 
-    from conftest import build_tiny_denoise_pipeline
-
     folder = tmp_path / "poisoned"
-    _poisoned(build_tiny_denoise_pipeline(), "unet").save_pretrained(str(folder))
+    clean = ColdDiffusionDenoisePipeline.from_pretrained(tiny_denoise_pipeline_dir)
+    _poisoned(clean, "unet").save_pretrained(str(folder))
     source, target = tmp_path / "in.mseed", tmp_path / "out.mseed"
-    trace = obspy.Trace(np.random.default_rng(0).normal(size=800), header={"channel": "HHZ", "sampling_rate": 100})
+    trace = obspy.Trace(
+        np.random.default_rng(0).normal(size=800), header={"channel": "HHZ", "sampling_rate": 100}
+    )
     obspy.Stream([trace]).write(str(source), format="MSEED")
     with pytest.raises(SystemExit) as info:
         main(["denoise", str(source), "-o", str(target), "--pipeline", str(folder)])

@@ -19,8 +19,8 @@ def test_family_scale_parses_and_spells_like_the_vocabulary():
     [
         ("flatvel-a", "FAMILY=SCALE"),
         ("flatvel-a=x", "FAMILY=SCALE"),
-        ("flatvel-a=0.5", "the scale must be a number from 1 (unguided) to 20"),
-        ("flatvel-a=inf", "the scale must be a number from 1 (unguided) to 20"),
+        ("flatvel-a=0.5", r"the scale must be a number from 1 \(unguided\) to 20"),
+        ("flatvel-a=inf", r"the scale must be a number from 1 \(unguided\) to 20"),
         ("=2", "needs a family"),
     ],
 )

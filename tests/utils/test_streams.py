@@ -69,3 +69,24 @@ def test_groups_by_station_and_aligns_offsets():
 def test_refusals(stream, message):
     with pytest.raises(ValueError, match=message):
         group_stream(stream)
+
+
+def test_components_that_do_not_overlap_are_split_not_zero_filled():
+    stream = Stream([trace("HHZ"), trace("HHN", start=86400.0), trace("HHE", start=86402.0)])
+    groups = group_stream(stream)
+    assert [g.key for g in groups] == ["XX.STA..HH (part 1 of 2)", "XX.STA..HH (part 2 of 2)"]
+    assert [g.components for g in groups] == [["Z"], ["N", "E"]]
+    assert [g.npts for g in groups] == [500, 700]  # never the 86,400 s between them
+    assert sum(g.npts for g in groups) <= sum(t.stats.npts for t in stream)
+
+
+@pytest.mark.parametrize(
+    "channel, component", [("HH1", "N"), ("HH2", "E"), ("HH3", "Z"), ("HNE", "E"), ("EW", "E"), ("UD", "Z")]
+)
+def test_one_channel_map_everywhere(channel, component):
+    """Channels 1 and 2 record the same component in the denoiser, the dataset builder's quality table
+    and the benchmarks (they once disagreed: 1 was N in one place and E in another)."""
+    from seismic_diffusers.waveforms.quality import TABLE_COMPONENTS, component_index
+
+    assert component_of(channel) == component
+    assert TABLE_COMPONENTS[component_index(channel)] == component

@@ -79,7 +79,9 @@ def test_a_nan_loss_stops_training_with_a_clear_error(tmp_path):
     with pytest.raises(NonFiniteTrainingError, match=r"step 2: loss \{'loss': nan\} is not finite"):
         log.step(2, 1e-4, loss=torch.tensor(float("nan")))
     assert progress.n == 1  # the bad step is neither counted nor logged
-    assert [json.loads(line)["step"] for line in (tmp_path / "train_log.jsonl").read_text().splitlines()] == [1]
+    assert [json.loads(line)["step"] for line in (tmp_path / "train_log.jsonl").read_text().splitlines()] == [
+        1
+    ]
 
 
 def test_trained_model_refuses_nan_weights_so_nothing_is_saved():
@@ -97,7 +99,13 @@ def test_trained_model_refuses_nan_weights_so_nothing_is_saved():
 def test_list_checkpoints_ignores_names_that_are_not_ours(tmp_path):
     from seismic_diffusers.utils.training import list_checkpoints
 
-    for name in ("checkpoint-500", "checkpoint-20", "checkpoint-best", "checkpoint-30.tmp", "checkpoint-7-old"):
+    for name in (
+        "checkpoint-500",
+        "checkpoint-20",
+        "checkpoint-best",
+        "checkpoint-30.tmp",
+        "checkpoint-7-old",
+    ):
         (tmp_path / name).mkdir()
     (tmp_path / "checkpoint-40").write_text("a file, not a checkpoint")
     assert list_checkpoints(str(tmp_path)) == ["checkpoint-20", "checkpoint-500"]
@@ -112,7 +120,9 @@ def test_resume_truncates_the_log_to_the_checkpoint_step(tmp_path):
 
     (tmp_path / "checkpoint-20").mkdir()
     (tmp_path / "checkpoint-best").mkdir()
-    lines = [json.dumps({"step": s, "loss": 1.0}) for s in (10, 20, 30, 40)] + ['{"step": 50, "lo']  # cut by a kill
+    lines = [json.dumps({"step": s, "loss": 1.0}) for s in (10, 20, 30, 40)] + [
+        '{"step": 50, "lo'
+    ]  # cut by a kill
     (tmp_path / "train_log.jsonl").write_text("\n".join(lines))
     accelerator = _Loads()
     assert resume_from_checkpoint(accelerator, str(tmp_path), "latest") == 20

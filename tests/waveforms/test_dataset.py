@@ -116,3 +116,17 @@ def test_cli_builds_and_refuses_bad_catalogues(marmara, tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "lacks the column(s) depth, magnitude" in capsys.readouterr().err
     assert not (tmp_path / "bad-out").exists()
+
+
+def test_out_that_is_a_file_is_refused_before_reading_anything(marmara, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    with pytest.raises(ValueError, match="exists and is not a folder"):
+        build(marmara, taken)
+    args = ["build-waveform-dataset", "--catalog", str(marmara.catalog_csv), "--picks", str(marmara.bulletin),
+            "--waveforms", str(marmara.waveforms), "--out", str(taken)]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "exists and is not a folder" in err and "Traceback" not in err
+    assert taken.read_text() == "x"

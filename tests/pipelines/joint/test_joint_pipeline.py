@@ -120,6 +120,9 @@ def test_save_load_round_trip(pipe, tmp_path):
         (lambda s: s[:, :, :999], r"seismic must have shape \(5, 1000, 70\)"),
         (lambda s: np.zeros((0, 5, 1000, 70), np.float32), r"with B >= 1"),
         (lambda s: np.where(np.arange(70) == 3, np.nan, s), "NaN or Inf"),
+        (lambda s: s.astype(np.complex64) * 1j, "seismic must hold real numbers, got dtype torch.complex64"),
+        (lambda s: torch.from_numpy(s.astype(np.complex128)), "seismic must hold real numbers"),
+        (lambda s: s > 0, "seismic must hold real numbers, got dtype torch.bool"),
     ],
 )
 def test_invert_refuses_bad_seismic(pipe, seismic, make, message):
@@ -157,7 +160,7 @@ def test_deviation_needs_a_geometry_the_physics_module_can_model(make_tiny_joint
     "kwargs, message",
     [
         ({"batch_size": 0}, "`batch_size` must be an integer >= 1"),
-        ({"num_inference_steps": 0}, "`num_inference_steps` must be an integer >= 1"),
+        ({"num_inference_steps": 0}, "`num_inference_steps` must be an integer from 1 to"),
         ({"output_type": "pil"}, "Unknown `output_type` 'pil'. Valid choices: np, pt"),
         ({"generator": [torch.Generator()]}, "list of 1 generators for batch_size=2"),
         ({"eta": -0.5}, "eta must be a finite number >= 0"),

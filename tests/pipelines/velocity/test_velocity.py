@@ -405,8 +405,14 @@ class TestVelocityPipelineBadInput:
                 dict(default_guidance_scale={"saltdome": 2.0}),
                 "default_guidance_scale.*Unknown family 'saltdome'",
             ),
-            (dict(default_guidance_scale={"flatvel-a": 0.5}), "default_guidance_scale.*>= 1.0.*'flatvel-a'"),
-            (dict(default_guidance_scale={"flatvel-a": "2"}), "default_guidance_scale.*>= 1.0"),
+            (
+                dict(default_guidance_scale={"flatvel-a": 0.5}),
+                "default_guidance_scale.*'flatvel-a' must be a number from 1.0",
+            ),
+            (
+                dict(default_guidance_scale={"flatvel-a": "2"}),
+                "default_guidance_scale.*must be a number from 1.0",
+            ),
             (dict(default_timestep_power=0.0), "default_timestep_power"),
             (dict(default_timestep_power="2"), "default_timestep_power"),
         ],

@@ -119,3 +119,19 @@ def test_amplitude_predicting_vae_sets_the_record_peak():
     np.testing.assert_allclose(np.abs(out.waveforms).max(axis=(1, 2)), expected, rtol=1e-5)
     with pytest.raises(ValueError, match="needs a peak-normalising spectrogram"):
         ConditionalWaveformPipeline(vae=vae, spectrogram=WaveformSpectrogram())
+
+
+@pytest.mark.parametrize("starttime", ["yesterday", 12.5j, [2024]])
+def test_a_bad_starttime_is_refused_before_generating(starttime, monkeypatch):
+    pipe = build(with_prior=True)
+    monkeypatch.setattr(
+        pipe.vae, "decode", lambda *a, **k: pytest.fail("generated before checking starttime")
+    )
+    with pytest.raises(ValueError, match="is not a time ObsPy reads"):
+        pipe(**EVENT, station="MR02", num_inference_steps=2, starttime=starttime)
+
+
+def test_a_utcdatetime_starttime_is_taken():
+    start = obspy.UTCDateTime(2020, 2, 3, 4, 5, 6)
+    stream = build(with_prior=False)(**EVENT, station="MR02", starttime=start).waveforms[0]
+    assert stream[0].stats.starttime == start
