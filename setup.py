@@ -36,9 +36,18 @@ setup(
     extras_require={
         # The Gradio Space (spaces_app/); gradio is pinned to the Space README's sdk_version.
         "space": ["gradio==6.31.0"],
+        # Denoising whole archives on a cluster (seismic_diffusers.archive): Dask is the field's engine.
+        "distributed": ["dask[distributed]>=2024.1"],
         # Tests, lint, and the Space's client and headless-browser tests (Chromium itself comes from
         # Debian: .ci/run installs it).
-        "dev": ["pytest>=7", "ruff>=0.4", "gradio==6.31.0", "gradio_client>=2.0", "playwright>=1.40"],
+        "dev": [
+            "pytest>=7",
+            "ruff>=0.4",
+            "gradio==6.31.0",
+            "gradio_client>=2.0",
+            "playwright>=1.40",
+            "dask[distributed]>=2024.1",
+        ],
     },
     entry_points={"console_scripts": ["seismic-diffusers=seismic_diffusers.cli:main"]},
     classifiers=[

@@ -203,6 +203,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="Allow OUTPUT to be INPUT itself (replaces the raw data)."
     )
 
+    archive = commands.add_parser(
+        "denoise-archive",
+        help="Denoise an SDS archive or a folder/glob of miniSEED files into an SDS archive, with Dask.",
+        description="One Dask task per station-day: reads the day plus a short overlap from its neighbours, "
+        "denoises each contiguous segment (gaps stay gaps), writes the SDS day files atomically and records "
+        "completion under OUT/.denoise-archive/. A rerun skips finished units; failed units are reported at "
+        "the end and the others go on.",
+    )
+    archive.add_argument("source", help="SDS root, folder of miniSEED files, or a quoted glob.")
+    archive.add_argument("--out", required=True, help="SDS root to write.")
+    archive.add_argument(
+        "--scheduler", default=None, help="Address of a running Dask scheduler (default: a local cluster)."
+    )
+    archive.add_argument(
+        "--workers", type=int, default=None, help="Workers of the local cluster (default: one per core)."
+    )
+    archive.add_argument(
+        "--pipeline",
+        default=None,
+        help=f"Pipeline folder or Hub id (default: the bundled {DEFAULT_DENOISER}).",
+    )
+    archive.add_argument("--steps", type=int, default=1, help="1 = direct mode (default); more = iterative.")
+    archive.add_argument("--batch-size", type=int, default=64, help="Windows per model call (default: 64).")
+    archive.add_argument("--device", choices=("cpu", "cuda"), default=None)
+
     info = commands.add_parser("info", help="Show a pipeline's families, scheduler and size.")
     info.add_argument("--pipeline", required=True, help="Pipeline folder or Hub id (org/name).")
 
@@ -225,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "make-dataset": _make_dataset,
         "build-waveform-dataset": _build_waveform_dataset,
         "denoise": _denoise,
+        "denoise-archive": _denoise_archive,
         "info": _info,
         "push": _push,
     }
@@ -746,6 +772,41 @@ def _denoise(args: argparse.Namespace) -> int:
     mode = "direct" if args.steps == 1 else f"{args.steps} iterative steps"
     print(f"denoised {len(denoised)} trace(s) ({mode}) -> {target}")
     return 0
+
+
+def _denoise_archive(args: argparse.Namespace) -> int:
+    from .archive import denoise_archive, summarize
+
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be an integer >= 1, got {args.workers}.")
+    if args.scheduler and args.workers is not None:
+        raise UsageError("--workers sizes the local cluster; with --scheduler the cluster decides.")
+    out = _check_output_folder(Path(args.out))
+    pipeline = args.pipeline or _bundled(DEFAULT_DENOISER)
+    _check_pipeline_argument(pipeline)
+    client = None
+    if args.scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(args.scheduler, timeout="20s")
+        except OSError as error:
+            raise UsageError(f"cannot reach the Dask scheduler at {args.scheduler!r}: {error}") from None
+    try:
+        result = denoise_archive(
+            args.source, out, pipeline=pipeline, client=client, num_workers=args.workers,
+            num_inference_steps=args.steps, batch_size=args.batch_size, device=args.device,
+        )  # fmt: skip
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    except ImportError as error:
+        raise UsageError(str(error)) from None
+    finally:
+        if client is not None:
+            client.close()
+    for line in summarize(result):
+        print(line)
+    return 1 if result["failed"] else 0
 
 
 def _bundled(name: str) -> str:
