@@ -72,7 +72,10 @@ def find_units(source: str | os.PathLike) -> tuple[list[Unit], list[dict]]:
     """The units of `source` (an SDS root, a folder or a glob of miniSEED files) and the files that
     could not be indexed (`[{"unit": path, "error": ...}]`).
 
-    SDS day files are indexed by their names; other files by their headers (`obspy.read(headonly=True)`).
+    SDS day files are indexed by their names (ObsPy's `SDS_FMTSTR`); other files by their headers
+    (`obspy.read(headonly=True)`). Tasks then read the files one by one rather than through
+    `obspy.clients.filesystem.sds.Client.get_waveforms`, which raises on any unreadable file in
+    its span: a corrupt day would otherwise fail its neighbours' units too.
     """
     import glob
 
