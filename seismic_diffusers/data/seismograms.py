@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..utils.streams import resample
+
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
@@ -1171,8 +1173,13 @@ def read_miniseed_folder(
                     ordered[0].stats.sampling_rate,
                     sampling_rate,
                 )
-                for trace in ordered:
-                    trace.resample(sampling_rate)
+                for trace in ordered:  # the pipeline's own resampler, so training sees what inference sees
+                    rate_in = float(trace.stats.sampling_rate)
+                    trace.data = resample(trace.data.astype(np.float64), rate_in, sampling_rate)
+                    trace.stats.sampling_rate = sampling_rate
+                    trace.stats.processing = list(getattr(trace.stats, "processing", [])) + [
+                        f"seismic_diffusers: resample(rate_in={rate_in:g}::rate_out={sampling_rate:g}::method='resample_poly')"
+                    ]
             start = max(tr.stats.starttime for tr in ordered)
             end = min(tr.stats.endtime for tr in ordered)
             if end <= start:

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from numbers import Real
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers.utils import BaseOutput
-from scipy.signal import resample_poly
 
 from .. import __version__
 from ..models import SeismogramUNet1DModel
 from ..processors import SeismogramProcessor
 from ..schedulers import ColdDiffusionScheduler
 from ..schedulers.timestep_spacing import check_num_inference_steps
-from ..utils.streams import group_stream
+from ..utils.streams import group_stream, resample, resampled_length
 from .pipeline_utils import SeismicDiffusionPipeline, check_finite_output
 
 # Input rates within this factor of the model's rate are resampled; others are refused.
@@ -35,28 +33,6 @@ class SeismogramDenoiseOutput(BaseOutput):
     """
 
     waveforms: object
-
-
-def _resample(array: np.ndarray, rate_in: float, rate_out: float, npts_out: int | None = None) -> np.ndarray:
-    """Polyphase resampling along the last axis (anti-aliased), optionally cut/padded to `npts_out`."""
-    if abs(rate_in - rate_out) <= 1e-9 * rate_out:
-        out = array
-    else:
-        ratio = Fraction(rate_out / rate_in).limit_denominator(1000)
-        out = resample_poly(array, ratio.numerator, ratio.denominator, axis=-1)
-    if npts_out is not None:
-        out = out[..., :npts_out]
-        if out.shape[-1] < npts_out:
-            out = np.concatenate([out, np.zeros((*out.shape[:-1], npts_out - out.shape[-1]))], axis=-1)
-    return out
-
-
-def _resampled_length(npts: int, rate_in: float, rate_out: float) -> int:
-    """Samples `_resample` returns for `npts` samples (what `resample_poly` makes, uncut)."""
-    if abs(rate_in - rate_out) <= 1e-9 * rate_out:
-        return npts
-    ratio = Fraction(rate_out / rate_in).limit_denominator(1000)
-    return -(-npts * ratio.numerator // ratio.denominator)
 
 
 class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
@@ -254,13 +230,13 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
         batch = array[None] if array.ndim == 2 else array
         rate_model = float(self.processor.config.sampling_rate)
         rate = float(sampling_rate or rate_model)
-        resampled = _resample(batch, rate, rate_model)
+        resampled = resample(batch, rate, rate_model)
         with self.progress_bar(total=batch.shape[0] * self._window_count(resampled.shape[-1])) as bar:
             out = self._denoise_array(
                 torch.from_numpy(np.ascontiguousarray(resampled)), num_inference_steps, batch_size, bar
             )
         check_finite_output(out, "denoised waveforms")
-        out = _resample(out.numpy(), rate_model, rate, batch.shape[-1])
+        out = resample(out.numpy(), rate_model, rate, batch.shape[-1])
         out = out[0] if array.ndim == 2 else out
         if is_torch:
             return torch.as_tensor(out, dtype=out_dtype).to(waveforms.device)
@@ -287,19 +263,19 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
         out = stream.copy()
         by_identity = {id(original): copy for original, copy in zip(stream, out, strict=True)}
         windows = sum(
-            self._window_count(_resampled_length(g.npts, g.sampling_rate, rate_model)) for g in groups
+            self._window_count(resampled_length(g.npts, g.sampling_rate, rate_model)) for g in groups
         )
         with self.progress_bar(total=windows) as bar:
             for group in groups:  # one group's arrays in memory at a time
                 array, rows = group.to_array(order)
-                resampled = np.ascontiguousarray(_resample(array, group.sampling_rate, rate_model)[None])
+                resampled = np.ascontiguousarray(resample(array, group.sampling_rate, rate_model)[None])
                 del array
                 denoised = self._denoise_array(
                     torch.from_numpy(resampled), num_inference_steps, batch_size, bar
                 )
                 del resampled
                 check_finite_output(denoised, f"denoised {group.key}")
-                back = _resample(denoised[0].numpy(), rate_model, group.sampling_rate, group.npts)
+                back = resample(denoised[0].numpy(), rate_model, group.sampling_rate, group.npts)
                 del denoised
                 for trace, row, offset in zip(group.traces, rows, group.offsets, strict=True):
                     target = by_identity[id(trace)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -150,3 +151,41 @@ def _split_by_overlap(group: StationGroup) -> list[StationGroup]:
         for number, run in enumerate(runs, 1):
             run.key = f"{group.key} (part {number} of {len(runs)})"
     return runs
+
+
+def _ratio(rate_in: float, rate_out: float) -> Fraction | None:
+    if abs(rate_in - rate_out) <= 1e-9 * rate_out:
+        return None
+    return Fraction(rate_out / rate_in).limit_denominator(1000)
+
+
+def resample(array: np.ndarray, rate_in: float, rate_out: float, npts_out: int | None = None) -> np.ndarray:
+    """Polyphase resampling along the last axis (`scipy.signal.resample_poly`, anti-aliased).
+
+    The one resampler of the package: the denoiser, its training data and the development set
+    all go through it. The rate ratio is approximated by a fraction with a denominator of at
+    most 1000. With `npts_out`, the result is cut or zero-padded to that many samples.
+
+    Args:
+        array (`np.ndarray` of shape `(..., N)`): Samples at `rate_in` Hz.
+        rate_in, rate_out (`float`): Sampling rates, Hz.
+        npts_out (`int`, *optional*): Length of the result.
+
+    Returns:
+        `np.ndarray` of shape `(..., M)`, float64 where resampled.
+    """
+    from scipy.signal import resample_poly
+
+    ratio = _ratio(rate_in, rate_out)
+    out = array if ratio is None else resample_poly(array, ratio.numerator, ratio.denominator, axis=-1)
+    if npts_out is not None:
+        out = out[..., :npts_out]
+        if out.shape[-1] < npts_out:
+            out = np.concatenate([out, np.zeros((*out.shape[:-1], npts_out - out.shape[-1]))], axis=-1)
+    return out
+
+
+def resampled_length(npts: int, rate_in: float, rate_out: float) -> int:
+    """Samples `resample` returns for `npts` samples without `npts_out`."""
+    ratio = _ratio(rate_in, rate_out)
+    return npts if ratio is None else -(-npts * ratio.numerator // ratio.denominator)

@@ -109,3 +109,62 @@ def passes_quality(quality: dict, snr_threshold: float = 1.5, max_gaps: int = 0)
     gaps = [quality[f"gap{i}"] for i in (1, 2, 3)]
     best = np.nanmax(snrs) if not np.isnan(snrs).all() else float("nan")
     return bool(best > snr_threshold and all(0 <= g <= max_gaps for g in gaps))
+
+
+def _characteristic_function(
+    data: np.ndarray, sampling_rate: float, sta_s: float, lta_s: float
+) -> np.ndarray:
+    """Classic STA/LTA of the record band-passed to 1-20 Hz (below 0.45 x the sampling rate)."""
+    from obspy.signal.filter import bandpass
+    from obspy.signal.trigger import classic_sta_lta
+
+    filtered = bandpass(np.asarray(data, dtype=np.float64), 1.0, min(20.0, 0.45 * sampling_rate), sampling_rate,
+                        corners=4, zerophase=True)  # fmt: skip
+    return classic_sta_lta(filtered, max(1, int(sta_s * sampling_rate)), max(2, int(lta_s * sampling_rate)))
+
+
+def first_trigger(
+    data: np.ndarray, sampling_rate: float, sta_s: float = 1.0, lta_s: float = 10.0, on: float = 4.0
+) -> int | None:
+    """Sample of the first STA/LTA trigger (ObsPy's `classic_sta_lta` on 1-20 Hz), or `None`."""
+    from obspy.signal.trigger import trigger_onset
+
+    onsets = trigger_onset(_characteristic_function(data, sampling_rate, sta_s, lta_s), on, 1.5)
+    return int(onsets[0][0]) if len(onsets) else None
+
+
+def event_free_spans(
+    data: np.ndarray,
+    sampling_rate: float,
+    sta_s: float = 1.0,
+    lta_s: float = 10.0,
+    on: float = 4.0,
+    off: float = 1.5,
+    before_s: float = 5.0,
+    after_s: float = 30.0,
+) -> list[tuple[int, int]]:
+    """`[(start, end), ...]` sample spans of a continuous record with no event in them.
+
+    Events are STA/LTA triggers (ObsPy's `classic_sta_lta` on the record band-passed to
+    1-20 Hz, `on`/`off` thresholds); each is cut out from `before_s` before its onset to
+    `after_s` after its end, which covers the coda of a local event.
+
+    Args:
+        data (`np.ndarray` of shape `(N,)`): One component.
+        sampling_rate (`float`): Hz.
+
+    Returns:
+        `list[tuple[int, int]]`: half-open spans, in order.
+    """
+    from obspy.signal.trigger import trigger_onset
+
+    n = len(data)
+    spans, cursor = [], 0
+    for onset, end in trigger_onset(_characteristic_function(data, sampling_rate, sta_s, lta_s), on, off):
+        cut_start = max(0, int(onset - before_s * sampling_rate))
+        if cut_start > cursor:
+            spans.append((cursor, cut_start))
+        cursor = max(cursor, min(n, int(end + after_s * sampling_rate)))
+    if cursor < n:
+        spans.append((cursor, n))
+    return spans

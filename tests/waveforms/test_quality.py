@@ -44,3 +44,19 @@ def test_snr_is_the_rms_ratio_around_the_pick_and_clips_to_the_record():
 )
 def test_the_seeds_filter(quality, passed):
     assert passes_quality(quality) is passed
+
+
+def test_event_free_spans_cut_out_an_event_and_its_coda():
+    from seismic_diffusers.data import generate_local_earthquakes, generate_seismic_noise
+    from seismic_diffusers.waveforms.quality import event_free_spans, first_trigger
+
+    noise = generate_seismic_noise(1, seed=1, num_samples=18000)[0, 2]
+    event = generate_local_earthquakes(1, seed=2)["waveforms"][0, 2]
+    data = noise.copy()
+    data[6000:9000] += 30 * noise.std() * event / np.abs(event).max()
+    onset = first_trigger(data, 100.0)
+    assert onset is not None and 6000 <= onset <= 6000 + 3000
+    spans = event_free_spans(data, 100.0)
+    assert spans[0][0] == 0 and spans[0][1] <= onset - 500  # 5 s before the onset
+    assert spans[-1][1] == 18000 and spans[-1][0] >= onset + 3000  # past the event and 30 s of coda
+    assert event_free_spans(noise, 100.0) == [(0, 18000)]

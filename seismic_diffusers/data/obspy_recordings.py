@@ -1,0 +1,154 @@
+"""ObsPy's bundled real recordings as a denoising development set: events from some, noise from others.
+
+Roles (files inside the installed `obspy` package):
+
+- **Events** (the clean references, 3-component): the SEISAN event files
+  `io/seisan/tests/data/9701-30-1048-54S.MVO_21_1` (Montserrat, 7 short-period stations,
+  75.19 Hz), `2005-07-23-1452-04S.CER___030` (CER, broadband, 150 Hz) and `90010319.1320J90`
+  (JMI and JNW..., 50 Hz). Each station gives one 30 s window that starts `pre_event_s` before
+  the STA/LTA trigger on its Z component.
+- **Noise** (real station noise, vertical): `signal/tests/data/BW.UH4._.EHZ.D.2010.147.cut.slist.gz`
+  (1 Hz geophone, 100 Hz, 230 s) and `signal/tests/data/CRLZ.HHZ.10.NZ.SAC` (broadband, 100 Hz,
+  328 s), with their events cut out by STA/LTA ([`~waveforms.quality.event_free_spans`]).
+  Each record's first half is for adapting a denoiser to that station, its second half for
+  mixing with the events.
+
+**Reserved for an independent evaluation, never used here** (`RESERVED`): `obspy.read()`'s
+default example (BW.RJOB 2009), `signal/tests/data/loc_RJOB20050801145719850.*` and
+`signal/tests/data/BW.KW1._.EHZ.D.2011.090_downsampled.asc.gz`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..utils.streams import component_of, resample
+from ..waveforms.quality import event_free_spans, first_trigger
+
+EVENT_FILES = (
+    "io/seisan/tests/data/9701-30-1048-54S.MVO_21_1",
+    "io/seisan/tests/data/2005-07-23-1452-04S.CER___030",
+    "io/seisan/tests/data/90010319.1320J90",
+)
+NOISE_FILES = (
+    "signal/tests/data/BW.UH4._.EHZ.D.2010.147.cut.slist.gz",
+    "signal/tests/data/CRLZ.HHZ.10.NZ.SAC",
+)
+RESERVED = (
+    "obspy.read() with no argument (BW.RJOB 2009)",
+    "signal/tests/data/loc_RJOB20050801145719850.*",
+    "signal/tests/data/BW.KW1._.EHZ.D.2011.090_downsampled.asc.gz",
+)
+
+
+def obspy_data_file(relative: str) -> str:
+    """The path of a file ObsPy's wheel ships, e.g. `"signal/tests/data/CRLZ.HHZ.10.NZ.SAC"`."""
+    import obspy
+
+    path = os.path.join(os.path.dirname(obspy.__file__), relative)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"ObsPy {obspy.__version__} does not ship {relative}.")
+    return path
+
+
+@dataclass
+class DevelopmentEvent:
+    """One station's event window: `waveforms` `(3, window)` E, N, Z at `sampling_rate`, demeaned."""
+
+    id: str
+    source: str
+    waveforms: np.ndarray
+    sampling_rate: float
+
+
+@dataclass
+class DevelopmentNoise:
+    """One station's event-free noise: `adaptation` and `evaluation` halves, 1-D at `sampling_rate`."""
+
+    id: str
+    source: str
+    adaptation: list[np.ndarray]
+    evaluation: list[np.ndarray]
+    sampling_rate: float
+
+
+def development_events(
+    sampling_rate: float = 100.0,
+    window_s: float = 30.0,
+    pre_event_s: float = 5.0,
+    band_hz: tuple[float, float] | None = (1.0, 20.0),
+) -> list[DevelopmentEvent]:
+    """The development set's event windows, one per station with E, N and Z (see the module doc).
+
+    With `band_hz` (the default, 1-20 Hz), each whole record is band-passed (zero phase, 4 corners)
+    before the window is cut, so the window carries no filter transient at its edges: the event
+    in its band, as a reference for denoising.
+    """
+    import obspy
+    from obspy.signal.filter import bandpass
+
+    events = []
+    window = int(round(window_s * sampling_rate))
+    for relative in EVENT_FILES:
+        stream = obspy.read(obspy_data_file(relative))
+        stations: dict[str, dict] = {}
+        for trace in stream:
+            try:
+                component = component_of(trace.stats.channel)
+            except ValueError:
+                continue
+            stations.setdefault(trace.stats.station, {})[component] = trace
+        for station, traces in sorted(stations.items()):
+            if sorted(traces) != ["E", "N", "Z"]:
+                continue
+            rate = float(traces["Z"].stats.sampling_rate)
+            start = max(t.stats.starttime for t in traces.values())
+            npts = min(int((t.stats.endtime - start) * rate) for t in traces.values())
+            rows = []
+            for component in "ENZ":
+                trace = traces[component]
+                offset = int(round((start - trace.stats.starttime) * rate))
+                data = trace.data[offset : offset + npts].astype(np.float64)
+                rows.append(resample(data - data.mean(), rate, sampling_rate))
+            record = np.stack(rows)
+            if band_hz is not None:
+                record = np.stack(
+                    [bandpass(row, *band_hz, sampling_rate, corners=4, zerophase=True) for row in record]
+                )
+            onset = first_trigger(record[2], sampling_rate)
+            if onset is None:
+                continue
+            first = int(min(max(onset - pre_event_s * sampling_rate, 0), record.shape[-1] - window))
+            if first < 0:
+                continue
+            piece = record[:, first : first + window]
+            events.append(
+                DevelopmentEvent(
+                    id=f"{traces['Z'].stats.network}.{station}", source=relative,
+                    waveforms=piece - piece.mean(axis=-1, keepdims=True), sampling_rate=sampling_rate,
+                )
+            )  # fmt: skip
+    return events
+
+
+def development_noise(sampling_rate: float = 100.0, min_span_s: float = 30.0) -> list[DevelopmentNoise]:
+    """The development set's real noise: each record's event-free spans, split at its midpoint."""
+    import obspy
+
+    records = []
+    for relative in NOISE_FILES:
+        trace = obspy.read(obspy_data_file(relative))[0]
+        rate = float(trace.stats.sampling_rate)
+        data = resample(trace.data.astype(np.float64), rate, sampling_rate)
+        data -= data.mean()
+        middle = data.shape[-1] // 2
+        halves = ([], [])
+        for start, end in event_free_spans(data, sampling_rate):
+            for half, (lo, hi) in enumerate(((start, min(end, middle)), (max(start, middle), end))):
+                if hi - lo >= min_span_s * sampling_rate:
+                    halves[half].append(data[lo:hi])
+        records.append(DevelopmentNoise(trace.id, relative, halves[0], halves[1], sampling_rate))
+    return records
