@@ -35,6 +35,7 @@ from seismic_diffusers import (
     SeismogramUNet1DModel,
 )
 from seismic_diffusers.data import DenoisingPairDataset, generate_local_earthquakes, generate_seismic_noise
+from seismic_diffusers.data.realism import RealisticRecording
 from seismic_diffusers.metrics import reconstruction_snr_db
 from seismic_diffusers.utils.finetune import (
     SEISMOGRAM_UNET_PARTS,
@@ -86,6 +87,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument("--data_seed", type=int, default=0)
     data.add_argument(
         "--pairs_per_event", type=int, default=4, help="Each event meets this many noise draws per epoch."
+    )
+    data.add_argument(
+        "--realistic_augmentation",
+        action="store_true",
+        help="Make pairs look like real recordings (seismic_diffusers.data.realism.RealisticRecording: "
+        "microseism, lines, bursts, spikes, steps, geophone/accelerometer responses, band limits, second events).",
     )
     data.add_argument("--snr_db_min", type=float, default=-5.0, help="Lowest training SNR (dB).")
     data.add_argument("--snr_db_max", type=float, default=20.0, help="Highest training SNR (dB).")
@@ -166,6 +173,9 @@ def build_dataset(args: argparse.Namespace, seed_offset: int = 0, num_events=Non
         p_arrival_sample=p,
         s_arrival_sample=s,
         length=len(events) * args.pairs_per_event,
+        augment=RealisticRecording(args.sampling_rate)
+        if args.realistic_augmentation and not seed_offset
+        else None,
     )
 
 

@@ -609,6 +609,10 @@ class DenoisingPairDataset(torch.utils.data.Dataset):
         seed (`int`, *optional*, defaults to 0): Pairing seed.
         normalize (`str`, *optional*, defaults to `"peak"`): `"peak"`, `"noisy_peak"` or `"none"`.
         num_samples (`int`, *optional*): Window length in samples; defaults to the events' length.
+        augment (`callable`, *optional*): `augment(clean, noise, rng, draw_event) -> (clean, noise)` on
+            the cropped `(channels, num_samples)` float64 windows, after the noise draw and before the
+            level is set (e.g. [`~data.realism.RealisticRecording`]); `draw_event()` returns another
+            random event window. It must draw only from `rng`, so items stay reproducible.
         length (`int`, *optional*): Number of items; defaults to `num_events`. Larger values
             revisit events with fresh noise.
 
@@ -641,7 +645,9 @@ class DenoisingPairDataset(torch.utils.data.Dataset):
         normalize: str = "peak",
         num_samples: int | None = None,
         length: int | None = None,
+        augment=None,
     ):
+        self.augment = augment
         self.events = _as_records(events, "events")
         self.noise = _as_records(noise, "noise")
         if self.events.shape[1] != self.noise.shape[1]:
@@ -784,6 +790,14 @@ class DenoisingPairDataset(torch.utils.data.Dataset):
         noise_offset = int(rng.integers(0, self.noise.shape[2] - n + 1))
         noise = self.noise[noise_index, :, noise_offset : noise_offset + n].astype(np.float64)
         noise = noise * rng.choice([-1.0, 1.0])
+        if self.augment is not None:  # e.g. RealisticRecording: before the level, so the SNR holds
+
+            def draw_event() -> np.ndarray:
+                other = int(rng.integers(len(self.events)))
+                start = int(rng.integers(0, self.events.shape[2] - n + 1))
+                return self.events[other, :, start : start + n].astype(np.float64)
+
+            clean, noise = self.augment(clean, noise, rng, draw_event)
         clean_peak = np.abs(clean).max()
         if clean_peak == 0 or not np.any(noise):
             raise ValueError(
