@@ -10,8 +10,8 @@ Two test sets, neither seen in training:
   band-passed to 1-20 Hz, the event band, where a filter cannot help) and **raw** (microseism
   and all). The reference is the event band-passed to 1-20 Hz (the recordings carry their own
   noise outside that band), and its `ar_pick` P and S are the true picks. `--draws` noise draws
-  per event, noise record and level. ObsPy's reserved evaluation files (`obspy.read()`'s
-  BW.RJOB, the loc_RJOB files, BW.KW1) are not used.
+  per event, noise record and level. ObsPy's files reserved for an independent evaluation
+  (its default example and two others, `obspy_recordings.RESERVED`) are not used.
 - **Held-out synthetic**: `--synthetic_events` events from `generate_local_earthquakes` (seed
   90000, outside the training seeds) with their true P/S, in synthetic noise.
 

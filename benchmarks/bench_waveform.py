@@ -6,10 +6,12 @@ One run, one machine, on held-out synthetic Marmara-like records (a seed no trai
    `train_waveform_vae.py` output folders), `waveforms.reconstruction_scores`: SNR in the
    normalised spectrogram, in the linear STFT magnitude, and in the STFT magnitude of the
    waveform after Griffin-Lim; and the log10-peak error of amplitude-predicting VAEs. Also on
-   one real recording never used for training: ObsPy's bundled example (`obspy.read()`,
-   BW.RJOB EH?, 30 s at 100 Hz), sensitivity removed (m/s), run through `preprocess` with the
-   magnitude 2-3 row (its magnitude is not in the file), zero-padded to the 70 s window; the
-   CVAE gets mid-range conditions and the unknown-station embedding.
+   one real recording never used for training: the local event in ObsPy's bundled NZ.CRLZ HHZ
+   record (100 Hz), response removed with its bundled RESP file (m/s, vertical only; E and N
+   stay zero), 70 s from 10 s before its STA/LTA trigger, run through `preprocess` with the
+   magnitude 2-3 row (its magnitude is not in the file); the CVAE gets mid-range conditions and
+   the unknown-station embedding. (Until 2026-12-03 this row used ObsPy's default example,
+   BW.RJOB, which is now reserved for an independent evaluation.)
 2. Magnitude scaling: records generated for magnitudes `--magnitudes` at one hypocentre and
    station (`--event`, `--station`); the slope of log10 peak amplitude against magnitude,
    against the same slope of the simulator's records at that geometry (the training data's law).
@@ -79,14 +81,22 @@ def log_power(waveforms: np.ndarray, sampling_rate: float = 100.0) -> np.ndarray
 
 
 def obspy_example_record(window_length: int = 7000) -> np.ndarray:
-    """ObsPy's bundled real recording as one `(1, 3, window_length)` record (E, N, Z), m/s."""
+    """The NZ.CRLZ event ObsPy ships as one `(1, 3, window_length)` record (Z only; E, N zero), m/s."""
     import obspy
 
+    from seismic_diffusers.data.obspy_recordings import obspy_data_file
     from seismic_diffusers.waveforms import preprocess
-    from seismic_diffusers.waveforms.quality import component_index
+    from seismic_diffusers.waveforms.quality import component_index, first_trigger
 
-    stream = obspy.read()
-    stream.remove_sensitivity()
+    stream = obspy.read(obspy_data_file("signal/tests/data/CRLZ.HHZ.10.NZ.SAC"))
+    inventory = obspy.read_inventory(obspy_data_file("signal/tests/data/RESP.NZ.CRLZ.10.HHZ"))
+    stream.remove_response(inventory=inventory, output="VEL", pre_filt=(0.05, 0.1, 30.0, 40.0))
+    trace = stream[0]
+    rate = trace.stats.sampling_rate
+    quiet = int(220 * rate)  # the record's largest event triggers after 230 s
+    onset = quiet + first_trigger(trace.data[quiet:], rate)
+    start = trace.stats.starttime + onset / rate - 10.0
+    stream.trim(start, start + window_length / rate)
     stream = preprocess(stream, magnitude=2.5)
     record = np.zeros((1, 3, window_length), dtype=np.float32)
     for trace in stream:
