@@ -1,9 +1,9 @@
 """seismic_diffusers: diffusers-style pretrained pipelines for seismology."""
 
-__version__ = "0.1.0"
-
 import os as _os
 import sys as _sys
+
+from .version import __version__  # noqa: F401
 
 # The command line (`seismic-diffusers`, `python -m seismic_diffusers`) runs its torch work with a
 # passive OpenMP wait policy unless the user chose one: spinning threads made `make-dataset` 100x

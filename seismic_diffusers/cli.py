@@ -19,8 +19,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from . import __version__
 from .utils.scheduler_swap import SCHEDULERS, scheduler_from_name
+from .version import __version__
 
 MAX_PLOTTED = 64
 

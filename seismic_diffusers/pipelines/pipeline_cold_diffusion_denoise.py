@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from diffusers.utils import BaseOutput
 
-from .. import __version__
 from ..models import SeismogramUNet1DModel
 from ..processors import SeismogramProcessor
 from ..schedulers import ColdDiffusionScheduler
 from ..schedulers.timestep_spacing import check_num_inference_steps
 from ..utils.streams import group_stream, resample, resampled_length
+from ..version import __version__
 from .pipeline_utils import SeismicDiffusionPipeline, check_finite_output
 
 # Input rates within this factor of the model's rate are resampled; others are refused.
