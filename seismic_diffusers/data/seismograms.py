@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..utils.streams import resample
+from ..utils.streams import component_of, resample
 
 logger = logging.getLogger(__name__)
 
@@ -1091,8 +1091,9 @@ def read_miniseed_folder(
     r"""Cut three-component windows out of a folder of miniSEED files.
 
     Each file is one recording (an event or a stretch of noise). Inside a file, traces are grouped
-    by network, station, location and the first two letters of the channel code (band and
-    instrument); a group needs exactly one channel ending in each of E, N and Z. The three traces
+    by network, station, location and the channel code without its component (band and
+    instrument); a group needs exactly one channel for each of E, N and Z, by the pipeline's own
+    channel map (`utils.streams.component_of`: 1 is N, 2 is E, 3 is Z, K-NET's EW/NS/UD). The three traces
     are trimmed to their common time span, resampled to `sampling_rate` if needed (ObsPy's
     Fourier `Trace.resample` on a copy, with a logged warning) and cut into windows: the first
     `num_samples` samples, or every `stride` samples when `stride` is given. Groups shorter than a
@@ -1118,8 +1119,8 @@ def read_miniseed_folder(
 
     Raises:
         `ValueError`: the folder has no files or no complete window, a file is not miniSEED, a
-        trace has gaps, overlaps or masked samples, a group lacks an E, N or Z channel (e.g. 1/2
-        components) or mixes sampling rates.
+        trace has gaps, overlaps or masked samples, a channel code has no component, a group lacks
+        an E, N or Z channel or mixes sampling rates.
     """
     import obspy
 
@@ -1162,8 +1163,13 @@ def read_miniseed_folder(
         stream.merge(method=1)
         groups: dict[tuple, dict] = {}
         for trace in stream:
-            key = (trace.stats.network, trace.stats.station, trace.stats.location, trace.stats.channel[:-1])
-            component = trace.stats.channel[-1:].upper()
+            code = trace.stats.channel
+            try:
+                component = component_of(code)  # the one channel map: 1/2/3 and UD/NS/EW too
+            except ValueError as error:
+                raise ValueError(f"{path}: {error}") from None
+            band = code[:-2] if code.upper()[-2:] in ("UD", "NS", "EW") else code[:-1]
+            key = (trace.stats.network, trace.stats.station, trace.stats.location, band)
             groups.setdefault(key, {})
             if component in groups[key]:
                 raise ValueError(f"{path}: two traces for channel {trace.id}; keep one of them.")
@@ -1172,8 +1178,8 @@ def read_miniseed_folder(
             label = ".".join(key) + "?"
             if sorted(traces) != sorted(COMPONENTS):
                 raise ValueError(
-                    f"{path}: group {label} has components {sorted(traces)}; exactly E, N and Z are required "
-                    "(rotate 1/2 or other orientations to ZNE first, e.g. Stream.rotate('->ZNE', inventory=...))."
+                    f"{path}: group {label} has components {sorted(traces)}; one each of E, N and Z is required "
+                    "(channel codes ending in Z/N/E, 1/2/3 or K-NET's UD/NS/EW)."
                 )
             rates = {float(tr.stats.sampling_rate) for tr in traces.values()}
             if len(rates) > 1:

@@ -577,10 +577,26 @@ def test_read_miniseed_folder_refuses_gaps(tmp_path):
         read_miniseed_folder(tmp_path)
 
 
-def test_read_miniseed_folder_refuses_12_components_and_non_miniseed(tmp_path):
-    _stream(channels=("HH1", "HH2", "HHZ")).write(str(tmp_path / "a.mseed"), format="MSEED")
-    with pytest.raises(ValueError, match="E, N and Z are required"):
-        read_miniseed_folder(tmp_path)
+def test_read_miniseed_folder_takes_the_pipelines_channel_codes_and_refuses_non_miniseed(tmp_path):
+    st = _stream(channels=("HH2", "HH1", "HHZ"))  # 2 is E and 1 is N, as in the denoiser
+    st.write(str(tmp_path / "a.mseed"), format="MSEED")
+    windows = read_miniseed_folder(tmp_path, num_samples=3000)
+    np.testing.assert_array_equal(windows[0, 0], st.select(channel="HH2")[0].data[:3000])
+    np.testing.assert_array_equal(windows[0, 1], st.select(channel="HH1")[0].data[:3000])
+    knet = tmp_path / "knet"
+    knet.mkdir()
+    _stream(channels=("EW", "NS", "UD")).write(str(knet / "k.mseed"), format="MSEED")
+    assert read_miniseed_folder(knet, num_samples=3000).shape == (1, 3, 3000)
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    _stream(channels=("HHR", "HHT", "HHZ")).write(str(odd / "a.mseed"), format="MSEED")
+    with pytest.raises(ValueError, match="Cannot tell which component channel 'HHR'"):
+        read_miniseed_folder(odd)
+    two = tmp_path / "two"
+    two.mkdir()
+    _stream(channels=("HHN", "HHZ")).write(str(two / "a.mseed"), format="MSEED")
+    with pytest.raises(ValueError, match="one each of E, N and Z is required"):
+        read_miniseed_folder(two)
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("not a seismogram")
