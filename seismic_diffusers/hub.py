@@ -183,6 +183,8 @@ def render_model_card(
     tags: list[str] | None = None,
     datasets: list[str] | None = None,
     metrics: list[str] | None = None,
+    eval_results: list | None = None,
+    model_name: str | None = None,
 ) -> ModelCard:
     """Build a Hub model card: front matter from `ModelCardData`, body from the folder's README.md.
 
@@ -191,6 +193,8 @@ def render_model_card(
         repo_id: Target repo, used in the card's usage snippet if no README exists.
         card_text: Body text; defaults to `folder/README.md` with any existing front matter dropped.
         tags, datasets, metrics: Hub metadata.
+        eval_results (`list[huggingface_hub.EvalResult]`, *optional*): Benchmark figures; the Hub
+            shows them as the card's `model-index`. Needs `model_name` (default: the folder's name).
     """
     folder = Path(folder)
     if card_text is None:
@@ -204,6 +208,8 @@ def render_model_card(
         tags=sorted(set((tags or []) + ["seismology", "diffusers", LIBRARY_NAME])),
         datasets=datasets,
         metrics=metrics,
+        eval_results=eval_results,
+        model_name=(model_name or folder.name) if eval_results else None,
     )
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{card_text}")
 
