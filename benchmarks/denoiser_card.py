@@ -70,7 +70,7 @@ def eval_results(result: dict) -> list[EvalResult]:
                     EvalResult(
                         task_type="audio-to-audio", task_name="seismogram denoising",
                         dataset_type="obspy-bundled-recordings",
-                        dataset_name=f"ObsPy development set, {condition} real noise",
+                        dataset_name=f"ObsPy development set, {condition} real noise", dataset_config=condition,
                         metric_type="snr_gain_db", metric_name=f"median SNR gain (dB), {name}",
                         metric_value=round(rows[name]["median_gain_db"], 2),
                     )

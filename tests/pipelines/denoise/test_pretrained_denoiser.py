@@ -15,7 +15,7 @@ import pytest
 from seismic_diffusers import ColdDiffusionDenoisePipeline
 from seismic_diffusers.cli import main
 from seismic_diffusers.data import generate_local_earthquakes, generate_seismic_noise, scale_noise_to_snr
-from seismic_diffusers.metrics import pearson_correlation, pick_phases, reconstruction_snr_db
+from seismic_diffusers.metrics import pearson_correlation, reconstruction_snr_db
 
 SHIPPED = Path(__file__).resolve().parents[3] / "pipelines" / "cold-diffusion-denoiser"
 
@@ -52,17 +52,22 @@ def test_held_out_synthetic_events_gain_snr_and_correlation(shipped):
     )
 
 
-def test_real_example_event_with_noise_gains_snr_and_keeps_the_p_pick(shipped):
-    real = obspy.read()
-    record = np.stack([real.select(component=c)[0].data.astype(np.float64) for c in "ENZ"])
-    record -= record.mean(axis=-1, keepdims=True)
-    clean = np.repeat(record[None], 4, axis=0)
-    noisy = clean + scale_noise_to_snr(clean, generate_seismic_noise(4, seed=90_001), 0.0)
-    denoised = shipped(noisy, sampling_rate=100.0).waveforms
-    assert np.mean(gain_db(denoised, clean, noisy)) > 1.0  # benchmark: +2.65 dB at 0 dB
-    true_p = pick_phases(record, 100.0)["p"]
-    picks = [pick_phases(x, 100.0)["p"] for x in denoised]
-    assert sum(p is not None and abs(p - true_p) <= 50 for p in picks) >= 3  # within 0.5 s
+def test_real_events_in_real_in_band_noise_gain_snr(shipped):
+    """The development set (ObsPy's SEISAN events in BW.UH4 / NZ.CRLZ noise band-passed to 1-20 Hz,
+    where a band-pass cannot help); ObsPy's reserved example is not used for quality."""
+    from obspy.signal.filter import bandpass
+
+    from seismic_diffusers.data.obspy_recordings import development_events, development_noise
+
+    clean = np.stack([e.waveforms for e in development_events()])
+    spans = [s for record in development_noise() for s in record.evaluation if len(s) >= 3000]
+    rng = np.random.default_rng(0)
+    noise = np.stack([[spans[rng.integers(len(spans))][:3000] for _ in range(3)] for _ in clean])
+    noise = np.stack([[bandpass(c, 1.0, 20.0, 100.0, corners=4, zerophase=True) for c in r] for r in noise])
+    noisy = clean + scale_noise_to_snr(clean, noise, 0.0)
+    denoised = shipped(noisy.astype(np.float32)).waveforms.astype(np.float64)
+    assert np.mean(gain_db(denoised, clean, noisy)) > 1.0  # benchmark: +3.3 dB at 0 dB, in-band
+    assert np.nanmean(pearson_correlation(denoised, clean)) > np.nanmean(pearson_correlation(noisy, clean))
 
 
 def test_cli_with_the_bundled_default_on_real_data(tmp_path, capsys):
