@@ -168,20 +168,25 @@ def real_set(pipe, args, adapted: dict) -> tuple[dict, dict]:
 
 
 def adapt_to_records(args) -> dict:
-    """The shipped pipeline adapted to each development noise record's first half (cached in `--out`)."""
+    """The pipeline adapted to each development noise record's first half (written to `--out`)."""
     from seismic_diffusers.adaptation import adapt_denoiser
     from seismic_diffusers.data.obspy_recordings import NOISE_FILES, obspy_data_file
 
     adapted = {}
     for relative in NOISE_FILES:
         folder = Path(args.out) / f"adapted-{Path(relative).name.replace('.', '_')}-{args.adapt_minutes:g}min"
-        if not (folder / "adaptation.json").is_file():
-            report = adapt_denoiser(obspy_data_file(relative), folder, pipeline=args.pipeline,
-                                    minutes=args.adapt_minutes, progress=False)  # fmt: skip
-            print(
-                f"adapted to {report['station']}: {report['steps']} steps in {report['minutes']:.1f} min",
-                flush=True,
-            )
+        # adapted afresh each run: a cached folder could hold another base model's adaptation
+        report = adapt_denoiser(
+            obspy_data_file(relative),
+            folder,
+            pipeline=args.pipeline,
+            minutes=args.adapt_minutes,
+            progress=False,
+        )
+        print(
+            f"adapted to {report['station']}: {report['steps']} steps in {report['minutes']:.1f} min",
+            flush=True,
+        )
         model = ColdDiffusionDenoisePipeline.from_pretrained(str(folder))
         model.set_progress_bar_config(disable=True)
         station = json.loads((folder / "adaptation.json").read_text())["station"]
