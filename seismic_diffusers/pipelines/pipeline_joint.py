@@ -175,7 +175,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             eta (`float`, *optional*, defaults to 1.0): DDIM's noise weight (0 is deterministic
                 DDIM, 1 is DDPM-like ancestral sampling); ignored by schedulers without `eta`. The
                 default is stochastic because deterministic DDIM left samples off the codebook and
-                doubled their PDE deviation (MODEL_CARD.md, joint generation).
+                doubled their PDE deviation (docs/experiments/joint-generation.md).
             output_type (`str`, *optional*, defaults to `"np"`): `"np"` or `"pt"`.
             return_dict (`bool`, *optional*, defaults to `True`): Return a [`JointGenerationOutput`].
             return_pde_deviation (`bool`, *optional*, defaults to `False`): Also forward-model each
