@@ -104,7 +104,7 @@ class SeismicDiffusionPipeline(DiffusionPipeline):
         if cls is SeismicDiffusionPipeline:
             return
         saved = json.loads((Path(folder) / "model_index.json").read_text()).get("_class_name")
-        if saved != cls.__name__:
+        if saved not in {klass.__name__ for klass in cls.__mro__}:  # a subclass may load its parent's folder
             raise ValueError(
                 f"{folder} holds a {saved or 'pipeline of unknown class'}, not a {cls.__name__}; load it "
                 f"with {saved or 'its own class'}.from_pretrained, or point at a {cls.__name__} folder."

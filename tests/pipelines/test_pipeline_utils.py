@@ -153,3 +153,10 @@ def test_nan_weights_in_the_denoiser_write_no_file(tiny_denoise_pipeline_dir, tm
     err = capsys.readouterr().err
     assert info.value.code == 2 and "produced NaN or Inf" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mseed", "poisoned"]
+
+
+def test_a_subclass_loads_its_parents_folder(tiny_velocity_pipeline_dir):
+    class MyVelocityPipeline(VelocityGenerationPipeline):
+        pass
+
+    assert isinstance(MyVelocityPipeline.from_pretrained(tiny_velocity_pipeline_dir), MyVelocityPipeline)
