@@ -98,11 +98,7 @@ def find_units(source: str | os.PathLike) -> tuple[list[Unit], list[dict]]:
         match = SDS_NAME.fullmatch(path.name)
         if match:
             day = (UTCDateTime(int(match["year"]), julday=int(match["doy"]))).date.isoformat()
-            try:
-                key = band_key(match["network"], match["station"], match["location"], match["channel"])
-            except ValueError as error:
-                unreadable.append({"unit": str(path), "error": str(error)})
-                continue
+            key = band_key(match["network"], match["station"], match["location"], match["channel"])
             by_day[(key, day)].add(str(path))
             continue
         try:
@@ -184,7 +180,6 @@ def read_unit(unit: Unit, overlap_s: float):
         except Exception as error:  # ObsPy raises many types for a bad file
             if path in unit.files:
                 raise ValueError(f"{path}: unreadable miniSEED ({type(error).__name__}: {error})") from None
-    network, station, location, band = unit.key.split(".")
     stream = Stream(
         [
             t
