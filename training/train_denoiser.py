@@ -173,6 +173,7 @@ def build_dataset(args: argparse.Namespace, seed_offset: int = 0, num_events=Non
         p_arrival_sample=p,
         s_arrival_sample=s,
         length=len(events) * args.pairs_per_event,
+        # held-out pairs (seed_offset > 0) stay plain, so validation scores compare across runs
         augment=RealisticRecording(args.sampling_rate)
         if args.realistic_augmentation and not seed_offset
         else None,

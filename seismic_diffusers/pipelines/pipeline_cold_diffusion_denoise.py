@@ -15,6 +15,7 @@ from ..processors import SeismogramProcessor
 from ..schedulers import ColdDiffusionScheduler
 from ..schedulers.timestep_spacing import check_num_inference_steps
 from ..utils.streams import group_stream, resample, resampled_length
+from ..utils.validation import check_real_numbers
 from ..version import __version__
 from .pipeline_utils import SeismicDiffusionPipeline, check_finite_output
 
@@ -204,16 +205,8 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
     def _denoise_tensor(self, waveforms, num_inference_steps, batch_size, sampling_rate):
         is_torch = isinstance(waveforms, torch.Tensor)
         dtype = waveforms.dtype if is_torch else np.asarray(waveforms).dtype
-        if (is_torch and (dtype.is_complex or dtype == torch.bool)) or (
-            not is_torch and dtype.kind not in "iuf"
-        ):
-            raise ValueError(
-                f"waveforms must hold real numbers (integer or float samples), got dtype {dtype}; "
-                "for complex data denoise the real and imaginary parts separately."
-            )
-        array = (
-            waveforms.detach().cpu().double().numpy() if is_torch else np.asarray(waveforms, dtype=np.float64)
-        )
+        # complex, boolean and non-numeric input is refused, as in the physics functions
+        array = check_real_numbers(waveforms, "waveforms").cpu().double().numpy()
         channels = self.unet.config.in_channels
         if array.ndim not in (2, 3) or array.shape[-2] != channels or array.shape[-1] == 0:
             raise ValueError(
