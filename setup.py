@@ -32,6 +32,8 @@ setup(
         "numpy>=1.24",
         "scipy>=1.10",
         "pillow",
+        # The velocity FD's frozen feature extractor is a transformers PreTrainedModel (Auto classes).
+        "transformers>=4.40",
     ],
     extras_require={
         # The Gradio Space (spaces_app/); gradio is pinned to the Space README's sdk_version.

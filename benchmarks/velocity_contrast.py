@@ -12,8 +12,8 @@ One run, one machine, three measurements on a velocity pipeline:
    unbiased (2) and SDEdit keeps the contrast, while sampling from noise loses it, then the
    contrast is lost at the high-noise end of the trajectory.
 4. What the benchmark's Fréchet distance responds to: FD against held-out maps of the training
-   generator's maps after one edit each (contrast, mean, blur, noise), with the classifier that
-   `velocity_quality.py` cached (`--classifier`).
+   generator's maps after one edit each (contrast, mean, blur, noise), in the feature space of the
+   shipped, frozen FD classifier (or `--classifier`).
 
 Edges are measured twice in (1): the share of each column's total variation carried by single
 cells jumping over 50 m/s (1.0 for the piecewise-constant synthetic maps; less when interfaces
@@ -49,19 +49,19 @@ def parse_args(argv=None):
     parser.add_argument("--out", default="benchmarks/results/velocity-contrast")
     parser.add_argument(
         "--classifier",
-        default="benchmarks/results/family_classifier",
-        help="FamilyClassifier folder for measurement 4 (skipped when missing).",
+        default=None,
+        help="FamilyClassifier folder for measurement 4 (default: the shipped one).",
     )
     return parser.parse_args(argv)
 
 
-def fd_responses(classifier_folder: str, num: int, heldout_seed: int) -> dict[str, float]:
+def fd_responses(classifier_folder: str | None, num: int, heldout_seed: int) -> dict[str, float]:
     """FD against held-out maps of training-generator maps after one edit each."""
     from scipy.ndimage import gaussian_filter
 
-    from seismic_diffusers.metrics import FamilyClassifier, velocity_frechet_distance
+    from seismic_diffusers.metrics import load_family_classifier, velocity_frechet_distance
 
-    classifier = FamilyClassifier.from_pretrained(classifier_folder).eval()
+    classifier = load_family_classifier(classifier_folder)
     held = np.concatenate([generate_velocity_models(f, num, heldout_seed) for f in VELOCITY_FAMILIES])
     train = np.concatenate([generate_velocity_models(f, num, 0) for f in VELOCITY_FAMILIES])
     means = train.mean(axis=(1, 2), keepdims=True)
@@ -163,10 +163,9 @@ def main(argv=None) -> dict:
     results["ddpm_in_map_std"] = sampled
     print(f"{args.family}, DDPM {args.steps} steps, in-map std (normalised units): "
           + ", ".join(f"{k} {v:.3f}" for k, v in sampled.items()))  # fmt: skip
-    if Path(args.classifier).exists():
-        results["fd_responses"] = fd_responses(args.classifier, 100, args.heldout_seed)
-        print("FD against held-out maps (100 per family) of training maps after one edit: "
-              + ", ".join(f"{k} {v:.2f}" for k, v in results["fd_responses"].items()))  # fmt: skip
+    results["fd_responses"] = fd_responses(args.classifier, 100, args.heldout_seed)
+    print("FD against held-out maps (100 per family) of training maps after one edit: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in results["fd_responses"].items()))  # fmt: skip
     results["run_minutes"] = round((time.perf_counter() - started) / 60, 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

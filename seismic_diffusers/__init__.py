@@ -27,6 +27,8 @@ from .data import (
 )
 from .metrics import (
     FamilyClassifier,
+    FamilyClassifierConfig,
+    load_family_classifier,
     openfwi_map_metrics,
     predict_families,
     train_family_classifier,
@@ -72,6 +74,8 @@ __all__ = [
     "AcquisitionGeometry",
     "VELOCITY_FAMILIES",
     "FamilyClassifier",
+    "FamilyClassifierConfig",
+    "load_family_classifier",
     "OpenFWIDataset",
     "SyntheticVelocityDataset",
     "VelocityAugmentation",

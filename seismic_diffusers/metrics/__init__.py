@@ -1,7 +1,10 @@
 """Quality metrics: generated and inverted velocity models, and (denoised) seismograms."""
 
+from ..models.family_classifier import FamilyClassifierConfig, FamilyClassifierOutput
 from .velocity import (
+    FAMILY_CLASSIFIER_PATH,
     FamilyClassifier,
+    load_family_classifier,
     openfwi_map_metrics,
     predict_families,
     train_family_classifier,
@@ -21,7 +24,11 @@ from .waveform import (
 __all__ = [
     "PICKER_PARAMETERS",
     "PICK_METHODS",
+    "FAMILY_CLASSIFIER_PATH",
     "FamilyClassifier",
+    "FamilyClassifierConfig",
+    "FamilyClassifierOutput",
+    "load_family_classifier",
     "openfwi_map_metrics",
     "pearson_correlation",
     "pick_error_and_recall",

@@ -1,152 +1,57 @@
 """Quality metrics for velocity models: a family classifier, a Fréchet distance on its features,
 and OpenFWI's map metrics (MAE, RMSE, SSIM).
 
-Inception-v3 features (the usual FID) describe natural photographs and need a weight download;
-velocity maps are neither. `FamilyClassifier` is a small CNN trained on the synthetic families in
-a couple of CPU minutes. Its penultimate features play Inception's role in
-`velocity_frechet_distance`, and its predictions tell whether a class-conditional generator
-produced the family it was asked for.
+`FamilyClassifier` (a `transformers` model, see `seismic_diffusers.models.family_classifier`) is
+trained once by `training/train_family_classifier.py` and shipped frozen under
+`pipelines/openfwi-velocity-classifier/`. Its penultimate features play Inception's role in
+`velocity_frechet_distance`, which uses the shipped one unless given another, and its predictions
+tell whether a class-conditional generator produced the family it was asked for.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.modeling_utils import ModelMixin
 
 from ..data.velocity_families import VELOCITY_FAMILIES, check_family, generate_velocity_models
+from ..models.family_classifier import FamilyClassifier, as_velocity_tensor
+
+# The frozen FD feature extractor, next to the other shipped pipelines of a source checkout.
+FAMILY_CLASSIFIER_PATH = Path(__file__).resolve().parents[2] / "pipelines" / "openfwi-velocity-classifier"
 
 
-def _as_velocity_tensor(velocity: torch.Tensor | np.ndarray, name: str = "velocity") -> torch.Tensor:
-    """`(B, H, W)` or `(B, 1, H, W)` array or tensor (m/s) -> float32 tensor `(B, 1, H, W)`."""
-    velocity = torch.as_tensor(velocity)
-    if velocity.ndim == 3:
-        velocity = velocity[:, None]
-    if velocity.ndim != 4 or velocity.shape[1] != 1:
-        raise ValueError(
-            f"`{name}` must have shape (batch, height, width) or (batch, 1, height, width) in m/s, "
-            f"got {tuple(velocity.shape)}."
-        )
-    return velocity.float()
-
-
-class FamilyClassifier(ModelMixin, ConfigMixin):
-    r"""A small CNN that tells the velocity families apart; its features drive the Fréchet distance.
-
-    Architecture: two 3 x 3 convolutions at full resolution, then one block per entry of
-    `block_out_channels`, each `conv 3x3 stride 2 -> GroupNorm -> SiLU -> conv 3x3 -> GroupNorm ->
-    SiLU` (70 -> 35 -> 18 -> 9 -> 5 cells for four blocks), global mean and max pooling
-    (concatenated), a linear projection to `feature_dim` with SiLU (the features), and a linear
-    head to `num_classes` logits. About 0.33 M parameters with the defaults.
+def load_family_classifier(path: str | os.PathLike | None = None) -> FamilyClassifier:
+    """The shipped, frozen family classifier (or the one at `path`), in eval mode on the CPU.
 
     Args:
-        num_classes (`int`, *optional*, defaults to 8):
-            Number of families; logit `i` is family `VELOCITY_FAMILIES[i]` when trained by
-            [`train_family_classifier`] on all families.
-        feature_dim (`int`, *optional*, defaults to 128):
-            Size of the feature vector returned by [`~FamilyClassifier.features`].
-        block_out_channels (`tuple[int]`, *optional*, defaults to `(16, 32, 64, 128)`):
-            Channels of the stride-2 blocks; each must be divisible by `norm_num_groups`.
-        norm_num_groups (`int`, *optional*, defaults to 8): Groups of every GroupNorm.
-        v_min (`float`, *optional*, defaults to 1500.0): Velocity (m/s) mapped to -1 on input.
-        v_max (`float`, *optional*, defaults to 4500.0): Velocity (m/s) mapped to +1 on input.
+        path (`str` or `os.PathLike`, *optional*): A folder or Hub id saved by
+            `FamilyClassifier.save_pretrained`; defaults to `FAMILY_CLASSIFIER_PATH`
+            (`pipelines/openfwi-velocity-classifier` of a source checkout).
 
-    Inputs are velocities in **m/s** of shape `(batch, height, width)` or
-    `(batch, 1, height, width)` (any size; trained on 70 x 70); normalisation to [-1, 1] happens
-    inside with `v_min`/`v_max`.
-
-    Example:
-
-    ```py
-    >>> import torch
-    >>> from seismic_diffusers.metrics import FamilyClassifier
-    >>> clf = FamilyClassifier()
-    >>> v = torch.full((2, 70, 70), 3000.0)  # m/s
-    >>> clf(v).shape, clf.features(v).shape, clf.num_features
-    (torch.Size([2, 8]), torch.Size([2, 128]), 128)
-    ```
+    Raises:
+        FileNotFoundError: when the default folder is missing (an installed wheel without the
+            repository's `pipelines/`): pass `path` or a feature extractor instead.
     """
-
-    @register_to_config
-    def __init__(
-        self,
-        num_classes: int = 8,
-        feature_dim: int = 128,
-        block_out_channels: Sequence[int] = (16, 32, 64, 128),
-        norm_num_groups: int = 8,
-        v_min: float = 1500.0,
-        v_max: float = 4500.0,
-    ):
-        super().__init__()
-        if num_classes < 2 or feature_dim < 1:
-            raise ValueError(
-                f"Need num_classes >= 2 and feature_dim >= 1, got num_classes={num_classes}, "
-                f"feature_dim={feature_dim}."
+    if path is None:
+        if not (FAMILY_CLASSIFIER_PATH / "config.json").is_file():
+            raise FileNotFoundError(
+                f"The shipped family classifier is not at {FAMILY_CLASSIFIER_PATH} (it comes with a source "
+                "checkout); pass `path` or `feature_extractor=` explicitly."
             )
-        if not v_max > v_min:
-            raise ValueError(f"`v_max` must exceed `v_min`, got v_min={v_min}, v_max={v_max}.")
-        channels = [int(c) for c in block_out_channels]
-        if not channels or any(c % norm_num_groups for c in channels):
-            raise ValueError(
-                f"Every entry of block_out_channels={channels} must be divisible by "
-                f"norm_num_groups={norm_num_groups}."
-            )
+        return _shipped_family_classifier()
+    return FamilyClassifier.from_pretrained(path).eval()
 
-        def norm_act(c: int) -> list[nn.Module]:
-            return [nn.GroupNorm(norm_num_groups, c), nn.SiLU()]
 
-        # Two convolutions at full resolution: thin layers and fault cuts are a few cells wide.
-        layers: list[nn.Module] = [nn.Conv2d(1, channels[0], 3, padding=1), *norm_act(channels[0])]
-        layers += [nn.Conv2d(channels[0], channels[0], 3, padding=1), *norm_act(channels[0])]
-        previous = channels[0]
-        for c in channels:
-            layers += [nn.Conv2d(previous, c, 3, stride=2, padding=1), *norm_act(c)]
-            layers += [nn.Conv2d(c, c, 3, padding=1), *norm_act(c)]
-            previous = c
-        self.encoder = nn.Sequential(*layers)
-        self.projection = nn.Linear(2 * previous, feature_dim)
-        self.head = nn.Linear(feature_dim, num_classes)
-
-    @property
-    def num_features(self) -> int:
-        """Length of the feature vector (`feature_dim`); torchmetrics' FID reads this attribute."""
-        return int(self.config.feature_dim)
-
-    def normalize(self, velocity: torch.Tensor) -> torch.Tensor:
-        """m/s -> [-1, 1] with the config's `v_min`/`v_max` (same shape)."""
-        return 2.0 * (velocity - self.config.v_min) / (self.config.v_max - self.config.v_min) - 1.0
-
-    def features(self, velocity: torch.Tensor | np.ndarray) -> torch.Tensor:
-        r"""Penultimate features.
-
-        Args:
-            velocity (`torch.Tensor` or `np.ndarray` of shape `(batch, height, width)` or
-                `(batch, 1, height, width)`): Velocity in m/s.
-
-        Returns:
-            `torch.Tensor` of shape `(batch, feature_dim)`, float32, on the model's device.
-        """
-        x = _as_velocity_tensor(velocity).to(device=self.device, dtype=self.dtype)
-        x = self.encoder(self.normalize(x))
-        # Mean pooling summarises the layering; max pooling keeps small, local cues (fault cuts).
-        pooled = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
-        return F.silu(self.projection(pooled))
-
-    def forward(self, velocity: torch.Tensor | np.ndarray) -> torch.Tensor:
-        r"""
-        Args:
-            velocity (`torch.Tensor` or `np.ndarray` of shape `(batch, height, width)` or
-                `(batch, 1, height, width)`): Velocity in m/s.
-
-        Returns:
-            `torch.Tensor` of shape `(batch, num_classes)`: unnormalised logits.
-        """
-        return self.head(self.features(velocity))
+@functools.cache
+def _shipped_family_classifier() -> FamilyClassifier:
+    return FamilyClassifier.from_pretrained(FAMILY_CLASSIFIER_PATH).eval()
 
 
 @torch.no_grad()
@@ -164,8 +69,8 @@ def predict_families(
         `np.ndarray` of shape `(N,)`, int64 class labels.
     """
     classifier.eval()
-    velocity = _as_velocity_tensor(velocity)
-    labels = [classifier(chunk).argmax(dim=1).cpu() for chunk in velocity.split(batch_size)]
+    velocity = as_velocity_tensor(velocity)
+    labels = [classifier(chunk).logits.argmax(dim=1).cpu() for chunk in velocity.split(batch_size)]
     return torch.cat(labels).numpy() if labels else np.zeros(0, dtype=np.int64)
 
 
@@ -234,7 +139,7 @@ def train_family_classifier(
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        classifier = FamilyClassifier(num_classes=len(families), feature_dim=feature_dim)
+        classifier = FamilyClassifier(num_classes=len(families), feature_dim=feature_dim, families=families)
     classifier.to(device).train()
     optimizer = torch.optim.AdamW(classifier.parameters(), lr=learning_rate, weight_decay=1e-4)
     lr_schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=steps)
@@ -246,7 +151,7 @@ def train_family_classifier(
             flip = torch.rand(batch_size, generator=generator) < 0.5
             batch = torch.where(flip[:, None, None, None], batch.flip(-1), batch)
         batch = _degrade(batch, generator, noise_std, edge_blur)
-        loss = F.cross_entropy(classifier(batch.to(device)), labels[index].to(device))
+        loss = classifier(batch.to(device), labels=labels[index]).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -300,7 +205,7 @@ class _FeatureModule(nn.Module):
 def velocity_frechet_distance(
     real_m_s: torch.Tensor | np.ndarray,
     fake_m_s: torch.Tensor | np.ndarray,
-    feature_extractor: nn.Module,
+    feature_extractor: nn.Module | None = None,
     batch_size: int = 256,
 ) -> float:
     r"""Fréchet distance between two sets of velocity maps in a feature space (FID without Inception).
@@ -316,9 +221,11 @@ def velocity_frechet_distance(
             Reference velocity maps in m/s (N >= 2).
         fake_m_s (`torch.Tensor` or `np.ndarray` of shape `(M, H, W)` or `(M, 1, H, W)`):
             Maps to judge, in m/s (M >= 2).
-        feature_extractor (`torch.nn.Module`):
-            Usually a trained [`FamilyClassifier`]. Its `features` method (or, failing that, its
-            `forward`) must map m/s maps `(B, 1, H, W)` to `(B, F)`; `num_features` gives `F`.
+        feature_extractor (`torch.nn.Module`, *optional*):
+            Defaults to the shipped, frozen [`FamilyClassifier`] ([`load_family_classifier`]),
+            which every FD in this project's documents uses. Another extractor's `features`
+            method (or, failing that, its `forward`) must map m/s maps `(B, 1, H, W)` to `(B, F)`;
+            `num_features` gives `F`.
         batch_size (`int`, *optional*, defaults to 256): Maps per feature pass.
 
     Returns:
@@ -326,10 +233,12 @@ def velocity_frechet_distance(
     """
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    real = _as_velocity_tensor(real_m_s, "real_m_s")
-    fake = _as_velocity_tensor(fake_m_s, "fake_m_s")
+    real = as_velocity_tensor(real_m_s, "real_m_s")
+    fake = as_velocity_tensor(fake_m_s, "fake_m_s")
     if len(real) < 2 or len(fake) < 2:
         raise ValueError(f"Need at least 2 maps per set, got {len(real)} real and {len(fake)} fake.")
+    if feature_extractor is None:
+        feature_extractor = load_family_classifier()
     metric = FrechetInceptionDistance(feature=_FeatureModule(feature_extractor), normalize=False)
     for chunk in real.split(batch_size):
         metric.update(chunk, real=True)
@@ -370,8 +279,8 @@ def openfwi_map_metrics(
     """
     if not v_max > v_min:
         raise ValueError(f"`v_max` must exceed `v_min`, got v_min={v_min}, v_max={v_max}.")
-    pred = _as_velocity_tensor(pred_m_s, "pred_m_s").double()
-    target = _as_velocity_tensor(target_m_s, "target_m_s").double()
+    pred = as_velocity_tensor(pred_m_s, "pred_m_s").double()
+    target = as_velocity_tensor(target_m_s, "target_m_s").double()
     if pred.shape != target.shape:
         raise ValueError(
             f"`pred_m_s` and `target_m_s` must have the same shape, got {tuple(pred.shape)} and "
@@ -414,7 +323,7 @@ def velocity_map_statistics(maps_m_s: torch.Tensor | np.ndarray, jump_m_s: float
         - `"roughness"`: median one-cell horizontal change, averaged over maps (m/s; 0 in flat
           layers).
     """
-    maps = _as_velocity_tensor(maps_m_s, "maps_m_s")[:, 0].double().cpu().numpy()
+    maps = as_velocity_tensor(maps_m_s, "maps_m_s")[:, 0].double().cpu().numpy()
     vertical = np.abs(np.diff(maps, axis=1))
     return {
         "mean": float(maps.mean()),

@@ -1,3 +1,4 @@
+from .family_classifier import FamilyClassifier, FamilyClassifierConfig, FamilyClassifierOutput
 from .joint_vq import JointVQDecoderOutput, JointVQEncoderOutput, JointVQModel
 from .unet_1d_denoiser import SeismogramUNet1DModel, SeismogramUNet1DOutput
 from .unet_velocity import VelocityUNet2DModel
@@ -5,6 +6,9 @@ from .waveform_prior import WaveformLatentDenoiser, WaveformLatentDenoiserOutput
 from .waveform_vae import SpectrogramAutoencoder, SpectrogramAutoencoderOutput, SpectrogramVAE
 
 __all__ = [
+    "FamilyClassifier",
+    "FamilyClassifierConfig",
+    "FamilyClassifierOutput",
     "JointVQDecoderOutput",
     "JointVQEncoderOutput",
     "JointVQModel",

@@ -3,10 +3,14 @@
 import numpy as np
 import pytest
 import torch
+from transformers import AutoConfig, AutoModel, AutoModelForImageClassification
 
-from seismic_diffusers import generate_velocity_models
+from seismic_diffusers import VELOCITY_FAMILIES, generate_velocity_models
 from seismic_diffusers.metrics import (
+    FAMILY_CLASSIFIER_PATH,
     FamilyClassifier,
+    FamilyClassifierConfig,
+    load_family_classifier,
     openfwi_map_metrics,
     predict_families,
     train_family_classifier,
@@ -29,8 +33,8 @@ def test_classifier_shapes_and_units():
     torch.manual_seed(0)
     clf = FamilyClassifier(num_classes=5, feature_dim=24, block_out_channels=(8, 16))
     v = torch.from_numpy(generate_velocity_models("curvevel-a", 3, seed=0))  # (3, 70, 70) m/s
-    assert clf(v).shape == (3, 5)
-    assert clf(v[:, None]).shape == (3, 5)  # (B, 1, H, W) is accepted too
+    assert clf(v).logits.shape == (3, 5)
+    assert clf(v[:, None]).logits.shape == (3, 5)  # (B, 1, H, W) is accepted too
     assert clf.features(v).shape == (3, 24)
     assert clf.num_features == 24
     # m/s in, normalised inside: 1500 m/s -> -1 and 4500 m/s -> +1.
@@ -43,11 +47,51 @@ def test_classifier_shapes_and_units():
 
 def test_classifier_save_load_roundtrip(tmp_path, easy_classifier):
     easy_classifier.save_pretrained(tmp_path)
-    assert (tmp_path / "diffusion_pytorch_model.safetensors").exists()
+    assert (tmp_path / "model.safetensors").exists()
     loaded = FamilyClassifier.from_pretrained(tmp_path).eval()
     v = generate_velocity_models("flatvel-a", 2, seed=5)
     with torch.no_grad():
-        assert torch.allclose(loaded(v), easy_classifier(v), atol=1e-6)
+        assert torch.allclose(loaded(v).logits, easy_classifier(v).logits, atol=1e-6)
+    # registered with transformers' Auto classes by importing seismic_diffusers
+    auto = AutoModelForImageClassification.from_pretrained(tmp_path)
+    assert isinstance(auto, FamilyClassifier) and isinstance(
+        AutoModel.from_pretrained(tmp_path), FamilyClassifier
+    )
+    assert isinstance(AutoConfig.from_pretrained(tmp_path), FamilyClassifierConfig)
+    assert auto.config.id2label == {0: "flatvel-a", 1: "curvefault-b"}
+    with torch.no_grad():
+        assert torch.equal(auto(v).logits, loaded(v).logits)
+
+
+def test_classifier_loss_and_config_checks():
+    clf = FamilyClassifier(num_classes=2, block_out_channels=(8,), feature_dim=4)
+    v = torch.full((3, 70, 70), 2500.0)
+    out = clf(v, labels=torch.tensor([0, 1, 1]))
+    assert out.loss.ndim == 0 and torch.isfinite(out.loss)
+    loss, logits, features = clf(v, labels=torch.tensor([0, 1, 1]), return_dict=False)
+    assert logits.shape == (3, 2) and features.shape == (3, 4)
+    with pytest.raises(ValueError, match="v_max"):
+        FamilyClassifierConfig(v_min=3000, v_max=2000)
+    with pytest.raises(ValueError, match="family names"):
+        FamilyClassifierConfig(num_classes=3, families=["a", "b"])
+    with pytest.raises(ValueError, match="not both"):
+        FamilyClassifier(FamilyClassifierConfig(), num_classes=3)
+
+
+@pytest.mark.skipif(not (FAMILY_CLASSIFIER_PATH / "config.json").is_file(), reason="no shipped classifier")
+def test_shipped_classifier_is_the_default_fd_extractor():
+    shipped = load_family_classifier()
+    assert shipped is load_family_classifier()  # loaded once
+    assert shipped.config.families == list(VELOCITY_FAMILIES)
+    # unseen maps (a seed no training or benchmark uses) are told apart
+    maps = np.concatenate([generate_velocity_models(name, 12, seed=777) for name in VELOCITY_FAMILIES])
+    accuracy = (predict_families(shipped, maps) == np.repeat(np.arange(8), 12)).mean()
+    assert accuracy > 0.85
+    flat = generate_velocity_models("flatvel-a", 40, seed=11)
+    faulted = generate_velocity_models("curvefault-b", 40, seed=11)
+    default = velocity_frechet_distance(flat, faulted)
+    assert default == pytest.approx(velocity_frechet_distance(flat, faulted, shipped), rel=1e-9)
+    assert default > 5 * velocity_frechet_distance(flat, generate_velocity_models("flatvel-a", 40, seed=12))
 
 
 def test_brief_training_beats_chance(easy_classifier):
