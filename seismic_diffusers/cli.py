@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="NAME",
         help="One family, several (assigned to samples in turn; spaces or commas), or 'any' "
-        "(default: any, i.e. unconditional).",
+        "(default: any: each map draws its family from the training data's mix).",
     )
     velocity.add_argument(
         "--steps",
@@ -512,7 +512,14 @@ def _generate_velocity(args: argparse.Namespace) -> int:
                 f"unknown family {', '.join(map(repr, unknown))}; valid families: {', '.join(vocabulary)}, or any."
             )
         labels = pipe.processor.family_labels(families, args.num)
-        names = [vocabulary[label] if label < len(vocabulary) else "any" for label in labels]
+        # 'any' maps draw their family from the training mix with their own generator, as the pipeline will
+        drawn = pipe.drawn_family_labels(
+            labels, [torch.Generator().manual_seed(args.seed + i) for i in range(args.num)]
+        )
+        names = [
+            vocabulary[label] if label == asked else f"any: {vocabulary[label]}"
+            for asked, label in zip(labels, drawn, strict=True)
+        ]
     else:
         if any(name is not None for name in families):
             raise UsageError(

@@ -63,6 +63,11 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
             does (the draws are clamped to `[v_min, v_max]`; a Gaussian is only the first two
             moments of the bounded data).
             Written by `training/train_velocity.py` ([`~VelocityProcessor.fit_profile_prior`]).
+        family_weights (`list[float]`, *optional*): How often each family occurs in the training
+            data (counts or shares, one per family, >= 0, not all zero). `family=None` samples of a
+            class-conditional pipeline draw their family from this mixture
+            ([`~VelocityProcessor.draw_family_labels`]). `None` means equally often, which is what
+            `training/train_velocity.py` writes for balanced data.
     """
 
     config_name = "processor_config.json"
@@ -77,7 +82,23 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
         scaling_factor: float = 1.0,
         mean_profiles: Sequence[Sequence[float]] | None = None,
         profile_components: Sequence[Sequence[Sequence[float]]] | None = None,
+        family_weights: Sequence[float] | None = None,
     ):
+        if family_weights is not None:
+            try:
+                weights = np.asarray(family_weights, dtype=np.float64)
+            except (TypeError, ValueError):
+                weights = np.empty(0)
+            if (
+                weights.shape != (len(families),)
+                or not np.isfinite(weights).all()
+                or (weights < 0).any()
+                or weights.sum() <= 0
+            ):
+                raise ValueError(
+                    f"`family_weights` must hold one finite weight >= 0 per family ({len(families)}), not all "
+                    f"zero; got {family_weights!r}."
+                )
         if mean_profiles is not None:
             lengths = {len(row) for row in mean_profiles}
             profiles = np.asarray(mean_profiles, dtype=np.float64) if len(lengths) == 1 else np.empty(0)
@@ -178,6 +199,47 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
                 )
             labels.append(known[key])
         return labels
+
+    @property
+    def family_proportions(self) -> np.ndarray:
+        """Each family's share of the training data, `(len(families),)` summing to 1 (see `family_weights`)."""
+        weights = self.config.family_weights
+        weights = np.ones(len(self.families)) if weights is None else np.asarray(weights, dtype=np.float64)
+        return weights / weights.sum()
+
+    def draw_family_labels(
+        self, count: int, generator: torch.Generator | Sequence[torch.Generator] | None = None
+    ) -> list[int]:
+        """Family labels drawn from the training mix (`family_proportions`), for `family=None` samples.
+
+        With one generator (or none) the draws are stratified (systematic sampling): the points
+        `(u + i) / count`, `u ~ U(0, 1)`, are mapped through the mixture's cumulative
+        distribution and shuffled. Each sample's family is still a draw from the mixture, but
+        the batch's family counts are the expected ones to within one, so a batch of 16 with eight
+        equal families holds exactly two of each. A list of generators gives each sample its own
+        draw (like a batch of one with that generator), so that batching does not change a
+        sample.
+
+        Args:
+            count (`int`): Number of labels.
+            generator (`torch.Generator` or `list[torch.Generator]`, *optional*): Source of the
+                draws; a list must hold `count` generators.
+
+        Returns:
+            `list[int]` of `count` family labels (never the null label).
+        """
+        if isinstance(generator, (list, tuple)):
+            if len(generator) != count:
+                raise ValueError(f"Got {len(generator)} generators for {count} family draws.")
+            return [label for g in generator for label in self.draw_family_labels(1, g)]
+        device = generator.device if generator is not None else "cpu"
+        offset = torch.rand(1, generator=generator, device=device, dtype=torch.float64).cpu()
+        order = torch.rand(count, generator=generator, device=device).cpu().argsort()
+        points = (offset + torch.arange(count, dtype=torch.float64)) / count
+        cumulative = torch.from_numpy(np.cumsum(self.family_proportions))
+        cumulative[-1] = 1.0  # no round-off gap at the top
+        labels = torch.searchsorted(cumulative, points, right=True).clamp(max=len(self.families) - 1)
+        return labels[order].tolist()
 
     def family_guidance(self, guidance_scale: Mapping[str, float]) -> dict[str, float]:
         """A per-family guidance mapping, checked, with canonical family names and float weights.

@@ -456,3 +456,45 @@ def test_replace_applies_settings_the_original_was_loaded_without(tmp_path):
     replaced = loaded.replace(mean_profiles=profiles)
     assert replaced.config.mean_profiles == profiles and replaced.families == ["flatvel-a"]
     assert loaded.config.mean_profiles is None
+
+
+def test_family_proportions_default_to_equal_and_follow_weights(processor):
+    np.testing.assert_allclose(processor.family_proportions, np.full(8, 1 / 8))
+    weighted = processor.replace(family_weights=[3000, 3000, 0, 0, 0, 0, 0, 6000])
+    np.testing.assert_allclose(weighted.family_proportions, [0.25, 0.25, 0, 0, 0, 0, 0, 0.5])
+    # saved and loaded with the config
+    assert VelocityProcessor.from_config(weighted.config).config.family_weights == [
+        3000,
+        3000,
+        0,
+        0,
+        0,
+        0,
+        0,
+        6000,
+    ]
+
+
+@pytest.mark.parametrize(
+    "weights", [[1.0] * 7, [1.0] * 7 + [-1.0], [0.0] * 8, [1.0] * 7 + [float("nan")], "flat", [[1.0]] * 8]
+)
+def test_bad_family_weights_are_refused(weights):
+    with pytest.raises(ValueError, match="family_weights"):
+        VelocityProcessor(family_weights=weights)
+
+
+def test_draw_family_labels_is_stratified_and_unbiased(processor):
+    # within one call the counts are the expected ones to within one
+    labels = processor.draw_family_labels(20, torch.Generator().manual_seed(1))
+    counts = np.bincount(labels, minlength=8)
+    assert counts.sum() == 20 and counts.min() >= 2 and counts.max() <= 3
+    # each single draw is a draw from the mixture: over many seeds every family is equally likely
+    singles = [processor.draw_family_labels(1, torch.Generator().manual_seed(s))[0] for s in range(4000)]
+    shares = np.bincount(singles, minlength=8) / 4000
+    assert np.abs(shares - 1 / 8).max() < 0.025  # 4.7 standard errors
+    # a list of generators: each sample drawn like a batch of one with its generator
+    generators = [torch.Generator().manual_seed(s) for s in (5, 6, 7)]
+    assert processor.draw_family_labels(3, generators) == singles[5:8]
+    assert processor.null_label not in processor.draw_family_labels(64)
+    with pytest.raises(ValueError, match="generators"):
+        processor.draw_family_labels(2, generators)

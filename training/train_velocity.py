@@ -19,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate.logging import get_logger
@@ -267,22 +268,33 @@ def build_dataset(
 
 
 def with_profile_prior(processor: VelocityProcessor, dataset: torch.utils.data.Dataset) -> VelocityProcessor:
-    """The processor with `mean_profiles` and `profile_components` fitted to the training maps.
+    """The processor with `mean_profiles`, `profile_components` and `family_weights` fitted to the training maps.
 
     One pass over `dataset`. Families the data lacks keep what `processor` already had
     (fine-tuning a pretrained pipeline on some families), else get the null row's, fitted to
-    every map.
+    every map. `family_weights` counts each family's maps (`None` when the counts are equal), so
+    `family=None` samples draw families as often as the data holds them.
     """
     previous = processor.config.mean_profiles
     previous_components = processor.config.profile_components
-    items = (dataset[i] for i in tqdm(range(len(dataset)), desc="Velocity-depth profiles", leave=False))
+    counts = np.zeros(len(processor.families), dtype=np.int64)
+
+    def maps_and_labels():
+        for i in tqdm(range(len(dataset)), desc="Velocity-depth profiles", leave=False):
+            item = dataset[i]
+            label = int(item["label"])
+            if 0 <= label < len(counts):
+                counts[label] += 1
+            yield item["velocity"][0].numpy(), label
+
     profiles, components = VelocityProcessor.fit_profile_prior(
-        ((item["velocity"][0].numpy(), int(item["label"])) for item in items),
+        maps_and_labels(),
         num_families=len(processor.families),
         fallback=list(previous[:-1]) if previous is not None else None,
         fallback_components=list(previous_components[:-1]) if previous_components is not None else None,
     )
-    return processor.replace(mean_profiles=profiles, profile_components=components)
+    weights = None if counts.sum() == 0 or (counts == counts[0]).all() else counts.tolist()
+    return processor.replace(mean_profiles=profiles, profile_components=components, family_weights=weights)
 
 
 def build_unet(args: argparse.Namespace, num_families: int) -> VelocityUNet2DModel:

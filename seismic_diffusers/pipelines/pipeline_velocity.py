@@ -25,6 +25,8 @@ from ..schedulers.timestep_spacing import (
 from .pipeline_utils import SeismicDiffusionPipeline, check_finite_output
 
 OUTPUT_TYPES = ("np", "pt", "pil")
+# What `family=None` means for a class-conditional model (see `__call__`).
+UNCONDITIONAL_SAMPLING = ("mixture", "null_class")
 # Below this signal-to-noise ratio the clean-map estimate comes from the class prior (`uses_prior_mean`).
 PRIOR_MEAN_MAX_SNR = 1e-3
 
@@ -50,10 +52,15 @@ class VelocityPipelineOutput(BaseOutput):
             `processor.config.grid_spacing` metres.
         images (`list[PIL.Image.Image]`, *optional*):
             Colour-mapped maps, only for `output_type="pil"`.
+        families (`list[str | None]`, *optional*):
+            Each map's family: the one asked for, the one drawn from the training mix for a
+            `family=None` sample, or `None` for a null-class sample; `None` for an unconditional
+            model.
     """
 
     velocities: np.ndarray | torch.Tensor
     images: list | None = None
+    families: list | None = None
 
 
 class VelocityGenerationPipeline(SeismicDiffusionPipeline):
@@ -144,9 +151,20 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         return self.processor.families if self.is_conditional else []
 
     def check_inputs(
-        self, batch_size, family, num_inference_steps, guidance_scale, output_type, generator=None
+        self,
+        batch_size,
+        family,
+        num_inference_steps,
+        guidance_scale,
+        output_type,
+        generator=None,
+        unconditional_sampling="mixture",
     ):
         self.check_call_arguments(batch_size, generator, num_inference_steps, output_type, OUTPUT_TYPES)
+        if unconditional_sampling not in UNCONDITIONAL_SAMPLING:
+            raise ValueError(
+                f"`unconditional_sampling` must be one of {UNCONDITIONAL_SAMPLING}, got {unconditional_sampling!r}."
+            )
         if isinstance(guidance_scale, Mapping):
             if not self.is_conditional:
                 raise ValueError(
@@ -268,6 +286,26 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             return (sample.float() - alpha * clean) / sigma
         return (alpha * sample.float() - clean) / sigma
 
+    def drawn_family_labels(
+        self, labels: list[int], generator: torch.Generator | list[torch.Generator] | None
+    ) -> list[int]:
+        """`labels` with every null label replaced by a family drawn from the training mix.
+
+        A single generator draws all of them at once (stratified); with one generator per
+        sample, each null sample draws with its own, so a sample does not depend on its batch.
+        """
+        null = self.processor.null_label
+        positions = [i for i, label in enumerate(labels) if label == null]
+        if not positions:
+            return labels
+        if isinstance(generator, list):
+            generator = [generator[i] for i in positions]
+        drawn = self.processor.draw_family_labels(len(positions), generator)
+        labels = list(labels)
+        for i, label in zip(positions, drawn, strict=True):
+            labels[i] = label
+        return labels
+
     def uses_prior_mean(self, timestep) -> bool:
         """Whether the step at `timestep` takes its clean-map estimate from the class prior, not the U-Net.
 
@@ -305,6 +343,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         timesteps: list[int] | None = None,
         timestep_power: float | None = None,
         guidance_scale: float | Mapping[str, float] | None = None,
+        unconditional_sampling: str = "mixture",
         clip_sample: bool = True,
         use_prior_mean: bool = True,
         sample_from_prior: bool = True,
@@ -317,7 +356,8 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 Number of velocity maps to generate.
             family (`str` or `list[str | None]`, *optional*, defaults to `None`):
                 A family name from `pipe.families` for all samples, one per sample, or `None` to
-                sample from all families (the null class; required for unconditional models).
+                sample from all families (required for unconditional models). How a
+                class-conditional model serves `None` is set by `unconditional_sampling`.
             generator (`torch.Generator` or `list[torch.Generator]`, *optional*):
                 Makes generation deterministic; a list gives one generator per sample.
             num_inference_steps (`int`, *optional*):
@@ -339,8 +379,17 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
                 Classifier-free guidance weight; 1.0 disables it, larger values follow `family`
                 more strictly at some cost in diversity. A dict gives one weight per family name
                 (families it leaves out get 1.0). `None` uses `pipe.config.default_guidance_scale`.
-                Samples with `family=None` are never guided (there is nothing to guide towards).
-                A batch with any guided sample costs two U-Net calls per step, else one.
+                Null-class samples are never guided (there is nothing to guide towards). A batch
+                with any guided sample costs two U-Net calls per step, else one.
+            unconditional_sampling (`str`, *optional*, defaults to `"mixture"`):
+                What `family=None` means for a class-conditional model. `"mixture"`: each such
+                sample draws its family from the training data's mix
+                (`processor.family_proportions`, stratified within a batch, see
+                [`~VelocityProcessor.draw_family_labels`]) and is then sampled as that family, with
+                its guidance and profile prior; the drawn families come back in
+                `output.families`. The maps then follow the mixture of the families, which the
+                null class alone does not (its FD is tens of times the data's). `"null_class"`:
+                the unguided null class of classifier-free guidance, as trained.
             clip_sample (`bool`, *optional*, defaults to `True`):
                 Clamp every step's estimate of the clean map to the processor's range
                 (`[v_min, v_max]`), whatever the scheduler. Without it, the first high-noise steps
@@ -384,14 +433,27 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             num_inference_steps = self.config.default_num_inference_steps
         if guidance_scale is None:
             guidance_scale = self.config.default_guidance_scale
-        self.check_inputs(batch_size, family, num_inference_steps, guidance_scale, output_type, generator)
+        self.check_inputs(
+            batch_size,
+            family,
+            num_inference_steps,
+            guidance_scale,
+            output_type,
+            generator,
+            unconditional_sampling,
+        )
         if timesteps is None:
             timesteps = self.spaced_timesteps(num_inference_steps, timestep_power)
         device = self._execution_device
         class_labels = None
         guided = []  # samples with a guidance weight above 1, the only ones that need an unconditional pass
+        sample_families = None
         if self.is_conditional:
             labels = self.processor.family_labels(family, batch_size)
+            if unconditional_sampling == "mixture":
+                labels = self.drawn_family_labels(labels, generator)
+            names = [*self.processor.families, None]
+            sample_families = [names[label] for label in labels]
             class_labels = torch.tensor(labels, device=device, dtype=torch.long)
             weights = self.processor.guidance_scales(guidance_scale, labels)
             guided = [i for i, weight in enumerate(weights) if weight > 1.0]
@@ -469,7 +531,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         self.maybe_free_model_hooks()
         if not return_dict:
             return (velocities,) if images is None else (velocities, images)
-        return VelocityPipelineOutput(velocities=velocities, images=images)
+        return VelocityPipelineOutput(velocities=velocities, images=images, families=sample_families)
 
 
 VelocityGenerationPipeline.__call__.__doc__ += EXAMPLE_DOC_STRING

@@ -278,3 +278,11 @@ def test_with_profile_prior_keeps_pretrained_rows_for_families_without_data():
     np.testing.assert_allclose(components[2, 1:], 0.0, atol=0.01)
     np.testing.assert_allclose(components[0], 0.0)  # no data: the pretrained components stay
     np.testing.assert_allclose(components[1], 1.0)
+    # family=None draws only the family the data holds
+    assert fitted.family_weights == [0, 0, 3, 0, 0, 0, 0, 0]
+
+
+def test_with_profile_prior_writes_no_weights_for_balanced_data():
+    module = load_script()
+    dataset = [{"velocity": torch.full((1, 70, 70), 3000.0), "label": k % 8} for k in range(16)]
+    assert module.with_profile_prior(module.VelocityProcessor(), dataset).config.family_weights is None

@@ -219,13 +219,16 @@ class TestVelocityPipelineFast:
         hook = pipe.unet.register_forward_pre_hook(lambda module, args: batch_sizes.append(len(args[0])))
         try:
             families = ["curvevel-a", "flatvel-a", None, "curvevel-a"]
-            generate(pipe, batch_size=4, family=families, guidance_scale={"curvevel-a": 2.0})
-            generate(pipe, batch_size=4, family=families, guidance_scale=2.0)
-            generate(pipe, batch_size=4, family=families)
+            null = dict(unconditional_sampling="null_class")
+            generate(pipe, batch_size=4, family=families, guidance_scale={"curvevel-a": 2.0}, **null)
+            generate(pipe, batch_size=4, family=families, guidance_scale=2.0, **null)
+            generate(pipe, batch_size=4, family=families, **null)
+            generate(pipe, batch_size=4, family=families, guidance_scale=2.0)  # None draws a family
         finally:
             hook.remove()
-        # two U-Net calls per run: 4 + 2 guided, 4 + 3 (the null class is never guided), 4 alone
-        assert batch_sizes == [6, 6, 7, 7, 4, 4]
+        # two U-Net calls per run: 4 + 2 guided, 4 + 3 (the null class is never guided), 4 alone,
+        # 4 + 4 (the drawn family is guided like any other)
+        assert batch_sizes == [6, 6, 7, 7, 4, 4, 8, 8]
 
     def test_describe_guidance(self):
         describe = VelocityGenerationPipeline.describe_guidance
@@ -241,10 +244,49 @@ class TestVelocityPipelineFast:
             default_num_inference_steps=25, default_guidance_scale=1.0, default_timestep_power=1.0
         )
 
-    def test_family_none_is_not_guided(self, ddim_pipeline):
-        plain = generate(ddim_pipeline, batch_size=2, family=None).velocities
-        guided = generate(ddim_pipeline, batch_size=2, family=None, guidance_scale=3.0).velocities
-        np.testing.assert_array_equal(guided, plain)
+    def test_null_class_is_not_guided(self, ddim_pipeline):
+        null = dict(batch_size=2, family=None, unconditional_sampling="null_class")
+        plain = generate(ddim_pipeline, **null)
+        guided = generate(ddim_pipeline, guidance_scale=3.0, **null)
+        np.testing.assert_array_equal(guided.velocities, plain.velocities)
+        assert plain.families == [None, None]
+
+    def test_family_none_draws_from_the_training_mix(self, ddim_pipeline):
+        out = generate(ddim_pipeline, seed=3, batch_size=16, family=None)
+        # stratified within the batch: eight equally weighted families, two maps each
+        assert sorted(out.families) == sorted(VELOCITY_FAMILIES * 2)
+        # each map is sampled as its drawn family: the same as asking for those families by name
+        named = generate(ddim_pipeline, seed=3, batch_size=16, family=out.families)
+        assert named.families == out.families
+        # (the draw consumed numbers from the generator before the noise, so only the families match;
+        # the maps agree when the named call skips the same draws)
+        generator = torch.Generator("cpu").manual_seed(3)
+        ddim_pipeline.processor.draw_family_labels(16, generator)
+        again = ddim_pipeline(batch_size=16, family=out.families, generator=generator, num_inference_steps=2)
+        np.testing.assert_array_equal(again.velocities, out.velocities)
+        # different seeds draw different orders
+        assert generate(ddim_pipeline, seed=4, batch_size=16).families != out.families
+
+    def test_family_none_follows_saved_family_weights(self, ddim_pipeline):
+        weights = [0, 0, 3, 0, 0, 0, 0, 1]  # curvevel-a three times as often as curvefault-b
+        pipe = VelocityGenerationPipeline(
+            unet=ddim_pipeline.unet,
+            scheduler=ddim_pipeline.scheduler,
+            processor=ddim_pipeline.processor.replace(family_weights=weights),
+        )
+        pipe.set_progress_bar_config(disable=True)
+        families = pipe.processor.draw_family_labels(400, torch.Generator().manual_seed(0))
+        assert np.bincount(families, minlength=8).tolist() == [0, 0, 300, 0, 0, 0, 0, 100]
+        out = generate(pipe, batch_size=4, family=[None, "flatvel-a", None, None])
+        assert out.families[1] == "flatvel-a"
+        assert sorted(out.families[i] for i in (0, 2, 3)) in (
+            ["curvefault-b", "curvevel-a", "curvevel-a"],
+            ["curvevel-a", "curvevel-a", "curvevel-a"],
+        )
+
+    def test_bad_unconditional_sampling_raises(self, tiny_velocity_pipeline):
+        with pytest.raises(ValueError, match="unconditional_sampling"):
+            tiny_velocity_pipeline(batch_size=1, unconditional_sampling="null", num_inference_steps=2)
 
     def test_list_of_generators_matches_individual_runs(self, ddim_pipeline):
         seeds, families = [11, 12, 13], ["flatvel-a", None, "curvevel-b"]
@@ -283,9 +325,9 @@ class TestVelocityPipelineFast:
         assert len(images) == 2
 
     def test_family_list_with_none_entries(self, ddim_pipeline):
-        families = [None, "flatfault-b", None]
-        mixed = generate(ddim_pipeline, seed=5, batch_size=3, family=families).velocities
-        unconditional = generate(ddim_pipeline, seed=5, batch_size=3, family=None).velocities
+        families, null = [None, "flatfault-b", None], dict(unconditional_sampling="null_class")
+        mixed = generate(ddim_pipeline, seed=5, batch_size=3, family=families, **null).velocities
+        unconditional = generate(ddim_pipeline, seed=5, batch_size=3, family=None, **null).velocities
         assert mixed.shape == (3, 70, 70)
         # The None entries use the null class, exactly like family=None.
         np.testing.assert_allclose(mixed[[0, 2]], unconditional[[0, 2]], rtol=0, atol=1e-2)
@@ -517,13 +559,27 @@ def test_zero_snr_step_returns_each_family_mean_map(tiny_velocity_pipeline, guid
         tiny_velocity_pipeline.scheduler.config, clip_sample=False, timestep_spacing="trailing"
     )
     pipe, profiles = _profiled_pipeline(tiny_velocity_pipeline, scheduler)
-    families = ["flatvel-a", "curvefault-b", None]
-    out = generate(pipe, batch_size=3, family=families, num_inference_steps=1, guidance_scale=guidance_scale)
+    families = ["flatvel-a", "curvefault-b", None]  # None: the null row
+    out = generate(
+        pipe,
+        batch_size=3,
+        family=families,
+        num_inference_steps=1,
+        unconditional_sampling="null_class",
+        guidance_scale=guidance_scale,
+    )
     for row, label in zip(out.velocities, pipe.processor.family_labels(families, 3), strict=True):
         # float32: the epsilon round trip divides by sqrt(alpha_bar) ~ 1e-3 at t=999
         np.testing.assert_allclose(row, np.repeat(profiles[label][:, None], 70, axis=1), atol=10.0)
     # Without the prior the same call returns the untrained U-Net's clamped estimate instead.
-    raw = generate(pipe, batch_size=3, family=families, num_inference_steps=1, use_prior_mean=False)
+    raw = generate(
+        pipe,
+        batch_size=3,
+        family=families,
+        num_inference_steps=1,
+        unconditional_sampling="null_class",
+        use_prior_mean=False,
+    )
     assert np.abs(raw.velocities - out.velocities).max() > 100.0
 
 
@@ -536,7 +592,9 @@ def test_zero_snr_step_draws_each_map_from_the_profile_prior(tiny_velocity_pipel
     )
     pipe, profiles = _profiled_pipeline(tiny_velocity_pipeline, scheduler, components)
     families = ["flatvel-a", "curvefault-b", None, "flatvel-a"]
-    out = generate(pipe, batch_size=4, family=families, num_inference_steps=1).velocities
+    out = generate(
+        pipe, batch_size=4, family=families, num_inference_steps=1, unconditional_sampling="null_class"
+    ).velocities
     # the draws come from the pipeline's generator, right after the starting noise
     generator = torch.Generator().manual_seed(0)
     torch.randn((4, 1, 70, 70), generator=generator)
@@ -547,16 +605,36 @@ def test_zero_snr_step_draws_each_map_from_the_profile_prior(tiny_velocity_pipel
     # same family, other draws: other levels
     assert abs(out[0].mean() - out[3].mean()) > 10.0
     np.testing.assert_array_equal(
-        out, generate(pipe, batch_size=4, family=families, num_inference_steps=1).velocities
+        out,
+        generate(
+            pipe, batch_size=4, family=families, num_inference_steps=1, unconditional_sampling="null_class"
+        ).velocities,
     )
-    mean_only = generate(pipe, batch_size=4, family=families, num_inference_steps=1, sample_from_prior=False)
+    mean_only = generate(
+        pipe,
+        batch_size=4,
+        family=families,
+        num_inference_steps=1,
+        unconditional_sampling="null_class",
+        sample_from_prior=False,
+    )
     for row, label in zip(mean_only.velocities, pipe.processor.family_labels(families, 4), strict=True):
         np.testing.assert_allclose(row, np.repeat(profiles[label][:, None], 70, axis=1), atol=10.0)
     # one generator per sample: the draws follow each sample's own generator
     generators = [torch.Generator().manual_seed(s) for s in (5, 6)]
-    pair = pipe(2, family="flatvel-a", generator=generators, num_inference_steps=1).velocities
+    pair = pipe(
+        2,
+        family="flatvel-a",
+        generator=generators,
+        num_inference_steps=1,
+        unconditional_sampling="null_class",
+    ).velocities
     alone = pipe(
-        1, family="flatvel-a", generator=torch.Generator().manual_seed(6), num_inference_steps=1
+        1,
+        family="flatvel-a",
+        generator=torch.Generator().manual_seed(6),
+        num_inference_steps=1,
+        unconditional_sampling="null_class",
     ).velocities
     np.testing.assert_allclose(pair[1], alone[0], atol=1e-3)
 
