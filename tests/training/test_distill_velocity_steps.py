@@ -1,0 +1,57 @@
+"""Smoke test for `training/distill_velocity_steps.py` through `accelerate launch` on CPU."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seismic_diffusers import VelocityGenerationPipeline
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = REPO_ROOT / "training" / "distill_velocity_steps.py"
+
+
+def run(*args, timeout=180) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--num_cpu_threads_per_process", "1",
+        str(SCRIPT), *map(str, args),
+    ]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg", HF_HUB_OFFLINE="1")
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_distils_a_tiny_pipeline_into_a_two_step_student(tmp_path, tiny_velocity_pipeline_dir):
+    result = run(
+        "--teacher_pipeline", tiny_velocity_pipeline_dir, "--output_dir", tmp_path / "run",
+        "--num_inference_steps", 2, "--teacher_steps_per_step", 2, "--max_train_steps", 3,
+        "--num_per_family", 2, "--train_batch_size", 4, "--validation_steps", 2, "--learning_rate", 1e-3,
+        "--logging_steps", 1,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    student = VelocityGenerationPipeline.from_pretrained(str(tmp_path / "run" / "pipeline"))
+    teacher = VelocityGenerationPipeline.from_pretrained(tiny_velocity_pipeline_dir)
+    assert student.config.default_num_inference_steps == 2
+    assert student.config.default_guidance_scale == 1.0  # guidance folded in
+    assert student.scheduler.config.solver_order == 1  # DDIM, the step its targets assume
+    changed = [
+        name
+        for name, value in student.unet.state_dict().items()
+        if not torch.equal(value, teacher.unet.state_dict()[name])
+    ]
+    assert changed  # it trained
+    student.set_progress_bar_config(disable=True)
+    maps = student(2, family="flatvel-a", generator=torch.Generator().manual_seed(0)).velocities
+    assert maps.shape == (2, 70, 70) and np.isfinite(maps).all()
+    assert (tmp_path / "run" / "samples" / "step-000002.png").is_file()
+    assert (tmp_path / "run" / "train_log.jsonl").is_file()
+
+
+def test_refuses_a_one_step_student(tmp_path, tiny_velocity_pipeline_dir):
+    result = run("--teacher_pipeline", tiny_velocity_pipeline_dir, "--num_inference_steps", 1, timeout=60)
+    assert result.returncode != 0 and "--num_inference_steps must be >= 2" in result.stderr
