@@ -1,0 +1,84 @@
+"""The shipped pipelines' outputs at fixed seeds, pinned: a refactor must not change what they produce.
+
+Each case stores a scale-free fingerprint of one seeded call: the peak |value| and eight evenly
+spaced values, offset by the mean and divided by the peak. The tolerance (0.1 % of the peak)
+absorbs the float rounding of another thread count or CPU, not a changed computation. When a
+change of output is intended (new weights, a new default), update the numbers here and say so in
+the commit and the card.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from seismic_diffusers import (
+    ColdDiffusionDenoisePipeline,
+    ConditionalWaveformPipeline,
+    JointGenerationPipeline,
+    VelocityGenerationPipeline,
+)
+from seismic_diffusers.data import generate_local_earthquakes, generate_seismic_noise, scale_noise_to_snr
+
+PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
+
+
+def fingerprint(array) -> tuple[float, np.ndarray]:
+    values = np.asarray(array, dtype=np.float64).ravel()
+    peak = float(np.abs(values).max())
+    index = np.linspace(0, values.size - 1, 8).astype(int)
+    return peak, (values[index] - values.mean()) / peak
+
+
+def assert_pinned(array, peak: float, values: list[float]) -> None:
+    got_peak, got_values = fingerprint(array)
+    assert got_peak == pytest.approx(peak, rel=1e-3)
+    np.testing.assert_allclose(got_values, values, rtol=0, atol=1e-3)
+
+
+def load(cls, name: str):
+    pipe = cls.from_pretrained(str(PIPELINES / name))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_velocity_generation():
+    pipe = load(VelocityGenerationPipeline, "openfwi-velocity-ddpm")
+    out = pipe(2, family="curvefault-a", generator=torch.Generator().manual_seed(0))
+    assert_pinned(out.velocities, 4147.919, [-0.047367, 0.050742, 0.155052, 0.153789, -0.23099, -0.049682, 0.107422, 0.117122])  # fmt: skip
+    out = pipe(2, family=None, generator=torch.Generator().manual_seed(0))
+    assert out.families == ["curvevel-b", "curvefault-b"]
+    assert_pinned(out.velocities, 3825.824, [-0.047821, 0.104365, 0.223168, 0.235352, -0.192146, -0.253841, 0.076757, 0.075996])  # fmt: skip
+
+
+def test_cold_diffusion_denoising():
+    pipe = load(ColdDiffusionDenoisePipeline, "cold-diffusion-denoiser")
+    clean = generate_local_earthquakes(2, seed=90_000)["waveforms"].astype(np.float64)
+    noisy = clean + scale_noise_to_snr(clean, generate_seismic_noise(2, seed=95_001), 0.0)
+    out = pipe(noisy.astype(np.float32))
+    assert_pinned(out.waveforms, 0.002343698, [-0.001679, -0.017833, 0.003583, -0.035533, 0.001144, -0.000246, 0.000273, -0.002035])  # fmt: skip
+
+
+def test_joint_generation():
+    pipe = load(JointGenerationPipeline, "openfwi-joint-ldm")
+    out = pipe(batch_size=1, generator=torch.Generator().manual_seed(0), num_inference_steps=10)
+    assert_pinned(out.velocities, 4500.0, [-0.149578, -0.096299, -0.082749, -0.036161, 0.014162, 0.057914, 0.100475, -0.037084])  # fmt: skip
+    assert_pinned(out.seismic, 77.06975, [0.000725, -0.000252, -5e-06, 0.036715, 0.00013, -3e-06, 0.000166, 0.001059])  # fmt: skip
+
+
+def test_conditional_waveforms():
+    pipe = load(ConditionalWaveformPipeline, "conditional-waveform-vae")
+    out = pipe(magnitude=2.5, station="MR03", latitude=40.8, longitude=28.5, depth=10.0, output_type="np",
+               generator=torch.Generator().manual_seed(0))  # fmt: skip
+    assert_pinned(out.waveforms, 2.458498e-06, [0.005774, -0.026106, 0.080151, -0.101353, -0.007124, -0.009423, -0.070091, 0.022541])  # fmt: skip
