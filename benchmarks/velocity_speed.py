@@ -1,4 +1,4 @@
-"""Seconds per generated velocity map: our pipeline vs stock DDPM vs the seed's configuration.
+"""Seconds per generated velocity map: our pipeline vs stock DDPM vs the 2DseisvelGenerator setup.
 
 Rows measured one after another in one process on the same machine:
 
@@ -8,16 +8,19 @@ Rows measured one after another in one process on the same machine:
 (b) peer: stock `diffusers.DDPMPipeline`, 1000 DDPM steps, with a stock `UNet2DModel` of the same
     architecture (no class embedding, `sample_size=72`, the padded size our UNet runs at) and the
     shipped weights copied in where the shapes match. Timing only: its samples are not meaningful.
-(c) seed: the seed project's `UNet2DModel` (64 x 64, six levels, 64-256 channels, attention at
-    8 x 8) with random weights, stock `DDPMPipeline`, 1000 DDPM steps. Timing only.
+(c) 2DseisvelGenerator: the sampling configuration of Ankur Kumar's 2DseisvelGenerator, a public
+    unconditional DDPM of velocity models: its `UNet2DModel` (64 x 64, six levels, 64-256
+    channels, attention at 8 x 8) with random weights, stock `DDPMPipeline`, 1000 DDPM steps.
+    Timing only.
 
 (d) optional (`--compare_pipelines`): other `VelocityGenerationPipeline` folders at their own saved
     defaults, float32, e.g. the guided teacher of a guidance-distilled pipeline.
 
 (a') and (c') repeat (a) and (c) with the weights in bfloat16 (`--bfloat16`, on by default): ours
-    via `from_pretrained(..., dtype=torch.bfloat16)` (its trajectory stays in float32), the
-    seed's by `.to(torch.bfloat16)`. The speed-up is reported against the seed in float32, as the
-    seed runs it, and against the seed in the same dtype, so that precision and method stay apart.
+    via `from_pretrained(..., dtype=torch.bfloat16)` (its trajectory stays in float32),
+    2DseisvelGenerator's by `.to(torch.bfloat16)`. The speed-up is reported against
+    2DseisvelGenerator in float32, as that project runs it, and against it in the same dtype, so
+    that precision and method stay apart.
 
 Each row: one warm-up call, then `--repeats` timed calls of `--batch_size` maps under
 `torch.no_grad()`; the row reports their median (and keeps every timing in the JSON), so that one
@@ -87,7 +90,7 @@ def parse_args(argv=None):
         "--bfloat16",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="Also time ours and the seed's configuration with bfloat16 weights (rows a' and c').",
+        help="Also time ours and the 2DseisvelGenerator setup with bfloat16 weights (rows a' and c').",
     )
     parser.add_argument(
         "--compare_pipelines",
@@ -246,7 +249,7 @@ def main(args):
         comment=f"timing only (unconditional copy of the shipped weights); {note}",
     )
 
-    # (c) the seed's configuration: random weights, DDPM 1000 steps
+    # (c) the 2DseisvelGenerator configuration: random weights, DDPM 1000 steps
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         seed_unet = UNet2DModel(**SEED_UNET_CONFIG)
@@ -258,7 +261,7 @@ def main(args):
             lambda p=seed_pipe: run_ddpm(p, measured), lambda p=seed_pipe: run_ddpm(p, 2), args.repeats
         )
         add_row(
-            f"(c{suffix}) seed config: UNet2DModel 64x64, 6 levels",
+            f"(c{suffix}) 2DseisvelGenerator config: UNet2DModel 64x64, 6 levels",
             seed_unet,
             f"DDPMScheduler, {args.seed_steps} steps, 64x64",
             timings,
@@ -279,8 +282,8 @@ def main(args):
         f"{args.repeats} timed calls per row."
     )
     print(
-        "| configuration | weights | params (M) | sampler | s/sample | speed-up vs seed (float32) "
-        "| vs seed, same dtype |"
+        "| configuration | weights | params (M) | sampler | s/sample "
+        "| speed-up vs 2DseisvelGenerator (float32) | vs 2DseisvelGenerator, same dtype |"
     )
     print("|---|---|---:|---|---:|---:|---:|")
     for row in rows:

@@ -543,16 +543,17 @@ SPECTROGRAM_REPRESENTATIONS = ("log_magnitude", "complex")
 
 
 class WaveformSpectrogram(ConfigMixin, SchedulerMixin):
-    r"""Three-component waveforms <-> STFT spectrograms (the audio-diffusion `Mel` pattern, seed 003).
+    r"""Three-component waveforms <-> STFT spectrograms (the audio-diffusion `Mel` pattern).
 
     The STFT uses a periodic Hann window of `nperseg` samples, hop `nperseg - noverlap`, `nfft`
     frequency points and centred frames (`torch.stft(center=True)`), so a window of
-    `window_length` samples gives `1 + window_length // hop` frames. With the seed's defaults
-    (`nperseg=256`, `noverlap=192`, `nfft=256`) and 70 s at 100 Hz that is `(3, 129, 110)`.
+    `window_length` samples gives `1 + window_length // hop` frames. With the defaults
+    (`nperseg=256`, `noverlap=192`, `nfft=256`, the settings of the Seismic Diffusion Project on
+    Marmara Sea earthquake records) and 70 s at 100 Hz that is `(3, 129, 110)`.
 
     Two representations, chosen by `representation`:
 
-    - `"log_magnitude"` (3 channels, the seed's): `log10(|S| + amplitude_floor)` mapped from
+    - `"log_magnitude"` (3 channels, as in that project): `log10(|S| + amplitude_floor)` mapped from
       `log_range` to [-1, 1]. Absolute amplitude is kept (no per-record scaling), so magnitude
       scaling survives. The inverse has no phase and uses fast Griffin-Lim
       (`griffin_lim_iterations`, momentum 0.99); its round trip is approximate. Measured on

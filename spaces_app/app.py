@@ -1052,7 +1052,7 @@ def joint_tab() -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# earthquake records for a magnitude, location and station (the Marmara workflow)
+# earthquake records for a magnitude, location and station (ConditionalWaveformPipeline)
 
 WAVEFORM_LIMITS = {"steps": (5, 100), "seed": (0, 2**31 - 1), "records": (1, 8)}
 WAVEFORM_DEFAULTS = {"magnitudes": "1.5, 3, 4.5", "latitude": 40.8, "longitude": 28.5, "depth": 10.0,
@@ -1147,7 +1147,7 @@ def generate_waveforms(magnitudes: str, latitude: float, longitude: float, depth
 
 
 WAVEFORM_INTRO = """\
-### Earthquake records for a magnitude, location and station (Marmara workflow)
+### Earthquake records for a magnitude, location and station
 
 Three-component records (**E, N, Z**, 70 s at 100 Hz, ground velocity in m/s) for an earthquake of
 the **magnitude** and **hypocentre** you give, as recorded at one **station**. A conditional VAE

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train a conditional diffusion prior over a waveform VAE's latent (one step beyond seed 003).
+"""Train a diffusion prior over a waveform VAE's latent, conditioned on magnitude, location and station.
 
 Run with `accelerate launch training/train_waveform_ldm.py --vae_run runs/waveform-vae ...` after
 `train_waveform_vae.py --model vae` (or `cvae`). Same conventions as the other scripts: EMA,

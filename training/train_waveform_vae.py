@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train the Marmara track's spectrogram autoencoder, VAE or conditional VAE with Accelerate.
+"""Train a spectrogram autoencoder, VAE or conditional VAE of earthquake waveforms with Accelerate.
 
 Run with `accelerate launch training/train_waveform_vae.py --model cvae --output_dir runs/cvae ...`.
 Same conventions as `train_velocity.py`: EMA, atomic checkpoints with `--resume_from_checkpoint
@@ -8,12 +8,14 @@ latest`, mixed precision, gradient accumulation, a `diffusers.optimization` LR s
 Data: synthetic Marmara-like records (`waveforms.generate_marmara_records`, default) or a
 `build-waveform-dataset` output folder (`--dataset_dir`: its metadata.csv and processed
 miniSEED; the first `--window_length` samples of each record). Records become log-magnitude STFT
-spectrograms (`WaveformSpectrogram`, the seed's 256/192/256, fitted to the training data). The AE
-minimises MSE; the VAE and CVAE minimise MSE + beta * KL (KL summed over the latent, averaged
-over the batch). The CVAE drops the station to the "unknown station" embedding with probability
-`--station_dropout`, so it can generate for stations it has not seen.
+spectrograms (`WaveformSpectrogram`, `nperseg=256`, `noverlap=192`, `nfft=256`, fitted to the
+training data). The AE minimises MSE; the VAE and CVAE minimise MSE + beta * KL (KL summed over
+the latent, averaged over the batch). The CVAE drops the station to the "unknown station"
+embedding with probability `--station_dropout`, so it can generate for stations it has not seen.
+Models and STFT settings follow the Seismic Diffusion Project (diffusion models on Kandilli
+Observatory records from the Marmara Sea region).
 
-Beyond the seed (all off by default, on in the bundled model's command):
+Additions to that project's recipe (all off by default, on in the bundled model's command):
 - `--peak_normalize`: records are divided by their peak before the STFT; the VAEs predict the
   log10 peak from the latent and the condition (`SpectrogramVAE(predict_log_peak=True)`), loss
   weight `--log_peak_weight` on its squared error (log10 units).

@@ -1,4 +1,4 @@
-"""A conditional diffusion prior over a waveform VAE's 128-d latent (one step beyond seed 003)."""
+"""A diffusion prior over a waveform VAE's 128-d latent, conditioned on magnitude, location and station."""
 
 from __future__ import annotations
 

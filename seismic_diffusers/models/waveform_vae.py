@@ -1,4 +1,8 @@
-"""Spectrogram autoencoders of the Marmara track (seed 003): AE, VAE and conditional VAE."""
+"""Spectrogram autoencoders for three-component earthquake waveforms: AE, VAE and conditional VAE.
+
+The architectures follow the Seismic Diffusion Project (diffusion models on Kandilli Observatory
+records from the Marmara Sea region).
+"""
 
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ def check_station_names(station_names, num_stations: int) -> None:
 
 
 def _encoder(in_channels: int, widths: Sequence[int]) -> nn.Sequential:
-    """The seed's encoder: 3x3 convolutions with stride 2, batch norm and ReLU, one per width."""
+    """The shared encoder: 3x3 convolutions with stride 2, batch norm and ReLU, one per width."""
     layers, previous = [], in_channels
     for width in widths:
         layers += [nn.Conv2d(previous, width, 3, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU()]
@@ -93,7 +97,7 @@ class SpectrogramAutoencoderOutput(BaseOutput):
 
 class SpectrogramAutoencoder(ModelMixin, ConfigMixin):
     r"""
-    The seed's deterministic autoencoder: four stride-2 convolutions (32 -> 64 -> 128 -> 256) with
+    A deterministic autoencoder: four stride-2 convolutions (32 -> 64 -> 128 -> 256) with
     batch norm and ReLU, a spatial latent `(256, F/16, T/16)`, and a mirrored transposed-conv
     decoder; trained with MSE.
 
@@ -130,7 +134,7 @@ class SpectrogramAutoencoder(ModelMixin, ConfigMixin):
 
 class SpectrogramVAE(ModelMixin, ConfigMixin):
     r"""
-    The seed's VAE (`num_stations=0`) and conditional VAE (`num_stations > 0`) over spectrograms.
+    A VAE (`num_stations=0`) or conditional VAE (`num_stations > 0`) over spectrograms.
 
     The encoder is the autoencoder's conv stack, flattened and projected to a mean and a
     log-variance of `latent_dim` (128); the decoder projects `z` back to `(256, F/16, T/16)` and

@@ -1,4 +1,4 @@
-"""Three-component earthquake waveforms for a requested magnitude, location and station (seed 003)."""
+"""Three-component earthquake waveforms for a requested magnitude, location and station."""
 
 from __future__ import annotations
 

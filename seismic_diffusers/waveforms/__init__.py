@@ -1,5 +1,7 @@
-"""Earthquake waveforms in the Marmara workflow (seed 003): catalogue and picks, quality metrics,
-the preprocessing chain, and the dataset builder behind `seismic-diffusers build-waveform-dataset`."""
+"""Earthquake waveform datasets: catalogue and picks, quality metrics, preprocessing, synthetic records.
+
+Also the dataset builder behind `seismic-diffusers build-waveform-dataset` and the reconstruction
+scores of the spectrogram models."""
 
 from .catalog import CatalogEvent, read_catalog, read_picks
 from .dataset import build_waveform_dataset, read_processed, write_processed

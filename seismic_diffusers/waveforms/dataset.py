@@ -117,7 +117,7 @@ def build_waveform_dataset(
     progress: bool = True,
 ) -> dict:
     r"""
-    Build a quality-filtered, preprocessed waveform dataset (the Marmara workflow of seed 003).
+    Build a quality-filtered, preprocessed waveform dataset from a catalogue, picks and miniSEED.
 
     1. Read the catalogue (`read_catalog`: QuakeML or CSV) and attach the picks (`read_picks`:
        GSE2.0 bulletin or CSV).

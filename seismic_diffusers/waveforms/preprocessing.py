@@ -1,4 +1,4 @@
-"""The Marmara preprocessing chain: demean, linear detrend, 5 % cosine taper, band-pass by table."""
+"""Waveform preprocessing: demean, linear detrend, 5 % cosine taper, band-pass by magnitude and band."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import math
 
 from obspy import Stream, Trace
 
-# The seed's band-pass table: (fmin, fmax) in Hz by band-and-instrument code and magnitude bin.
+# Band-pass table of the Seismic Diffusion Project (Kandilli Observatory records from the Marmara Sea
+# region): (fmin, fmax) in Hz by band-and-instrument code and magnitude bin.
 # Bins are [0, 1), [1, 2), [2, 3), [3, 4) and 4 and above.
 BANDPASS_TABLE: dict[str, tuple[tuple[float, float], ...]] = {
     "HH": ((2.0, 25.0), (1.0, 20.0), (0.5, 15.0), (0.3, 10.0), (0.1, 8.0)),
@@ -59,7 +60,7 @@ def table_code(channel_code: str) -> str:
 
 
 def bandpass_for(channel_code: str, magnitude: float) -> tuple[float, float]:
-    r"""The seed's band-pass corners `(fmin, fmax)` in Hz for a channel and a magnitude.
+    r"""Band-pass corners `(fmin, fmax)` in Hz from `BANDPASS_TABLE` for a channel and a magnitude.
 
     >>> bandpass_for("HHZ", 2.4)
     (0.5, 15.0)
@@ -128,7 +129,7 @@ def preprocess_trace(trace: Trace, magnitude: float) -> Trace:
 
 def preprocess(stream: Stream, magnitude: float) -> Stream:
     r"""
-    The seed's preprocessing chain, on a copy: per trace, demean, linear detrend, 5 % cosine
+    The preprocessing chain, on a copy: per trace, demean, linear detrend, 5 % cosine
     taper at each end, then a zero-phase 4-corner Butterworth band-pass chosen from the table by
     channel and magnitude (`bandpass_for`).
 

@@ -103,7 +103,7 @@ def record_quality(
 
 
 def passes_quality(quality: dict, snr_threshold: float = 1.5, max_gaps: int = 0) -> bool:
-    """The seed's filter: the largest component SNR exceeds `snr_threshold` and every component
+    """Quality filter: the largest component SNR exceeds `snr_threshold` and every component
     has at most `max_gaps` gaps (a missing component, `gap = -1`, fails)."""
     snrs = [quality[f"snr{i}"] for i in (1, 2, 3)]
     gaps = [quality[f"gap{i}"] for i in (1, 2, 3)]

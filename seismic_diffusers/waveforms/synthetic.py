@@ -26,7 +26,7 @@ SYNTHETIC_STATIONS: dict[str, tuple[float, float, float, float]] = {
     "MR08": (40.60, 28.40, 0.045, 1.9),
 }
 EVENT_BOX = {"latitude": (40.5, 41.0), "longitude": (27.2, 29.6), "depth_km": (4.0, 20.0)}
-MAGNITUDE_RANGE = (0.8, 4.9)  # the seed's catalogue: ML 0.8 to 4.9
+MAGNITUDE_RANGE = (0.8, 4.9)  # ML 0.8 to 4.9, as in the Kandilli catalogue of the Marmara Sea region
 B_VALUE = 0.35  # far flatter than nature's ~1, so magnitude 4+ is 4 % of records, not 0.1 %
 NOISE_VELOCITY_M_S = 2e-8  # RMS of the background noise (ground velocity), a quiet station
 EARTH_RADIUS_KM = 6371.0

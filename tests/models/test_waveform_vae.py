@@ -1,4 +1,4 @@
-"""Spectrogram AE / VAE / CVAE: shapes of the seed, save-load round trips, conditioning, errors."""
+"""Spectrogram AE / VAE / CVAE: layer widths and shapes, save-load round trips, conditioning, errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`seismic_diffusers.waveforms.preprocess` and `bandpass_for`: the seed's chain and table."""
+"""`seismic_diffusers.waveforms.preprocess` and `bandpass_for`: preprocessing chain and band-pass table."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Quality metrics: SNR around a pick and the seed's filter."""
+"""Quality metrics: SNR around a pick and the SNR/gap quality filter."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ def shipped():
 def test_folder_is_safetensors_only_with_the_diffusion_prior():
     files = [p for p in SHIPPED.rglob("*") if p.is_file()]
     assert not [p for p in files if p.suffix in (".bin", ".pt", ".ckpt", ".pkl", ".pth")]
-    assert sum(p.stat().st_size for p in files) < 45e6  # 40 MB: the seed's VAE is 8.4 M parameters
+    assert sum(p.stat().st_size for p in files) < 45e6  # 40 MB: the conditional VAE is 8.4 M parameters
     assert {p.parent.name for p in SHIPPED.rglob("*.safetensors")} == {"vae", "prior"}
 
 
