@@ -42,7 +42,9 @@ def test_ddim_clean_target_inverts_a_ddim_step():
     # any clean estimate: the DDIM step it implies, inverted, gives it back
     estimate = torch.randn(3, 1, 8, 8, generator=generator)
     landed = alpha_next * estimate + sigma_next * (sample - alpha * estimate) / sigma
-    torch.testing.assert_close(ddim_clean_target(sample, landed, alpha, sigma, alpha_next, sigma_next), estimate)
+    torch.testing.assert_close(
+        ddim_clean_target(sample, landed, alpha, sigma, alpha_next, sigma_next), estimate
+    )
 
 
 def test_first_order_dpm_solver_is_the_ddim_step_the_target_assumes():
