@@ -29,6 +29,7 @@ from accelerate.utils import set_seed
 from diffusers import DPMSolverMultistepScheduler
 
 from seismic_diffusers import SyntheticVelocityDataset, VelocityGenerationPipeline, VelocityUNet2DModel
+from seismic_diffusers.schedulers.clean_estimate import alpha_sigma
 from seismic_diffusers.schedulers.step_distillation import (
     ddim_clean_target,
     distillation_timesteps,
@@ -81,11 +82,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not 0.0 <= args.cond_drop_prob < 1.0:
         parser.error(f"--cond_drop_prob must be in [0, 1), got {args.cond_drop_prob}.")
     return args
-
-
-def alpha_sigma(scheduler, timestep: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    alpha_bar = scheduler.alphas_cumprod[int(timestep)].to(device=device, dtype=torch.float32)
-    return alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
 
 
 @torch.no_grad()

@@ -15,6 +15,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from ..models.unet_velocity import VelocityUNet2DModel
 from ..processors import VelocityProcessor, check_guidance_weight
+from ..schedulers.clean_estimate import clean_from_prediction, prediction_from_clean, signal_to_noise
 from ..schedulers.timestep_spacing import (
     check_power,
     check_timesteps,
@@ -209,18 +210,12 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         power = self.config.default_timestep_power if timestep_power is None else timestep_power
         return None if power == 1.0 else power_timesteps(self.scheduler, num_inference_steps, power)
 
-    def _alpha_sigma(self, timestep, device) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """sqrt(alpha_bar_t) and sqrt(1 - alpha_bar_t), or None for a scheduler without `alphas_cumprod`."""
-        alphas_cumprod = getattr(self.scheduler, "alphas_cumprod", None)
-        if alphas_cumprod is None:
-            return None
-        alpha_bar = alphas_cumprod[int(timestep)].to(device=device, dtype=torch.float32)
-        return alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
-
     def clean_estimate(
         self, model_output: torch.Tensor, sample: torch.Tensor, timestep
     ) -> torch.Tensor | None:
         """The clean maps (x0, normalised units) a U-Net output implies at `timestep`.
+
+        [`~schedulers.clean_estimate.clean_from_prediction`] with this pipeline's scheduler.
 
         Args:
             model_output (`torch.Tensor` of shape `(B, 1, H, W)`): The U-Net's prediction, of the
@@ -232,16 +227,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             `torch.Tensor` of shape `(B, 1, H, W)` in float32, or `None` where the scheduler has no
             `alphas_cumprod` or another prediction type.
         """
-        prediction_type = self.scheduler.config.prediction_type
-        if prediction_type == "sample":
-            return model_output.float()
-        coefficients = self._alpha_sigma(timestep, sample.device)
-        if coefficients is None or prediction_type not in ("epsilon", "v_prediction"):
-            return None
-        alpha, sigma = coefficients
-        if prediction_type == "epsilon":
-            return (sample.float() - sigma * model_output.float()) / alpha
-        return alpha * sample.float() - sigma * model_output.float()
+        return clean_from_prediction(self.scheduler, model_output, sample, timestep)
 
     def clip_prediction(self, model_output: torch.Tensor, sample: torch.Tensor, timestep) -> torch.Tensor:
         """The model output whose implied clean map is clamped to `+-processor.sample_range`.
@@ -267,7 +253,8 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
     def prediction_from_clean(self, clean: torch.Tensor, sample: torch.Tensor, timestep) -> torch.Tensor:
         """The U-Net output, of the scheduler's `prediction_type`, that implies `clean` at `timestep`.
 
-        The inverse of [`~VelocityGenerationPipeline.clean_estimate`]; needs a scheduler with
+        The inverse of [`~VelocityGenerationPipeline.clean_estimate`]
+        ([`~schedulers.clean_estimate.prediction_from_clean`]); needs a scheduler with
         `alphas_cumprod` unless the prediction type is `"sample"`.
 
         Args:
@@ -278,13 +265,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         Returns:
             `torch.Tensor` of shape `(B, 1, H, W)`, float32.
         """
-        prediction_type = self.scheduler.config.prediction_type
-        if prediction_type == "sample":
-            return clean.float()
-        alpha, sigma = self._alpha_sigma(timestep, sample.device)
-        if prediction_type == "epsilon":
-            return (sample.float() - alpha * clean) / sigma
-        return (alpha * sample.float() - clean) / sigma
+        return prediction_from_clean(self.scheduler, clean, sample, timestep)
 
     def drawn_family_labels(
         self, labels: list[int], generator: torch.Generator | list[torch.Generator] | None
@@ -327,11 +308,8 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         # Variance-exploding samplers (Euler, Heun, ...) keep x_t / alpha: the estimate below does not apply.
         if float(getattr(self.scheduler, "init_noise_sigma", 1.0)) != 1.0:
             return False
-        coefficients = self._alpha_sigma(timestep, "cpu")
-        if coefficients is None:
-            return False
-        alpha, sigma = coefficients
-        return bool((alpha / sigma) ** 2 < PRIOR_MEAN_MAX_SNR)
+        snr = signal_to_noise(self.scheduler, timestep)
+        return snr is not None and snr < PRIOR_MEAN_MAX_SNR
 
     @torch.no_grad()
     def __call__(
