@@ -38,6 +38,7 @@ from seismic_diffusers import (
     VelocityProcessor,
     VelocityUNet2DModel,
 )
+from seismic_diffusers.data.profile_prior import fit_profile_prior
 from seismic_diffusers.utils import plot_velocity_grid
 from seismic_diffusers.utils.arguments import family_scale, family_scales
 from seismic_diffusers.utils.finetune import (
@@ -287,7 +288,7 @@ def with_profile_prior(processor: VelocityProcessor, dataset: torch.utils.data.D
                 counts[label] += 1
             yield item["velocity"][0].numpy(), label
 
-    profiles, components = VelocityProcessor.fit_profile_prior(
+    profiles, components = fit_profile_prior(
         maps_and_labels(),
         num_families=len(processor.families),
         fallback=list(previous[:-1]) if previous is not None else None,
