@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from numbers import Real
 
@@ -71,6 +72,9 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
     """
 
     config_name = "processor_config.json"
+    # The learned tables live beside the config as safetensors, not as thousands of JSON numbers.
+    tables_name = "profile_prior.safetensors"
+    table_keys = ("mean_profiles", "profile_components")
 
     @register_to_config
     def __init__(
@@ -138,6 +142,73 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
     @property
     def families(self) -> list[str]:
         return list(self.config.families)
+
+    def save_pretrained(self, save_directory: str | os.PathLike, push_to_hub: bool = False, **kwargs) -> None:
+        """Save the config as JSON and `mean_profiles` / `profile_components` as float64 safetensors.
+
+        The tables keep every value exactly (float64 holds each JSON number's double), so a saved
+        and reloaded processor gives bit-identical samples.
+        """
+        from safetensors.torch import save_file
+
+        os.makedirs(save_directory, exist_ok=True)
+        tables = {
+            key: torch.tensor(self.config[key], dtype=torch.float64)
+            for key in self.table_keys
+            if self.config[key] is not None
+        }
+        path = os.path.join(save_directory, self.tables_name)
+        if tables:
+            save_file(tables, path)
+        elif os.path.exists(path):
+            os.remove(path)
+        without_tables = self.replace(**dict.fromkeys(self.table_keys))
+        without_tables.save_config(save_directory, push_to_hub=push_to_hub, **kwargs)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path=None,
+        subfolder: str | None = None,
+        return_unused_kwargs=False,
+        **kwargs,
+    ):
+        """Load the config and, where saved, the tables beside it (folders from before keep them in the JSON)."""
+        from safetensors.torch import load_file
+
+        config, kwargs = cls.load_config(
+            pretrained_model_name_or_path=pretrained_model_name_or_path,
+            subfolder=subfolder,
+            return_unused_kwargs=True,
+            **kwargs,
+        )
+        path = cls._tables_file(pretrained_model_name_or_path, subfolder, kwargs)
+        if path is not None:
+            config.update(
+                {key: value.tolist() for key, value in load_file(path).items() if key in cls.table_keys}
+            )
+        return cls.from_config(config, return_unused_kwargs=return_unused_kwargs, **kwargs)
+
+    @classmethod
+    def _tables_file(cls, name_or_path, subfolder: str | None, kwargs: dict) -> str | None:
+        """The local path of the saved tables, or None when the folder or repository has none."""
+        folder = os.path.join(str(name_or_path), subfolder or "")
+        if os.path.isdir(str(name_or_path)):
+            path = os.path.join(folder, cls.tables_name)
+            return path if os.path.isfile(path) else None
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError
+
+        options = ("cache_dir", "force_download", "local_files_only", "token", "revision")
+        try:
+            return hf_hub_download(
+                str(name_or_path),
+                cls.tables_name,
+                subfolder=subfolder,
+                **{key: kwargs[key] for key in options if kwargs.get(key) is not None},
+            )
+        except EntryNotFoundError:
+            return None
 
     def replace(self, **changes) -> VelocityProcessor:
         """A copy with some settings changed, e.g. `processor.replace(mean_profiles=...)`.

@@ -424,3 +424,28 @@ def test_draw_family_labels_is_stratified_and_unbiased(processor):
     assert processor.null_label not in processor.draw_family_labels(64)
     with pytest.raises(ValueError, match="generators"):
         processor.draw_family_labels(2, generators)
+
+
+def test_profile_tables_are_saved_as_safetensors_beside_a_small_config(tmp_path):
+    means = [[2000.0 + 0.001 * i + 10.0 * row for i in range(70)] for row in range(9)]
+    components = [[[0.01 * (i + k) for i in range(70)] for k in range(2)] for _ in range(9)]
+    processor = VelocityProcessor(mean_profiles=means, profile_components=components, family_weights=[1] * 8)
+    processor.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "processor_config.json").read_text())
+    assert config["mean_profiles"] is None and config["profile_components"] is None
+    assert (tmp_path / "processor_config.json").stat().st_size < 1000
+    loaded = VelocityProcessor.from_pretrained(tmp_path)
+    # every value exactly: float64 holds each number's double
+    assert loaded.config.mean_profiles == means and loaded.config.profile_components == components
+    assert loaded.config.family_weights == [1] * 8
+    # saving a processor without tables removes a stale file
+    VelocityProcessor().save_pretrained(tmp_path)
+    assert not (tmp_path / "profile_prior.safetensors").exists()
+    assert VelocityProcessor.from_pretrained(tmp_path).config.mean_profiles is None
+
+
+def test_folders_with_tables_in_the_json_still_load(tmp_path):
+    means = [[2500.0] * 70] * 9
+    VelocityProcessor(mean_profiles=means).save_config(tmp_path)  # the layout before the tables moved
+    assert "2500.0" in (tmp_path / "processor_config.json").read_text()
+    assert VelocityProcessor.from_pretrained(tmp_path).config.mean_profiles == means
