@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from seismic_diffusers import OPENFWI, JointGenerationPipeline, JointVQModel
 from seismic_diffusers.data import open_paired_folders, split_paired
+from seismic_diffusers.utils.arguments import add_paired_data_arguments
 from seismic_diffusers.utils.finetune import (
     UNET2D_PARTS,
     add_finetune_arguments,
@@ -52,9 +53,6 @@ from seismic_diffusers.utils.training import (
     trained_model,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_joint_vqvae import add_data_arguments  # noqa: E402
-
 logger = get_logger(__name__, log_level="INFO")
 
 
@@ -69,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Stage-1 folder (train_joint_vqvae.py's OUTPUT_DIR/vqvae), kept frozen. Default with "
         "--pretrained_pipeline: that pipeline's autoencoder.",
     )
-    add_data_arguments(parser)
+    add_paired_data_arguments(parser)
     model = parser.add_argument_group("model")
     model.add_argument("--block_out_channels", type=int, nargs="+", default=[64, 128, 128])
     model.add_argument("--layers_per_block", type=int, default=2)

@@ -34,6 +34,7 @@ from accelerate.utils import set_seed
 from seismic_diffusers import JointGenerationPipeline, JointVQModel
 from seismic_diffusers.data import open_paired_folders, split_paired
 from seismic_diffusers.physics import pde_deviation
+from seismic_diffusers.utils.arguments import add_paired_data_arguments
 from seismic_diffusers.utils.finetune import (
     JOINT_VQ_PARTS,
     add_finetune_arguments,
@@ -57,26 +58,11 @@ from seismic_diffusers.utils.training import (
 logger = get_logger(__name__, log_level="INFO")
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--train_data_dir` and `--validation_fraction`, shared with `train_joint_ldm.py`."""
-    data = parser.add_argument_group("data")
-    data.add_argument(
-        "--train_data_dir",
-        type=str,
-        nargs="+",
-        required=True,
-        help="OpenFWI-layout folders (data/dataN.npy + model/modelN.npy), e.g. make-dataset outputs.",
-    )
-    data.add_argument(
-        "--validation_fraction", type=float, default=0.05, help="Last share of the pairs, held out."
-    )
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    add_data_arguments(parser)
+    add_paired_data_arguments(parser)
     model = parser.add_argument_group("model")
     model.add_argument("--block_out_channels", type=int, nargs="+", default=[16, 32, 64, 64])
     model.add_argument("--layers_per_block", type=int, default=1)

@@ -33,6 +33,7 @@ from seismic_diffusers import (
     WaveformLatentDenoiser,
     WaveformSpectrogram,
 )
+from seismic_diffusers.utils.arguments import add_waveform_record_arguments
 from seismic_diffusers.utils.finetune import (
     WAVEFORM_PRIOR_PARTS,
     add_finetune_arguments,
@@ -52,9 +53,7 @@ from seismic_diffusers.utils.training import (
     resume_and_progress,
     trained_model,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_waveform_vae import add_data_arguments, load_records  # noqa: E402
+from seismic_diffusers.waveforms import load_training_records
 
 logger = get_logger(__name__, log_level="INFO")
 CONDITION_KEYS = ("magnitude", "latitude", "longitude", "depth_km")
@@ -67,7 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--vae_run", type=str, default=None, help="A train_waveform_vae.py OUTPUT_DIR (model + spectrogram)."
     )
-    add_data_arguments(parser)
+    add_waveform_record_arguments(parser)
     model = parser.add_argument_group("model")
     model.add_argument("--width", type=int, default=512)
     model.add_argument("--num_blocks", type=int, default=4)
@@ -109,7 +108,7 @@ def main(args: argparse.Namespace) -> None:
 
     # 2. Posterior means of every training record
     set_seed(args.seed)
-    records = load_records(args)
+    records = load_training_records(args.dataset_dir, args.num_records, args.data_seed, args.window_length)
     count = len(records["waveforms"])
     train = slice(0, count - max(1, int(round(args.validation_fraction * count))))
     conditions = torch.tensor(np.stack([records[k] for k in CONDITION_KEYS], axis=1), dtype=torch.float32)[

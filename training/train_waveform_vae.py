@@ -30,7 +30,6 @@ OUTPUT_DIR/scores.json (held-out reconstruction, `waveforms.reconstruction_score
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -48,6 +47,7 @@ from seismic_diffusers import (
     SpectrogramVAE,
     WaveformSpectrogram,
 )
+from seismic_diffusers.utils.arguments import add_waveform_record_arguments
 from seismic_diffusers.utils.finetune import (
     WAVEFORM_VAE_PARTS,
     add_finetune_arguments,
@@ -67,27 +67,17 @@ from seismic_diffusers.utils.training import (
     resume_and_progress,
     trained_model,
 )
-from seismic_diffusers.waveforms import generate_marmara_records, reconstruction_scores
+from seismic_diffusers.waveforms import load_training_records, reconstruction_scores
 
 logger = get_logger(__name__, log_level="INFO")
 MODELS = ("ae", "vae", "cvae")
-
-
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """The record source options, shared with `train_waveform_ldm.py`."""
-    data = parser.add_argument_group("data")
-    data.add_argument("--dataset_dir", type=str, default=None, help="A build-waveform-dataset output folder.")
-    data.add_argument("--num_records", type=int, default=6000, help="Synthetic records (default data).")
-    data.add_argument("--data_seed", type=int, default=0)
-    data.add_argument("--window_length", type=int, default=7000, help="Samples per record (70 s at 100 Hz).")
-    data.add_argument("--validation_fraction", type=float, default=0.05, help="Last share, held out.")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    add_data_arguments(parser)
+    add_waveform_record_arguments(parser)
     model = parser.add_argument_group("model")
     model.add_argument("--model", choices=MODELS, default="cvae")
     model.add_argument("--block_out_channels", type=int, nargs=4, default=[32, 64, 128, 256])
@@ -115,45 +105,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     check_finetune_arguments(parser, args)
     return args
-
-
-def load_records(args: argparse.Namespace) -> dict:
-    """Waveforms `(N, 3, window_length)` and their catalogue: synthetic, or a built dataset."""
-    if args.dataset_dir is None:
-        records = generate_marmara_records(
-            args.num_records, seed=args.data_seed, num_samples=args.window_length
-        )
-        return {
-            key: records[key]
-            for key in ("waveforms", "magnitude", "latitude", "longitude", "depth_km", "station")
-        }
-    from seismic_diffusers.waveforms import read_processed
-    from seismic_diffusers.waveforms.quality import component_index
-
-    folder = Path(args.dataset_dir)
-    metadata = folder / "metadata.csv"
-    if not metadata.is_file():
-        raise ValueError(
-            f"{folder} has no metadata.csv: build it with `seismic-diffusers build-waveform-dataset`."
-        )
-    with open(metadata, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    out = {key: [] for key in ("waveforms", "magnitude", "latitude", "longitude", "depth_km", "station")}
-    for row in rows:
-        stream = read_processed(folder / row["path"])
-        window = np.zeros((3, args.window_length), dtype=np.float32)
-        for trace in stream:
-            index = component_index(trace.stats.channel)
-            if index is not None:
-                data = trace.data[: args.window_length]
-                window[index, : len(data)] = data
-        out["waveforms"].append(window)
-        for key in ("magnitude", "latitude", "longitude", "depth_km"):
-            out[key].append(float(row[key]))
-        out["station"].append(row["station"].split(".")[1])
-    if not rows:
-        raise ValueError(f"{metadata} lists no records.")
-    return {key: np.asarray(value) if key != "station" else value for key, value in out.items()}
 
 
 def build_model(args: argparse.Namespace, stations: list[str], records: dict, log_peak: torch.Tensor):
@@ -200,7 +151,7 @@ def main(args: argparse.Namespace) -> None:
         args.model = "cvae" if pretrained.vae.conditional else "vae"
         args.window_length = pretrained.spectrogram.config.window_length
         args.peak_normalize = pretrained.spectrogram.config.peak_normalize
-    records = load_records(args)
+    records = load_training_records(args.dataset_dir, args.num_records, args.data_seed, args.window_length)
     count = len(records["waveforms"])
     held = max(1, int(round(args.validation_fraction * count)))
     train_slice, val_slice = slice(0, count - held), slice(count - held, count)

@@ -1,4 +1,4 @@
-"""Command-line argument types shared by the training scripts and the benchmarks."""
+"""Command-line argument types and option groups shared by the training scripts and the benchmarks."""
 
 from __future__ import annotations
 
@@ -52,3 +52,28 @@ def family_scales(pairs: Iterable[tuple[str, float]]) -> dict[str, float]:
             )
         scales[family] = scale
     return scales
+
+
+def add_paired_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--train_data_dir` and `--validation_fraction`, of the joint training scripts (`train_joint_vqvae.py`, `train_joint_ldm.py`)."""
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--train_data_dir",
+        type=str,
+        nargs="+",
+        required=True,
+        help="OpenFWI-layout folders (data/dataN.npy + model/modelN.npy), e.g. make-dataset outputs.",
+    )
+    data.add_argument(
+        "--validation_fraction", type=float, default=0.05, help="Last share of the pairs, held out."
+    )
+
+
+def add_waveform_record_arguments(parser: argparse.ArgumentParser) -> None:
+    """The record source options, of the waveform training scripts (`train_waveform_vae.py`, `train_waveform_ldm.py`)."""
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset_dir", type=str, default=None, help="A build-waveform-dataset output folder.")
+    data.add_argument("--num_records", type=int, default=6000, help="Synthetic records (default data).")
+    data.add_argument("--data_seed", type=int, default=0)
+    data.add_argument("--window_length", type=int, default=7000, help="Samples per record (70 s at 100 Hz).")
+    data.add_argument("--validation_fraction", type=float, default=0.05, help="Last share, held out.")

@@ -4,7 +4,7 @@ Also the dataset builder behind `seismic-diffusers build-waveform-dataset` and t
 scores of the spectrogram models."""
 
 from .catalog import CatalogEvent, read_catalog, read_picks
-from .dataset import build_waveform_dataset, read_processed, write_processed
+from .dataset import build_waveform_dataset, load_training_records, read_processed, write_processed
 from .evaluation import reconstruction_scores
 from .preprocessing import BANDPASS_TABLE, MAGNITUDE_BINS, bandpass_for, preprocess
 from .quality import passes_quality, record_quality, snr
@@ -17,6 +17,7 @@ __all__ = [
     "CatalogEvent",
     "bandpass_for",
     "build_waveform_dataset",
+    "load_training_records",
     "generate_marmara_records",
     "hypocentral_distance_km",
     "passes_quality",

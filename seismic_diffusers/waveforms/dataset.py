@@ -8,12 +8,13 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 from obspy import Stream, read
 from tqdm.auto import tqdm
 
 from .catalog import CatalogEvent, read_catalog, read_picks
 from .preprocessing import check_stream, preprocess
-from .quality import NOISE_WINDOW_S, SIGNAL_WINDOW_S, passes_quality, record_quality
+from .quality import NOISE_WINDOW_S, SIGNAL_WINDOW_S, component_index, passes_quality, record_quality
 
 PathLike = str | os.PathLike
 QUALITY_COLUMNS = (
@@ -248,3 +249,57 @@ def _process_record(
         write_processed(processed, target)
         row["path"] = str(target.relative_to(out))
     return row
+
+
+def load_training_records(
+    dataset_dir: PathLike | None, num_records: int = 6000, data_seed: int = 0, window_length: int = 7000
+) -> dict:
+    """Waveforms and their catalogue for the waveform training scripts: synthetic, or a built dataset.
+
+    Args:
+        dataset_dir (`str` or `Path`, *optional*): A `build-waveform-dataset` output folder; `None`
+            generates `num_records` synthetic Marmara-like records with `data_seed`.
+        num_records (`int`, *optional*, defaults to 6000): Synthetic records.
+        data_seed (`int`, *optional*, defaults to 0): Seed of the synthetic records.
+        window_length (`int`, *optional*, defaults to 7000): Samples per record (70 s at 100 Hz);
+            dataset records are cut or zero-padded to it.
+
+    Returns:
+        `dict` with `waveforms` `(N, 3, window_length)` (E, N, Z), `magnitude`, `latitude`,
+        `longitude`, `depth_km` (arrays of `N`) and `station` (a list of `N` codes).
+
+    Raises:
+        ValueError: for a folder without `metadata.csv` or one that lists no records.
+    """
+    if dataset_dir is None:
+        from .synthetic import generate_marmara_records
+
+        records = generate_marmara_records(num_records, seed=data_seed, num_samples=window_length)
+        return {
+            key: records[key]
+            for key in ("waveforms", "magnitude", "latitude", "longitude", "depth_km", "station")
+        }
+    folder = Path(dataset_dir)
+    metadata = folder / "metadata.csv"
+    if not metadata.is_file():
+        raise ValueError(
+            f"{folder} has no metadata.csv: build it with `seismic-diffusers build-waveform-dataset`."
+        )
+    with open(metadata, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = {key: [] for key in ("waveforms", "magnitude", "latitude", "longitude", "depth_km", "station")}
+    for row in rows:
+        stream = read_processed(folder / row["path"])
+        window = np.zeros((3, window_length), dtype=np.float32)
+        for trace in stream:
+            index = component_index(trace.stats.channel)
+            if index is not None:
+                data = trace.data[:window_length]
+                window[index, : len(data)] = data
+        out["waveforms"].append(window)
+        for key in ("magnitude", "latitude", "longitude", "depth_km"):
+            out[key].append(float(row[key]))
+        out["station"].append(row["station"].split(".")[1])
+    if not rows:
+        raise ValueError(f"{metadata} lists no records.")
+    return {key: np.asarray(value) if key != "station" else value for key, value in out.items()}
