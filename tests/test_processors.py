@@ -198,7 +198,7 @@ def local_events():
     return generate_local_earthquakes(4, seed=0, num_samples=7000)["waveforms"]
 
 
-def test_spectrogram_has_the_seeds_shape_and_saves_with_its_config(tmp_path):
+def test_spectrogram_has_the_expected_shape_and_saves_with_its_config(tmp_path):
     from seismic_diffusers import WaveformSpectrogram
 
     spectrogram = WaveformSpectrogram()  # nperseg 256, noverlap 192, nfft 256; 70 s at 100 Hz

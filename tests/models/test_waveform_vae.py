@@ -14,7 +14,7 @@ def spectrograms(batch=2, seed=0):
     return torch.randn(batch, 3, 129, 110, generator=torch.Generator().manual_seed(seed)).clamp(-1, 1)
 
 
-def test_autoencoder_has_the_seeds_architecture():
+def test_autoencoder_has_four_stride_two_batch_norm_levels():
     model = SpectrogramAutoencoder()
     strided = [m for m in model.encoder if isinstance(m, torch.nn.Conv2d)]
     assert [m.out_channels for m in strided] == [32, 64, 128, 256] and all(

@@ -24,7 +24,7 @@ def test_bandpass_for_reads_the_seed_table(channel, magnitude, band):
     assert bandpass_for(channel, magnitude) == band
 
 
-def test_bandpass_table_is_the_seeds():
+def test_bandpass_table_by_instrument_and_magnitude():
     assert set(BANDPASS_TABLE) == {"HH", "BH", "EH"} and all(
         len(rows) == 5 for rows in BANDPASS_TABLE.values()
     )

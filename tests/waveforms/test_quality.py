@@ -42,7 +42,7 @@ def test_snr_is_the_rms_ratio_around_the_pick_and_clips_to_the_record():
         ),
     ],
 )
-def test_the_seeds_filter(quality, passed):
+def test_quality_filter_keeps_snr_above_1_5_without_gaps(quality, passed):
     assert passes_quality(quality) is passed
 
 
