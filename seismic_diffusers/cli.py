@@ -19,7 +19,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from .utils.scheduler_swap import SCHEDULERS, scheduler_from_name
+from .utils.scheduler_swap import SCHEDULERS
 from .version import __version__
 
 MAX_PLOTTED = 64
@@ -321,11 +321,6 @@ def _load_pipeline(name: str, device: str | None = None, pipeline_class=None, dt
     return pipe
 
 
-def _swap_scheduler(pipe, name: str | None) -> None:
-    if name is not None:
-        pipe.scheduler = scheduler_from_name(pipe.scheduler.config, name)
-
-
 def _per_sample_families(family: list[str] | None, num: int) -> list[str | None]:
     """Expand `--family` values (spaces or commas) to one entry per sample; None means any family."""
     names = [part.strip() for item in (family or []) for part in item.split(",") if part.strip()]
@@ -481,7 +476,7 @@ def _generate_velocity(args: argparse.Namespace) -> int:
     import torch
     from tqdm.auto import tqdm
 
-    from .utils.plotting import plot_velocity_grid
+    from .tasks import generate_velocity_maps, map_generators, plot_velocity_maps, velocity_sampling_pipeline
 
     # 1. Validate everything that needs no model
     for flag, value in (("--num", args.num), ("--steps", args.steps), ("--batch-size", args.batch_size)):
@@ -496,7 +491,7 @@ def _generate_velocity(args: argparse.Namespace) -> int:
 
     # 2. Load the pipeline and validate what depends on it
     pipe = _load_pipeline(args.pipeline, device, dtype=getattr(torch, args.dtype))
-    _swap_scheduler(pipe, args.scheduler)
+    pipe = velocity_sampling_pipeline(pipe, args.scheduler)  # the pipeline's own scheduler, or --scheduler
     if args.steps is None:
         args.steps = pipe.config.default_num_inference_steps
     if args.guidance_scale is None:
@@ -513,9 +508,7 @@ def _generate_velocity(args: argparse.Namespace) -> int:
             )
         labels = pipe.processor.family_labels(families, args.num)
         # 'any' maps draw their family from the training mix with their own generator, as the pipeline will
-        drawn = pipe.drawn_family_labels(
-            labels, [torch.Generator().manual_seed(args.seed + i) for i in range(args.num)]
-        )
+        drawn = pipe.drawn_family_labels(labels, map_generators(args.seed, range(args.num)))
         names = [
             vocabulary[label] if label == asked else f"any: {vocabulary[label]}"
             for asked, label in zip(labels, drawn, strict=True)
@@ -557,20 +550,19 @@ def _generate_velocity(args: argparse.Namespace) -> int:
     for number, chunk in enumerate(chunks):
         path = work / f"chunk-{number:06d}.npy"
         if not path.is_file():
-            generators = [torch.Generator().manual_seed(args.seed + i) for i in chunk]
             try:
-                output = pipe(
-                    batch_size=len(chunk),
-                    family=[families[i] for i in chunk] if pipe.is_conditional else None,
-                    generator=generators,
+                velocities = generate_velocity_maps(
+                    pipe,
+                    chunk,
+                    seed=args.seed,
+                    family=families if pipe.is_conditional else None,
                     num_inference_steps=args.steps,
                     timestep_power=args.timestep_power,
                     guidance_scale=args.guidance_scale,
-                    output_type="np",
                 )
             except ValueError as error:  # e.g. NaN maps from corrupt weights
                 raise UsageError(str(error)) from None
-            _save_npy_atomically(path, output.velocities.astype(np.float32))
+            _save_npy_atomically(path, velocities)
         outer.update(len(chunk))
     outer.close()
     shape = (args.num, *np.load(work / "chunk-000000.npy", mmap_mode="r").shape[1:])
@@ -620,13 +612,11 @@ def _generate_velocity(args: argparse.Namespace) -> int:
         first = np.concatenate(
             [np.load(work / f"chunk-{k:06d}.npy") for k in range(len(chunks)) if chunks[k].start < shown]
         )
-        plot_velocity_grid(
+        plot_velocity_maps(
+            pipe.processor,
             first[:shown],
             path,
             titles=[f"#{i} {names[i]}" for i in range(shown)],
-            grid_spacing=config.grid_spacing,
-            v_min=config.v_min,
-            v_max=config.v_max,
             suptitle=suptitle,
         )
 

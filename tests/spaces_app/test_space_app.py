@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -177,18 +181,68 @@ def test_default_steps_are_the_pipelines_tuned_ones(space_app, monkeypatch):
     assert space_app.velocity_default_steps() == index.get("default_num_inference_steps", 25)
 
 
+def copy_space(space: Path) -> Path:
+    """The Space's modules copied into `space` as README.md's "Deploying" copies them: app.py, space_*.py."""
+    space.mkdir(parents=True)
+    for module in [REPO_ROOT / "spaces_app" / "app.py", *(REPO_ROOT / "spaces_app").glob("space_*.py")]:
+        shutil.copy(module, space / module.name)
+    return space / "app.py"
+
+
 def test_deployed_space_layout_finds_the_pipeline_beside_app_py(load_space_app, tmp_path, monkeypatch):
-    """A Space repo holds app.py with pipelines/<name>/ beside it (README.md, "Deploying")."""
+    """A Space repo holds app.py and its tab modules with pipelines/<name>/ beside them (README.md, "Deploying")."""
     space = tmp_path / "space"
-    (space / "pipelines").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "spaces_app" / "app.py", space / "app.py")
+    app_path = copy_space(space)
+    (space / "pipelines").mkdir()
     (space / "pipelines" / "openfwi-velocity-ddpm").symlink_to(
         REPO_ROOT / "pipelines" / "openfwi-velocity-ddpm"
     )
     monkeypatch.delenv("SEISMIC_DIFFUSERS_VELOCITY_PIPELINE", raising=False)
-    deployed = load_space_app(space / "app.py", "deployed_space_app")
+    deployed = load_space_app(app_path, "deployed_space_app")
     assert Path(deployed.VELOCITY.source) == space / "pipelines" / "openfwi-velocity-ddpm"
     assert deployed.velocity_families()[0] == "flatvel-a"
+    # every tab module comes from the copy, not from the repository's spaces_app/ loaded before it
+    for name in deployed.SPACE_MODULES:
+        assert Path(getattr(deployed, name).__file__).parent == space
+
+
+def test_each_load_of_the_app_has_its_own_tab_modules_and_slots(space_app, load_space_app):
+    """Two loads of app.py (the session's and, e.g., the joint tests' one) share no pipeline slot."""
+    again = load_space_app(REPO_ROOT / "spaces_app" / "app.py", "second_space_app")
+    assert again.space_common is not space_app.space_common and again.VELOCITY is not space_app.VELOCITY
+    # each tab reads the slots of its own load's space_common
+    assert space_app.generate_velocity.__wrapped__.__globals__["common"] is space_app.space_common
+    assert again.generate_velocity.__wrapped__.__globals__["common"] is again.space_common
+
+
+def test_app_py_runs_as_a_script_from_its_own_folder(tmp_path):
+    """As on Hugging Face: `python app.py` in the Space's folder (the tab modules found beside it)."""
+    app_path = copy_space(tmp_path / "space")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    process = subprocess.Popen(
+        [sys.executable, "app.py"],
+        cwd=app_path.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    watchdog = threading.Timer(300, process.kill)  # a start-up that hangs fails instead
+    watchdog.start()
+    try:
+        lines = []
+        for line in process.stdout:  # ends when the process exits (an import error, say)
+            lines.append(line)
+            if "Running on local URL" in line:
+                break
+        assert "Running on local URL" in "".join(lines), "".join(lines)
+    finally:
+        watchdog.cancel()
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def test_pipeline_loads_lazily_once_and_from_the_environment_variable(

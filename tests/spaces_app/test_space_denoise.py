@@ -113,7 +113,7 @@ def test_bad_input_is_a_readable_error(client, tmp_path, make, inputs, message):
 def test_oversized_upload_is_refused_before_reading(client, space_app, tmp_path, monkeypatch):
     path = tmp_path / "big.mseed"
     obspy.read().write(str(path), format="MSEED")
-    monkeypatch.setattr(space_app, "DENOISE_MAX_UPLOAD_MB", 0.001)
+    monkeypatch.setattr(space_app.space_denoise, "DENOISE_MAX_UPLOAD_MB", 0.001)  # where the tab reads it
     with pytest.raises(AppError, match=r"this Space takes miniSEED files of up to 0.001 MB"):
         denoise(client, source="upload", upload=path)
 
@@ -121,7 +121,7 @@ def test_oversized_upload_is_refused_before_reading(client, space_app, tmp_path,
 def test_too_many_samples_is_refused(space_app, monkeypatch):
     import gradio as gr
 
-    monkeypatch.setattr(space_app, "DENOISE_MAX_SAMPLES", 8999)
+    monkeypatch.setattr(space_app.space_denoise, "DENOISE_MAX_SAMPLES", 8999)
     with pytest.raises(gr.Error, match=r"9,000 samples; this Space denoises up to 8,999"):
         space_app.denoise_seismogram("example", None, "none", 1, 0)
 
