@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.seismograms import generate_local_earthquakes, generate_seismic_noise
+from ..data.synthetic_seismograms import generate_local_earthquakes, generate_seismic_noise
 
 # Invented stations ringing the Sea of Marmara (code: latitude, longitude, site kappa (s), site
 # amplification). The codes are not real network stations; the geometry is only Marmara-like.
