@@ -6,8 +6,8 @@
 
 Progressive distillation (Salimans & Ho 2022; stage 2 of Meng et al. 2023): the student starts as
 a copy of the teacher's U-Net and learns, at each of its `n` timesteps, the clean-map estimate
-whose single DDIM step lands where `k` steps of the teacher's deterministic DPM-Solver++ land
-(`seismic_diffusers.schedulers.step_distillation`). The teacher runs with its saved per-family
+whose single DDIM step lands where `k` steps of the teacher's deterministic DPM-Solver++ (of the
+teacher's own order) land (`seismic_diffusers.schedulers.step_distillation`). The teacher runs with its saved per-family
 guidance, so the student folds it in and samples unguided: one U-Net call per step. Run it again
 with the student as the teacher to halve the steps once more.
 
@@ -128,8 +128,9 @@ def main(args: argparse.Namespace) -> None:
     student_solver = DPMSolverMultistepScheduler.from_config(
         teacher.scheduler.config, algorithm_type="dpmsolver++", solver_order=1
     )
+    # The teacher's own solver order (2 for the shipped pipeline, 1 for a distilled student), deterministic.
     teacher_solver = DPMSolverMultistepScheduler.from_config(
-        teacher.scheduler.config, algorithm_type="dpmsolver++", solver_order=2
+        teacher.scheduler.config, algorithm_type="dpmsolver++"
     )
     student_grid, teacher_grid = distillation_timesteps(
         student_solver, args.num_inference_steps, args.teacher_steps_per_step, power

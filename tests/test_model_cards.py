@@ -1,0 +1,58 @@
+"""The generated score blocks of the Hub cards and MODEL_CARD.md match the committed benchmark JSON.
+
+Each generator rewrites its blocks from the JSON; here it runs on copies, and the copies must come
+out unchanged: a figure edited by hand, or a JSON rerun without regenerating, fails.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def copies(tmp_path: Path, pipeline: str) -> tuple[Path, Path]:
+    folder = tmp_path / pipeline
+    folder.mkdir()
+    shutil.copy(REPO_ROOT / "pipelines" / pipeline / "README.md", folder / "README.md")
+    shutil.copy(REPO_ROOT / "MODEL_CARD.md", tmp_path / "MODEL_CARD.md")
+    return folder, tmp_path / "MODEL_CARD.md"
+
+
+def assert_unchanged(folder: Path, overview: Path, pipeline: str) -> None:
+    assert (folder / "README.md").read_text() == (
+        REPO_ROOT / "pipelines" / pipeline / "README.md"
+    ).read_text()
+    assert overview.read_text() == (REPO_ROOT / "MODEL_CARD.md").read_text()
+
+
+def test_denoiser_scores_are_generated_from_the_committed_json(tmp_path):
+    folder, overview = copies(tmp_path, "cold-diffusion-denoiser")
+    results = REPO_ROOT / "benchmarks" / "results" / "bench_denoise.json"
+    load_script("denoiser_card").main(
+        ["--results", str(results), "--pipeline", str(folder), "--model_card", str(overview)]
+    )
+    assert_unchanged(folder, overview, "cold-diffusion-denoiser")
+
+
+@pytest.mark.parametrize("pipeline", ["openfwi-velocity-ddpm"])
+def test_velocity_scores_are_generated_from_the_committed_json(tmp_path, pipeline):
+    quality = REPO_ROOT / "benchmarks" / "results" / f"velocity_quality_{pipeline}.json"
+    speed = REPO_ROOT / "benchmarks" / "results" / f"velocity_speed_{pipeline}.json"
+    folder, overview = copies(tmp_path, pipeline)
+    arguments = ["--pipeline", str(folder), "--quality", str(quality), "--model_card", str(overview)]
+    if speed.is_file():
+        arguments += ["--speed", str(speed)]
+    load_script("velocity_card").main(arguments)
+    assert_unchanged(folder, overview, pipeline)
