@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from seismic_diffusers import VELOCITY_FAMILIES, VelocityGenerationPipeline
+from seismic_diffusers import VELOCITY_FAMILIES, VelocityGenerationPipeline, VelocityProcessor
 from seismic_diffusers.data import generate_velocity_models, save_openfwi_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -191,8 +191,10 @@ def test_train_on_openfwi_files(tmp_path):
     )  # fmt: skip
     assert "8 maps, 2 steps" in log
     check_pipeline_folder(output_dir / "pipeline", families=list(VELOCITY_FAMILIES))
-    config = json.loads((output_dir / "pipeline" / "processor" / "processor_config.json").read_text())
-    profiles = np.asarray(config["mean_profiles"])
+    processor = VelocityProcessor.from_pretrained(output_dir / "pipeline" / "processor")
+    assert (output_dir / "pipeline" / "processor" / "profile_prior.safetensors").is_file()
+    profiles = np.asarray(processor.config.mean_profiles)
+    assert processor.config.family_weights == [8, 0, 0, 0, 0, 0, 0, 0]  # family=None draws flatvel-a only
     maps = np.concatenate([generate_velocity_models("flatvel-a", 4, seed=i) for i in (1, 2)])
     np.testing.assert_allclose(profiles[0], maps.mean(axis=(0, 2)), atol=1e-2)
     # families without data (all but flatvel-a) get the null row, the mean over every map
