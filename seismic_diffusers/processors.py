@@ -182,7 +182,9 @@ class VelocityProcessor(ConfigMixin, SchedulerMixin):
             return_unused_kwargs=True,
             **kwargs,
         )
-        path = cls._tables_file(pretrained_model_name_or_path, subfolder, kwargs)
+        # folders saved before the tables moved hold them in the JSON: nothing to fetch then
+        in_json = any(config.get(key) is not None for key in cls.table_keys)
+        path = None if in_json else cls._tables_file(pretrained_model_name_or_path, subfolder, kwargs)
         if path is not None:
             config.update(
                 {key: value.tolist() for key, value in load_file(path).items() if key in cls.table_keys}
