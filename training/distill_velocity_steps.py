@@ -33,8 +33,11 @@ from seismic_diffusers.schedulers.clean_estimate import alpha_sigma
 from seismic_diffusers.schedulers.step_distillation import (
     ddim_clean_target,
     distillation_timesteps,
+    student_positions,
     teacher_interval,
+    teacher_interval_between,
 )
+from seismic_diffusers.schedulers.timestep_spacing import power_timesteps
 from seismic_diffusers.utils import plot_velocity_grid
 from seismic_diffusers.utils.training import (
     TrainingLog,
@@ -68,6 +71,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     train.add_argument(
         "--timestep_power", type=float, default=None, help="Spacing of both grids (default: the teacher's)."
     )
+    train.add_argument(
+        "--student_timesteps",
+        type=int,
+        nargs="+",
+        default=None,
+        help="A hand-picked student grid on the teacher's --teacher_steps power grid, e.g. 995 814 420 124: "
+        "a short first jump from the zero-SNR prior and the fine low-noise end (replaces "
+        "--num_inference_steps and --teacher_steps_per_step; saved as the pipeline's default_timesteps).",
+    )
+    train.add_argument(
+        "--teacher_steps", type=int, default=16, help="Teacher grid size with --student_timesteps."
+    )
     train.add_argument("--num_per_family", type=int, default=3000, help="Synthetic maps per family.")
     train.add_argument(
         "--data_seed", type=int, default=0, help="Seed of the maps (the teacher's training data)."
@@ -75,6 +90,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     train.add_argument("--cond_drop_prob", type=float, default=0.1, help="Share of null-class labels.")
     train.add_argument("--validation_steps", type=int, default=250, help="Save a sample grid every N steps.")
     args = parser.parse_args(argv)
+    if args.student_timesteps is not None:
+        args.num_inference_steps = len(args.student_timesteps)
     if args.num_inference_steps < 2:
         parser.error("--num_inference_steps must be >= 2 (the first step is the zero-SNR prior).")
     if args.teacher_steps_per_step < 2:
@@ -132,9 +149,18 @@ def main(args: argparse.Namespace) -> None:
     teacher_solver = DPMSolverMultistepScheduler.from_config(
         teacher.scheduler.config, algorithm_type="dpmsolver++"
     )
-    student_grid, teacher_grid = distillation_timesteps(
-        student_solver, args.num_inference_steps, args.teacher_steps_per_step, power
-    )
+    if args.student_timesteps is None:
+        student_grid, teacher_grid = distillation_timesteps(
+            student_solver, args.num_inference_steps, args.teacher_steps_per_step, power
+        )
+        intervals = [
+            teacher_interval(teacher_grid, j, args.teacher_steps_per_step) for j in range(len(student_grid))
+        ]
+    else:
+        teacher_grid = power_timesteps(student_solver, args.teacher_steps, power)
+        student_grid = list(args.student_timesteps)
+        positions = student_positions(teacher_grid, student_grid)
+        intervals = [teacher_interval_between(teacher_grid, positions, j) for j in range(len(student_grid))]
     logger.info(f"student timesteps {student_grid}; teacher {teacher_grid}")
     # Every family's guidance weight from the teacher's saved defaults; the null class is unguided.
     weights_by_label = torch.tensor(
@@ -176,7 +202,7 @@ def main(args: argparse.Namespace) -> None:
             timestep = student_grid[index]
             alpha, sigma = alpha_sigma(student_solver, timestep, clean.device)
             noisy = alpha * clean + sigma * torch.randn_like(clean)
-            interval = teacher_interval(teacher_grid, index, args.teacher_steps_per_step)
+            interval = intervals[index]
             with accelerator.autocast():
                 landed = teacher_steps(
                     teacher, teacher_solver, noisy, labels, weights_by_label.to(labels.device)[labels],
@@ -231,7 +257,7 @@ def student_pipeline(unet, teacher, solver, args, power) -> VelocityGenerationPi
     return VelocityGenerationPipeline(
         unet=unet, scheduler=solver, processor=teacher.processor,
         default_num_inference_steps=args.num_inference_steps, default_guidance_scale=1.0,
-        default_timestep_power=power,
+        default_timestep_power=power, default_timesteps=args.student_timesteps,
     )  # fmt: skip
 
 

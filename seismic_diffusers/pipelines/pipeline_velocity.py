@@ -80,6 +80,11 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         default_timestep_power (`float`, *optional*, defaults to 1.0): Timestep spacing used when a
             call passes `timestep_power=None`; saved in `model_index.json`. 1.0 keeps the
             scheduler's own spacing; see [`~schedulers.timestep_spacing.power_timesteps`].
+        default_timesteps (`list[int]`, *optional*): Explicit timesteps for calls that ask for
+            `default_num_inference_steps` steps (or pass none) without a `timestep_power` or
+            `timesteps` of their own, for models trained on a grid no power spacing gives (a
+            step-distilled student); their count must be `default_num_inference_steps`. Saved in
+            `model_index.json`; ignored by schedulers that take no custom timesteps.
 
     Load with `dtype=torch.bfloat16` to run the U-Net in bfloat16, which is faster on CPUs with
     bfloat16 instructions; the sampling trajectory and the output stay float32.
@@ -95,6 +100,7 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         default_num_inference_steps: int = 25,
         default_guidance_scale: float | Mapping[str, float] = 1.0,
         default_timestep_power: float = 1.0,
+        default_timesteps: list[int] | None = None,
     ):
         super().__init__()
         self.register_modules(unet=unet, scheduler=scheduler, processor=processor)
@@ -122,11 +128,26 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             default_timestep_power = check_power(default_timestep_power)
         except ValueError as error:
             raise ValueError(f"`default_timestep_power`: {error}") from None
+        if default_timesteps is not None:
+            # schedulers without custom timesteps (DDIM) may drive the model too; they ignore the list
+            if supports_custom_timesteps(scheduler):
+                try:
+                    default_timesteps = check_timesteps(scheduler, default_timesteps)
+                except ValueError as error:
+                    raise ValueError(f"`default_timesteps`: {error}") from None
+            else:
+                default_timesteps = [int(t) for t in default_timesteps]
+            if len(default_timesteps) != default_num_inference_steps:
+                raise ValueError(
+                    f"`default_timesteps` has {len(default_timesteps)} entries but default_num_inference_steps="
+                    f"{default_num_inference_steps}."
+                )
         # Saved in model_index.json: the sampling settings this model was tuned for.
         self.register_to_config(
             default_num_inference_steps=default_num_inference_steps,
             default_guidance_scale=default_guidance_scale,
             default_timestep_power=default_timestep_power,
+            default_timesteps=default_timesteps,
         )
 
     @property
@@ -194,8 +215,9 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
         Args:
             num_inference_steps (`int`): Number of steps.
             timestep_power (`float`, *optional*): Spacing exponent; `None` uses
-                `config.default_timestep_power`, which only applies where the scheduler takes
-                custom timesteps.
+                `config.default_timesteps` when they hold `num_inference_steps` entries, else
+                `config.default_timestep_power`; both only apply where the scheduler takes custom
+                timesteps.
 
         Raises:
             ValueError: for a power <= 0, or an explicit power other than 1.0 with a scheduler that
@@ -207,6 +229,9 @@ class VelocityGenerationPipeline(SeismicDiffusionPipeline):
             if timestep_power not in (None, 1.0):
                 require_custom_timesteps(self.scheduler)  # raises, naming the alternatives
             return None
+        saved = self.config.get("default_timesteps")
+        if timestep_power is None and saved is not None and len(saved) == num_inference_steps:
+            return list(saved)
         power = self.config.default_timestep_power if timestep_power is None else timestep_power
         return None if power == 1.0 else power_timesteps(self.scheduler, num_inference_steps, power)
 

@@ -55,6 +55,43 @@ def teacher_interval(teacher_timesteps: list[int], index: int, teacher_steps_per
     return list(teacher_timesteps[start : start + teacher_steps_per_step + 1])
 
 
+def student_positions(teacher_timesteps: list[int], student_timesteps: list[int]) -> list[int]:
+    """Where each of a hand-picked student grid's timesteps stands in the teacher's grid.
+
+    For students whose steps are not every `k`-th teacher step, e.g. a short first jump from the
+    zero-SNR prior and the fine low-noise end of a power grid: `[995, 814, 420, 124]` on the
+    16-step power-1.5 grid.
+
+    Raises:
+        ValueError: unless the student grid starts where the teacher's does, decreases strictly and
+            has every timestep on the teacher's grid.
+    """
+    student = [int(t) for t in student_timesteps]
+    if not student or student[0] != teacher_timesteps[0]:
+        raise ValueError(
+            f"The student's timesteps {student} must start at the teacher's first, {teacher_timesteps[0]}."
+        )
+    missing = [t for t in student if t not in teacher_timesteps]
+    if missing or any(a <= b for a, b in zip(student, student[1:], strict=False)):
+        raise ValueError(
+            f"The student's timesteps {student} must decrease strictly and lie on the teacher's grid "
+            f"{teacher_timesteps} (not on it: {missing})."
+        )
+    return [teacher_timesteps.index(t) for t in student]
+
+
+def teacher_interval_between(teacher_timesteps: list[int], positions: list[int], index: int) -> list[int]:
+    """The teacher's timesteps from student step `index` to the next one (or, for the last, to the end).
+
+    Like [`teacher_interval`] for a hand-picked grid (`positions` from [`student_positions`]): the
+    next student timestep is the last entry, except after the last student step, where stepping
+    through every entry ends at the clean map.
+    """
+    start = positions[index]
+    stop = positions[index + 1] + 1 if index + 1 < len(positions) else len(teacher_timesteps)
+    return list(teacher_timesteps[start:stop])
+
+
 def ddim_clean_target(
     sample: torch.Tensor,
     next_sample: torch.Tensor,

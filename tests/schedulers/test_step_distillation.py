@@ -9,7 +9,9 @@ from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 from seismic_diffusers.schedulers.step_distillation import (
     ddim_clean_target,
     distillation_timesteps,
+    student_positions,
     teacher_interval,
+    teacher_interval_between,
 )
 
 
@@ -60,3 +62,19 @@ def test_first_order_dpm_solver_is_the_ddim_step_the_target_assumes():
     torch.testing.assert_close(stepped, alpha_next * clean + sigma_next * epsilon, rtol=1e-4, atol=1e-4)
     ddim = DDIMScheduler(beta_schedule="squaredcos_cap_v2", set_alpha_to_one=False)
     assert torch.equal(ddim.alphas_cumprod, solver.alphas_cumprod)
+
+
+def test_hand_picked_student_grid_on_the_teacher_grid():
+    teacher = distillation_timesteps(cosine_solver(), 4, 4, 1.5)[1]
+    student = [995, 814, 420, 124]  # a short jump from the prior, then the fine low-noise end
+    positions = student_positions(teacher, student)
+    assert positions == [0, 2, 7, 12]
+    assert teacher_interval_between(teacher, positions, 0) == [995, 903, 814]
+    assert teacher_interval_between(teacher, positions, 1) == teacher[2:8] and teacher[7] == 420
+    assert teacher_interval_between(teacher, positions, 3) == [124, 81, 44, 16]  # to the clean map
+    with pytest.raises(ValueError, match="start at"):
+        student_positions(teacher, [903, 420])
+    with pytest.raises(ValueError, match="not on it: \\[421\\]"):
+        student_positions(teacher, [995, 421])
+    with pytest.raises(ValueError, match="decrease strictly"):
+        student_positions(teacher, [995, 124, 420])

@@ -52,6 +52,21 @@ def test_distils_a_tiny_pipeline_into_a_two_step_student(tmp_path, tiny_velocity
     assert (tmp_path / "run" / "train_log.jsonl").is_file()
 
 
+def test_a_hand_picked_student_grid_is_saved_as_the_default_timesteps(tmp_path, tiny_velocity_pipeline_dir):
+    result = run(
+        "--teacher_pipeline", tiny_velocity_pipeline_dir, "--output_dir", tmp_path / "run",
+        "--student_timesteps", 999, 494, 125, "--teacher_steps", 8, "--timestep_power", 1.5,
+        "--max_train_steps", 2, "--num_per_family", 2, "--train_batch_size", 4, "--validation_steps", 0,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    student = VelocityGenerationPipeline.from_pretrained(str(tmp_path / "run" / "pipeline"))
+    assert student.config.default_timesteps == [999, 494, 125]
+    assert student.config.default_num_inference_steps == 3 and student.spaced_timesteps(3) == [999, 494, 125]
+    bad = run("--teacher_pipeline", tiny_velocity_pipeline_dir, "--output_dir", tmp_path / "bad",
+              "--student_timesteps", 999, 500, "--teacher_steps", 8, "--timestep_power", 1.5, timeout=60)  # fmt: skip
+    assert bad.returncode != 0 and "lie on the teacher's grid" in bad.stderr
+
+
 def test_refuses_a_one_step_student(tmp_path, tiny_velocity_pipeline_dir):
     result = run("--teacher_pipeline", tiny_velocity_pipeline_dir, "--num_inference_steps", 1, timeout=60)
     assert result.returncode != 0 and "--num_inference_steps must be >= 2" in result.stderr

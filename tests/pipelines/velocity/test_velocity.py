@@ -241,8 +241,38 @@ class TestVelocityPipelineFast:
 
     def test_sampling_defaults_of_the_plain_constructor(self, tiny_velocity_pipeline):
         assert tiny_velocity_pipeline.sampling_defaults == dict(
-            default_num_inference_steps=25, default_guidance_scale=1.0, default_timestep_power=1.0
+            default_num_inference_steps=25,
+            default_guidance_scale=1.0,
+            default_timestep_power=1.0,
+            default_timesteps=None,
         )
+
+    def test_saved_default_timesteps_apply_to_the_default_step_count(self, tiny_velocity_pipeline, tmp_path):
+        grid = [995, 814, 420, 124]
+        pipe = with_scheduler(
+            tiny_velocity_pipeline,
+            DPMSolverMultistepScheduler.from_config(tiny_velocity_pipeline.scheduler.config),
+            default_num_inference_steps=4,
+            default_timestep_power=1.5,
+            default_timesteps=grid,
+        )
+        assert pipe.spaced_timesteps(4) == grid  # the saved grid for the saved count ...
+        assert pipe.spaced_timesteps(4, 1.5) == power_timesteps(pipe.scheduler, 4, 1.5)  # ... unless asked
+        assert pipe.spaced_timesteps(5) == power_timesteps(pipe.scheduler, 5, 1.5)  # other counts: the power
+        generate(pipe, num_inference_steps=None)
+        assert pipe.scheduler.timesteps.tolist() == grid
+        pipe.save_pretrained(tmp_path)
+        assert VelocityGenerationPipeline.from_pretrained(str(tmp_path)).config.default_timesteps == grid
+        ddim = with_scheduler(
+            pipe, DDIMScheduler.from_config(pipe.scheduler.config), **pipe.sampling_defaults
+        )
+        assert ddim.spaced_timesteps(4) is None  # DDIM keeps its own spacing
+        with pytest.raises(ValueError, match="default_timesteps"):
+            with_scheduler(pipe, pipe.scheduler, default_num_inference_steps=3, default_timesteps=grid)
+        with pytest.raises(ValueError, match="default_timesteps"):
+            with_scheduler(
+                pipe, pipe.scheduler, default_num_inference_steps=4, default_timesteps=[1, 2, 3, 4]
+            )
 
     def test_null_class_is_not_guided(self, ddim_pipeline):
         null = dict(batch_size=2, family=None, unconditional_sampling="null_class")
