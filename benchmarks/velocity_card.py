@@ -20,9 +20,8 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult
 
-from seismic_diffusers.hub import render_model_card
-
-END = "<!-- /scores -->"
+from seismic_diffusers.hub import GENERATED_BLOCK_END as END
+from seismic_diffusers.hub import card_body, fill_generated_block, render_model_card
 
 
 def start_marker(name: str) -> str:
@@ -119,14 +118,6 @@ def eval_results(quality: dict, speed: dict | None) -> list[EvalResult]:
     return out
 
 
-def fill(text: str, block: str, start: str, where: Path) -> str:
-    """`text` with the block between `start` and `END` replaced by `block`."""
-    if start not in text or END not in text.split(start, 1)[1]:
-        raise SystemExit(f"{where} has no {start} ... {END} block to fill.")
-    head, rest = text.split(start, 1)
-    return head + block + rest.split(END, 1)[1]
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
     quality = json.loads(Path(args.quality).read_text())
@@ -134,13 +125,10 @@ def main(argv=None) -> None:
     name = Path(args.pipeline).name
     block = scores_block(name, quality, speed)
     readme = Path(args.pipeline) / "README.md"
-    body = readme.read_text()
-    if body.startswith("---"):
-        body = body.split("---", 2)[2].lstrip("\n")
-    body = fill(body, block, start_marker(name), readme)
+    body = fill_generated_block(card_body(readme), block, start_marker(name), readme)
     if args.model_card:
         overview = Path(args.model_card)
-        overview.write_text(fill(overview.read_text(), block, start_marker(name), overview))
+        overview.write_text(fill_generated_block(overview.read_text(), block, start_marker(name), overview))
         print(f"wrote {overview}")
     card = render_model_card(
         args.pipeline, f"seismic-diffusers/{name}", card_text=body,

@@ -176,6 +176,31 @@ def check_component_configs(folder: str | os.PathLike) -> None:
                     )
 
 
+GENERATED_BLOCK_END = "<!-- /scores -->"
+
+
+def card_body(readme: str | os.PathLike) -> str:
+    """A card's text without its YAML front matter (which `render_model_card` writes anew)."""
+    text = Path(readme).read_text()
+    return text.split("---", 2)[2].lstrip("\n") if text.startswith("---") else text
+
+
+def fill_generated_block(text: str, block: str, start: str, where: str | os.PathLike) -> str:
+    """`text` with everything from the `start` marker to `GENERATED_BLOCK_END` replaced by `block`.
+
+    `block` must begin with `start` and end with `GENERATED_BLOCK_END` itself, so that the next run
+    finds them again. The benchmarks' card scripts use this to regenerate score tables from
+    their JSON, so that no figure is copied by hand.
+
+    Raises:
+        SystemExit: when `text` (read from `where`) has no such block.
+    """
+    if start not in text or GENERATED_BLOCK_END not in text.split(start, 1)[1]:
+        raise SystemExit(f"{where} has no {start} ... {GENERATED_BLOCK_END} block to fill.")
+    head, rest = text.split(start, 1)
+    return head + block + rest.split(GENERATED_BLOCK_END, 1)[1]
+
+
 def render_model_card(
     folder: str | os.PathLike,
     repo_id: str,
@@ -199,9 +224,7 @@ def render_model_card(
     folder = Path(folder)
     if card_text is None:
         readme = folder / "README.md"
-        card_text = readme.read_text() if readme.is_file() else f"# {repo_id}\n"
-        if card_text.startswith("---"):
-            card_text = card_text.split("---", 2)[2].lstrip("\n")
+        card_text = card_body(readme) if readme.is_file() else f"# {repo_id}\n"
     data = ModelCardData(
         library_name=LIBRARY_NAME,
         license="mit",

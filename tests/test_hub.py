@@ -191,3 +191,14 @@ def test_check_pipeline_folder_rejects_invalid_model_index(tiny_velocity_pipelin
     (folder / "model_index.json").write_text("{not json")
     with pytest.raises(ValueError, match="is not valid JSON"):
         check_pipeline_folder(folder)
+
+
+def test_fill_generated_block_replaces_only_the_block_and_refuses_a_card_without_one():
+    from seismic_diffusers.hub import GENERATED_BLOCK_END, fill_generated_block
+
+    start = "<!-- scores of x -->"
+    text = f"intro\n{start}\nold 1.0\n{GENERATED_BLOCK_END}\noutro\n"
+    block = f"{start}\nnew 2.0\n{GENERATED_BLOCK_END}"
+    assert fill_generated_block(text, block, start, "card") == f"intro\n{block}\noutro\n"
+    with pytest.raises(SystemExit, match="has no"):
+        fill_generated_block("no markers here", block, start, "card")
