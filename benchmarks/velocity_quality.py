@@ -159,7 +159,8 @@ def parse_args(argv=None):
             parser.error(
                 f"--{choose} and --{report} share {sorted(shared)}: settings must be reported on other draws."
             )
-    reserved = {args.train_data_seed, 10_000, 15_000}  # the generator's and the classifier's training data
+    # the generator's training data, and the classifier's training and evaluation data (its training record)
+    reserved = {args.train_data_seed} | classifier_seeds(args.classifier or FAMILY_CLASSIFIER_PATH)
     used = set(args.choose_heldout_seeds) | set(args.report_heldout_seeds)
     if used & reserved:
         parser.error(
@@ -171,6 +172,16 @@ def parse_args(argv=None):
         except ValueError as error:
             parser.error(f"--family_guidance_scale: {error}.")
     return args
+
+
+def classifier_seeds(folder) -> set[int]:
+    """The data seeds a classifier folder's `training_record.json` names (none without a record)."""
+    path = os.path.join(str(folder), "training_record.json")
+    if not os.path.isfile(path):
+        return set()
+    with open(path) as f:
+        settings = json.load(f).get("settings", {})
+    return {int(settings[key]) for key in ("data_seed", "eval_seed") if key in settings}
 
 
 def generate(
