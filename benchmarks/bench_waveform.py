@@ -25,6 +25,12 @@ the diffusion prior (`--ldm_pipeline`).
 
     python benchmarks/bench_waveform.py --ae_run runs/wf-ae --vae_run runs/wf-vae --cvae_run runs/wf-cvae \
         --ldm_pipeline runs/wf-ldm/pipeline --out benchmarks/results
+
+A shipped pipeline folder alone (`--pipeline`) scores its own conditional VAE (reconstruction, and
+its `z ~ N(0, I)` prior: the same pipeline without `prior`) and its diffusion prior; the card's
+scores are generated from that run by `benchmarks/waveform_card.py`:
+
+    python benchmarks/bench_waveform.py --pipeline pipelines/conditional-waveform-vae --out benchmarks/results
 """
 
 from __future__ import annotations
@@ -59,6 +65,11 @@ def parse_args(argv=None):
     parser.add_argument("--vae_run", default=None)
     parser.add_argument("--cvae_run", default=None)
     parser.add_argument("--ldm_pipeline", default=None)
+    parser.add_argument(
+        "--pipeline",
+        default=None,
+        help="A shipped ConditionalWaveformPipeline folder: its CVAE and its prior.",
+    )
     parser.add_argument("--num_records", type=int, default=200, help="Held-out records.")
     parser.add_argument("--heldout_seed", type=int, default=50_000)
     parser.add_argument(
@@ -110,9 +121,11 @@ def reconstruction(run: str, records: dict) -> dict:
     spectrogram = WaveformSpectrogram.from_config(
         WaveformSpectrogram.load_config(str(folder / "spectrogram"))
     )
-    config = json.loads((folder / "model" / "config.json").read_text())
+    # a training run keeps its model in model/, a pipeline folder in vae/
+    model_folder = folder / "model" if (folder / "model").is_dir() else folder / "vae"
+    config = json.loads((model_folder / "config.json").read_text())
     cls = SpectrogramAutoencoder if config["_class_name"] == "SpectrogramAutoencoder" else SpectrogramVAE
-    model = cls.from_pretrained(str(folder / "model")).eval()
+    model = cls.from_pretrained(str(model_folder)).eval()
     conditions = torch.tensor(np.stack([records[k] for k in CONDITION_KEYS], axis=1), dtype=torch.float32)
     names = list(config.get("station_names") or [])
     stations = torch.tensor([names.index(s) if s in names else len(names) for s in records["station"]])
@@ -205,12 +218,16 @@ def main(argv=None) -> dict:
         "data_slope": slope(law["magnitude"], law["waveforms"]),
         "simulator_redrawn": log_spectral_distance(records, twin["waveforms"]),
     }
-    results["reconstruction"] = {
-        name: reconstruction(run, records)
-        for name, run in (("AE", args.ae_run), ("VAE", args.vae_run), ("CVAE", args.cvae_run))
-        if run
-    }
+    results["pipeline"] = args.pipeline
+    runs = (("AE", args.ae_run), ("VAE", args.vae_run), ("CVAE", args.cvae_run or args.pipeline))
+    results["reconstruction"] = {name: reconstruction(run, records) for name, run in runs if run}
     generators = {}
+    if args.pipeline:
+        shipped = ConditionalWaveformPipeline.from_pretrained(args.pipeline)
+        generators["CVAE prior"] = ConditionalWaveformPipeline(
+            vae=shipped.vae, spectrogram=shipped.spectrogram
+        )
+        generators["diffusion prior"] = shipped
     if args.cvae_run:
         generators["CVAE prior"] = ConditionalWaveformPipeline.from_pretrained(
             str(Path(args.cvae_run) / "pipeline")

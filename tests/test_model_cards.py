@@ -56,3 +56,19 @@ def test_velocity_scores_are_generated_from_the_committed_json(tmp_path, pipelin
         arguments += ["--speed", str(speed)]
     load_script("velocity_card").main(arguments)
     assert_unchanged(folder, overview, pipeline)
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "script", "results"),
+    [
+        ("openfwi-joint-ldm", "joint_card", "bench_joint.json"),
+        ("conditional-waveform-vae", "waveform_card", "bench_waveform.json"),
+    ],
+)
+def test_benchmark_scores_are_generated_from_the_committed_json(tmp_path, pipeline, script, results):
+    folder, overview = copies(tmp_path, pipeline)
+    results = REPO_ROOT / "benchmarks" / "results" / results
+    load_script(script).main(
+        ["--results", str(results), "--pipeline", str(folder), "--model_card", str(overview)]
+    )
+    assert_unchanged(folder, overview, pipeline)

@@ -1,3 +1,5 @@
+"""The `DiffusionPipeline`s, one per file: velocity, joint, denoising and waveform generation."""
+
 from .pipeline_cold_diffusion_denoise import ColdDiffusionDenoisePipeline, SeismogramDenoiseOutput
 from .pipeline_conditional_waveform import ConditionalWaveformOutput, ConditionalWaveformPipeline
 from .pipeline_joint import JointGenerationOutput, JointGenerationPipeline, JointInversionOutput

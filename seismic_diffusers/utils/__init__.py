@@ -1,3 +1,5 @@
+"""Helpers grouped by who uses them (see each module's first line); the few exported here serve the CLI and Space."""
+
 from .machine import machine_info
 from .plotting import plot_velocity_grid
 from .scheduler_swap import SCHEDULERS, scheduler_from_name
