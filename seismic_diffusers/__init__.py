@@ -36,6 +36,7 @@ from .metrics import (
     velocity_map_statistics,
 )
 from .models import (
+    InversionNetModel,
     JointVQModel,
     SeismogramUNet1DModel,
     SpectrogramAutoencoder,
@@ -64,6 +65,7 @@ __all__ = [
     "JointGenerationOutput",
     "JointGenerationPipeline",
     "JointInversionOutput",
+    "InversionNetModel",
     "JointVQModel",
     "SeismogramDenoiseOutput",
     "SeismogramProcessor",

@@ -1,4 +1,7 @@
+"""The networks: diffusers `ModelMixin` U-Nets, autoencoders and priors, and the frozen feature extractor."""
+
 from .family_classifier import FamilyClassifier, FamilyClassifierConfig, FamilyClassifierOutput
+from .inversion_net import InversionNetModel, InversionNetOutput
 from .joint_vq import JointVQDecoderOutput, JointVQEncoderOutput, JointVQModel
 from .unet_1d_denoiser import SeismogramUNet1DModel, SeismogramUNet1DOutput
 from .unet_velocity import VelocityUNet2DModel
@@ -9,6 +12,8 @@ __all__ = [
     "FamilyClassifier",
     "FamilyClassifierConfig",
     "FamilyClassifierOutput",
+    "InversionNetModel",
+    "InversionNetOutput",
     "JointVQDecoderOutput",
     "JointVQEncoderOutput",
     "JointVQModel",

@@ -1,0 +1,240 @@
+"""Inversion of held-out shot gathers, every method side by side in one run, clean and at 10 dB SNR.
+
+Maps: `--maps_per_family` per family from data seed `--data_seed` (no training uses it; the
+default 300000 is the report set, 200000 the set to choose settings on), plus four maps drawn by
+hand that no generator makes (dipping layers, a fast lens, a steep fault, a gradient with a slow
+layer). Gathers: `forward_model` (deepwave, OpenFWI geometry); noisy ones add white Gaussian noise
+at `--snr_db` of each gather's mean power, from a fixed seed.
+
+Methods, each on the same gathers:
+
+- plain FWI: Adam on the map (lr `--fwi_lr` m/s), the relative L2 gather misfit through deepwave,
+  from a family-agnostic start (the velocity prior's all-family mean depth profile, Gaussian-smoothed
+  over `--start_smoothing` cells in depth), for each of `--fwi_iterations`;
+- the joint pipeline's `invert(refine_steps=0)` (stage-1 encoding; trained on the A families only);
+- an `InversionNetModel` (`--inversion_net`), alone and followed by `--refine_iterations` FWI
+  iterations (lr `--refine_lr`).
+
+Reported per family and overall: MAE and RMSE in m/s and SSIM (OpenFWI's definitions,
+`openfwi_map_metrics`), the relative data misfit `|F(v) - d|^2 / |d|^2` against the gathers given,
+gradient evaluations (forward + adjoint) per gather, and seconds per gather.
+
+    python benchmarks/bench_inversion.py --inversion_net runs/inversion-net/inversion_net \
+        --maps_per_family 2 --fwi_iterations 20 --refine_iterations 20 --threads 2 --out benchmarks/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter1d
+from tqdm.auto import tqdm
+
+from seismic_diffusers import (
+    InversionNetModel,
+    JointGenerationPipeline,
+    VelocityProcessor,
+    openfwi_map_metrics,
+)
+from seismic_diffusers.data import VELOCITY_FAMILIES, generate_velocity_models
+from seismic_diffusers.physics import forward_model
+from seismic_diffusers.utils import machine_info
+
+M_S_PER_UNIT = 1500.0  # OpenFWI's metrics are on [-1, 1] maps over 1500-4500 m/s
+V_MIN, V_MAX = 1500.0, 4500.0
+# Seeds that made training maps: the velocity prior, the joint pipeline and the inversion network (0),
+# the family classifier (10000, 15000).
+TRAINING_SEEDS = {0, 10_000, 15_000}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data_seed", type=int, default=300_000)
+    parser.add_argument("--maps_per_family", type=int, default=2)
+    parser.add_argument("--snr_db", type=float, default=10.0)
+    parser.add_argument(
+        "--velocity_pipeline", default="pipelines/openfwi-velocity-ddpm", help="For the FWI start."
+    )
+    parser.add_argument("--joint_pipeline", default="pipelines/openfwi-joint-ldm")
+    parser.add_argument("--inversion_net", default=None, help="An InversionNetModel folder.")
+    parser.add_argument("--fwi_iterations", type=int, nargs="+", default=[20])
+    parser.add_argument("--fwi_lr", type=float, default=30.0)
+    parser.add_argument("--start_smoothing", type=float, default=5.0, help="Gaussian sigma, cells.")
+    parser.add_argument("--refine_iterations", type=int, default=20)
+    parser.add_argument("--refine_lr", type=float, default=20.0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--out", default="benchmarks/results")
+    args = parser.parse_args(argv)
+    if args.data_seed in TRAINING_SEEDS:
+        parser.error(f"--data_seed {args.data_seed} made training maps; pick a held-out seed.")
+    return args
+
+
+def hand_drawn_maps() -> dict[str, np.ndarray]:
+    """Four 70 x 70 maps (m/s) unlike any family: none is drawn by `generate_velocity_models`."""
+    z, x = np.meshgrid(np.arange(70.0), np.arange(70.0), indexing="ij")
+    dipping = np.select([z < 15 + 0.3 * x, z < 35 + 0.3 * x], [1800.0, 2600.0], 3400.0)
+    lens = 2000.0 + 25.0 * z
+    lens[(z - 35) ** 2 / 8**2 + (x - 35) ** 2 / 18**2 < 1] = 4000.0
+    fault = np.select([z < 20, z < 45], [2000.0, 3000.0], 3800.0)
+    thrown = np.select([z < 32, z < 55], [2000.0, 3000.0], 3800.0)
+    fault = np.where(x > 30 + 0.25 * z, thrown, fault)  # a fault dipping about 76 degrees
+    gradient = 1700.0 + 35.0 * z
+    gradient[(z >= 30) & (z < 38)] = 1900.0  # a slow layer inside the gradient
+    maps = {
+        "dipping layers": dipping,
+        "fast lens": lens,
+        "steep fault": fault,
+        "gradient, slow layer": gradient,
+    }
+    return {name: np.clip(v, V_MIN, V_MAX).astype(np.float32) for name, v in maps.items()}
+
+
+def add_noise(data: torch.Tensor, snr_db: float, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    power = data.pow(2).mean(dim=(1, 2, 3), keepdim=True)
+    noise = torch.randn(data.shape, generator=generator) * (power / 10 ** (snr_db / 10)).sqrt()
+    return data + noise
+
+
+def relative_misfit(velocity: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
+    """`|F(v) - d|^2 / |d|^2` per gather; differentiable in `velocity`."""
+    return (forward_model(velocity) - data).pow(2).sum(dim=(1, 2, 3)) / data.pow(2).sum(dim=(1, 2, 3))
+
+
+def fwi(start: torch.Tensor, data: torch.Tensor, iterations: int, lr: float) -> torch.Tensor:
+    """Adam on each map (independent maps: the summed loss separates), clamped to [1500, 4500] m/s."""
+    velocity = start.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([velocity], lr=lr)
+    for _ in range(iterations):
+        optimizer.zero_grad()
+        relative_misfit(velocity, data).sum().backward()
+        optimizer.step()
+        with torch.no_grad():
+            velocity.clamp_(V_MIN, V_MAX)
+    return velocity.detach()
+
+
+def smooth_start(processor: VelocityProcessor, count: int, sigma: float) -> torch.Tensor:
+    profile = np.asarray(processor.config.mean_profiles[-1], dtype=np.float64)  # all families
+    profile = gaussian_filter1d(profile, sigma, mode="nearest") if sigma > 0 else profile
+    return torch.tensor(profile, dtype=torch.float32)[None, :, None].expand(count, -1, 70).clone()
+
+
+def scores(predicted: torch.Tensor, truth: torch.Tensor, groups: list[str], data: torch.Tensor) -> dict:
+    with torch.no_grad():
+        misfit = relative_misfit(predicted, data).numpy()
+    out = {}
+    for group in ["all", *dict.fromkeys(groups)]:
+        rows = [i for i, g in enumerate(groups) if group in ("all", g)]
+        m = openfwi_map_metrics(predicted[rows], truth[rows])
+        out[group] = {
+            "maps": len(rows),
+            "mae_m_per_s": m["MAE"] * M_S_PER_UNIT,
+            "rmse_m_per_s": m["RMSE"] * M_S_PER_UNIT,
+            "ssim": m["SSIM"],
+            "ssim_per_map": [
+                openfwi_map_metrics(predicted[i : i + 1], truth[i : i + 1])["SSIM"] for i in rows
+            ],
+            "relative_misfit": float(np.mean(misfit[rows])),
+        }
+    return out
+
+
+def method_row(
+    condition: str, name: str, predicted, seconds: float, gradients: int, truth, groups, data
+) -> dict:
+    """One method's scores on one condition's gathers, printed as it is made."""
+    row = {
+        "scores": scores(predicted, truth, groups, data),
+        "seconds_per_gather": seconds / len(groups),
+        "gradients_per_gather": gradients,
+    }
+    overall = row["scores"]["all"]
+    print(f"{condition:>6s} | {name:34s} | SSIM {overall['ssim']:.3f} | MAE {overall['mae_m_per_s']:5.0f} m/s "
+          f"| misfit {overall['relative_misfit']:.3f} | {row['seconds_per_gather']:.1f} s", flush=True)  # fmt: skip
+    return row
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    command = "python benchmarks/bench_inversion.py " + shlex.join(sys.argv[1:])
+    print(f"command: {command}")
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in machine_info().items()), flush=True)
+    started = time.perf_counter()
+
+    families = list(VELOCITY_FAMILIES)
+    truth = [generate_velocity_models(f, args.maps_per_family, seed=args.data_seed) for f in families]
+    groups = [f for f in families for _ in range(args.maps_per_family)]
+    drawn = hand_drawn_maps()
+    truth = torch.as_tensor(np.concatenate([*truth, np.stack(list(drawn.values()))]))
+    groups += ["hand-drawn"] * len(drawn)
+    clean = torch.as_tensor(forward_model(truth))
+    conditions = {"clean": clean, f"{args.snr_db:g} dB": add_noise(clean, args.snr_db, seed=args.data_seed)}
+
+    processor = VelocityProcessor.from_pretrained(args.velocity_pipeline, subfolder="processor")
+    joint = JointGenerationPipeline.from_pretrained(args.joint_pipeline)
+    joint.set_progress_bar_config(disable=True)
+    network = InversionNetModel.from_pretrained(args.inversion_net).eval() if args.inversion_net else None
+
+    results = {
+        "command": command,
+        "machine": machine_info(),
+        "maps": len(groups),
+        "groups": groups,
+        "conditions": {},
+    }
+    for condition, data in conditions.items():
+        rows, context = {}, (truth, groups, data)
+
+        for iterations in tqdm(args.fwi_iterations, desc=f"{condition}: FWI"):
+            tic = time.perf_counter()
+            predicted = fwi(
+                smooth_start(processor, len(groups), args.start_smoothing), data, iterations, args.fwi_lr
+            )
+            name = f"plain FWI, {iterations} iterations"
+            rows[name] = method_row(
+                condition, name, predicted, time.perf_counter() - tic, iterations, *context
+            )
+        tic = time.perf_counter()
+        predicted = torch.as_tensor(joint.invert(data, refine_steps=0).velocities)
+        name = "joint pipeline, stage-1 encoding"
+        rows[name] = method_row(condition, name, predicted, time.perf_counter() - tic, 0, *context)
+        if network is not None:
+            tic = time.perf_counter()
+            start = network.predict_velocity(data)
+            network_seconds = time.perf_counter() - tic
+            rows["InversionNet"] = method_row(condition, "InversionNet", start, network_seconds, 0, *context)
+            tic = time.perf_counter()
+            predicted = fwi(start, data, args.refine_iterations, args.refine_lr)
+            name = f"InversionNet + {args.refine_iterations} FWI iterations"
+            seconds = network_seconds + time.perf_counter() - tic
+            rows[name] = method_row(condition, name, predicted, seconds, args.refine_iterations, *context)
+        results["conditions"][condition] = rows
+    results["run_minutes"] = (time.perf_counter() - started) / 60
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench_inversion.json").write_text(json.dumps(results, indent=2))
+    table_groups = ["all", *dict.fromkeys(groups)]
+    for condition, rows in results["conditions"].items():
+        print(f"\n{condition}: SSIM per group\n| method | " + " | ".join(table_groups) + " | s/gather |")
+        print("|---|" + "---:|" * (len(table_groups) + 1))
+        for name, row in rows.items():
+            cells = " | ".join(f"{row['scores'][g]['ssim']:.3f}" for g in table_groups)
+            print(f"| {name} | {cells} | {row['seconds_per_gather']:.1f} |")
+    print(f"\nrun time {results['run_minutes']:.1f} min")
+    return results
+
+
+if __name__ == "__main__":
+    main()
