@@ -21,7 +21,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult
 
 from seismic_diffusers.hub import GENERATED_BLOCK_END as END
-from seismic_diffusers.hub import card_body, fill_generated_block, render_model_card
+from seismic_diffusers.hub import write_card_scores
 
 
 def start_marker(name: str) -> str:
@@ -123,20 +123,11 @@ def main(argv=None) -> None:
     quality = json.loads(Path(args.quality).read_text())
     speed = json.loads(Path(args.speed).read_text()) if args.speed else None
     name = Path(args.pipeline).name
-    block = scores_block(name, quality, speed)
-    readme = Path(args.pipeline) / "README.md"
-    body = fill_generated_block(card_body(readme), block, start_marker(name), readme)
-    if args.model_card:
-        overview = Path(args.model_card)
-        overview.write_text(fill_generated_block(overview.read_text(), block, start_marker(name), overview))
-        print(f"wrote {overview}")
-    card = render_model_card(
-        args.pipeline, f"seismic-diffusers/{name}", card_text=body,
+    write_card_scores(
+        args.pipeline, scores_block(name, quality, speed), start_marker(name), eval_results(quality, speed),
         tags=["velocity-model", "full-waveform-inversion", "openfwi"], metrics=["frechet_distance"],
-        eval_results=eval_results(quality, speed), model_name=name,
+        model_card=args.model_card,
     )  # fmt: skip
-    card.save(readme)
-    print(f"wrote {readme}")
 
 
 if __name__ == "__main__":

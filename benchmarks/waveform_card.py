@@ -18,7 +18,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult
 
 from seismic_diffusers.hub import GENERATED_BLOCK_END as END
-from seismic_diffusers.hub import card_body, fill_generated_block, render_model_card
+from seismic_diffusers.hub import write_card_scores
 
 DATASET = dict(dataset_type="synthetic-held-out", dataset_name="held-out synthetic Marmara-like records")
 DEFAULT_GENERATOR = "diffusion prior"
@@ -89,20 +89,11 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     results = json.loads(Path(args.results).read_text())
     name = Path(args.pipeline).name
-    block = scores_block(name, results)
-    readme = Path(args.pipeline) / "README.md"
-    body = fill_generated_block(card_body(readme), block, start_marker(name), readme)
-    if args.model_card:
-        overview = Path(args.model_card)
-        overview.write_text(fill_generated_block(overview.read_text(), block, start_marker(name), overview))
-        print(f"wrote {overview}")
-    card = render_model_card(
-        args.pipeline, f"seismic-diffusers/{name}", card_text=body,
+    write_card_scores(
+        args.pipeline, scores_block(name, results), start_marker(name), eval_results(results),
         tags=["earthquake", "latent-diffusion", "obspy", "vae", "waveform-generation"],
-        metrics=["log_spectral_distance"], eval_results=eval_results(results), model_name=name,
+        metrics=["log_spectral_distance"], model_card=args.model_card,
     )  # fmt: skip
-    card.save(readme)
-    print(f"wrote {readme}")
 
 
 if __name__ == "__main__":

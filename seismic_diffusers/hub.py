@@ -237,6 +237,45 @@ def render_model_card(
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{card_text}")
 
 
+def write_card_scores(
+    folder: str | os.PathLike,
+    block: str,
+    start: str,
+    eval_results: list,
+    tags: list[str] | None = None,
+    metrics: list[str] | None = None,
+    model_card: str | os.PathLike | None = None,
+    overview_block: str | None = None,
+    overview_start: str | None = None,
+) -> None:
+    """Regenerate a pipeline card's score block and front matter, and optionally MODEL_CARD.md's block.
+
+    What every `benchmarks/*_card.py` script does with the block it builds from its benchmark JSON:
+    fill `folder/README.md` between `start` and `GENERATED_BLOCK_END`, rewrite the front matter with
+    `eval_results` (the Hub's `model-index`), and fill the same block, or `overview_block` between
+    `overview_start` and the end marker, in `model_card`.
+
+    Raises:
+        SystemExit: when a file has no such block (see [`fill_generated_block`]).
+    """
+    folder = Path(folder)
+    readme = folder / "README.md"
+    body = fill_generated_block(card_body(readme), block, start, readme)
+    card = render_model_card(
+        folder, f"seismic-diffusers/{folder.name}", card_text=body, tags=tags, metrics=metrics,
+        eval_results=eval_results, model_name=folder.name,
+    )  # fmt: skip
+    card.save(readme)
+    print(f"wrote {readme}")
+    if model_card:
+        overview = Path(model_card)
+        text = fill_generated_block(
+            overview.read_text(), overview_block or block, overview_start or start, overview
+        )
+        overview.write_text(text)
+        print(f"wrote {overview}")
+
+
 def push_pipeline(
     folder: str | os.PathLike,
     repo_id: str,

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 
-from ..physics.normalization import log_transform
-from .joint_vq import _Decoder, _Encoder
+from .seismic_blocks import GridDecoder, OpenFWIUnitsMixin, SeismicEncoder, check_seismic_grid
 
 
 @dataclass
@@ -26,7 +24,7 @@ class InversionNetOutput(BaseOutput):
     velocity: torch.Tensor
 
 
-class InversionNetModel(ModelMixin, ConfigMixin):
+class InversionNetModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
     r"""
     Amortised inversion: OpenFWI shot gathers to a velocity map in one forward pass (InversionNet's
     task, Wu & Lin 2019), with this package's convolutional blocks.
@@ -74,29 +72,12 @@ class InversionNetModel(ModelMixin, ConfigMixin):
         seismic_data_max: float = 57.03,
     ):
         super().__init__()
-        if len(block_out_channels) != len(seismic_strides):
-            raise ValueError(
-                f"block_out_channels ({len(block_out_channels)}) and seismic_strides "
-                f"({len(seismic_strides)}) must have one entry per block."
-            )
         if not v_max > v_min or not seismic_data_max > seismic_data_min:
             raise ValueError("v_max must exceed v_min and seismic_data_max must exceed seismic_data_min.")
-        factor = np.prod(np.asarray(seismic_strides), axis=0)
-        latent_shape = [size / f for size, f in zip(seismic_working_shape, factor, strict=True)]
-        levels = np.log2(velocity_working_size / latent_shape[0]) if latent_shape[0] > 0 else -1.0
-        if (
-            any(not float(s).is_integer() for s in latent_shape)
-            or latent_shape[0] != latent_shape[1]
-            or not float(levels).is_integer()
-            or levels < 0
-        ):
-            raise ValueError(
-                f"seismic_working_shape {tuple(seismic_working_shape)} divided by the strides' product "
-                f"{tuple(int(f) for f in factor)} must be a square grid whose side times a power of two is "
-                f"velocity_working_size ({velocity_working_size})."
-            )
-        levels = int(levels)
-        self.encoder = _Encoder(
+        _, levels = check_seismic_grid(
+            block_out_channels, seismic_working_shape, seismic_strides, velocity_working_size
+        )
+        self.encoder = SeismicEncoder(
             seismic_shape[0],
             block_out_channels,
             seismic_strides,
@@ -104,7 +85,7 @@ class InversionNetModel(ModelMixin, ConfigMixin):
             latent_channels,
             norm_num_groups,
         )
-        self.decoder = _Decoder(
+        self.decoder = GridDecoder(
             latent_channels,
             list(block_out_channels[-levels:]) if levels else [block_out_channels[-1]],
             [(2, 2)] * levels or [(1, 1)],
@@ -112,22 +93,6 @@ class InversionNetModel(ModelMixin, ConfigMixin):
             1,
             norm_num_groups,
         )
-
-    def normalize_seismic(self, seismic: torch.Tensor) -> torch.Tensor:
-        """Raw OpenFWI amplitude -> [-1, 1] (`sign log1p`, then min-max)."""
-        low = float(log_transform(np.float64(self.config.seismic_data_min)))
-        high = float(log_transform(np.float64(self.config.seismic_data_max)))
-        return 2.0 * (log_transform(seismic) - low) / (high - low) - 1.0
-
-    def normalize_velocity(self, velocity: torch.Tensor) -> torch.Tensor:
-        """m/s -> [-1, 1]."""
-        low, high = self.config.v_min, self.config.v_max
-        return 2.0 * (velocity - low) / (high - low) - 1.0
-
-    def denormalize_velocity(self, sample: torch.Tensor) -> torch.Tensor:
-        """[-1, 1] -> m/s, clipped to `[v_min, v_max]`."""
-        low, high = self.config.v_min, self.config.v_max
-        return ((sample.clamp(-1.0, 1.0) + 1.0) * 0.5 * (high - low) + low).float()
 
     def forward(self, seismic: torch.Tensor, return_dict: bool = True) -> InversionNetOutput | tuple:
         r"""

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.autoencoders.vae import VectorQuantizer
 from diffusers.models.modeling_utils import ModelMixin
-from diffusers.models.resnet import ResnetBlock2D
 from diffusers.utils import BaseOutput
 
-from ..physics.normalization import log_transform
+from .seismic_blocks import GridDecoder, OpenFWIUnitsMixin, SeismicEncoder, check_seismic_grid
 
 
 @dataclass
@@ -47,81 +44,7 @@ class JointVQDecoderOutput(BaseOutput):
     indices: torch.Tensor | None = None
 
 
-def _resnet(in_channels: int, out_channels: int, groups: int) -> ResnetBlock2D:
-    return ResnetBlock2D(
-        in_channels=in_channels, out_channels=out_channels, temb_channels=None, groups=groups, eps=1e-6
-    )
-
-
-class _Resample(nn.Module):
-    """Down- (strided conv) or up-sampling (nearest, then conv) by a per-axis integer factor."""
-
-    def __init__(self, channels: int, factor: Sequence[int], up: bool):
-        super().__init__()
-        self.factor, self.up = tuple(int(f) for f in factor), up
-        if up:
-            self.conv = nn.Conv2d(channels, channels, 3, padding=1)
-        else:
-            kernel = tuple(3 if f > 1 else 1 for f in self.factor)
-            self.conv = nn.Conv2d(
-                channels, channels, kernel, stride=self.factor, padding=tuple(k // 2 for k in kernel)
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.up:
-            x = F.interpolate(x, scale_factor=self.factor, mode="nearest")
-        return self.conv(x)
-
-
-class _Encoder(nn.Module):
-    def __init__(self, in_channels, channels, strides, layers_per_block, out_channels, groups):
-        super().__init__()
-        self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
-        blocks = []
-        previous = channels[0]
-        for width, stride in zip(channels, strides, strict=True):
-            for _ in range(layers_per_block):
-                blocks.append(_resnet(previous, width, groups))
-                previous = width
-            blocks.append(_Resample(width, stride, up=False))
-        self.blocks = nn.ModuleList(blocks)
-        self.mid = _resnet(previous, previous, groups)
-        self.norm_out = nn.GroupNorm(groups, previous, eps=1e-6)
-        self.conv_out = nn.Conv2d(previous, out_channels, 3, padding=1)
-
-    def forward(self, x):
-        x = self.conv_in(x)
-        for block in self.blocks:
-            x = block(x, None) if isinstance(block, ResnetBlock2D) else block(x)
-        x = self.mid(x, None)
-        return self.conv_out(F.silu(self.norm_out(x)))
-
-
-class _Decoder(nn.Module):
-    def __init__(self, in_channels, channels, strides, layers_per_block, out_channels, groups):
-        super().__init__()
-        channels, strides = list(channels)[::-1], list(strides)[::-1]
-        self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
-        self.mid = _resnet(channels[0], channels[0], groups)
-        blocks = []
-        previous = channels[0]
-        for width, stride in zip(channels, strides, strict=True):
-            blocks.append(_Resample(previous, stride, up=True))
-            for _ in range(layers_per_block):
-                blocks.append(_resnet(previous, width, groups))
-                previous = width
-        self.blocks = nn.ModuleList(blocks)
-        self.norm_out = nn.GroupNorm(groups, previous, eps=1e-6)
-        self.conv_out = nn.Conv2d(previous, out_channels, 3, padding=1)
-
-    def forward(self, z):
-        x = self.mid(self.conv_in(z), None)
-        for block in self.blocks:
-            x = block(x, None) if isinstance(block, ResnetBlock2D) else block(x)
-        return self.conv_out(F.silu(self.norm_out(x)))
-
-
-class JointVQModel(ModelMixin, ConfigMixin):
+class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
     r"""
     Seismic data in, a quantised latent, and both seismic data and velocity out (WaveDiffusion stage 1).
 
@@ -189,35 +112,16 @@ class JointVQModel(ModelMixin, ConfigMixin):
         scaling_factor: float = 1.0,
     ):
         super().__init__()
-        if len(block_out_channels) != len(seismic_strides):
-            raise ValueError(
-                f"block_out_channels ({len(block_out_channels)}) and seismic_strides "
-                f"({len(seismic_strides)}) must have one entry per block."
-            )
         if num_codebooks not in (1, 2) or latent_channels % num_codebooks:
             raise ValueError(
                 f"num_codebooks must be 1 or 2 and divide latent_channels; got {num_codebooks} and {latent_channels}."
             )
-        factor = np.prod(np.asarray(seismic_strides), axis=0)
-        if any(size % int(f) for size, f in zip(seismic_working_shape, factor, strict=True)):
-            raise ValueError(
-                f"seismic_working_shape {tuple(seismic_working_shape)} must be divisible by the strides' "
-                f"product {tuple(int(f) for f in factor)}."
-            )
-        latent_shape = tuple(int(s // f) for s, f in zip(seismic_working_shape, factor, strict=True))
-        velocity_levels = np.log2(velocity_working_size / np.asarray(latent_shape))
-        if (
-            latent_shape[0] != latent_shape[1]
-            or not float(velocity_levels[0]).is_integer()
-            or velocity_levels[0] < 0
-        ):
-            raise ValueError(
-                f"The latent grid {latent_shape} must be square with velocity_working_size "
-                f"({velocity_working_size}) a power-of-two multiple of its side."
-            )
+        latent_shape, levels = check_seismic_grid(
+            block_out_channels, seismic_working_shape, seismic_strides, velocity_working_size
+        )
         self.latent_shape = latent_shape
         shots = seismic_shape[0]
-        self.encoder = _Encoder(
+        self.encoder = SeismicEncoder(
             shots, block_out_channels, seismic_strides, layers_per_block, latent_channels, norm_num_groups
         )
         self.quant_conv = nn.Conv2d(latent_channels, latent_channels, 1)
@@ -227,12 +131,11 @@ class JointVQModel(ModelMixin, ConfigMixin):
             for _ in range(num_codebooks)
         )
         self.post_quant_conv = nn.Conv2d(latent_channels, latent_channels, 1)
-        self.seismic_decoder = _Decoder(
+        self.seismic_decoder = GridDecoder(
             latent_channels, block_out_channels, seismic_strides, layers_per_block, shots, norm_num_groups
         )
-        levels = int(velocity_levels[0])
         velocity_channels = list(block_out_channels[-levels:]) if levels else []
-        self.velocity_decoder = _Decoder(
+        self.velocity_decoder = GridDecoder(
             latent_channels,
             velocity_channels or [block_out_channels[-1]],
             [(2, 2)] * levels or [(1, 1)],
@@ -240,34 +143,6 @@ class JointVQModel(ModelMixin, ConfigMixin):
             1,
             norm_num_groups,
         )
-
-    # ------------------------------------------------------------------------------------------
-    # physical units <-> normalised space (constants from the config)
-
-    def normalize_velocity(self, velocity: torch.Tensor) -> torch.Tensor:
-        """m/s -> [-1, 1]."""
-        low, high = self.config.v_min, self.config.v_max
-        return 2.0 * (velocity - low) / (high - low) - 1.0
-
-    def denormalize_velocity(self, sample: torch.Tensor) -> torch.Tensor:
-        """[-1, 1] -> m/s, clipped to `[v_min, v_max]`."""
-        low, high = self.config.v_min, self.config.v_max
-        return ((sample.clamp(-1.0, 1.0) + 1.0) * 0.5 * (high - low) + low).float()
-
-    def _seismic_log_limits(self) -> tuple[float, float]:
-        low, high = self.config.seismic_data_min, self.config.seismic_data_max
-        return float(log_transform(np.float64(low))), float(log_transform(np.float64(high)))
-
-    def normalize_seismic(self, seismic: torch.Tensor) -> torch.Tensor:
-        """Raw OpenFWI amplitude -> normalised space (`sign log1p`, then min-max to [-1, 1])."""
-        low, high = self._seismic_log_limits()
-        return 2.0 * (log_transform(seismic) - low) / (high - low) - 1.0
-
-    def denormalize_seismic(self, sample: torch.Tensor) -> torch.Tensor:
-        """Normalised space -> raw OpenFWI amplitude."""
-        low, high = self._seismic_log_limits()
-        logged = (sample.float() + 1.0) * 0.5 * (high - low) + low
-        return torch.sign(logged) * torch.expm1(logged.abs())
 
     # ------------------------------------------------------------------------------------------
     # encode, quantise, decode
