@@ -8,7 +8,8 @@ at `--snr_db` of each gather's mean power, from a fixed seed.
 
 Methods, each on the same gathers:
 
-- plain FWI: Adam on the map (lr `--fwi_lr` m/s), the relative L2 gather misfit through deepwave,
+- plain FWI (`physics.full_waveform_inversion`: Adam on the map, lr `--fwi_lr` m/s, the relative L2
+  gather misfit through deepwave),
   from a family-agnostic start (the velocity prior's all-family mean depth profile, Gaussian-smoothed
   over `--start_smoothing` cells in depth), for each of `--fwi_iterations`;
 - the joint pipeline's `invert(refine_steps=0)` (stage-1 encoding; trained on the A families only);
@@ -44,7 +45,7 @@ from seismic_diffusers import (
     openfwi_map_metrics,
 )
 from seismic_diffusers.data import VELOCITY_FAMILIES, generate_velocity_models
-from seismic_diffusers.physics import forward_model
+from seismic_diffusers.physics import check_gathers, forward_model, full_waveform_inversion, gather_misfit
 from seismic_diffusers.utils import machine_info
 
 M_S_PER_UNIT = 1500.0  # OpenFWI's metrics are on [-1, 1] maps over 1500-4500 m/s
@@ -104,22 +105,16 @@ def add_noise(data: torch.Tensor, snr_db: float, seed: int) -> torch.Tensor:
     return data + noise
 
 
-def relative_misfit(velocity: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
-    """`|F(v) - d|^2 / |d|^2` per gather; differentiable in `velocity`."""
-    return (forward_model(velocity) - data).pow(2).sum(dim=(1, 2, 3)) / data.pow(2).sum(dim=(1, 2, 3))
-
-
 def fwi(start: torch.Tensor, data: torch.Tensor, iterations: int, lr: float) -> torch.Tensor:
-    """Adam on each map (independent maps: the summed loss separates), clamped to [1500, 4500] m/s."""
-    velocity = start.clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([velocity], lr=lr)
-    for _ in range(iterations):
-        optimizer.zero_grad()
-        relative_misfit(velocity, data).sum().backward()
-        optimizer.step()
-        with torch.no_grad():
-            velocity.clamp_(V_MIN, V_MAX)
-    return velocity.detach()
+    return full_waveform_inversion(
+        start, data, iterations=iterations, learning_rate=lr, velocity_range=(V_MIN, V_MAX)
+    ).velocity
+
+
+def relative_misfit(velocity: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
+    """`|F(v) - d|^2 / |d|^2` per gather (no trace masked)."""
+    data, mask = check_gathers(data)
+    return gather_misfit(velocity, data, mask)
 
 
 def smooth_start(processor: VelocityProcessor, count: int, sigma: float) -> torch.Tensor:
