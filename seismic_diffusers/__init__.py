@@ -44,7 +44,7 @@ from .models import (
     VelocityUNet2DModel,
     WaveformLatentDenoiser,
 )
-from .physics import OPENFWI, AcquisitionGeometry, forward_model, pde_deviation
+from .physics import OPENFWI, AcquisitionGeometry, forward_model, full_waveform_inversion, pde_deviation
 from .pipelines import (
     ColdDiffusionDenoisePipeline,
     ConditionalWaveformPipeline,
@@ -89,6 +89,7 @@ __all__ = [
     "VelocityUNet2DModel",
     "WaveformLatentDenoiser",
     "forward_model",
+    "full_waveform_inversion",
     "generate_velocity_models",
     "make_paired_dataset",
     "openfwi_map_metrics",
