@@ -7,7 +7,10 @@ latest`, mixed precision, gradient accumulation, a `diffusers.optimization` LR s
 
 Data: OpenFWI-layout folders (`data/dataN.npy` + `model/modelN.npy`, one sub-folder per family
 from `seismic-diffusers make-dataset`); every k-th pair is held out (`--validation_fraction`).
-Loss: L1 + MSE on the normalised velocity, as InversionNet. The result, `OUTPUT_DIR/inversion_net`
+Loss: L1 + MSE on the normalised velocity, as InversionNet. `--noise_probability` and
+`--dead_trace_probability` corrupt the training gathers (white noise at an SNR drawn in
+`--snr_db_range`, zeroed traces) so that the network meets field-like data; the held-out scores
+are on clean gathers. The result, `OUTPUT_DIR/inversion_net`
 (safetensors), carries `training_record.json` with the held-out OpenFWI metrics (MAE, RMSE in
 m/s, SSIM) per family.
 """
@@ -26,6 +29,7 @@ from accelerate.utils import set_seed
 
 from seismic_diffusers import InversionNetModel, openfwi_map_metrics
 from seismic_diffusers.data import open_paired_folders, split_paired
+from seismic_diffusers.data.gather_augmentation import corrupt_gathers
 from seismic_diffusers.utils.arguments import add_paired_data_arguments
 from seismic_diffusers.utils.training import (
     TrainingLog,
@@ -65,9 +69,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     train.add_argument("--dataloader_num_workers", type=int, default=0)
     train.add_argument("--validation_pairs", type=int, default=400, help="Held-out pairs scored at the end.")
+    corrupt = parser.add_argument_group("corruption of the training gathers (data.gather_augmentation)")
+    corrupt.add_argument("--noise_probability", type=float, default=0.0, help="Share of gathers given noise.")
+    corrupt.add_argument("--snr_db_range", type=float, nargs=2, default=[10.0, 40.0], help="SNR drawn in dB.")
+    corrupt.add_argument(
+        "--dead_trace_probability", type=float, default=0.0, help="Chance of zeroing a trace."
+    )
     args = parser.parse_args(argv)
     if len(args.seismic_strides) != 2 * len(args.block_out_channels):
         parser.error("--seismic_strides needs one (time, x) pair per entry of --block_out_channels.")
+    try:  # the corruption settings, checked before any data is read
+        corrupt_gathers(
+            torch.ones(1, 1, 2, 1),
+            tuple(args.snr_db_range),
+            args.noise_probability,
+            args.dead_trace_probability,
+        )
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
@@ -147,8 +166,13 @@ def main(args: argparse.Namespace) -> None:
             if global_step >= args.max_train_steps:
                 break
             target = core.normalize_velocity(batch["velocity"]).float()
+            seismic = batch["seismic"]
+            if args.noise_probability > 0 or args.dead_trace_probability > 0:
+                seismic = corrupt_gathers(
+                    seismic, tuple(args.snr_db_range), args.noise_probability, args.dead_trace_probability
+                )
             with accelerator.accumulate(model):
-                predicted = model(batch["seismic"]).velocity.float()
+                predicted = model(seismic).velocity.float()
                 l1, l2 = F.l1_loss(predicted, target), F.mse_loss(predicted, target)
                 loss = l1 + l2
                 backward_and_step(accelerator, loss, model, optimizer, lr_scheduler, args.max_grad_norm)

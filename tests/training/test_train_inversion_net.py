@@ -59,3 +59,18 @@ def test_trains_resumes_and_scores_each_family(paired_folder, tmp_path):
     velocity = model.predict_velocity(torch.zeros(2, 5, 1000, 70))
     assert velocity.shape == (2, 70, 70)
     assert 1500 <= float(velocity.min()) and float(velocity.max()) <= 4500
+
+
+def test_corrupted_training_gathers_run(paired_folder, tmp_path):
+    output = tmp_path / "noisy"
+    result = run("--train_data_dir", str(paired_folder), "--output_dir", str(output), "--max_train_steps", "2",
+                 "--noise_probability", "1", "--snr_db_range", "5", "20", "--dead_trace_probability", "0.1", *TINY)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((output / "inversion_net" / "training_record.json").read_text())["steps"] == 2
+
+
+def test_bad_corruption_settings_fail_before_training(paired_folder, tmp_path):
+    result = run("--train_data_dir", str(paired_folder), "--output_dir", str(tmp_path / "bad"), "--max_train_steps", "2",
+                 "--snr_db_range", "30", "10", "--noise_probability", "1", *TINY)  # fmt: skip
+    assert result.returncode != 0 and "snr_db_range" in result.stderr
+    assert not (tmp_path / "bad" / "inversion_net").exists()
