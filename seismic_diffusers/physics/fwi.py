@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Real
 
 import numpy as np
 import torch
@@ -150,7 +151,12 @@ def full_waveform_inversion(
         )
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
         raise ValueError(f"`iterations` must be an integer >= 0, got {iterations!r}.")
-    if isinstance(learning_rate, bool) or not math.isfinite(float(learning_rate)) or learning_rate <= 0:
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, Real)
+        or not math.isfinite(learning_rate)
+        or learning_rate <= 0
+    ):
         raise ValueError(f"`learning_rate` must be a positive number of m/s, got {learning_rate!r}.")
     low, high = geometry.min_velocity, float(geometry.config.max_velocity)
     if velocity_range is not None:

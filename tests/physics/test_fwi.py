@@ -79,6 +79,7 @@ def test_masked_traces_do_not_count(observed):
         (dict(iterations=2.5), "iterations"),
         (dict(learning_rate=0.0), "learning_rate"),
         (dict(learning_rate=float("nan")), "learning_rate"),
+        (dict(learning_rate="20"), "learning_rate"),
         (dict(velocity_range=(1000.0, 3000.0)), "velocity_range"),
     ],
 )
