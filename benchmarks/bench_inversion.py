@@ -4,7 +4,8 @@ Maps: `--maps_per_family` per family from data seed `--data_seed` (no training u
 default 300000 is the report set, 200000 the set to choose settings on), plus four maps drawn by
 hand that no generator makes (dipping layers, a fast lens, a steep fault, a gradient with a slow
 layer). Gathers: `forward_model` (deepwave, OpenFWI geometry); noisy ones add white Gaussian noise
-at `--snr_db` of each gather's mean power, from a fixed seed.
+at `--snr_db` of each gather's mean power (`data.gather_augmentation.corrupt_gathers`, seeded by
+`--data_seed`).
 
 Methods, each on the same gathers:
 
@@ -21,7 +22,7 @@ Reported per family and overall: MAE and RMSE in m/s and SSIM (OpenFWI's definit
 gradient evaluations (forward + adjoint) per gather, and seconds per gather.
 
     python benchmarks/bench_inversion.py --inversion_net runs/inversion-net/inversion_net \
-        --maps_per_family 2 --fwi_iterations 20 --refine_iterations 20 --threads 2 --out benchmarks/results
+        --maps_per_family 2 --fwi_iterations 20 --refine_iterations 10 --threads 1 --out benchmarks/results
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from seismic_diffusers import (
     openfwi_map_metrics,
 )
 from seismic_diffusers.data import VELOCITY_FAMILIES, generate_velocity_models
+from seismic_diffusers.data.gather_augmentation import corrupt_gathers
 from seismic_diffusers.physics import check_gathers, forward_model, full_waveform_inversion, gather_misfit
 from seismic_diffusers.utils import machine_info
 
@@ -96,13 +98,6 @@ def hand_drawn_maps() -> dict[str, np.ndarray]:
         "gradient, slow layer": gradient,
     }
     return {name: np.clip(v, V_MIN, V_MAX).astype(np.float32) for name, v in maps.items()}
-
-
-def add_noise(data: torch.Tensor, snr_db: float, seed: int) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    power = data.pow(2).mean(dim=(1, 2, 3), keepdim=True)
-    noise = torch.randn(data.shape, generator=generator) * (power / 10 ** (snr_db / 10)).sqrt()
-    return data + noise
 
 
 def fwi(start: torch.Tensor, data: torch.Tensor, iterations: int, lr: float) -> torch.Tensor:
@@ -174,7 +169,13 @@ def main(argv=None) -> dict:
     truth = torch.as_tensor(np.concatenate([*truth, np.stack(list(drawn.values()))]))
     groups += ["hand-drawn"] * len(drawn)
     clean = torch.as_tensor(forward_model(truth))
-    conditions = {"clean": clean, f"{args.snr_db:g} dB": add_noise(clean, args.snr_db, seed=args.data_seed)}
+    noisy = corrupt_gathers(
+        clean,
+        (args.snr_db, args.snr_db),
+        noise_probability=1.0,
+        generator=torch.Generator().manual_seed(args.data_seed),
+    )
+    conditions = {"clean": clean, f"{args.snr_db:g} dB": noisy}
 
     processor = VelocityProcessor.from_pretrained(args.velocity_pipeline, subfolder="processor")
     joint = JointGenerationPipeline.from_pretrained(args.joint_pipeline)
