@@ -53,6 +53,8 @@ from .pipelines import (
     JointInversionOutput,
     SeismogramDenoiseOutput,
     VelocityGenerationPipeline,
+    VelocityInversionOutput,
+    VelocityInversionPipeline,
     VelocityPipelineOutput,
 )
 from .processors import SeismogramProcessor, VelocityProcessor, WaveformSpectrogram
@@ -83,6 +85,8 @@ __all__ = [
     "VelocityAugmentation",
     "VelocityFolderDataset",
     "VelocityGenerationPipeline",
+    "VelocityInversionOutput",
+    "VelocityInversionPipeline",
     "VelocityPipelineOutput",
     "VelocityProcessor",
     "WaveformSpectrogram",

@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny, seeded velocity pipeline saved once per test session."""
+"""Shared fixtures: tiny, seeded pipelines saved once per test session."""
 
 from __future__ import annotations
 
@@ -98,6 +98,79 @@ def tiny_denoise_pipeline(tiny_denoise_pipeline_dir):
     pipe = ColdDiffusionDenoisePipeline.from_pretrained(tiny_denoise_pipeline_dir)
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+INVERSION_GRID = 24
+
+
+def _inversion_geometry():
+    from seismic_diffusers import AcquisitionGeometry
+
+    return AcquisitionGeometry(
+        grid_shape=(INVERSION_GRID, INVERSION_GRID), nt=300, source_x=[2, 12, 21], pml_width=10
+    )
+
+
+INVERSION_GEOMETRY = _inversion_geometry()
+
+
+def build_tiny_inversion_pipeline(with_network: bool = True, geometry=None):
+    """A `VelocityInversionPipeline` on a 24 x 24 grid (3 shots, 300 samples: fast deepwave runs), with a
+    tiny seeded prior whose processor holds a linear mean profile, and a tiny InversionNet unless
+    `with_network=False`."""
+    import numpy as np
+    from diffusers import DPMSolverMultistepScheduler
+
+    from seismic_diffusers import (
+        InversionNetModel,
+        VelocityInversionPipeline,
+        VelocityProcessor,
+        VelocityUNet2DModel,
+    )
+
+    GRID, SMALL = INVERSION_GRID, INVERSION_GEOMETRY
+    geometry = geometry or SMALL
+    torch.manual_seed(0)
+    unet = VelocityUNet2DModel(
+        sample_size=GRID, in_channels=1, out_channels=1, block_out_channels=(8, 16), layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+        norm_num_groups=8, num_class_embeds=9,
+    )  # fmt: skip
+    profile = np.linspace(1800.0, 3500.0, GRID).tolist()
+    processor = VelocityProcessor(mean_profiles=[profile] * 9)
+    network = None
+    if with_network:
+        network = InversionNetModel(
+            seismic_shape=SMALL.data_shape, velocity_shape=(GRID, GRID), seismic_working_shape=(32, 16),
+            seismic_strides=((2, 1), (2, 2)), block_out_channels=(8, 8), latent_channels=4,
+            velocity_working_size=16, norm_num_groups=4,
+        ).eval()  # fmt: skip
+    pipe = VelocityInversionPipeline(
+        unet=unet.eval(),
+        scheduler=DPMSolverMultistepScheduler(
+            beta_schedule="squaredcos_cap_v2", algorithm_type="sde-dpmsolver++"
+        ),
+        processor=processor,
+        inversion_net=network,
+        geometry=geometry,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture(scope="session")
+def make_tiny_inversion_pipeline():
+    """`build_tiny_inversion_pipeline`, and its geometry as `.geometry`."""
+    build_tiny_inversion_pipeline.geometry = INVERSION_GEOMETRY
+    return build_tiny_inversion_pipeline
+
+
+@pytest.fixture(scope="session")
+def tiny_inversion_pipeline_dir(tmp_path_factory):
+    """Path (`str`) of a saved tiny inversion pipeline (geometry `INVERSION_GEOMETRY`); read-only."""
+    folder = tmp_path_factory.mktemp("tiny-inversion-pipeline")
+    build_tiny_inversion_pipeline().save_pretrained(str(folder))
+    return str(folder)
 
 
 def build_tiny_joint_pipeline(scheduler=None, geometry=None):

@@ -89,11 +89,14 @@ def check_timesteps(scheduler: SchedulerMixin, timesteps: Sequence[int]) -> list
     return values
 
 
-def power_timesteps(scheduler: SchedulerMixin, num_inference_steps: int, power: float) -> list[int]:
+def power_timesteps(
+    scheduler: SchedulerMixin, num_inference_steps: int, power: float, strength: float = 1.0
+) -> list[int]:
     r"""Timesteps `t_i = t_0 (1 - i / n)^power`, `i = 0 .. n - 1`, for `n = num_inference_steps`.
 
-    `t_0` is the first timestep of the scheduler's own spacing, so settings such as DPM-Solver++'s
-    `lambda_min_clipped` still decide where sampling starts. `power = 1` spaces the steps evenly
+    `t_0` is `strength` times the first timestep of the scheduler's own spacing, so settings such
+    as DPM-Solver++'s `lambda_min_clipped` still decide where sampling starts; a `strength` below 1
+    starts part-way down, from a noised map (SDEdit, image-to-image). `power = 1` spaces the steps evenly
     in t like DPM-Solver++'s `"linspace"` (but ending at about `t_0 / n`, where DDPM's own spacing
     ends at 0); a larger power spends more of them at low noise, where the fine detail (here:
     sharp layer interfaces) is drawn. Rounding collisions are pushed apart one timestep at a
@@ -103,17 +106,22 @@ def power_timesteps(scheduler: SchedulerMixin, num_inference_steps: int, power: 
         scheduler (`SchedulerMixin`): Any diffusers scheduler; its `set_timesteps` is called once.
         num_inference_steps (`int`): Number of steps, at most `t_0 + 1`.
         power (`float`): Spacing exponent, > 0.
+        strength (`float`, defaults to 1.0): Fraction of the scheduler's first timestep to start
+            at, in (0, 1].
 
     Returns:
         `list[int]` of length `num_inference_steps`, strictly decreasing, starting at `t_0`.
 
     Raises:
-        ValueError: for `power <= 0` or more steps than timesteps from `t_0` down to 0.
+        ValueError: for `power <= 0`, a `strength` outside (0, 1], or more steps than timesteps
+            from `t_0` down to 0.
     """
     power = check_power(power)
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1:
+        raise ValueError(f"`strength` must be a number in (0, 1], got {strength!r}.")
     num_inference_steps = check_num_inference_steps(scheduler, num_inference_steps)
     scheduler.set_timesteps(num_inference_steps)
-    first = int(scheduler.timesteps[0])
+    first = round(int(scheduler.timesteps[0]) * strength)
     if num_inference_steps > first + 1:
         raise ValueError(
             f"{num_inference_steps} steps do not fit between timestep {first} and 0 with distinct timesteps."

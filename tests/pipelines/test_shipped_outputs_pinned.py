@@ -20,6 +20,9 @@ from seismic_diffusers import (
     ConditionalWaveformPipeline,
     JointGenerationPipeline,
     VelocityGenerationPipeline,
+    VelocityInversionPipeline,
+    forward_model,
+    generate_velocity_models,
 )
 from seismic_diffusers.data import generate_local_earthquakes, generate_seismic_noise, scale_noise_to_snr
 
@@ -75,6 +78,19 @@ def test_joint_generation():
     out = pipe(batch_size=1, generator=torch.Generator().manual_seed(0), num_inference_steps=10)
     assert_pinned(out.velocities, 4500.0, [-0.149578, -0.096299, -0.082749, -0.036161, 0.014162, 0.057914, 0.100475, -0.037084])  # fmt: skip
     assert_pinned(out.seismic, 77.06975, [0.000725, -0.000252, -5e-06, 0.036715, 0.00013, -3e-06, 0.000166, 0.001059])  # fmt: skip
+
+
+def test_velocity_inversion():
+    # a short run (3 forward + adjoint deepwave runs per sample): the network start, one FWI
+    # iteration, two reverse steps with their data steps
+    pipe = load(VelocityInversionPipeline, "openfwi-velocity-inversion")
+    gathers = forward_model(generate_velocity_models("curvefault-a", 1, seed=90_000))
+    out = pipe(
+        gathers, num_samples=2, start_iterations=1, num_inference_steps=2, refine_iterations=0,
+        generator=torch.Generator().manual_seed(0),
+    )  # fmt: skip
+    assert_pinned(out.samples, 4289.469, [-0.091768, -0.084176, -0.004196, 0.075908, -0.10851, -0.035524, 0.047147, 0.115309])  # fmt: skip
+    np.testing.assert_allclose(out.data_misfit, [[0.00048051, 0.00049240]], rtol=1e-2)
 
 
 def test_conditional_waveforms():

@@ -1,0 +1,45 @@
+#!/usr/bin/env python
+"""Assemble the shipped `VelocityInversionPipeline` folder from trained parts; nothing is trained here.
+
+The velocity prior (U-Net, scheduler, processor) comes unchanged from `--prior` (the velocity
+generator's folder: its safetensors are byte-identical, so git stores them once), the starting-map
+network from `--inversion_net` (an `InversionNetModel` folder written by `train_inversion_net.py`,
+whose `training_record.json` is copied beside it), and the geometry is OpenFWI's.
+
+    python training/assemble_inversion_pipeline.py --prior pipelines/openfwi-velocity-ddpm \\
+        --inversion_net runs/inversion-net-noisy/inversion_net --out pipelines/openfwi-velocity-inversion
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import shutil
+from pathlib import Path
+
+from seismic_diffusers import OPENFWI, InversionNetModel, VelocityInversionPipeline
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--prior", default="pipelines/openfwi-velocity-ddpm")
+    parser.add_argument("--inversion_net", required=True, help="An InversionNetModel folder.")
+    parser.add_argument("--out", default="pipelines/openfwi-velocity-inversion")
+    args = parser.parse_args(argv)
+    network = InversionNetModel.from_pretrained(args.inversion_net).eval()
+    pipe = VelocityInversionPipeline.from_pretrained(args.prior, inversion_net=network, geometry=OPENFWI)
+    out = Path(args.out)
+    readme = (out / "README.md").read_text() if (out / "README.md").is_file() else None
+    pipe.save_pretrained(out)
+    if readme is not None:  # the card is kept; save_pretrained does not write one
+        (out / "README.md").write_text(readme)
+    record = Path(args.inversion_net) / "training_record.json"
+    if record.is_file():
+        shutil.copy(record, out / "inversion_net" / "training_record.json")
+    prior_unet = Path(args.prior) / "unet" / "diffusion_pytorch_model.safetensors"
+    same = filecmp.cmp(prior_unet, out / "unet" / "diffusion_pytorch_model.safetensors", shallow=False)
+    print(f"wrote {out}; U-Net weights {'identical to' if same else 'DIFFERENT from'} {prior_unet}")
+
+
+if __name__ == "__main__":
+    main()
