@@ -114,3 +114,11 @@ def test_bad_timesteps_raise(timesteps, message):
 def test_scheduler_without_custom_timesteps_raises_naming_alternatives():
     with pytest.raises(ValueError, match="DDIMScheduler does not take custom timesteps.*DDPM, DPM-Solver"):
         check_timesteps(DDIMScheduler(), [999, 0])
+
+
+def test_strength_starts_part_way_down_the_schedule():
+    spaced = power_timesteps(shipped_like_dpm(), 4, 1.0, strength=0.2)
+    assert spaced == [199, 149, 100, 50]
+    for strength in (0.0, 1.5, True):
+        with pytest.raises(ValueError, match="strength"):
+            power_timesteps(shipped_like_dpm(), 4, 1.0, strength=strength)
