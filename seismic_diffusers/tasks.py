@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,7 +25,7 @@ import torch
 from .utils.scheduler_swap import scheduler_from_name
 
 if TYPE_CHECKING:
-    from .pipelines import VelocityGenerationPipeline
+    from .pipelines import VelocityGenerationPipeline, VelocityInversionPipeline
     from .processors import VelocityProcessor
 
 
@@ -168,3 +169,96 @@ def plot_velocity_maps(
         v_max=config.v_max,
         suptitle=suptitle,
     )
+
+
+@dataclass
+class GatherInversion:
+    """What [`invert_gathers`] returns.
+
+    Args:
+        output ([`~pipelines.VelocityInversionOutput`]): numpy: `velocities` and `std` `(B, nz, nx)`,
+            `samples` `(B, num_samples, nz, nx)` in m/s, `data_misfit` `(B, num_samples)`.
+        predicted (`np.ndarray` of shape `(B, shots, nt, receivers)`): Gathers forward-modelled
+            (deepwave) from the posterior mean.
+        seconds (`float`): Wall time of the inversion.
+        scores (`list[dict]`, *optional*): With `truth`: per gather `mae_m_per_s`, `ssim`
+            (OpenFWI's definitions) and `coverage_2std` (share of cells whose true value lies
+            within the mean +- 2 std).
+    """
+
+    output: object
+    predicted: np.ndarray
+    seconds: float
+    scores: list[dict] | None = None
+
+
+def invert_gathers(
+    pipe: VelocityInversionPipeline,
+    seismic: np.ndarray,
+    *,
+    seed: int = 0,
+    truth: np.ndarray | None = None,
+    figure: str | os.PathLike | None = None,
+    **settings,
+) -> GatherInversion:
+    """Invert gathers with `pipe`, forward-model the mean, score it against `truth`, and plot it.
+
+    Gather `i` is sampled with `torch.Generator().manual_seed(seed + i)` ([`map_generators`]).
+
+    Args:
+        pipe ([`VelocityInversionPipeline`]): The loaded pipeline; its progress-bar settings apply.
+        seismic (`np.ndarray` of shape `(B, shots, nt, receivers)` or `(shots, nt, receivers)`): Gathers.
+        seed (`int`): Seed of gather 0.
+        truth (`np.ndarray` of shape `(B, nz, nx)`, *optional*): True maps, m/s, for scores and the figure.
+        figure (`str` or `os.PathLike`, *optional*): Write [`~utils.plotting.plot_inversion`]'s PNG here.
+        **settings: Passed to the pipeline (`family`, `num_samples`, `num_inference_steps`,
+            `strength`, `refine_iterations`, `trace_mask`, ...).
+
+    Returns:
+        [`GatherInversion`].
+
+    Raises:
+        ValueError: From the pipeline's checks, or for `truth` of a shape other than the maps'.
+    """
+    import time
+
+    from .metrics import openfwi_map_metrics
+    from .physics import forward_model
+
+    seismic = np.asarray(seismic, dtype=np.float32)
+    batch = 1 if seismic.ndim == 3 else len(seismic)
+    if truth is not None:
+        expected = (batch, *pipe.acquisition.grid_shape)
+        truth = np.asarray(truth, dtype=np.float32)
+        if truth.size != int(np.prod(expected)):
+            raise ValueError(f"truth must hold one map per gather, {expected}; got {truth.shape}.")
+        truth = truth.reshape(expected)
+    started = time.perf_counter()
+    output = pipe(seismic, generator=map_generators(seed, range(batch)), output_type="np", **settings)
+    seconds = time.perf_counter() - started
+    predicted = forward_model(output.velocities, pipe.acquisition)
+    scores = None
+    if truth is not None:
+        scores = []
+        for mean, std, true in zip(output.velocities, output.std, truth, strict=True):
+            # OpenFWI's SSIM, on maps scaled from 1500-4500 m/s to [-1, 1]
+            metrics = openfwi_map_metrics(torch.as_tensor(mean[None]), torch.as_tensor(true[None]))
+            scores.append({
+                "mae_m_per_s": float(np.abs(mean - true).mean()),
+                "ssim": float(metrics["SSIM"]),
+                "coverage_2std": float((np.abs(mean - true) <= 2 * std).mean()),
+            })  # fmt: skip
+    if figure is not None:
+        from .utils.plotting import plot_inversion
+
+        titles = [f"misfit {float(np.min(m)):.3f}" for m in output.data_misfit]
+        if scores is not None:
+            titles = [f"SSIM {s['ssim']:.2f}, MAE {s['mae_m_per_s']:.0f} m/s" for s in scores]
+        config = pipe.processor.config
+        plot_inversion(
+            output.velocities, output.std, seismic.reshape(predicted.shape), predicted, figure, truth=truth,
+            titles=titles, grid_spacing=pipe.acquisition.config.grid_spacing, dt=pipe.acquisition.config.dt,
+            v_min=config.v_min, v_max=config.v_max,
+            suptitle=f"{batch} gather(s), {output.samples.shape[1]} posterior sample(s) each",
+        )  # fmt: skip
+    return GatherInversion(output=output, predicted=predicted, seconds=seconds, scores=scores)

@@ -353,3 +353,107 @@ def plot_records_by_magnitude(
             if r == len(rows) - 1:
                 ax.set_xlabel("time (s)", fontsize=7)
     return _save_figure(fig, path, title, title_size=9)
+
+
+def plot_inversion(
+    velocities: np.ndarray,
+    std: np.ndarray,
+    observed: np.ndarray,
+    predicted: np.ndarray,
+    path: str | os.PathLike,
+    truth: np.ndarray | None = None,
+    titles: Sequence[str] | None = None,
+    shot: int | None = None,
+    grid_spacing: float = 10.0,
+    dt: float = 1e-3,
+    v_min: float = 1500.0,
+    v_max: float = 4500.0,
+    suptitle: str | None = None,
+) -> str:
+    """Save an inversion's result: one row per gather, maps in m/s and one shot's gathers.
+
+    Columns: the true map (when given), the posterior mean, its standard deviation, then the
+    observed gather, the gather forward-modelled from the mean, and their difference, all three on
+    the observed gather's grey scale (clipped at its 99th percentile).
+
+    Args:
+        velocities, std (`np.ndarray` of shape `(B, nz, nx)`): Posterior mean and std, m/s.
+        observed, predicted (`np.ndarray` of shape `(B, shots, nt, receivers)`): Gathers.
+        path: Output image path (PNG recommended).
+        truth (`np.ndarray` of shape `(B, nz, nx)`, *optional*): The true maps, m/s.
+        titles (`Sequence[str]`, *optional*): One title per gather (shown over the mean).
+        shot (`int`, *optional*): Which shot to show; default the middle one.
+        grid_spacing (`float`): Cell and receiver spacing, m. dt (`float`): Sample interval, s.
+        v_min, v_max (`float`): Colour range of the maps, m/s.
+        suptitle (`str`, *optional*): Figure title.
+
+    Returns:
+        `str`: the path written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    velocities, std = np.asarray(velocities), np.asarray(std)
+    observed, predicted = np.asarray(observed), np.asarray(predicted)
+    if velocities.ndim != 3 or std.shape != velocities.shape:
+        raise ValueError(
+            f"velocities and std must both be (B, nz, nx); got {velocities.shape} and {std.shape}."
+        )
+    if observed.ndim != 4 or predicted.shape != observed.shape or len(observed) != len(velocities):
+        raise ValueError(
+            f"observed and predicted must be (B, shots, nt, receivers) with the maps' B; got {observed.shape} "
+            f"and {predicted.shape} for {len(velocities)} maps."
+        )
+    if truth is not None and np.shape(truth) != velocities.shape:
+        raise ValueError(f"truth must have the maps' shape {velocities.shape}; got {np.shape(truth)}.")
+    count, shots, nt, receivers = observed.shape
+    shot = shots // 2 if shot is None else shot
+    nz, nx = velocities.shape[1:]
+    map_extent = (0, nx * grid_spacing, nz * grid_spacing, 0)
+    gather_extent = (0, receivers * grid_spacing, nt * dt, 0)
+    panels = (["true"] if truth is not None else []) + ["mean", "std", "observed", "predicted", "residual"]
+    fig, axes = plt.subplots(
+        count, len(panels), figsize=(2.1 * len(panels) + 0.8, 2.3 * count + 0.5), squeeze=False
+    )
+    std_top = float(np.percentile(std, 99)) or 1.0
+    image = std_image = None
+    for row in range(count):
+        clip = float(np.percentile(np.abs(observed[row, shot]), 99)) or 1.0
+        content = {
+            "true": None if truth is None else np.asarray(truth)[row],
+            "mean": velocities[row],
+            "std": std[row],
+            "observed": observed[row, shot],
+            "predicted": predicted[row, shot],
+            "residual": observed[row, shot] - predicted[row, shot],
+        }
+        for col, name in enumerate(panels):
+            ax = axes[row, col]
+            if name in ("true", "mean"):
+                image = ax.imshow(content[name], cmap="viridis", vmin=v_min, vmax=v_max, extent=map_extent)
+            elif name == "std":
+                std_image = ax.imshow(content[name], cmap="magma", vmin=0, vmax=std_top, extent=map_extent)
+            else:
+                ax.imshow(
+                    content[name], cmap="gray", vmin=-clip, vmax=clip, aspect="auto", extent=gather_extent
+                )
+            title = name if name != "mean" or titles is None else f"mean: {titles[row]}"
+            if name in ("observed", "predicted", "residual"):
+                title = f"{name}, shot {shot + 1}"
+            ax.set_title(title, fontsize=7)
+            ax.tick_params(labelsize=6)
+        axes[row, 0].set_ylabel("depth (m)", fontsize=7)
+    for col, name in enumerate(panels):
+        axes[-1, col].set_xlabel(
+            "receiver x (m)" if name in ("observed", "predicted", "residual") else "x (m)", fontsize=7
+        )
+    if std_image is not None:
+        fig.colorbar(std_image, ax=axes[:, panels.index("std")].tolist(), shrink=0.8).set_label(
+            "std (m/s)", fontsize=7
+        )
+    return _save_figure(
+        fig, path, suptitle, right=0.93, colorbar=image, colorbar_box=(0.94, 0.2, 0.012, 0.6),
+        colorbar_label="velocity (m/s)", dpi=100,
+    )  # fmt: skip
