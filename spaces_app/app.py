@@ -13,6 +13,7 @@ builder:
     space_velocity.py   "Velocity models" (the generation itself is seismic_diffusers.tasks, as in the CLI)
     space_denoise.py    "Denoise a seismogram"
     space_joint.py      "Joint seismic-velocity"
+    space_inversion.py  "Invert gathers" (the inversion itself is seismic_diffusers.tasks, as in the CLI)
     space_waveform.py   "Earthquake records"
 
 A new pipeline adds a `PipelineSlot` in `space_common`, a tab module, and a line in `build_app`.
@@ -20,7 +21,8 @@ A new pipeline adds a `PipelineSlot` in `space_common`, a tab module, and a line
 Pipelines load lazily, once per process, from the local `pipelines/<name>/` folder (resolved from
 this folder, not the working directory), or from the folder or Hub id in an environment variable
 (`SEISMIC_DIFFUSERS_VELOCITY_PIPELINE`, `SEISMIC_DIFFUSERS_DENOISE_PIPELINE`,
-`SEISMIC_DIFFUSERS_JOINT_PIPELINE`, `SEISMIC_DIFFUSERS_WAVEFORM_PIPELINE`). Nothing is downloaded
+`SEISMIC_DIFFUSERS_JOINT_PIPELINE`, `SEISMIC_DIFFUSERS_INVERSION_PIPELINE`,
+`SEISMIC_DIFFUSERS_WAVEFORM_PIPELINE`). Nothing is downloaded
 unless such a Hub id is given.
 
 The names of the tab modules stay importable here (`app.generate_velocity`, `app.VELOCITY`,
@@ -46,7 +48,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # sys.modules by an earlier load (from another folder, or with other environment variables).
 # Each load of app.py gets its own tab modules and pipeline slots, from its own folder.
 APP_DIR = Path(__file__).resolve().parent
-SPACE_MODULES = ("space_common", "space_velocity", "space_denoise", "space_joint", "space_waveform")
+SPACE_MODULES = (
+    "space_common",
+    "space_velocity",
+    "space_denoise",
+    "space_joint",
+    "space_inversion",
+    "space_waveform",
+)
 if str(APP_DIR) in sys.path:
     sys.path.remove(str(APP_DIR))
 sys.path.insert(0, str(APP_DIR))
@@ -56,6 +65,7 @@ for _name in SPACE_MODULES:
 import gradio as gr  # noqa: E402
 import space_common  # noqa: E402
 import space_denoise  # noqa: E402
+import space_inversion  # noqa: E402
 import space_joint  # noqa: E402
 import space_velocity  # noqa: E402
 import space_waveform  # noqa: E402
@@ -65,6 +75,7 @@ from space_common import (  # noqa: E402, F401
     CONCURRENCY_ID,
     DENOISER,
     HUB_URL,
+    INVERSION,
     JOINT,
     OUTPUT_MAX_AGE_S,
     OUTPUT_ROOT,
@@ -94,6 +105,17 @@ from space_denoise import (  # noqa: E402, F401
     PICK_COMPONENTS,
     denoise_seismogram,
     denoise_tab,
+)
+from space_inversion import (  # noqa: E402, F401
+    INVERSION_DEFAULTS,
+    INVERSION_EXAMPLE_SEED,
+    INVERSION_INTRO,
+    INVERSION_LIMITS,
+    INVERSION_MAX_GATHERS,
+    INVERSION_MAX_UPLOAD_MB,
+    INVERSION_SOURCES,
+    inversion_tab,
+    invert_gathers_tab,
 )
 from space_joint import (  # noqa: E402, F401
     JOINT_DEFAULTS,
@@ -147,6 +169,8 @@ def build_app() -> gr.Blocks:
             space_denoise.denoise_tab()
             if space_common.JOINT.source is not None:  # a tab appears only when its pipeline exists
                 space_joint.joint_tab()
+            if space_common.INVERSION.source is not None:
+                space_inversion.inversion_tab()
             if space_common.WAVEFORM.source is not None:
                 space_waveform.waveform_tab()
     demo.queue(max_size=space_common.QUEUE_MAX_SIZE, default_concurrency_limit=1)

@@ -5,7 +5,7 @@
 
 Each run calls every tab's endpoint (`/generate_velocity`, `/denoise_seismogram` on the bundled
 example event, when a joint pipeline is bundled `/generate_joint` and `/invert_seismic` on
-the built-in example, and when a conditional waveform pipeline is bundled `/generate_waveforms`) through `gradio_client` with the tab's default settings and counts until every
+the built-in example, when an inversion pipeline is bundled `/invert_gathers` on its default example, and when a conditional waveform pipeline is bundled `/generate_waveforms`) through `gradio_client` with the tab's default settings and counts until every
 output file has been downloaded. Run 1 of each tab includes loading its pipeline.
 """
 
@@ -75,6 +75,13 @@ def main() -> None:
             "/invert_seismic",
             invert_names,
             [None if n == "upload" else app.JOINT_DEFAULTS[n] for n in invert_names],
+        )
+    if app.INVERSION.source is not None:
+        inversion_names = ("source", "family", "example", "upload", "num_samples", "seed")
+        tabs["invert gathers"] = (
+            "/invert_gathers",
+            inversion_names,
+            [None if n == "upload" else app.INVERSION_DEFAULTS[n] for n in inversion_names],
         )
     if app.WAVEFORM.source is not None:
         waveform_names = ("magnitudes", "latitude", "longitude", "depth", "station", "steps", "seed")

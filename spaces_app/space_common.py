@@ -1,6 +1,6 @@
 """The Space's shared pieces: where pipelines come from, input checks, readable errors, output files.
 
-Every tab module (`space_velocity`, `space_denoise`, `space_joint`, `space_waveform`) imports this
+Every tab module (`space_velocity`, `space_denoise`, `space_joint`, `space_inversion`, `space_waveform`) imports this
 one; `app.py` puts the folder on `sys.path` first (see its docstring). The pipeline slots are read
 as `space_common.VELOCITY` etc. at call time, so replacing one here reaches every tab.
 """
@@ -30,6 +30,7 @@ from seismic_diffusers import (  # noqa: E402
     ConditionalWaveformPipeline,
     JointGenerationPipeline,
     VelocityGenerationPipeline,
+    VelocityInversionPipeline,
 )
 
 APP_DIR = Path(__file__).resolve().parent
@@ -132,6 +133,11 @@ DENOISER = PipelineSlot(
 )
 JOINT = PipelineSlot(
     "openfwi-joint-ldm", "SEISMIC_DIFFUSERS_JOINT_PIPELINE", quiet_loader(JointGenerationPipeline)
+)
+INVERSION = PipelineSlot(
+    "openfwi-velocity-inversion",
+    "SEISMIC_DIFFUSERS_INVERSION_PIPELINE",
+    quiet_loader(VelocityInversionPipeline),
 )
 WAVEFORM = PipelineSlot(
     "conditional-waveform-vae",
