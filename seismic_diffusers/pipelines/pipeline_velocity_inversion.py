@@ -214,6 +214,7 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         num_samples,
         num_inference_steps,
         strength,
+        start_iterations,
         data_iterations,
         data_learning_rate,
         refine_iterations,
@@ -222,6 +223,7 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         generator,
         output_type,
     ) -> None:
+        _check_count(start_iterations, "start_iterations", 0)
         _check_count(num_samples, "num_samples", 1)
         _check_count(num_inference_steps, "num_inference_steps", 1)
         if isinstance(strength, bool) or not isinstance(strength, Real) or not 0 < strength <= 1:
@@ -300,11 +302,11 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         geometry = self.acquisition
         data, mask = check_gathers(seismic, geometry, trace_mask)
         batch_size = data.shape[0]
-        _check_count(start_iterations, "start_iterations", 0)
         self.check_inputs(
             num_samples,
             num_inference_steps,
             strength,
+            start_iterations,
             data_iterations,
             data_learning_rate,
             refine_iterations,
