@@ -54,6 +54,8 @@ def test_every_public_endpoint_is_covered(client, space_app):
         expected |= {"/generate_joint", "/invert_seismic"}
     if space_app.WAVEFORM.source is not None:  # test_space_waveform.py
         expected |= {"/generate_waveforms"}
+    if space_app.INVERSION.source is not None:  # test_space_inversion.py
+        expected |= {"/invert_gathers"}
     assert set(api["named_endpoints"]) == expected
     assert not api["unnamed_endpoints"]
     parameters = [p["parameter_name"] for p in api["named_endpoints"][ENDPOINT]["parameters"]]
