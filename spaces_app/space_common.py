@@ -194,6 +194,38 @@ def upload_name(upload) -> str:
     return Path(str(upload)).name
 
 
+def read_gathers_upload(upload, max_mb: float, max_gathers: int, noun: str = "gathers"):
+    """An uploaded `.npy` of shot gathers as an array, or a `gr.Error` saying what to upload.
+
+    Args:
+        upload: The `gr.File` value. max_mb (`float`): Largest file accepted.
+        max_gathers (`int`): Most gathers `(N, 5, 1000, 70)` the tab takes.
+        noun (`str`): What the tab calls one gather in its messages.
+    """
+    import numpy as np
+
+    path = uploaded_file(
+        upload,
+        max_mb,
+        missing="upload a .npy of seismic data, or choose the example",
+        kind=f".npy files ({max_gathers} {noun} of (5, 1000, 70) float32)",
+    )
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as error:  # not .npy, or a pickled object array
+        raise gr.Error(
+            f"{upload_name(upload)!r} is not a readable .npy array ({type(error).__name__}). Save one with "
+            "numpy.save('gathers.npy', seismic) where seismic has shape (5, 1000, 70) or (N, 5, 1000, 70).",
+            print_exception=False,
+        ) from None
+    if data.ndim == 4 and len(data) > max_gathers:
+        raise gr.Error(
+            f"The file holds {len(data)} {noun}; this Space inverts up to {max_gathers}.",
+            print_exception=False,
+        )
+    return data
+
+
 def user_errors(fn):
     """Turn every failure of `fn` into a short `gr.Error`; the traceback goes to the server log only."""
 

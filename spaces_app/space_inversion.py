@@ -11,8 +11,6 @@ from space_common import (
     card_text,
     check_whole_number,
     new_output_folder,
-    upload_name,
-    uploaded_file,
     user_errors,
 )
 
@@ -49,29 +47,6 @@ def _example(family: str, number: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(forward_model(velocity, common.INVERSION.get().acquisition)), velocity
 
 
-def _read_upload(upload) -> np.ndarray:
-    path = uploaded_file(
-        upload,
-        INVERSION_MAX_UPLOAD_MB,
-        missing="upload a .npy of shot gathers, or choose the example",
-        kind=f".npy files ({INVERSION_MAX_GATHERS} gathers of (5, 1000, 70) float32)",
-    )
-    try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as error:  # not .npy, or a pickled object array
-        raise gr.Error(
-            f"{upload_name(upload)!r} is not a readable .npy array ({type(error).__name__}). Save one with "
-            "numpy.save('gathers.npy', seismic) where seismic has shape (5, 1000, 70) or (N, 5, 1000, 70).",
-            print_exception=False,
-        ) from None
-    if data.ndim == 4 and len(data) > INVERSION_MAX_GATHERS:
-        raise gr.Error(
-            f"The file holds {len(data)} gathers; this Space inverts up to {INVERSION_MAX_GATHERS}.",
-            print_exception=False,
-        )
-    return data
-
-
 @user_errors
 def invert_gathers_tab(source: str, family: str, example: int, upload, num_samples: int, seed: int):
     """Invert shot gathers; what the "Invert gathers" button and `/invert_gathers` run.
@@ -96,7 +71,7 @@ def invert_gathers_tab(source: str, family: str, example: int, upload, num_sampl
         example = check_whole_number("Example", example, *INVERSION_LIMITS["example"])
         seismic, truth = _example(family, example)
     else:
-        seismic = _read_upload(upload)
+        seismic = common.read_gathers_upload(upload, INVERSION_MAX_UPLOAD_MB, INVERSION_MAX_GATHERS)
     pipe = common.INVERSION.get()
     folder = new_output_folder()
     paths = {name: folder / f"inversion_{name}" for name in ("mean.npy", "std.npy", "figure.png")}

@@ -14,8 +14,6 @@ from space_common import (
     card_text,
     check_whole_number,
     new_output_folder,
-    upload_name,
-    uploaded_file,
     user_errors,
 )
 
@@ -98,29 +96,6 @@ def _joint_example() -> tuple[np.ndarray, np.ndarray]:
     return forward_model(velocity, common.JOINT.get().geometry), velocity
 
 
-def _read_seismic_upload(upload) -> np.ndarray:
-    path = uploaded_file(
-        upload,
-        JOINT_MAX_UPLOAD_MB,
-        missing="upload a .npy of seismic data, or choose the example",
-        kind=f".npy files ({JOINT_MAX_RECORDS} records of (5, 1000, 70) float32)",
-    )
-    try:
-        data = np.load(path, allow_pickle=False)
-    except Exception as error:  # not .npy, or a pickled object array
-        raise gr.Error(
-            f"{upload_name(upload)!r} is not a readable .npy array ({type(error).__name__}). Save one with "
-            "numpy.save('gathers.npy', seismic) where seismic has shape (5, 1000, 70) or (N, 5, 1000, 70).",
-            print_exception=False,
-        ) from None
-    if data.ndim == 4 and len(data) > JOINT_MAX_RECORDS:
-        raise gr.Error(
-            f"The file holds {len(data)} records; this Space inverts up to {JOINT_MAX_RECORDS}.",
-            print_exception=False,
-        )
-    return data
-
-
 @user_errors
 def invert_seismic(source: str, upload, num_candidates: int, refine_steps: int, seed: int):
     """Estimate velocity from seismic data; what the "Invert" button and `/invert_seismic` run.
@@ -147,7 +122,7 @@ def invert_seismic(source: str, upload, num_candidates: int, refine_steps: int, 
     if source == "example":
         seismic, truth = _joint_example()
     else:
-        seismic = _read_seismic_upload(upload)
+        seismic = common.read_gathers_upload(upload, JOINT_MAX_UPLOAD_MB, JOINT_MAX_RECORDS, "records")
     steps = JOINT_INVERT_STEPS
     sampler = type(pipe.scheduler).from_config(pipe.scheduler.config)
     private = type(pipe)(vqvae=pipe.vqvae, unet=pipe.unet, scheduler=sampler, geometry=pipe.geometry)
