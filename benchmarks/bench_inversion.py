@@ -9,6 +9,9 @@ at `--snr_db` of each gather's mean power (`data.gather_augmentation.corrupt_gat
 
 Methods, each on the same gathers:
 
+- ours, `VelocityInversionPipeline` (`--inversion_pipeline`) at its shipped defaults: posterior
+  mean, and the +-2 std coverage of the true map (the share of cells whose true value lies within
+  mean +- 2 std); gather i sampled with seed `--data_seed + i`;
 - plain FWI (`physics.full_waveform_inversion`: Adam on the map, lr `--fwi_lr` m/s, the relative L2
   gather misfit through deepwave),
   from a family-agnostic start (the velocity prior's all-family mean depth profile, Gaussian-smoothed
@@ -21,13 +24,18 @@ Reported per family and overall: MAE and RMSE in m/s and SSIM (OpenFWI's definit
 `openfwi_map_metrics`), the relative data misfit `|F(v) - d|^2 / |d|^2` against the gathers given,
 gradient evaluations (forward + adjoint) per gather, and seconds per gather.
 
-    python benchmarks/bench_inversion.py --inversion_net runs/inversion-net/inversion_net \
-        --maps_per_family 2 --fwi_iterations 20 --refine_iterations 10 --threads 1 --out benchmarks/results
+    python benchmarks/bench_inversion.py --inversion_pipeline pipelines/openfwi-velocity-inversion \
+        --inversion_net pipelines/openfwi-velocity-inversion/inversion_net --maps_per_family 1 \
+        --fwi_iterations 44 --refine_iterations 10 --threads 2 --out benchmarks/results
+
+(`--fwi_iterations 44`: the pipeline's 44 forward + adjoint runs per gather; add 220 for 5x that,
+which costs about 45 min per condition on this CPU.)
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import shlex
 import sys
@@ -42,6 +50,7 @@ from tqdm.auto import tqdm
 from seismic_diffusers import (
     InversionNetModel,
     JointGenerationPipeline,
+    VelocityInversionPipeline,
     VelocityProcessor,
     openfwi_map_metrics,
 )
@@ -67,6 +76,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--joint_pipeline", default="pipelines/openfwi-joint-ldm")
     parser.add_argument("--inversion_net", default=None, help="An InversionNetModel folder.")
+    parser.add_argument("--inversion_pipeline", default=None, help="A VelocityInversionPipeline folder.")
     parser.add_argument("--fwi_iterations", type=int, nargs="+", default=[20])
     parser.add_argument("--fwi_lr", type=float, default=20.0, help="Chosen on data seed 200000 (20 over 50).")
     parser.add_argument("--start_smoothing", type=float, default=5.0, help="Gaussian sigma, cells.")
@@ -118,7 +128,9 @@ def smooth_start(processor: VelocityProcessor, count: int, sigma: float) -> torc
     return torch.tensor(profile, dtype=torch.float32)[None, :, None].expand(count, -1, 70).clone()
 
 
-def scores(predicted: torch.Tensor, truth: torch.Tensor, groups: list[str], data: torch.Tensor) -> dict:
+def scores(
+    predicted: torch.Tensor, truth: torch.Tensor, groups: list[str], data: torch.Tensor, std=None
+) -> dict:
     with torch.no_grad():
         misfit = relative_misfit(predicted, data).numpy()
     out = {}
@@ -135,21 +147,25 @@ def scores(predicted: torch.Tensor, truth: torch.Tensor, groups: list[str], data
             ],
             "relative_misfit": float(np.mean(misfit[rows])),
         }
+        if std is not None:
+            inside = (predicted[rows] - truth[rows]).abs() <= 2 * std[rows]
+            out[group]["coverage_2std"] = float(inside.float().mean())
     return out
 
 
 def method_row(
-    condition: str, name: str, predicted, seconds: float, gradients: int, truth, groups, data
+    condition: str, name: str, predicted, seconds: float, gradients: int, truth, groups, data, std=None
 ) -> dict:
     """One method's scores on one condition's gathers, printed as it is made."""
     row = {
-        "scores": scores(predicted, truth, groups, data),
+        "scores": scores(predicted, truth, groups, data, std),
         "seconds_per_gather": seconds / len(groups),
         "gradients_per_gather": gradients,
     }
     overall = row["scores"]["all"]
+    coverage = f" | coverage {overall['coverage_2std']:.2f}" if std is not None else ""
     print(f"{condition:>6s} | {name:34s} | SSIM {overall['ssim']:.3f} | MAE {overall['mae_m_per_s']:5.0f} m/s "
-          f"| misfit {overall['relative_misfit']:.3f} | {row['seconds_per_gather']:.1f} s", flush=True)  # fmt: skip
+          f"| misfit {overall['relative_misfit']:.3f} | {row['seconds_per_gather']:.1f} s{coverage}", flush=True)  # fmt: skip
     return row
 
 
@@ -181,6 +197,10 @@ def main(argv=None) -> dict:
     joint = JointGenerationPipeline.from_pretrained(args.joint_pipeline)
     joint.set_progress_bar_config(disable=True)
     network = InversionNetModel.from_pretrained(args.inversion_net).eval() if args.inversion_net else None
+    ours = None
+    if args.inversion_pipeline:
+        ours = VelocityInversionPipeline.from_pretrained(args.inversion_pipeline)
+        ours.set_progress_bar_config(disable=True)
 
     results = {
         "command": command,
@@ -191,6 +211,26 @@ def main(argv=None) -> dict:
     }
     for condition, data in conditions.items():
         rows, context = {}, (truth, groups, data)
+
+        if ours is not None:
+            tic = time.perf_counter()
+            generators = [torch.Generator().manual_seed(args.data_seed + i) for i in range(len(groups))]
+            output = ours(data, generator=generators, output_type="pt")
+            defaults = inspect.signature(ours.__call__).parameters
+            samples, steps = defaults["num_samples"].default, defaults["num_inference_steps"].default
+            gradients = defaults["start_iterations"].default + samples * (
+                steps * defaults["data_iterations"].default + defaults["refine_iterations"].default
+            )
+            name = f"VelocityInversionPipeline ({samples} samples)"
+            rows[name] = method_row(
+                condition,
+                name,
+                output.velocities,
+                time.perf_counter() - tic,
+                gradients,
+                *context,
+                std=output.std,
+            )
 
         for iterations in tqdm(args.fwi_iterations, desc=f"{condition}: FWI"):
             tic = time.perf_counter()
