@@ -63,6 +63,7 @@ def test_velocity_scores_are_generated_from_the_committed_json(tmp_path, pipelin
     [
         ("openfwi-joint-ldm", "joint_card", "bench_joint.json"),
         ("conditional-waveform-vae", "waveform_card", "bench_waveform.json"),
+        ("openfwi-velocity-inversion", "inversion_card", "bench_inversion.json"),
     ],
 )
 def test_benchmark_scores_are_generated_from_the_committed_json(tmp_path, pipeline, script, results):
