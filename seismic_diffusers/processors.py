@@ -453,6 +453,10 @@ class SeismogramProcessor(ConfigMixin, SchedulerMixin):
             the model.
         components (`list[str]`, defaults to `["E", "N", "Z"]`): Channel order of the model's
             input, by the last letter of the SEED channel code.
+        band_hz (`list[float]`, *optional*): `[low, high]` Hz of a zero-phase 4-corner Butterworth
+            band-pass (ObsPy's `bandpass`) applied to whole records at the model's rate before
+            the model, for a model trained on band-passed pairs (it then returns the signal in
+            that band). `None` (the default): no filter.
     """
 
     config_name = "processor_config.json"
@@ -465,6 +469,7 @@ class SeismogramProcessor(ConfigMixin, SchedulerMixin):
         overlap: float = 0.25,
         normalization: str = "joint",
         components: Sequence[str] = ("E", "N", "Z"),
+        band_hz: Sequence[float] | None = None,
     ):
         if not sampling_rate > 0:
             raise ValueError(f"`sampling_rate` must be positive (Hz), got {sampling_rate}.")
@@ -476,10 +481,30 @@ class SeismogramProcessor(ConfigMixin, SchedulerMixin):
             raise ValueError(
                 f"Unknown normalization {normalization!r}. Valid choices: {', '.join(NORMALIZATIONS)}."
             )
+        if band_hz is not None:
+            low, high = (float(f) for f in band_hz)
+            if not 0 < low < high < sampling_rate / 2:
+                raise ValueError(
+                    f"`band_hz` must be [low, high] with 0 < low < high < Nyquist ({sampling_rate / 2:g} Hz), "
+                    f"got {list(band_hz)}."
+                )
 
     @property
     def hop_length(self) -> int:
         return max(1, round(self.config.window_length * (1 - self.config.overlap)))
+
+    def band_pass(self, records: np.ndarray) -> np.ndarray:
+        """`records` `(..., N)` at the model's rate, band-passed to `band_hz` along the last axis
+        (zero phase, 4 corners); returned unchanged (not copied) when `band_hz` is `None`."""
+        if self.config.band_hz is None:
+            return records
+        from obspy.signal.filter import bandpass
+
+        low, high = (float(f) for f in self.config.band_hz)
+        rate = float(self.config.sampling_rate)
+        flat = np.asarray(records, dtype=np.float64).reshape(-1, records.shape[-1])
+        out = np.stack([bandpass(row, low, high, rate, corners=4, zerophase=True) for row in flat])
+        return out.reshape(records.shape)
 
     def window_scale(self, windows: torch.Tensor) -> torch.Tensor:
         """Per-window divisor, `(B, 1, 1)` (joint) or `(B, C, 1)` (per trace); never zero."""

@@ -40,9 +40,11 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
     r"""
     Denoise seismograms with a cold-diffusion model (Trappolini et al., 2024, CDiffSD).
 
-    Long records are cut into overlapping windows of the model's length (`processor`), each window
-    is scaled to unit peak, denoised, scaled back, and the windows are blended with Hann-shaped
-    weights. Other sampling rates are resampled to the model's rate and back.
+    Records are resampled to the model's rate and, when the processor has a `band_hz`, band-passed
+    to it (the band the model was trained in). Long records are then cut into overlapping windows
+    of the model's length (`processor`); each window is scaled to unit peak, denoised and scaled
+    back; the windows are blended with Hann-shaped weights and the result is resampled back to the
+    input's rate.
 
     Args:
         unet ([`SeismogramUNet1DModel`]): Predicts the clean signal from a degraded one.
@@ -223,7 +225,7 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
         batch = array[None] if array.ndim == 2 else array
         rate_model = float(self.processor.config.sampling_rate)
         rate = float(sampling_rate or rate_model)
-        resampled = resample(batch, rate, rate_model)
+        resampled = self.processor.band_pass(resample(batch, rate, rate_model))
         with self.progress_bar(total=batch.shape[0] * self._window_count(resampled.shape[-1])) as bar:
             out = self._denoise_array(
                 torch.from_numpy(np.ascontiguousarray(resampled)), num_inference_steps, batch_size, bar
@@ -258,10 +260,13 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
         windows = sum(
             self._window_count(resampled_length(g.npts, g.sampling_rate, rate_model)) for g in groups
         )
+        band_hz = self.processor.config.band_hz
+        band = "" if band_hz is None else f"band_hz=[{float(band_hz[0]):g}, {float(band_hz[1]):g}]::"
         with self.progress_bar(total=windows) as bar:
             for group in groups:  # one group's arrays in memory at a time
                 array, rows = group.to_array(order)
-                resampled = np.ascontiguousarray(resample(array, group.sampling_rate, rate_model)[None])
+                resampled = resample(array, group.sampling_rate, rate_model)
+                resampled = np.ascontiguousarray(self.processor.band_pass(resampled)[None])
                 del array
                 denoised = self._denoise_array(
                     torch.from_numpy(resampled), num_inference_steps, batch_size, bar
@@ -277,6 +282,6 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
                         f"seismic_diffusers {__version__}: cold_diffusion_denoise("
                         f"num_inference_steps={int(num_inference_steps)}::"
                         f"normalization='{self.processor.config.normalization}'::"
-                        f"model_sampling_rate={rate_model:g}::component='{group.components[group.traces.index(trace)]}')"
+                        f"model_sampling_rate={rate_model:g}::{band}component='{group.components[group.traces.index(trace)]}')"
                     ]
         return out[0] if isinstance(waveforms, Trace) else out

@@ -272,3 +272,43 @@ def test_a_day_at_1_hz_is_denoised_in_bounded_memory(tiny_denoise_pipeline_dir):
     assert result.returncode == 0, result.stderr[-2000:]
     growth_mb = float(result.stdout.strip().splitlines()[-1])
     assert growth_mb < 850, f"peak memory grew by {growth_mb:.0f} MB"
+
+
+def test_a_band_limited_processor_band_passes_the_input_before_the_model(tiny_denoise_pipeline_dir, tmp_path):
+    from seismic_diffusers import SeismogramProcessor
+
+    plain = ColdDiffusionDenoisePipeline.from_pretrained(tiny_denoise_pipeline_dir)
+    settings = {k: v for k, v in plain.processor.config.items() if not k.startswith("_")}
+    banded = ColdDiffusionDenoisePipeline(
+        unet=plain.unet,
+        scheduler=plain.scheduler,
+        processor=SeismogramProcessor(**{**settings, "band_hz": [1.0, 20.0]}),
+    )
+    banded.save_pretrained(str(tmp_path))
+    banded = ColdDiffusionDenoisePipeline.from_pretrained(str(tmp_path))
+    assert list(banded.processor.config.band_hz) == [1.0, 20.0]
+    for pipe in (plain, banded):
+        pipe.set_progress_bar_config(disable=True)
+    t = np.arange(3000) / 100.0
+    in_band = np.sin(2 * np.pi * 5 * t)
+    records = np.stack([in_band, in_band, in_band])
+    # the model sees exactly the band-passed record: same output as the plain pipeline given it
+    np.testing.assert_allclose(
+        banded(records).waveforms, plain(banded.processor.band_pass(records)).waveforms, rtol=1e-5, atol=1e-6
+    )
+    # a slow drift far below the band changes nothing in the banded pipeline's output
+    drift = 5 * np.sin(2 * np.pi * 0.05 * t)
+    middle = slice(1000, 2000)  # away from the zero-phase filter's edge transients
+    np.testing.assert_allclose(
+        banded(records + drift).waveforms[:, middle], banded(records).waveforms[:, middle], atol=0.02
+    )
+    stream = banded(station()).waveforms
+    assert "band_hz=[1, 20]" in stream[0].stats.processing[-1]
+
+
+@pytest.mark.parametrize("band", [[0.0, 20.0], [20.0, 1.0], [1.0, 60.0]])
+def test_band_outside_zero_to_nyquist_is_refused(band):
+    from seismic_diffusers import SeismogramProcessor
+
+    with pytest.raises(ValueError, match="band_hz"):
+        SeismogramProcessor(band_hz=band)
