@@ -13,6 +13,12 @@ Roles (files inside the installed `obspy` package):
   Each record's first half is for adapting a denoiser to that station, its second half for
   mixing with the events.
 
+**Training noise** (`TRAINING_NOISE_FILES`, [`training_noise_windows`]): real station noise from
+other bundled records, none of them a development or reserved file, nor recorded by the development
+stations' network on the same day (BW.UH1-UH3 share BW.UH4's day and are left out). Each trace is
+resampled to the model's rate and cut into its event-free spans; 20-40 Hz records carry no energy
+above their Nyquist, which teaches the model band-limited recorders.
+
 **Reserved for an independent evaluation, never used here** (`RESERVED`): `obspy.read()`'s
 default example (BW.RJOB 2009), `signal/tests/data/loc_RJOB20050801145719850.*` and
 `signal/tests/data/BW.KW1._.EHZ.D.2011.090_downsampled.asc.gz`.
@@ -36,6 +42,24 @@ EVENT_FILES = (
 NOISE_FILES = (
     "signal/tests/data/BW.UH4._.EHZ.D.2010.147.cut.slist.gz",
     "signal/tests/data/CRLZ.HHZ.10.NZ.SAC",
+)
+TRAINING_NOISE_FILES = (
+    "signal/tests/data/ref_STS2",  # CA.STS2 EHZ, broadband, 200 Hz, 1 h
+    "signal/tests/data/ref_unknown",  # CA.0438 EHZ, 200 Hz, 1 h
+    "io/mseed/tests/data/gaps.mseed",  # BW.BGLD EHE, 200 Hz
+    "io/mseed/tests/data/test.mseed",  # NL.HGN BHZ, 40 Hz
+    "io/y/tests/data/YAYT_BHZ_20021223.124800",  # AYT BHZ, 100 Hz
+    "io/y/tests/data/YAZRSPE.20100119.060433",  # AZR SP E, 50 Hz
+    "io/gse2/tests/data/y2000.gse",  # CLZ BZ, 20 Hz
+    "io/gse2/tests/data/acc.gse",  # GRB1 BZ, 20 Hz
+    "io/gse2/tests/data/boa___00_07a.gse",  # BBOA CPZ, 50 Hz
+    "io/seisan/tests/data/2001-01-13-1742-24S.KONO__004",  # KONO B0Z, 20 Hz
+    "io/dmx/tests/data/131114_090600.dmx",  # Etna EMFO and EMPL Z, 100 Hz
+    "io/win/tests/data/1070533011_1701260003.win",  # three 100 Hz channels
+    "io/reftek/tests/data/104800000_000093F8",  # TL01, 100 Hz
+    "io/mseed/tests/data/wrong_blockette_numbers_specified.mseed",  # SK.MODS HHZ, 100 Hz
+    "clients/fdsn/tests/data/dataselect_example.mseed",  # IU.ANMO BHZ, 20 Hz, before Maule's P
+    "io/xseed/tests/data/arclink_full.seed",  # GR.FUR BHE, 20 Hz
 )
 RESERVED = (
     "obspy.read() with no argument (BW.RJOB 2009)",
@@ -152,3 +176,62 @@ def development_noise(sampling_rate: float = 100.0, min_span_s: float = 30.0) ->
                     halves[half].append(data[lo:hi])
         records.append(DevelopmentNoise(trace.id, relative, halves[0], halves[1], sampling_rate))
     return records
+
+
+def training_noise_spans(
+    sampling_rate: float = 100.0, min_span_s: float = 30.0
+) -> dict[str, list[np.ndarray]]:
+    """`{trace id: [event-free span, ...]}` of `TRAINING_NOISE_FILES`, demeaned, at `sampling_rate`.
+
+    Traces shorter than `min_span_s` or slower than 15 Hz are skipped; so are spans shorter than
+    `min_span_s` (STA/LTA, [`~waveforms.quality.event_free_spans`]).
+    """
+    import warnings
+
+    import obspy
+
+    out: dict[str, list[np.ndarray]] = {}
+    for relative in TRAINING_NOISE_FILES:
+        with warnings.catch_warnings():  # test files with odd headers; the samples are fine
+            warnings.simplefilter("ignore")
+            stream = obspy.read(obspy_data_file(relative))
+        for trace in stream:
+            rate = float(trace.stats.sampling_rate)
+            if rate < 15.0 or trace.stats.npts / rate < max(min_span_s, 12.0):
+                continue
+            data = resample(trace.data.astype(np.float64), rate, sampling_rate)
+            data -= data.mean()
+            spans = [
+                data[lo:hi] - data[lo:hi].mean()
+                for lo, hi in event_free_spans(data, sampling_rate)
+                if hi - lo >= min_span_s * sampling_rate
+            ]
+            if spans:
+                out.setdefault(f"{trace.id}@{relative}", []).extend(spans)
+    return out
+
+
+def training_noise_windows(
+    count: int, window: int, sampling_rate: float = 100.0, seed: int = 0
+) -> np.ndarray:
+    """`count` three-component real-noise windows `(count, 3, window)`, float32, each of unit RMS.
+
+    Each component is an independent window of a record drawn uniformly over the records of
+    [`training_noise_spans`] (so the two hour-long records do not dominate), at a uniform position
+    inside one of its spans. Unit RMS per component: the pair dataset sets the level.
+    """
+    records = list(training_noise_spans(sampling_rate, min_span_s=window / sampling_rate).values())
+    if not records:
+        raise ValueError(f"No bundled training-noise span is as long as {window} samples.")
+    rng = np.random.default_rng(seed)
+    out = np.empty((count, 3, window), dtype=np.float32)
+    for i in range(count):
+        for c in range(3):
+            spans = records[rng.integers(len(records))]
+            weights = np.array([len(s) - window + 1 for s in spans], dtype=np.float64)
+            span = spans[rng.choice(len(spans), p=weights / weights.sum())]
+            start = rng.integers(len(span) - window + 1)
+            piece = span[start : start + window]
+            piece = piece - piece.mean()
+            out[i, c] = piece / max(float(np.sqrt(np.mean(piece**2))), 1e-30)
+    return out

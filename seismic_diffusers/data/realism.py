@@ -170,3 +170,36 @@ class RealisticRecording:
                     signal.sosfiltfilt(sos, noise, axis=-1),
                 )
         return clean, noise
+
+
+class BandPassedPair:
+    r"""A pair augmentation that runs `augment` (if any), then band-passes clean and noise to `band_hz`.
+
+    For a model whose processor has the same `band_hz`: the pipeline band-passes its input, so the
+    model is trained on band-passed noisy windows and learns the clean signal in that band. Zero
+    phase, 4 corners, as `SeismogramProcessor.band_pass`.
+
+    Args:
+        band_hz (`tuple[float, float]`): Low and high corners, Hz.
+        sampling_rate (`float`): Hz.
+        augment (`callable`, *optional*): Applied first, e.g. a [`RealisticRecording`].
+    """
+
+    def __init__(self, band_hz: tuple[float, float], sampling_rate: float, augment: Callable | None = None):
+        self.low, self.high = (float(f) for f in band_hz)
+        if not 0 < self.low < self.high < sampling_rate / 2:
+            raise ValueError(f"`band_hz` must lie inside (0, {sampling_rate / 2:g}) Hz, got {list(band_hz)}.")
+        self.sampling_rate = float(sampling_rate)
+        self.augment = augment
+
+    def _filter(self, x: np.ndarray) -> np.ndarray:
+        from obspy.signal.filter import bandpass
+
+        return np.stack(
+            [bandpass(row, self.low, self.high, self.sampling_rate, corners=4, zerophase=True) for row in x]
+        )
+
+    def __call__(self, clean, noise, rng, draw_event):
+        if self.augment is not None:
+            clean, noise = self.augment(clean, noise, rng, draw_event)
+        return self._filter(clean), self._filter(noise)

@@ -35,3 +35,20 @@ def test_the_reserved_evaluation_files_are_not_used():
     for name in ("RJOB", "KW1"):
         assert name not in used
     assert "obspy.read()" not in source.split("RESERVED = (")[0].split('"""', 2)[2]  # code, not the doc
+
+
+def test_training_noise_comes_from_neither_development_nor_reserved_files():
+    training = set(obspy_recordings.TRAINING_NOISE_FILES)
+    assert not training & set(obspy_recordings.EVENT_FILES + obspy_recordings.NOISE_FILES)
+    for name in ("RJOB", "KW1", "BW.UH"):  # BW.UH1-3 share the development noise's day
+        assert not any(name in f for f in training)
+
+
+def test_training_noise_windows_are_unit_rms_three_component_real_noise():
+    spans = obspy_recordings.training_noise_spans()
+    assert len(spans) >= 10 and all(len(s) >= 3000 for v in spans.values() for s in v)
+    windows = obspy_recordings.training_noise_windows(6, 3000, seed=1)
+    assert windows.shape == (6, 3, 3000) and windows.dtype == np.float32
+    np.testing.assert_allclose(np.sqrt((windows.astype(np.float64) ** 2).mean(-1)), 1.0, rtol=1e-4)
+    assert not np.allclose(windows[:, 0], windows[:, 1])  # independent draws per component
+    np.testing.assert_array_equal(windows, obspy_recordings.training_noise_windows(6, 3000, seed=1))

@@ -88,3 +88,18 @@ def test_bad_probabilities_are_refused():
         RealisticRecording(line_probability=1.5)
     with pytest.raises(ValueError, match="must not exceed 1"):
         RealisticRecording(geophone_probability=0.7, accelerometer_probability=0.5)
+
+
+def test_band_passed_pairs_lose_what_lies_outside_the_band():
+    from seismic_diffusers.data.realism import BandPassedPair
+
+    rng = np.random.default_rng(0)
+    t = np.arange(3000) / 100.0
+    clean = np.stack([np.sin(2 * np.pi * 5 * t)] * 3)
+    noise = np.stack([np.sin(2 * np.pi * 0.1 * t) + np.sin(2 * np.pi * 40 * t)] * 3)
+    out_clean, out_noise = BandPassedPair((1.0, 20.0), 100.0)(clean, noise, rng, None)
+    middle = slice(500, 2500)  # away from the zero-phase filter's edge transients
+    assert np.abs(out_noise[:, middle]).max() < 0.05
+    np.testing.assert_allclose(out_clean[:, middle], clean[:, middle], atol=0.05)
+    with pytest.raises(ValueError, match="band_hz"):
+        BandPassedPair((1.0, 60.0), 100.0)
