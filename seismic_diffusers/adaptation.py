@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .utils.streams import component_of, resample
 from .waveforms.quality import event_free_spans
@@ -179,6 +178,7 @@ def adapt_denoiser(
     num_events: int = 1000,
     seed: int = 0,
     progress: bool = True,
+    loss: str = "l1",
 ) -> dict:
     r"""
     Fine-tune a `ColdDiffusionDenoisePipeline` on one station's own noise and save it to `out`.
@@ -187,8 +187,9 @@ def adapt_denoiser(
        `1 - holdout_fraction` for adaptation, the rest held back for scoring.
     2. Windows holding events are dropped (STA/LTA, [`~waveforms.quality.event_free_spans`]).
     3. Synthetic local events (`generate_local_earthquakes`, seed 7,000,000) are mixed into random
-       30 s windows of the adaptation noise at -5 to 20 dB, and the U-Net is fine-tuned on them
-       with the loss it was trained with (L1 on the clean window at a random degradation step)
+       30 s windows of the adaptation noise at -5 to 20 dB (band-passed to the processor's
+       `band_hz` when it has one), and the U-Net is fine-tuned on them with `loss` (use the one it
+       was trained with; see `utils.training.denoising_loss`) at a random degradation step
        for `minutes` of wall time (or `max_steps`), AdamW at `learning_rate`.
     4. Other synthetic events are mixed into the held-back noise at 0, 5 and 10 dB, and the
        direct-mode SNR gain of the base and the adapted pipeline (and of a 1-20 Hz band-pass) is
@@ -202,6 +203,7 @@ def adapt_denoiser(
         minutes (`float`, defaults to 10): Wall-time budget of the fine-tuning.
         holdout_fraction (`float`, defaults to 0.5): Share of each record held back for scoring.
         batch_size, learning_rate, max_steps, num_events, seed: Fine-tuning settings.
+        loss (`str`, defaults to `"l1"`): `"l1"` or `"snr"` (`utils.training.denoising_loss`).
         progress (`bool`): Show a progress bar.
 
     Returns:
@@ -215,8 +217,9 @@ def adapt_denoiser(
     from tqdm.auto import tqdm
 
     from .data import DenoisingPairDataset, generate_local_earthquakes
+    from .data.realism import BandPassedPair
     from .pipelines import ColdDiffusionDenoisePipeline
-    from .utils.training import check_finite_weights
+    from .utils.training import DENOISING_LOSSES, check_finite_weights, denoising_loss
 
     # 1. Check everything before any work
     out = Path(out).expanduser()
@@ -226,6 +229,8 @@ def adapt_denoiser(
         raise ValueError(f"`minutes` must be a positive number, got {minutes!r}.")
     if not 0 < holdout_fraction < 1:
         raise ValueError(f"`holdout_fraction` must be in (0, 1), got {holdout_fraction!r}.")
+    if loss not in DENOISING_LOSSES:
+        raise ValueError(f"`loss` must be one of {', '.join(DENOISING_LOSSES)}, got {loss!r}.")
     for name, value in (("batch_size", batch_size), ("num_events", num_events)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
@@ -252,9 +257,12 @@ def adapt_denoiser(
     length = max(window, int(8 * rate))  # the generator needs room for P, S and some coda
     events = generate_local_earthquakes(num_events, seed=EVENT_SEED, sampling_rate=rate, num_samples=length)
     train_noise = noise_windows(station["adaptation"], window, max(64, num_events // 4), rng)
+    band_hz = processor.config.band_hz
+    # a band-limited model (its processor band-passes every input) adapts on band-passed pairs
+    augment = None if band_hz is None else BandPassedPair(tuple(band_hz), rate)
     dataset = DenoisingPairDataset(
         events["waveforms"], train_noise, seed=seed, p_arrival_sample=events["p_arrival_sample"],
-        s_arrival_sample=events["s_arrival_sample"], num_samples=window,
+        s_arrival_sample=events["s_arrival_sample"], num_samples=window, augment=augment,
     )  # fmt: skip
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=True, drop_last=True,
@@ -265,7 +273,8 @@ def adapt_denoiser(
     # windows that start a tenth of a window before P
     starts = np.clip(held["p_arrival_sample"].astype(int) - window // 10, 0, length - window)
     clean_held = np.stack([w[:, s : s + window] for w, s in zip(held["waveforms"], starts, strict=True)])
-    clean_held = clean_held.astype(np.float64)
+    clean_held = processor.band_pass(clean_held.astype(np.float64))
+    held_noise = processor.band_pass(held_noise)
     before = {f"{snr:g}": score_on_noise(base, held_noise, clean_held, snr) for snr in EVALUATION_SNR_DB}
 
     # 3. Fine-tune within the budget
@@ -286,17 +295,17 @@ def adapt_denoiser(
             timesteps = torch.randint(0, total, (clean.shape[0],), generator=generator)
             r = scheduler.sample_noise_scale(clean.shape[0], generator=generator)
             degraded = scheduler.add_noise(clean, noise_batch, timesteps, r)
-            loss = F.l1_loss(unet(degraded, timesteps).sample.float(), clean)
-            if not torch.isfinite(loss):
+            value = denoising_loss(unet(degraded, timesteps).sample, clean, loss)
+            if not torch.isfinite(value):
                 raise FloatingPointError(
-                    f"The adaptation loss became {float(loss)} at step {steps}; nothing was saved."
+                    f"The adaptation loss became {float(value)} at step {steps}; nothing was saved."
                 )
             optimizer.zero_grad()
-            loss.backward()
+            value.backward()
             torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
             optimizer.step()
             steps += 1
-            losses.append(float(loss.detach()))
+            losses.append(float(value.detach()))
             elapsed = time.perf_counter() - started
             bar.update(max(0, min(round(budget), round(elapsed)) - bar.n))
             bar.set_postfix(step=steps, loss=f"{np.mean(losses[-20:]):.4f}")
@@ -321,6 +330,7 @@ def adapt_denoiser(
         "held_back_event_free_seconds": station["held_back_event_free_seconds"],
         "steps": steps,
         "minutes": (time.perf_counter() - started) / 60.0,
+        "loss": loss,
         "final_loss": float(np.mean(losses[-20:])),
         "before": before,
         "after": after,
@@ -351,7 +361,7 @@ noise (`seismic_diffusers.adaptation.adapt_denoiser`).
 
 - Adaptation noise: {report["adaptation_event_free_seconds"]:.0f} s without events (of {report["adaptation_seconds"]:.0f} s;
   components {", ".join(report["components"])}); events were cut out by STA/LTA.
-- Fine-tuning: {report["steps"]} steps in {report["minutes"]:.1f} min, final L1 loss {report["final_loss"]:.4f}.
+- Fine-tuning: {report["steps"]} steps in {report["minutes"]:.1f} min, final {report["loss"]} loss {report["final_loss"]:.4f}.
 - Scored on the held-back later {report["held_back_seconds"]:.0f} s of the same records
   ({report["held_back_event_free_seconds"]:.0f} s without events), with other synthetic events mixed in.
 

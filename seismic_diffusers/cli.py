@@ -251,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.5,
         help="Later share of the records kept for scoring (0.5).",
     )
+    adapt.add_argument(
+        "--loss",
+        choices=("l1", "snr"),
+        default=None,
+        help="Fine-tuning loss (default: adapt_denoiser's, the one the bundled model was trained with).",
+    )
 
     invert = commands.add_parser(
         "invert",
@@ -871,8 +877,9 @@ def _adapt_denoiser(args: argparse.Namespace) -> int:
     _check_pipeline_argument(pipeline)
     try:
         report = adapt_denoiser(
-            args.noise, out, pipeline=pipeline, minutes=args.minutes, holdout_fraction=args.holdout_fraction
-        )
+            args.noise, out, pipeline=pipeline, minutes=args.minutes, holdout_fraction=args.holdout_fraction,
+            **({} if args.loss is None else {"loss": args.loss}),
+        )  # fmt: skip
     except ValueError as error:
         raise UsageError(str(error)) from None
     print(

@@ -113,3 +113,28 @@ def test_cli_prints_before_and_after(tiny_denoise_pipeline_dir, tmp_path, capsys
         main(["adapt-denoiser", str(tmp_path / "missing.mseed"), "--out", str(tmp_path / "b"),
               "--pipeline", tiny_denoise_pipeline_dir])  # fmt: skip
     assert info.value.code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_a_band_limited_pipeline_adapts_on_band_passed_pairs_and_keeps_its_band(
+    tiny_denoise_pipeline_dir, tmp_path, monkeypatch
+):
+    from seismic_diffusers import SeismogramProcessor
+    from seismic_diffusers.data import realism
+
+    base = ColdDiffusionDenoisePipeline.from_pretrained(tiny_denoise_pipeline_dir)
+    settings = {k: v for k, v in base.processor.config.items() if not k.startswith("_")}
+    base.processor = SeismogramProcessor(**{**settings, "band_hz": [1.0, 20.0]})
+    base.register_modules(processor=base.processor)
+    base.save_pretrained(str(tmp_path / "banded"))
+    calls = []
+    original = realism.BandPassedPair.__call__
+    monkeypatch.setattr(
+        realism.BandPassedPair, "__call__", lambda self, *a: calls.append(1) or original(self, *a)
+    )
+    path = tmp_path / "noise.mseed"
+    station().write(str(path), format="MSEED")
+    report = adapt_denoiser(path, tmp_path / "adapted", pipeline=str(tmp_path / "banded"), minutes=5, max_steps=2,
+                            batch_size=4, num_events=16, progress=False)  # fmt: skip
+    assert calls and report["steps"] == 2
+    adapted = ColdDiffusionDenoisePipeline.from_pretrained(str(tmp_path / "adapted"))
+    assert list(adapted.processor.config.band_hz) == [1.0, 20.0]

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from accelerate.logging import get_logger
 from accelerate.utils import set_seed
 
@@ -35,7 +34,7 @@ from seismic_diffusers import (
     SeismogramUNet1DModel,
 )
 from seismic_diffusers.data import DenoisingPairDataset, generate_local_earthquakes, generate_seismic_noise
-from seismic_diffusers.data.realism import RealisticRecording
+from seismic_diffusers.data.realism import BandPassedPair, RealisticRecording
 from seismic_diffusers.metrics import reconstruction_snr_db
 from seismic_diffusers.utils.finetune import (
     SEISMOGRAM_UNET_PARTS,
@@ -46,10 +45,12 @@ from seismic_diffusers.utils.finetune import (
     load_pretrained_pipeline,
 )
 from seismic_diffusers.utils.training import (
+    DENOISING_LOSSES,
     TrainingLog,
     add_training_arguments,
     backward_and_step,
     build_optimization,
+    denoising_loss,
     epoch_batches,
     make_accelerator,
     make_ema,
@@ -94,6 +95,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Make pairs look like real recordings (seismic_diffusers.data.realism.RealisticRecording: "
         "microseism, lines, bursts, spikes, steps, geophone/accelerometer responses, band limits, second events).",
     )
+    data.add_argument(
+        "--real_noise_fraction",
+        type=float,
+        default=0.0,
+        help="Share of the synthetic noise records replaced by real noise windows from ObsPy's bundled "
+        "training records (seismic_diffusers.data.obspy_recordings.TRAINING_NOISE_FILES; no development "
+        "or reserved file).",
+    )
+    data.add_argument(
+        "--band_hz",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("LOW", "HIGH"),
+        help="Train on pairs band-passed to this band and save it in the processor, so the pipeline "
+        "band-passes its input the same way (default: the pretrained pipeline's band, or none).",
+    )
     data.add_argument("--snr_db_min", type=float, default=-5.0, help="Lowest training SNR (dB).")
     data.add_argument("--snr_db_max", type=float, default=20.0, help="Highest training SNR (dB).")
 
@@ -111,12 +129,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Scheduler r range. The pair dataset already draws the noise level as an SNR, so 1 1 "
         "keeps that SNR; CDiffSD's own is 0.40 0.65 on peak-normalised noise.",
     )
+    model.add_argument(
+        "--input_gate",
+        action="store_true",
+        help="A U-Net that can pass its input through a learned gate (SeismogramUNet1DModel(input_gate=True)); "
+        "with --pretrained_pipeline, the pretrained weights are kept and the gate starts almost closed.",
+    )
+    model.add_argument(
+        "--input_gate_init",
+        type=float,
+        default=None,
+        help="Initial opening of a new input gate, in (0, 1) (default: the model's, about 0.02).",
+    )
     model.add_argument("--sampling_rate", type=float, default=100.0)
     model.add_argument("--window_length", type=int, default=3000)
     model.add_argument("--normalization", type=str, default="joint", choices=["joint", "per_trace"])
 
     train = add_training_arguments(parser, output_dir="runs/denoiser", learning_rate=1e-3)
     train.add_argument("--pipeline_dir", type=str, default=None, help="Default: OUTPUT_DIR/pipeline.")
+    train.add_argument(
+        "--loss",
+        choices=DENOISING_LOSSES,
+        default="l1",
+        help="l1 (CDiffSD's) or snr: the negative reconstruction SNR in dB per window "
+        "(seismic_diffusers.utils.training.denoising_loss).",
+    )
     train.add_argument("--second_pass_weight", type=float, default=0.0, help="CDiffSD uses 3.0.")
     train.add_argument("--dataloader_num_workers", type=int, default=0)
     train.add_argument(
@@ -130,6 +167,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--event_mseed_dir and --noise_mseed_dir go together.")
     if args.stead_hdf5 and args.event_mseed_dir:
         parser.error("Train on STEAD or on miniSEED folders, not both.")
+    if not 0.0 <= args.real_noise_fraction <= 1.0:
+        parser.error("--real_noise_fraction must be in [0, 1].")
+    if args.real_noise_fraction and (args.stead_hdf5 or args.event_mseed_dir):
+        parser.error("--real_noise_fraction mixes real noise into the synthetic data only.")
     check_finetune_arguments(parser, args)
     return args
 
@@ -159,12 +200,26 @@ def build_dataset(args: argparse.Namespace, seed_offset: int = 0, num_events=Non
             num_samples=args.window_length,
         )
         events, p, s = generated["waveforms"], generated["p_arrival_sample"], generated["s_arrival_sample"]
+        total = num_noise or args.num_noise
+        num_real = int(round(args.real_noise_fraction * total))
         noise = generate_seismic_noise(
-            num_noise or args.num_noise,
+            total - num_real,
             seed=args.data_seed + seed_offset,
             sampling_rate=args.sampling_rate,
             num_samples=args.window_length,
-        )
+        ) if total > num_real else np.zeros((0, 3, args.window_length), np.float32)  # fmt: skip
+        if num_real:
+            from seismic_diffusers.data.obspy_recordings import training_noise_windows
+
+            real = training_noise_windows(
+                num_real, args.window_length, args.sampling_rate, seed=args.data_seed + seed_offset
+            )
+            noise = np.concatenate([noise.astype(np.float32), real])
+    augment = (
+        RealisticRecording(args.sampling_rate) if args.realistic_augmentation and not seed_offset else None
+    )
+    if args.band_hz:  # held-out pairs too: the pipeline band-passes every input
+        augment = BandPassedPair(tuple(args.band_hz), args.sampling_rate, augment)
     return DenoisingPairDataset(
         events,
         noise,
@@ -173,10 +228,8 @@ def build_dataset(args: argparse.Namespace, seed_offset: int = 0, num_events=Non
         p_arrival_sample=p,
         s_arrival_sample=s,
         length=len(events) * args.pairs_per_event,
-        # held-out pairs (seed_offset > 0) stay plain, so validation scores compare across runs
-        augment=RealisticRecording(args.sampling_rate)
-        if args.realistic_augmentation and not seed_offset
-        else None,
+        # held-out pairs (seed_offset > 0) stay unaugmented, so validation scores compare across runs
+        augment=augment,
     )
 
 
@@ -224,11 +277,24 @@ def main(args: argparse.Namespace) -> None:
         # the data must match what the model was trained on
         args.sampling_rate = processor.config.sampling_rate
         args.window_length = processor.config.window_length
+        if args.input_gate and not unet.config.input_gate:
+            settings = {k: v for k, v in unet.config.items() if not k.startswith("_")}
+            gated = SeismogramUNet1DModel(**{**settings, "input_gate": True})
+            missing, unexpected = gated.load_state_dict(unet.state_dict(), strict=False)
+            if set(missing) != {"conv_gate.weight", "conv_gate.bias"} or unexpected:
+                raise ValueError(f"Could not add the input gate: missing {missing}, unexpected {unexpected}.")
+            unet = gated
+        if args.band_hz:
+            settings = {k: v for k, v in processor.config.items() if not k.startswith("_")}
+            processor = SeismogramProcessor(**{**settings, "band_hz": list(args.band_hz)})
+        elif processor.config.band_hz is not None:
+            args.band_hz = list(processor.config.band_hz)
     else:
         processor = SeismogramProcessor(
             sampling_rate=args.sampling_rate,
             window_length=args.window_length,
             normalization=args.normalization,
+            band_hz=list(args.band_hz) if args.band_hz else None,
         )
         scheduler = ColdDiffusionScheduler(
             num_train_timesteps=args.num_train_timesteps,
@@ -239,7 +305,15 @@ def main(args: argparse.Namespace) -> None:
             base_channels=args.base_channels,
             channel_mults=tuple(args.channel_mults),
             kernel_size=args.kernel_size,
+            input_gate=args.input_gate,
         )
+    if args.input_gate_init is not None:
+        if not (unet.config.input_gate and 0 < args.input_gate_init < 1):
+            raise ValueError("--input_gate_init needs --input_gate and a value in (0, 1).")
+        from seismic_diffusers.models.unet_1d_denoiser import GATE_LOGIT_SCALE
+
+        logit = float(np.log(args.input_gate_init / (1 - args.input_gate_init)))
+        torch.nn.init.constant_(unet.conv_gate.bias, logit / GATE_LOGIT_SCALE)
     frozen = freeze_parts(unet, args.freeze, SEISMOGRAM_UNET_PARTS)
     logger.info(
         f"U-Net parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.3f} M ({len(frozen)} frozen tensors)"
@@ -284,13 +358,13 @@ def main(args: argparse.Namespace) -> None:
             degraded = scheduler.add_noise(clean, noise, timesteps, r)
             with accelerator.accumulate(unet):
                 estimate = unet(degraded, timesteps).sample
-                loss = F.l1_loss(estimate.float(), clean.float())
+                loss = denoising_loss(estimate, clean, args.loss)
                 if args.second_pass_weight > 0:
                     # CDiffSD's second pass: re-degrade the estimate at another step and denoise again.
                     again = torch.randint(0, timesteps_total, (batch_size,), device=clean.device)
                     redegraded = scheduler.add_noise(estimate, noise, again, r)
-                    loss = loss + args.second_pass_weight * F.l1_loss(
-                        unet(redegraded, again).sample.float(), clean.float()
+                    loss = loss + args.second_pass_weight * denoising_loss(
+                        unet(redegraded, again).sample, clean, args.loss
                     )
                 backward_and_step(accelerator, loss, unet, optimizer, lr_scheduler, args.max_grad_norm)
             if not accelerator.sync_gradients:

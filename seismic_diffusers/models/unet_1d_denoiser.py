@@ -26,6 +26,11 @@ class SeismogramUNet1DOutput(BaseOutput):
     sample: torch.Tensor
 
 
+# The gate's logits are the 1x1 conv's output times this, so that fine-tuning a gated copy of a
+# trained model at its small learning rate can open the gate within a few thousand steps.
+GATE_LOGIT_SCALE = 10.0
+
+
 class SeismogramUNet1DModel(ModelMixin, ConfigMixin):
     r"""
     1-D U-Net denoiser in the CDiffSD layout: predicts the clean signal `x0` from a degraded one.
@@ -42,6 +47,11 @@ class SeismogramUNet1DModel(ModelMixin, ConfigMixin):
         channel_mults (`tuple[int]`, defaults to `(1, 2, 4, 8)`): Width multipliers per level.
         kernel_size (`int`, defaults to 5): Temporal kernel of the residual blocks.
         time_embedding_dim (`int`, defaults to 64): Size of the timestep embedding.
+        input_gate (`bool`, defaults to `False`): Add the input, times a learned gate in (0, 1) per
+            sample and component (`sigmoid` of a 1x1 conv on the last decoder features), to the
+            output: the network can pass a clean-enough input through unchanged instead of
+            redrawing it, and mute it where noise dominates. The gate starts almost closed
+            (about 0.02), so a gated copy of a trained model starts where that model was.
     """
 
     @register_to_config
@@ -53,6 +63,7 @@ class SeismogramUNet1DModel(ModelMixin, ConfigMixin):
         channel_mults: tuple[int, ...] = (1, 2, 4, 8),
         kernel_size: int = 5,
         time_embedding_dim: int = 64,
+        input_gate: bool = False,
     ):
         super().__init__()
         if base_channels % 8:
@@ -96,6 +107,14 @@ class SeismogramUNet1DModel(ModelMixin, ConfigMixin):
             current = width
             self.upsamplers.append(nn.Identity() if level == 0 else Upsample1D(width, use_conv=True))
         self.conv_out = nn.Conv1d(widths[0], out_channels, 1)
+        if input_gate:
+            if in_channels != out_channels:
+                raise ValueError(
+                    "`input_gate` passes the input through, so it needs in_channels == out_channels."
+                )
+            self.conv_gate = nn.Conv1d(widths[0], out_channels, 1)
+            nn.init.zeros_(self.conv_gate.weight)
+            nn.init.constant_(self.conv_gate.bias, -4.0 / GATE_LOGIT_SCALE)
 
     @property
     def downsample_factor(self) -> int:
@@ -115,6 +134,7 @@ class SeismogramUNet1DModel(ModelMixin, ConfigMixin):
             The clean estimate, `(batch, out_channels, samples)`.
         """
         length = sample.shape[-1]
+        observed = sample
         pad = (-length) % self.downsample_factor
         if pad:
             sample = F.pad(sample, (0, pad), mode="replicate")
@@ -136,6 +156,9 @@ class SeismogramUNet1DModel(ModelMixin, ConfigMixin):
             hidden = second(first(hidden, embedding), embedding)
             hidden = upsample(hidden)
         out = self.conv_out(hidden)[..., :length]
+        if self.config.input_gate:
+            gate = torch.sigmoid(GATE_LOGIT_SCALE * self.conv_gate(hidden)[..., :length])
+            out = out + gate * observed
         if not return_dict:
             return (out,)
         return SeismogramUNet1DOutput(sample=out)

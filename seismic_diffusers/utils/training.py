@@ -212,6 +212,30 @@ def trained_model(accelerator, model, ema_model):
     return model.eval()
 
 
+DENOISING_LOSSES = ("l1", "snr")
+
+
+def denoising_loss(estimate, clean, kind: str = "l1"):
+    r"""The denoiser's training loss on `(B, C, N)` windows (already normalised).
+
+    - `"l1"`: mean absolute error (CDiffSD's).
+    - `"snr"`: the negative reconstruction SNR in dB, `10 log10(sum((estimate - clean)^2) / sum(clean^2))`
+      per window, averaged over windows. Every window weighs the same in dB, whatever its noise
+      level, so quiet, nearly clean windows are fitted as closely as noisy ones; with L1 they
+      contribute little and the model learns to shrink them. A 1e-6 floor caps a window at 60 dB.
+    """
+    import torch
+
+    estimate, clean = estimate.float(), clean.float()
+    if kind == "l1":
+        return torch.nn.functional.l1_loss(estimate, clean)
+    if kind == "snr":
+        error = (estimate - clean).pow(2).sum(dim=(1, 2))
+        power = clean.pow(2).sum(dim=(1, 2)).clamp_min(1e-12)
+        return (10.0 * torch.log10(error / power + 1e-6)).mean()
+    raise ValueError(f"Unknown denoising loss {kind!r}; choose from {', '.join(DENOISING_LOSSES)}.")
+
+
 def check_finite_weights(model) -> None:
     """Raise `NonFiniteTrainingError` naming the tensors of `model` that hold NaN or Inf."""
     import torch

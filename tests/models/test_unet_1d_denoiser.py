@@ -46,3 +46,23 @@ def test_channel_count_is_configurable():
     assert one(torch.randn(1, 1, 100), 0).sample.shape == (1, 1, 100)
     with pytest.raises(ValueError, match="multiple of 8"):
         SeismogramUNet1DModel(base_channels=12)
+
+
+def test_a_gated_copy_starts_almost_where_the_model_was_and_can_pass_the_input_through(model, tmp_path):
+    settings = {k: v for k, v in model.config.items() if not k.startswith("_")}
+    gated = SeismogramUNet1DModel(**{**settings, "input_gate": True}).eval()
+    missing, unexpected = gated.load_state_dict(model.state_dict(), strict=False)
+    assert set(missing) == {"conv_gate.weight", "conv_gate.bias"} and not unexpected
+    x = torch.randn(2, 3, 200)
+    with torch.no_grad():
+        before, after = model(x, 5).sample, gated(x, 5).sample
+        # closed gate: sigmoid(-4) of the input added
+        torch.testing.assert_close(after, before + torch.sigmoid(torch.tensor(-4.0)) * x)
+        gated.conv_gate.bias.fill_(10.0)  # wide open: the input passes through
+        torch.testing.assert_close(gated(x, 5).sample, before + x, atol=1e-4, rtol=1e-4)
+    gated.save_pretrained(tmp_path)
+    reloaded = SeismogramUNet1DModel.from_pretrained(tmp_path)
+    assert reloaded.config.input_gate
+    torch.testing.assert_close(reloaded(x, 5).sample, gated(x, 5).sample)
+    with pytest.raises(ValueError, match="in_channels == out_channels"):
+        SeismogramUNet1DModel(in_channels=3, out_channels=1, input_gate=True)

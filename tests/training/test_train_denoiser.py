@@ -48,3 +48,13 @@ def test_train_resume_and_load_the_pipeline(tmp_path):
     pipe.set_progress_bar_config(disable=True)
     out_stream = pipe(obspy.read()).waveforms
     assert [t.stats.npts for t in out_stream] == [3000] * 3 and np.isfinite(out_stream[0].data).all()
+
+
+def test_real_noise_and_a_band_reach_the_saved_processor(tmp_path):
+    out = tmp_path / "run"
+    result = run(out, 1, "--real_noise_fraction", "0.5", "--band_hz", "1", "20")
+    assert result.returncode == 0, result.stderr[-3000:]
+    pipe = ColdDiffusionDenoisePipeline.from_pretrained(str(out / "pipeline"))
+    assert list(pipe.processor.config.band_hz) == [1.0, 20.0]
+    bad = run(tmp_path / "bad", 1, "--real_noise_fraction", "1.5")
+    assert bad.returncode != 0 and "--real_noise_fraction must be in [0, 1]" in bad.stderr
