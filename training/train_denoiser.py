@@ -104,6 +104,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "or reserved file).",
     )
     data.add_argument(
+        "--real_event_fraction",
+        type=float,
+        default=0.0,
+        help="Share of the synthetic events replaced by windows of real single-component events from ObsPy's "
+        "bundled training records (obspy_recordings.training_event_windows).",
+    )
+    data.add_argument(
         "--band_hz",
         type=float,
         nargs=2,
@@ -167,10 +174,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--event_mseed_dir and --noise_mseed_dir go together.")
     if args.stead_hdf5 and args.event_mseed_dir:
         parser.error("Train on STEAD or on miniSEED folders, not both.")
-    if not 0.0 <= args.real_noise_fraction <= 1.0:
-        parser.error("--real_noise_fraction must be in [0, 1].")
-    if args.real_noise_fraction and (args.stead_hdf5 or args.event_mseed_dir):
-        parser.error("--real_noise_fraction mixes real noise into the synthetic data only.")
+    for name in ("real_noise_fraction", "real_event_fraction"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            parser.error(f"--{name} must be in [0, 1].")
+        if getattr(args, name) and (args.stead_hdf5 or args.event_mseed_dir):
+            parser.error(f"--{name} mixes real recordings into the synthetic data only.")
     check_finetune_arguments(parser, args)
     return args
 
@@ -200,6 +208,18 @@ def build_dataset(args: argparse.Namespace, seed_offset: int = 0, num_events=Non
             num_samples=args.window_length,
         )
         events, p, s = generated["waveforms"], generated["p_arrival_sample"], generated["s_arrival_sample"]
+        # training pairs only: five source records would make held-out pairs look better than they are
+        num_real_events = 0 if seed_offset else int(round(args.real_event_fraction * len(events)))
+        if num_real_events:
+            from seismic_diffusers.data.obspy_recordings import training_event_windows
+
+            real, real_p = training_event_windows(
+                num_real_events, args.window_length, args.sampling_rate, seed=args.data_seed + seed_offset
+            )
+            keep = len(events) - num_real_events
+            events = np.concatenate([events[:keep, :, : args.window_length].astype(np.float32), real])
+            p = np.concatenate([p[:keep], real_p])
+            s = np.concatenate([s[:keep], np.full(num_real_events, -1)])
         total = num_noise or args.num_noise
         num_real = int(round(args.real_noise_fraction * total))
         noise = generate_seismic_noise(

@@ -19,6 +19,11 @@ stations' network on the same day (BW.UH1-UH3 share BW.UH4's day and are left ou
 resampled to the model's rate and cut into its event-free spans; 20-40 Hz records carry no energy
 above their Nyquist, which teaches the model band-limited recorders.
 
+**Training events** (`TRAINING_EVENT_FILES`, [`training_event_windows`]): single-component
+recordings of earthquakes with a clear onset in other bundled files (a K-NET record, the MANZ
+record ObsPy's picker tests use, a teleseism at II.TLY, a GSE2 local event), again no
+development or reserved file and nothing recorded at RJOB.
+
 **Reserved for an independent evaluation, never used here** (`RESERVED`): `obspy.read()`'s
 default example (BW.RJOB 2009), `signal/tests/data/loc_RJOB20050801145719850.*` and
 `signal/tests/data/BW.KW1._.EHZ.D.2011.090_downsampled.asc.gz`.
@@ -60,6 +65,12 @@ TRAINING_NOISE_FILES = (
     "io/mseed/tests/data/wrong_blockette_numbers_specified.mseed",  # SK.MODS HHZ, 100 Hz
     "clients/fdsn/tests/data/dataselect_example.mseed",  # IU.ANMO BHZ, 20 Hz, before Maule's P
     "io/xseed/tests/data/arclink_full.seed",  # GR.FUR BHE, 20 Hz
+)
+TRAINING_EVENT_FILES = (
+    "io/nied/tests/data/test.knet",  # K-NET AKT013 EW, 100 Hz
+    "signal/tests/data/manz_waldk.a01.gz",  # BW.MANZ, 200 Hz, plain text samples
+    "realtime/tests/data/II.TLY.BHZ.SAC",  # teleseism, 20 Hz
+    "io/gse2/tests/data/loc_RNON20040609200559.z",  # RNON Z, 200 Hz
 )
 RESERVED = (
     "obspy.read() with no argument (BW.RJOB 2009)",
@@ -235,3 +246,75 @@ def training_noise_windows(
             piece = piece - piece.mean()
             out[i, c] = piece / max(float(np.sqrt(np.mean(piece**2))), 1e-30)
     return out
+
+
+def _training_event_traces(sampling_rate: float) -> list[tuple[str, np.ndarray]]:
+    """`[(id, samples at sampling_rate)]` of `TRAINING_EVENT_FILES`, demeaned, one trace each."""
+    import gzip
+    import warnings
+
+    import obspy
+
+    out = []
+    for relative in TRAINING_EVENT_FILES:
+        path = obspy_data_file(relative)
+        if relative.endswith("manz_waldk.a01.gz"):  # bare samples at 200 Hz (ObsPy's pk_baer test)
+            with gzip.open(path) as handle:
+                data, rate, name = np.loadtxt(handle), 200.0, "BW.MANZ"
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                stream = obspy.read(path)
+            trace = max((t for t in stream if t.stats.sampling_rate >= 15.0), key=lambda t: t.stats.npts)
+            data, rate, name = trace.data, float(trace.stats.sampling_rate), trace.id
+        data = resample(np.asarray(data, dtype=np.float64), rate, sampling_rate)
+        out.append((name, data - data.mean()))
+    return out
+
+
+def training_event_windows(
+    count: int, window: int, sampling_rate: float = 100.0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """`count` pseudo-three-component windows of the real training events, and their P samples.
+
+    Each window takes one event of `TRAINING_EVENT_FILES` (uniformly), stretches it in time by
+    a factor drawn in 0.7-1.4 (so corner frequencies and durations vary), cuts it so that its
+    STA/LTA onset falls 3-12 s into the window (earlier when the record starts later), and puts it on a random component; the other two
+    components are copies scaled by 0.3-1 and delayed by 0-0.5 s, with random polarity. The
+    recordings carry their own pre-event noise, which stays in (they are real, not clean).
+
+    Returns:
+        `(windows, p_samples)`: `(count, 3, window)` float32 of unit peak, and `(count,)` int.
+    """
+    rng = np.random.default_rng(seed)
+    events = []
+    for name, data in _training_event_traces(sampling_rate):
+        onset = first_trigger(data, sampling_rate)
+        if onset is not None:
+            events.append((name, data, int(onset)))
+    if not events:
+        raise ValueError("No bundled training event has an STA/LTA onset.")
+    windows = np.zeros((count, 3, window), dtype=np.float32)
+    p_samples = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        _, data, onset = events[rng.integers(len(events))]
+        factor = rng.uniform(0.7, 1.4)
+        stretched = resample(data, sampling_rate, sampling_rate * factor)
+        onset_here = int(onset * factor)
+        # inside the record where it can be: no zero padding before its first sample
+        p = int(rng.uniform(min(3.0 * sampling_rate, onset_here), min(12.0 * sampling_rate, onset_here)))
+        start = onset_here - p
+        piece = np.zeros(window)
+        lo, hi = max(start, 0), min(start + window, len(stretched))
+        piece[lo - start : hi - start] = stretched[lo:hi]
+        main = rng.integers(3)
+        for c in range(3):
+            if c == main:
+                row = piece
+            else:
+                delay = int(rng.uniform(0.0, 0.5) * sampling_rate)
+                row = rng.uniform(0.3, 1.0) * np.concatenate([np.zeros(delay), piece[: window - delay]])
+            windows[i, c] = row * rng.choice((-1.0, 1.0))
+        windows[i] /= max(float(np.abs(windows[i]).max()), 1e-30)
+        p_samples[i] = p
+    return windows, p_samples
