@@ -260,9 +260,12 @@ def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict,
         if args.stead_hdf5
         else f"miniSEED events in {args.event_mseed_dir}, noise in {args.noise_mseed_dir}"
         if args.event_mseed_dir
-        else f"synthetic local earthquakes ({args.num_events}) and noise records ({args.num_noise}), data seed "
-        f"{args.data_seed}, SNR {args.snr_db_min:g} to {args.snr_db_max:g} dB"
+        else f"synthetic local earthquakes ({args.num_events}; {args.real_event_fraction:.0%} replaced by real "
+        f"event windows) and noise records ({args.num_noise}; {args.real_noise_fraction:.0%} replaced by real "
+        f"noise windows), data seed {args.data_seed}, SNR {args.snr_db_min:g} to {args.snr_db_max:g} dB"
     )
+    if args.band_hz:
+        data += f", band-passed to {args.band_hz[0]:g}-{args.band_hz[1]:g} Hz"
     card = f"""---
 library_name: seismic_diffusers
 license: mit
@@ -277,7 +280,7 @@ Removes noise from three-component seismograms (100 Hz, 30 s windows); ObsPy Str
 {fine_tune_summary(args, frozen)}- Data: {data}
 - Steps: {summary["global_step"]} (batch {args.train_batch_size} x accumulation {args.gradient_accumulation_steps})
 - Training time: {summary["train_minutes"]:.1f} min on {summary["device"]}
-- Final training loss (L1, last {args.logging_steps} steps): {summary["loss"]:.4f}
+- Final training loss ({args.loss}, last {args.logging_steps} steps): {summary["loss"]:.4f}
 - Held-out synthetic pairs ({args.validation_pairs}): reconstruction SNR {summary["val_snr_in_db"]:.2f} dB in,
   {summary["val_snr_out_db"]:.2f} dB after direct-mode denoising
 """
