@@ -45,7 +45,9 @@ def test_held_out_synthetic_events_gain_snr_and_correlation(shipped):
     noisy = clean + scale_noise_to_snr(clean, generate_seismic_noise(16, seed=95_001), 0.0)
     denoised = shipped(noisy.astype(np.float32)).waveforms.astype(np.float64)
     assert denoised.shape == noisy.shape
-    assert np.mean(gain_db(denoised, clean, noisy)) > 6.0  # benchmark: +9.0 dB at 0 dB
+    assert (
+        np.mean(gain_db(denoised, clean, noisy)) > 6.0
+    )  # benchmark, against the 1-20 Hz event: +17.5 dB at 0 dB
     assert (
         np.nanmean(pearson_correlation(denoised, clean))
         > np.nanmean(pearson_correlation(noisy, clean)) + 0.15
@@ -66,7 +68,7 @@ def test_real_events_in_real_in_band_noise_gain_snr(shipped):
     noise = np.stack([[bandpass(c, 1.0, 20.0, 100.0, corners=4, zerophase=True) for c in r] for r in noise])
     noisy = clean + scale_noise_to_snr(clean, noise, 0.0)
     denoised = shipped(noisy.astype(np.float32)).waveforms.astype(np.float64)
-    assert np.mean(gain_db(denoised, clean, noisy)) > 1.0  # benchmark: +3.3 dB at 0 dB, in-band
+    assert np.mean(gain_db(denoised, clean, noisy)) > 1.0  # benchmark: +3.0 dB at 0 dB, in-band
     assert np.nanmean(pearson_correlation(denoised, clean)) > np.nanmean(pearson_correlation(noisy, clean))
 
 
