@@ -40,7 +40,6 @@ from pathlib import Path
 import numpy as np
 import obspy
 import torch
-from obspy.signal.filter import bandpass
 
 from seismic_diffusers import ColdDiffusionDenoisePipeline
 from seismic_diffusers.data import generate_local_earthquakes, generate_seismic_noise, scale_noise_to_snr
@@ -50,7 +49,7 @@ from seismic_diffusers.metrics import (
     pick_phases,
     reconstruction_snr_db,
 )
-from seismic_diffusers.utils import machine_info
+from seismic_diffusers.utils import machine_info, streams
 
 RATE = 100.0
 
@@ -81,7 +80,7 @@ def parse_args(argv=None):
 
 
 def band_pass(records: np.ndarray) -> np.ndarray:
-    return np.stack([[bandpass(c, 1.0, 20.0, RATE, corners=4, zerophase=True) for c in r] for r in records])
+    return streams.band_pass(records, 1.0, 20.0, RATE)
 
 
 def score(estimate: np.ndarray, clean: np.ndarray, noisy: np.ndarray, p_true, s_true) -> dict:

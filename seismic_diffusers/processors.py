@@ -498,13 +498,9 @@ class SeismogramProcessor(ConfigMixin, SchedulerMixin):
         (zero phase, 4 corners); returned unchanged (not copied) when `band_hz` is `None`."""
         if self.config.band_hz is None:
             return records
-        from obspy.signal.filter import bandpass
+        from .utils.streams import band_pass
 
-        low, high = (float(f) for f in self.config.band_hz)
-        rate = float(self.config.sampling_rate)
-        flat = np.asarray(records, dtype=np.float64).reshape(-1, records.shape[-1])
-        out = np.stack([bandpass(row, low, high, rate, corners=4, zerophase=True) for row in flat])
-        return out.reshape(records.shape)
+        return band_pass(records, *self.config.band_hz, self.config.sampling_rate)
 
     def window_scale(self, windows: torch.Tensor) -> torch.Tensor:
         """Per-window divisor, `(B, 1, 1)` (joint) or `(B, C, 1)` (per trace); never zero."""

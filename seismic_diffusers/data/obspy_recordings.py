@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..utils.streams import component_of, resample
+from ..utils.streams import band_pass, component_of, resample
 from ..waveforms.quality import event_free_spans, first_trigger
 
 EVENT_FILES = (
@@ -123,7 +123,6 @@ def development_events(
     in its band, as a reference for denoising.
     """
     import obspy
-    from obspy.signal.filter import bandpass
 
     events = []
     window = int(round(window_s * sampling_rate))
@@ -150,9 +149,7 @@ def development_events(
                 rows.append(resample(data - data.mean(), rate, sampling_rate))
             record = np.stack(rows)
             if band_hz is not None:
-                record = np.stack(
-                    [bandpass(row, *band_hz, sampling_rate, corners=4, zerophase=True) for row in record]
-                )
+                record = band_pass(record, *band_hz, sampling_rate)
             onset = first_trigger(record[2], sampling_rate)
             if onset is None:
                 continue

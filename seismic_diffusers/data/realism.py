@@ -192,14 +192,10 @@ class BandPassedPair:
         self.sampling_rate = float(sampling_rate)
         self.augment = augment
 
-    def _filter(self, x: np.ndarray) -> np.ndarray:
-        from obspy.signal.filter import bandpass
-
-        return np.stack(
-            [bandpass(row, self.low, self.high, self.sampling_rate, corners=4, zerophase=True) for row in x]
-        )
-
     def __call__(self, clean, noise, rng, draw_event):
         if self.augment is not None:
             clean, noise = self.augment(clean, noise, rng, draw_event)
-        return self._filter(clean), self._filter(noise)
+        from ..utils.streams import band_pass
+
+        band = (self.low, self.high, self.sampling_rate)
+        return band_pass(clean, *band), band_pass(noise, *band)

@@ -185,6 +185,19 @@ def resample(array: np.ndarray, rate_in: float, rate_out: float, npts_out: int |
     return out
 
 
+def band_pass(records: np.ndarray, low: float, high: float, rate: float) -> np.ndarray:
+    """`records` `(..., N)` band-passed along the last axis: ObsPy's `bandpass`, zero phase, 4 corners
+    (the filter every denoising band in this project uses). Returns float64, same shape."""
+    from obspy.signal.filter import bandpass
+
+    array = np.asarray(records, dtype=np.float64)
+    flat = array.reshape(-1, array.shape[-1])
+    out = np.stack(
+        [bandpass(row, float(low), float(high), float(rate), corners=4, zerophase=True) for row in flat]
+    )
+    return out.reshape(array.shape)
+
+
 def resampled_length(npts: int, rate_in: float, rate_out: float) -> int:
     """Samples `resample` returns for `npts` samples without `npts_out`."""
     ratio = _ratio(rate_in, rate_out)

@@ -90,3 +90,15 @@ def test_one_channel_map_everywhere(channel, component):
 
     assert component_of(channel) == component
     assert TABLE_COMPONENTS[component_index(channel)] == component
+
+
+def test_band_pass_keeps_the_band_and_the_shape():
+    from seismic_diffusers.utils.streams import band_pass
+
+    t = np.arange(3000) / 100.0
+    records = np.stack([np.sin(2 * np.pi * 5 * t), np.sin(2 * np.pi * 0.1 * t) + np.sin(2 * np.pi * 40 * t)])
+    out = band_pass(records[None], 1.0, 20.0, 100.0)
+    assert out.shape == (1, 2, 3000) and out.dtype == np.float64
+    middle = slice(500, 2500)  # away from the zero-phase filter's edge transients
+    np.testing.assert_allclose(out[0, 0, middle], records[0, middle], atol=0.05)
+    assert np.abs(out[0, 1, middle]).max() < 0.05
