@@ -83,11 +83,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     train.add_argument(
         "--teacher_steps", type=int, default=16, help="Teacher grid size with --student_timesteps."
     )
+    train.add_argument(
+        "--student_init",
+        default=None,
+        help="Pipeline folder whose U-Net starts the student (default: the teacher's), e.g. an earlier "
+        "student whose grid shares timesteps with this one, as in progressive distillation's rounds.",
+    )
     train.add_argument("--num_per_family", type=int, default=3000, help="Synthetic maps per family.")
     train.add_argument(
         "--data_seed", type=int, default=0, help="Seed of the maps (the teacher's training data)."
     )
     train.add_argument("--cond_drop_prob", type=float, default=0.1, help="Share of null-class labels.")
+    train.add_argument(
+        "--step_probabilities",
+        type=float,
+        nargs="+",
+        default=None,
+        help="How often each trained student step (all but the first, the prior) is drawn, e.g. 0.15 0.15 "
+        "0.25 0.45 to train the last, finest denoising step most (default: uniform). Normalised.",
+    )
+    train.add_argument(
+        "--sampler",
+        choices=("ddim", "sde"),
+        default="ddim",
+        help="The scheduler saved with the student: ddim (first-order DPM-Solver++, the update its targets "
+        "assume) or sde (first-order SDE-DPM-Solver++: the same clean estimates, fresh noise each step).",
+    )
     train.add_argument("--validation_steps", type=int, default=250, help="Save a sample grid every N steps.")
     args = parser.parse_args(argv)
     if args.student_timesteps is not None:
@@ -98,6 +119,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--teacher_steps_per_step must be >= 2.")
     if not 0.0 <= args.cond_drop_prob < 1.0:
         parser.error(f"--cond_drop_prob must be in [0, 1), got {args.cond_drop_prob}.")
+    if args.step_probabilities is not None:
+        if len(args.step_probabilities) != args.num_inference_steps - 1:
+            parser.error(
+                f"--step_probabilities needs {args.num_inference_steps - 1} values (one per student step "
+                f"after the prior), got {len(args.step_probabilities)}."
+            )
+        if min(args.step_probabilities) < 0 or sum(args.step_probabilities) <= 0:
+            parser.error("--step_probabilities must be >= 0 with a positive sum.")
     return args
 
 
@@ -167,7 +196,14 @@ def main(args: argparse.Namespace) -> None:
         processor.guidance_scales(teacher.config.default_guidance_scale, range(processor.null_label + 1))
     )
     unet = VelocityUNet2DModel.from_config(teacher.unet.config)
-    unet.load_state_dict(teacher.unet.state_dict())
+    if args.student_init is None:
+        unet.load_state_dict(teacher.unet.state_dict())
+    else:
+        start = VelocityUNet2DModel.from_pretrained(args.student_init, subfolder="unet")
+        public = lambda config: {k: v for k, v in config.items() if not k.startswith("_")}  # noqa: E731
+        if public(start.config) != public(teacher.unet.config):
+            raise ValueError(f"--student_init {args.student_init}: its U-Net config differs from the teacher's.")
+        unet.load_state_dict(start.state_dict())
     unet.train()
     ema_model = make_ema(accelerator, unet, VelocityUNet2DModel, args)
 
@@ -189,6 +225,7 @@ def main(args: argparse.Namespace) -> None:
     log = TrainingLog(accelerator, args, progress, logger)
     generator = torch.Generator().manual_seed(args.seed + global_step)  # the student step of each batch
     last = args.num_inference_steps - 1
+    step_probabilities = torch.tensor(args.step_probabilities or [1.0] * last, dtype=torch.float64)
 
     for epoch in range(first_epoch, num_epochs):
         for batch in epoch_batches(accelerator, dataloader, epoch, first_epoch, resume_step):
@@ -198,7 +235,7 @@ def main(args: argparse.Namespace) -> None:
             labels = batch["label"].to(accelerator.device).long()
             drop = torch.rand(labels.shape, device=labels.device) < args.cond_drop_prob
             labels = torch.where(drop, torch.full_like(labels, processor.null_label), labels)
-            index = int(torch.randint(1, args.num_inference_steps, (1,), generator=generator))
+            index = 1 + int(torch.multinomial(step_probabilities, 1, generator=generator))
             timestep = student_grid[index]
             alpha, sigma = alpha_sigma(student_solver, timestep, clean.device)
             noisy = alpha * clean + sigma * torch.randn_like(clean)
@@ -254,6 +291,8 @@ def main(args: argparse.Namespace) -> None:
 
 
 def student_pipeline(unet, teacher, solver, args, power) -> VelocityGenerationPipeline:
+    if args.sampler == "sde":
+        solver = DPMSolverMultistepScheduler.from_config(solver.config, algorithm_type="sde-dpmsolver++")
     return VelocityGenerationPipeline(
         unet=unet, scheduler=solver, processor=teacher.processor,
         default_num_inference_steps=args.num_inference_steps, default_guidance_scale=1.0,

@@ -70,3 +70,36 @@ def test_a_hand_picked_student_grid_is_saved_as_the_default_timesteps(tmp_path, 
 def test_refuses_a_one_step_student(tmp_path, tiny_velocity_pipeline_dir):
     result = run("--teacher_pipeline", tiny_velocity_pipeline_dir, "--num_inference_steps", 1, timeout=60)
     assert result.returncode != 0 and "--num_inference_steps must be >= 2" in result.stderr
+
+
+def test_refuses_step_probabilities_that_do_not_match_the_grid(tmp_path, tiny_velocity_pipeline_dir):
+    result = run("--teacher_pipeline", tiny_velocity_pipeline_dir, "--num_inference_steps", 3,
+                 "--step_probabilities", 1, 1, 1, timeout=60)  # fmt: skip
+    assert result.returncode != 0 and "--step_probabilities needs 2 values" in result.stderr
+
+
+def test_student_init_starts_from_another_pipelines_unet(
+    tmp_path, tiny_velocity_pipeline_dir, tiny_unconditional_velocity_pipeline
+):
+    earlier = VelocityGenerationPipeline.from_pretrained(tiny_velocity_pipeline_dir)
+    with torch.no_grad():
+        for value in earlier.unet.parameters():
+            value.add_(0.1)
+    earlier.save_pretrained(str(tmp_path / "earlier"))
+    result = run(
+        "--teacher_pipeline", tiny_velocity_pipeline_dir, "--student_init", tmp_path / "earlier",
+        "--output_dir", tmp_path / "run", "--student_timesteps", 999, 494, 125, "--teacher_steps", 8,
+        "--timestep_power", 1.5, "--max_train_steps", 1, "--learning_rate", 1e-12, "--num_per_family", 2,
+        "--train_batch_size", 4, "--validation_steps", 0, "--step_probabilities", 0, 1, "--sampler", "sde",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    student = VelocityGenerationPipeline.from_pretrained(str(tmp_path / "run" / "pipeline"))
+    assert student.scheduler.config.algorithm_type == "sde-dpmsolver++"
+    assert student.scheduler.config.solver_order == 1
+    for name, value in earlier.unet.state_dict().items():
+        torch.testing.assert_close(student.unet.state_dict()[name], value, atol=1e-6, rtol=0)
+
+    tiny_unconditional_velocity_pipeline.save_pretrained(str(tmp_path / "other"))
+    bad = run("--teacher_pipeline", tiny_velocity_pipeline_dir, "--student_init", tmp_path / "other",
+              "--output_dir", tmp_path / "bad", "--max_train_steps", 1, timeout=60)  # fmt: skip
+    assert bad.returncode != 0 and "U-Net config differs from the teacher's" in bad.stderr
