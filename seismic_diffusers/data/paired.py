@@ -170,9 +170,11 @@ def make_paired_dataset(
     check_resumable(out, manifest)  # before a single shard is counted as done
     todo = [s for s in mine if not s.is_complete(geometry)]
     out.mkdir(parents=True, exist_ok=True)
+    # Every process writes the (identical) manifest before its first shard: a process that starts
+    # late must find a shard only beside the manifest that explains it, or it refuses the folder.
+    _save_text_atomically(out / "dataset.json", json.dumps(manifest, indent=2) + "\n")
     if index == 0:
         geometry.save_config(out)
-        _save_text_atomically(out / "dataset.json", json.dumps(manifest, indent=2) + "\n")
 
     written = []
     chunk = int(batch_size or 32)

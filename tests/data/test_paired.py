@@ -152,6 +152,15 @@ def test_two_processes_write_disjoint_shards(tmp_path):
     assert {p.name for p in mine[1]} == {"model2.npy", "data2.npy"}
 
 
+def test_a_late_first_process_accepts_shards_another_already_wrote(tmp_path):
+    # Rank 1 finishing a shard before rank 0 has started must not make rank 0 refuse the folder.
+    later = make_paired_dataset(tmp_path, "flatvel-b", 4, 2, process_index=1, num_processes=2, progress=False)
+    assert {p.name for p in later} == {"model2.npy", "data2.npy"}
+    first = make_paired_dataset(tmp_path, "flatvel-b", 4, 2, process_index=0, num_processes=2, progress=False)
+    assert {p.name for p in first} == {"model1.npy", "data1.npy"}
+    assert (tmp_path / "dataset.json").is_file()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
