@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
 
@@ -44,8 +45,9 @@ class VelocityInversionOutput(BaseOutput):
     """
     Args:
         velocities (`np.ndarray` or `torch.Tensor` of shape `(B, nz, nx)`): Posterior mean, m/s.
-        std (`np.ndarray` or `torch.Tensor` of shape `(B, nz, nx)`): Standard deviation over the
-            samples, m/s (zero for `num_samples=1`).
+        std (`np.ndarray` or `torch.Tensor` of shape `(B, nz, nx)`): The posterior standard
+            deviation, m/s: the spread of the samples, calibrated by the pipeline's `std_scale` and
+            `std_floor` (with the defaults 1 and 0, the spread itself; zero for `num_samples=1`).
         samples (`np.ndarray` or `torch.Tensor` of shape `(B, num_samples, nz, nx)`): The posterior
             samples, m/s.
         data_misfit (`np.ndarray` or `torch.Tensor` of shape `(B, num_samples)`): Each sample's
@@ -75,6 +77,34 @@ def _chunked_fwi(velocity: torch.Tensor, data: torch.Tensor, mask: torch.Tensor,
     return torch.cat([p.velocity for p in parts]), torch.cat([p.misfit_history[-1] for p in parts])
 
 
+def mirrors_onto_itself(geometry: AcquisitionGeometry, tolerance_cells: int = 1) -> bool:
+    """Whether reversing the shot and receiver axes of a gather gives the gather of the mirrored map.
+
+    True when sources and receivers are listed left to right and sit where their mirror images
+    are, within `tolerance_cells` (OpenFWI's middle shot, at x = 34 of 0-69, is one cell off).
+    """
+    last = geometry.grid_shape[1] - 1
+    for positions in (list(geometry.config.source_x), geometry.receiver_x):
+        if positions != sorted(positions):
+            return False
+        if (
+            max(abs(a - (last - b)) for a, b in zip(positions, reversed(positions), strict=True))
+            > tolerance_cells
+        ):
+            return False
+    return True
+
+
+def calibrate_spread(spread: torch.Tensor, std_scale: float, std_floor: Sequence[float]) -> torch.Tensor:
+    """`sqrt((std_scale * spread)^2 + floor(z)^2)`, m/s, for a spread `(..., nz, nx)` in m/s.
+
+    `floor(z)` runs linearly from `std_floor[0]` at the top row to `std_floor[1]` at the bottom.
+    """
+    top, bottom = (float(b) for b in std_floor)
+    floor = torch.linspace(top, bottom, spread.shape[-2], dtype=spread.dtype, device=spread.device)
+    return torch.sqrt((float(std_scale) * spread) ** 2 + floor[:, None] ** 2)
+
+
 def _check_count(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
@@ -91,10 +121,10 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
     r"""Invert shot gathers for velocity maps, with the velocity generator as the prior.
 
     Sampling (diffusion posterior sampling with proximal data steps, in the style of DiffPIR and
-    SDEdit): a starting map, from `inversion_net` when the pipeline has one (else the prior's mean
-    depth profile), improved by `start_iterations` FWI iterations, is noised to `strength` of the
-    schedule; every reverse step then takes the
-    U-Net's clean-map estimate, moves it `data_iterations` Adam steps down the gather misfit
+    SDEdit): a starting map, from `inversion_net` when the pipeline has one (averaged with its map of
+    the mirrored gathers, `mirror_start`; else the prior's mean depth profile), improved by
+    `start_iterations` FWI iterations, is noised to `strength` of the schedule; every reverse step
+    then takes the U-Net's clean-map estimate, moves it `data_iterations` Adam steps down the gather misfit
     through deepwave ([`~physics.full_waveform_inversion`]), and lets the scheduler step toward the
     corrected estimate. Each posterior sample ends with `refine_iterations` FWI iterations.
 
@@ -110,6 +140,14 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         inversion_net ([`InversionNetModel`], *optional*): Gives each gather's starting map.
         geometry ([`AcquisitionGeometry`], *optional*): How the gathers were recorded; `None` means
             OpenFWI's.
+        std_scale (`float`, *optional*, defaults to 1.0) and std_floor (`tuple[float, float]`,
+            *optional*, defaults to `(0, 0)`): `std = sqrt((std_scale * spread)^2 + floor(z)^2)`,
+            where `spread` is the samples' standard deviation and `floor(z)` runs linearly from
+            `std_floor[0]` m/s at the top row to `std_floor[1]` at the bottom. The samples start close
+            to one map, so their spread alone is narrower than the error of their mean, and the error
+            grows with depth; the shipped folder stores the values that make `mean +- 2 std` hold the
+            true map in 95 % of cells of calibration gathers with the narrowest mean `std`
+            (`training/calibrate_inversion_std.py`, data seed 200000).
 
     `from_pretrained` also loads a [`VelocityGenerationPipeline`] folder (the prior alone, no
     `inversion_net`); pass `inversion_net=` and `geometry=` to add them.
@@ -125,10 +163,17 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         processor: VelocityProcessor,
         inversion_net: InversionNetModel | None = None,
         geometry: AcquisitionGeometry | None = None,
+        std_scale: float = 1.0,
+        std_floor: list[float] | tuple[float, float] = (0.0, 0.0),
     ):
         super().__init__()
         if not supports_custom_timesteps(scheduler):
             require_custom_timesteps(scheduler)  # raises, naming the schedulers that work
+        std_scale = _check_positive(std_scale, "std_scale")
+        if len(std_floor) != 2 or not all(np.isfinite(b) and b >= 0 for b in std_floor):
+            raise ValueError(
+                f"`std_floor` must be two numbers >= 0 (m/s, top and bottom row), got {std_floor!r}."
+            )
         self.register_modules(
             unet=unet,
             scheduler=scheduler,
@@ -136,6 +181,7 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
             inversion_net=inversion_net,
             geometry=geometry,
         )
+        self.register_to_config(std_scale=std_scale, std_floor=[float(b) for b in std_floor])
 
     @classmethod
     def _check_class_name(cls, folder) -> None:
@@ -181,16 +227,24 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
             )
         return low, high
 
-    def starting_maps(self, seismic: torch.Tensor, mask: torch.Tensor, labels: list[int]) -> torch.Tensor:
+    def starting_maps(
+        self, seismic: torch.Tensor, mask: torch.Tensor, labels: list[int], mirror: bool = True
+    ) -> torch.Tensor:
         """Each gather's starting map, `(B, 1, nz, nx)` in normalised units.
 
         `inversion_net`'s prediction (dead traces zeroed) when the pipeline has one and it reads
-        this geometry's gathers; otherwise the prior's mean depth profile of each label's family
-        (all families for the null label).
+        this geometry's gathers; with `mirror` and a geometry that `mirrors_onto_itself`, averaged
+        with its prediction from the mirrored gathers (shots and receivers reversed), mirrored back.
+        Otherwise the prior's mean depth profile of each label's family (all families for the null
+        label).
         """
         net = self.inversion_net
         if net is not None and tuple(net.config.seismic_shape) == tuple(self.acquisition.data_shape):
-            velocity = net.predict_velocity((seismic * mask).to(net.device, net.dtype)).float()
+            gathers = (seismic * mask).to(net.device, net.dtype)
+            velocity = net.predict_velocity(gathers).float()
+            if mirror and mirrors_onto_itself(self.acquisition):
+                mirrored = net.predict_velocity(gathers.flip(1).flip(3)).float().flip(2)
+                velocity = 0.5 * (velocity + mirrored)
             return self.processor.normalize(velocity.cpu())[:, None]
         if net is not None:
             logger.warning(
@@ -255,6 +309,7 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         refine_iterations: int = 2,
         refine_learning_rate: float = 20.0,
         trace_mask: np.ndarray | torch.Tensor | None = None,
+        mirror_start: bool = True,
         generator: torch.Generator | list[torch.Generator] | None = None,
         output_type: str = "np",
         return_dict: bool = True,
@@ -282,6 +337,10 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
             trace_mask (`np.ndarray` or `torch.Tensor` of shape `(S, R)` or `(B, S, R)`, *optional*):
                 0 marks dead or missing traces: they are zeroed for `inversion_net` and left out of
                 every misfit.
+            mirror_start (`bool`, *optional*, defaults to `True`): Average `inversion_net`'s map with
+                its map of the mirrored gathers, mirrored back, when the acquisition is left-right
+                symmetric (OpenFWI's is); no simulations. On 32 clean gathers of data seed 200000 it
+                raised the network's mean SSIM from 0.668 to 0.688.
             generator (`torch.Generator` or `list[torch.Generator]`, *optional*): One, or one per
                 gather, for the noise.
             output_type (`str`, *optional*, defaults to `"np"`): `"np"` or `"pt"`.
@@ -325,7 +384,7 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         device = self._execution_device
 
         # 2. Starting maps, noised to the first timestep, num_samples per gather
-        start = self.starting_maps(data, mask, labels)
+        start = self.starting_maps(data, mask, labels, mirror=mirror_start)
         if start_iterations:
             with torch.enable_grad():
                 start, _ = _chunked_fwi(
@@ -399,7 +458,9 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         # 5. Posterior mean and spread per gather
         samples = velocity.view(batch_size, num_samples, *velocity.shape[1:])
         mean = samples.mean(dim=1)
-        std = samples.std(dim=1, unbiased=False)
+        std = calibrate_spread(
+            samples.std(dim=1, unbiased=False), self.config.std_scale, self.config.std_floor
+        )
         misfit = misfit.view(batch_size, num_samples)
         check_finite_output(torch.cat([samples.flatten(), misfit.flatten()]), "velocity maps or misfits")
         outputs = (mean, std, samples, misfit)

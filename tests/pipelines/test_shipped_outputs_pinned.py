@@ -89,8 +89,9 @@ def test_velocity_inversion():
         gathers, num_samples=2, start_iterations=1, num_inference_steps=2, refine_iterations=0,
         generator=torch.Generator().manual_seed(0),
     )  # fmt: skip
-    assert_pinned(out.samples, 4289.469, [-0.091768, -0.084176, -0.004196, 0.075908, -0.10851, -0.035524, 0.047147, 0.115309])  # fmt: skip
-    np.testing.assert_allclose(out.data_misfit, [[0.00048051, 0.00049240]], rtol=1e-2)
+    # re-pinned when the start became the mirror-averaged network map (mirror_start=True)
+    assert_pinned(out.samples, 4216.605, [-0.091111, -0.06143, 0.017546, 0.077862, -0.104027, -0.022636, 0.044573, 0.114602])  # fmt: skip
+    np.testing.assert_allclose(out.data_misfit, [[0.00049843, 0.00054310]], rtol=1e-2)
 
 
 def test_conditional_waveforms():

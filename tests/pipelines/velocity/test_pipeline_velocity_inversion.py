@@ -8,7 +8,14 @@ import torch
 from diffusers import DDIMScheduler
 
 import seismic_diffusers.physics.fwi as fwi_module
-from seismic_diffusers import AcquisitionGeometry, VelocityInversionPipeline, VelocityProcessor, forward_model
+from seismic_diffusers import (
+    OPENFWI,
+    AcquisitionGeometry,
+    VelocityInversionPipeline,
+    VelocityProcessor,
+    forward_model,
+)
+from seismic_diffusers.pipelines.pipeline_velocity_inversion import mirrors_onto_itself
 
 GRID = 24
 SMALL = AcquisitionGeometry(grid_shape=(GRID, GRID), nt=300, source_x=[2, 12, 21], pml_width=10)
@@ -16,7 +23,12 @@ SMALL = AcquisitionGeometry(grid_shape=(GRID, GRID), nt=300, source_x=[2, 12, 21
 
 @pytest.fixture(scope="module")
 def tiny_inversion_pipeline(make_tiny_inversion_pipeline):
-    assert make_tiny_inversion_pipeline.geometry.config == SMALL.config
+    def public(
+        config,
+    ):  # saving a pipeline adds `_class_name` and `_diffusers_version` to the shared geometry
+        return {k: v for k, v in config.items() if not k.startswith("_")}
+
+    assert public(make_tiny_inversion_pipeline.geometry.config) == public(SMALL.config)
     return make_tiny_inversion_pipeline
 
 
@@ -97,6 +109,24 @@ def test_masked_traces_do_not_count(pipe, observed):
     np.testing.assert_allclose(runs[0].data_misfit, runs[1].data_misfit, rtol=1e-4)
 
 
+def test_mirrors_onto_itself_needs_sources_and_receivers_at_their_mirror_images():
+    assert mirrors_onto_itself(OPENFWI)  # the middle shot, x = 34 of 0-69, is one cell off
+    assert mirrors_onto_itself(SMALL)
+    assert not mirrors_onto_itself(OPENFWI, tolerance_cells=0)
+    assert not mirrors_onto_itself(AcquisitionGeometry(source_x=[0, 20]))
+    assert not mirrors_onto_itself(AcquisitionGeometry(source_x=[69, 0]))  # shots listed right to left
+    assert not mirrors_onto_itself(AcquisitionGeometry(receiver_x=list(range(0, 40))))
+
+
+def test_the_mirrored_start_averages_the_network_over_the_mirrored_gathers(pipe, observed):
+    data, mask = torch.as_tensor(observed), torch.ones(2, 3, 1, GRID)
+    plain = pipe.starting_maps(data, mask, [8, 8], mirror=False)
+    mirrored_data = pipe.starting_maps(data.flip(1).flip(3), mask, [8, 8], mirror=False).flip(3)
+    averaged = pipe.starting_maps(data, mask, [8, 8])
+    np.testing.assert_allclose(averaged.numpy(), (0.5 * (plain + mirrored_data)).numpy(), atol=1e-5)
+    assert float((averaged - plain).abs().max()) > 0  # the untrained network is not symmetric
+
+
 def test_without_a_network_the_start_is_the_prior_profile(tiny_inversion_pipeline, observed):
     pipe = tiny_inversion_pipeline(with_network=False)
     start = pipe.starting_maps(torch.as_tensor(observed), torch.ones(2, 3, 1, GRID), [8, 8])
@@ -123,6 +153,30 @@ def test_save_and_load_round_trip_and_a_velocity_generation_folder(pipe, observe
         pipe(observed, **dict(kwargs, generator=torch.Generator().manual_seed(3))).samples,
         atol=1e-3,
     )
+
+
+def test_std_is_the_spread_calibrated_by_scale_and_depth_floor_and_is_saved(pipe, observed, tmp_path):
+    kwargs = dict(num_samples=2, **FAST)
+    raw = pipe(observed, generator=torch.Generator().manual_seed(4), **kwargs)
+    calibrated = VelocityInversionPipeline(**pipe.components, std_scale=2.5, std_floor=(30.0, 99.0))
+    calibrated.set_progress_bar_config(disable=True)
+    out = calibrated(observed, generator=torch.Generator().manual_seed(4), **kwargs)
+    np.testing.assert_allclose(out.samples, raw.samples, atol=1e-4)
+    floor = np.linspace(30.0, 99.0, GRID)[:, None]  # m/s, top row to bottom row
+    np.testing.assert_allclose(out.std, np.sqrt((2.5 * raw.std) ** 2 + floor**2), rtol=1e-4, atol=1e-3)
+    calibrated.save_pretrained(tmp_path / "calibrated")
+    loaded = VelocityInversionPipeline.from_pretrained(tmp_path / "calibrated")
+    assert loaded.config.std_scale == 2.5 and list(loaded.config.std_floor) == [30.0, 99.0]
+    assert pipe.config.std_scale == 1.0 and list(pipe.config.std_floor) == [0.0, 0.0]  # the raw spread
+    bad_settings = [
+        dict(std_scale=0.0),
+        dict(std_scale=float("nan")),
+        dict(std_floor=(-1.0, 0.0)),
+        dict(std_floor=(1.0,)),
+    ]
+    for bad in bad_settings:
+        with pytest.raises(ValueError, match="std_"):
+            VelocityInversionPipeline(**pipe.components, **bad)
 
 
 def test_loads_the_velocity_generators_folder(tiny_velocity_pipeline_dir):

@@ -1,0 +1,85 @@
+"""`training/calibrate_inversion_std.py`: the fitted factor, the report seed refused, the factor written."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from seismic_diffusers import VelocityInversionPipeline
+from seismic_diffusers.pipelines.pipeline_velocity_inversion import calibrate_spread
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location(
+        "calibrate_inversion_std", REPO_ROOT / "training" / "calibrate_inversion_std.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_fit_reaches_the_nominal_coverage_and_no_more():
+    script = load_script()
+    rng = np.random.default_rng(0)
+    spread = rng.uniform(10.0, 50.0, size=(4, 30, 30))
+    depth = np.linspace(0.0, 1.0, 30)[:, None]
+    truth = rng.uniform(1500.0, 4500.0, size=spread.shape)
+    # errors: 2x the spread, plus a part that grows with depth and that the spread does not see
+    sigma = np.sqrt((2.0 * spread) ** 2 + (20.0 + 100.0 * depth) ** 2)
+    mean = truth + sigma * rng.standard_normal(spread.shape)
+    scale, floor = script.fit_std_calibration(truth, mean, spread, 0.95)
+    std = calibrate_spread(torch.as_tensor(spread), scale, floor).numpy()
+    assert script.coverage(truth, mean, std) >= 0.95
+    assert script.coverage(truth, mean, 0.97 * std) < 0.95  # no wider than it must be
+    assert floor[1] > floor[0]  # the error grows with depth
+    assert script.coverage(truth, mean, spread) < 0.5
+    # narrower on average than the best pure rescaling of the spread
+    ratio = np.abs(truth - mean) / (2.0 * spread)
+    assert std.mean() < np.quantile(ratio, 0.95) * spread.mean()
+    # the pipeline applies the same rule
+    assert std.shape == spread.shape and np.allclose(std[:, 0], np.hypot(scale * spread[:, 0], floor[0]))
+
+
+def test_the_report_seed_is_refused():
+    with pytest.raises(SystemExit):
+        load_script().parse_args(["--data_seed", "300000"])
+
+
+def test_refit_from_saved_samples_writes_std_scale(tiny_inversion_pipeline_dir, tmp_path):
+    script = load_script()
+    folder = tmp_path / "pipeline"
+    shutil.copytree(tiny_inversion_pipeline_dir, folder)
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(2000.0, 4000.0, size=(2, 24, 24)).astype(np.float32)
+    arrays = {"truth": truth, "groups": np.array(["flatvel-a", "curvefault-b"])}
+    for condition, error in (("clean", 20.0), ("noisy", 40.0)):
+        samples = (
+            truth[:, None]
+            + rng.normal(0.0, 10.0, size=(2, 4, 24, 24))
+            + rng.normal(0.0, error, size=(2, 1, 24, 24))
+        )
+        arrays[f"{condition}_samples"] = samples.astype(np.float32)
+        arrays[f"{condition}_mean"] = samples.mean(axis=1).astype(np.float32)
+    out = tmp_path / "calibration"
+    out.mkdir()
+    np.savez_compressed(out / "calibration_samples.npz", **arrays)
+
+    report = script.main(["--pipeline", str(folder), "--out", str(out), "--reuse", "--write"])
+    assert report["std_floor"][1] > 0  # the errors are wider than the samples' spread
+    for condition in ("clean", "noisy"):
+        rows = report["conditions"][condition]
+        assert rows["all"]["coverage_calibrated"] > rows["all"]["coverage_raw"]
+        assert set(rows) == {"all", "flatvel-a", "curvefault-b"}
+    saved = json.loads((out / "calibration.json").read_text())
+    assert saved["std_scale"] == report["std_scale"]
+    assert saved["std_floor"] == report["std_floor"]
+    config = VelocityInversionPipeline.from_pretrained(folder).config
+    assert config.std_scale == report["std_scale"] and list(config.std_floor) == report["std_floor"]
