@@ -17,8 +17,9 @@ Methods, each on the same gathers:
   from a family-agnostic start (the velocity prior's all-family mean depth profile, Gaussian-smoothed
   over `--start_smoothing` cells in depth), for each of `--fwi_iterations`;
 - the joint pipeline's `invert(refine_steps=0)` (stage-1 encoding; trained on the A families only);
-- an `InversionNetModel` (`--inversion_net`), alone and followed by `--refine_iterations` FWI
-  iterations (lr `--refine_lr`).
+- an `InversionNetModel` (`--inversion_net`), alone, averaged with its map of the mirrored gathers
+  (the pipeline's `mirror_start`), and followed by `--refine_iterations` FWI iterations (lr
+  `--refine_lr`).
 
 Reported per family and overall: MAE and RMSE in m/s and SSIM (OpenFWI's definitions,
 `openfwi_map_metrics`), the relative data misfit `|F(v) - d|^2 / |d|^2` against the gathers given,
@@ -250,6 +251,11 @@ def main(argv=None) -> dict:
             start = network.predict_velocity(data)
             network_seconds = time.perf_counter() - tic
             rows["InversionNet"] = method_row(condition, "InversionNet", start, network_seconds, 0, *context)
+            tic = time.perf_counter()
+            mirrored = 0.5 * (start + network.predict_velocity(data.flip(1).flip(3)).flip(2))
+            name = "InversionNet, mirror-averaged (the pipeline's start)"
+            seconds = network_seconds + time.perf_counter() - tic
+            rows[name] = method_row(condition, name, mirrored, seconds, 0, *context)
             tic = time.perf_counter()
             predicted = fwi(start, data, args.refine_iterations, args.refine_lr)
             name = f"InversionNet + {args.refine_iterations} FWI iterations"

@@ -85,6 +85,11 @@ def eval_results(results: dict) -> list[EvalResult]:
             EvalResult(**task, **DATASET, metric_type="mae", metric_value=round(m["mae_m_per_s"]),
                        metric_name=f"MAE (m/s), {condition} gathers"),
         ]  # fmt: skip
+        if "coverage_2std" in m:
+            out.append(
+                EvalResult(**task, **DATASET, metric_type="coverage", metric_value=round(m["coverage_2std"], 2),
+                           metric_name=f"share of cells within mean +- 2 std, {condition} gathers")
+            )  # fmt: skip
     return out
 
 

@@ -110,8 +110,8 @@ Five shot gathers in (1000 samples of 1 ms at 70 receivers, OpenFWI's geometry a
 **velocity map** out (70 x 70 cells of 10 m, m/s) with its **uncertainty**: a network's estimate is
 noised part of the way up the velocity prior's diffusion schedule, and every reverse step is pulled
 toward the data through deepwave's wave equation; each posterior sample ends with a few FWI
-iterations. The mean and spread of the samples are shown beside the gathers deepwave computes for
-the mean. Commands, data, scores and limits: {card_link}.
+iterations. The mean of the samples and its calibrated std are shown beside the gathers deepwave
+computes for the mean. Commands, data, scores and limits: {card_link}.
 """
 
 
