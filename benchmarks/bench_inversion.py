@@ -4,7 +4,7 @@ Maps: `--maps_per_family` per family from data seed `--data_seed` (no training u
 default 300000 is the report set, 200000 the set to choose settings on), plus four maps drawn by
 hand that no generator makes (dipping layers, a fast lens, a steep fault, a gradient with a slow
 layer). Gathers: `forward_model` (deepwave, OpenFWI geometry); noisy ones add white Gaussian noise
-at `--snr_db` of each gather's mean power (`data.gather_augmentation.corrupt_gathers`, seeded by
+at `--snr_db` of each gather's mean power (`data.gather_augmentation.gathers_at_snr`, seeded by
 `--data_seed`).
 
 Methods, each on the same gathers:
@@ -56,7 +56,7 @@ from seismic_diffusers import (
     openfwi_map_metrics,
 )
 from seismic_diffusers.data import VELOCITY_FAMILIES, generate_velocity_models
-from seismic_diffusers.data.gather_augmentation import corrupt_gathers
+from seismic_diffusers.data.gather_augmentation import gathers_at_snr
 from seismic_diffusers.physics import check_gathers, forward_model, full_waveform_inversion, gather_misfit
 from seismic_diffusers.utils import machine_info
 
@@ -186,12 +186,7 @@ def main(argv=None) -> dict:
     truth = torch.as_tensor(np.concatenate([*truth, np.stack(list(drawn.values()))]))
     groups += ["hand-drawn"] * len(drawn)
     clean = torch.as_tensor(forward_model(truth))
-    noisy = corrupt_gathers(
-        clean,
-        (args.snr_db, args.snr_db),
-        noise_probability=1.0,
-        generator=torch.Generator().manual_seed(args.data_seed),
-    )
+    noisy = gathers_at_snr(clean, args.snr_db, seed=args.data_seed)
     conditions = {"clean": clean, f"{args.snr_db:g} dB": noisy}
 
     processor = VelocityProcessor.from_pretrained(args.velocity_pipeline, subfolder="processor")

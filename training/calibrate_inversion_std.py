@@ -30,7 +30,7 @@ import torch
 
 from seismic_diffusers import VelocityInversionPipeline, openfwi_map_metrics
 from seismic_diffusers.data import VELOCITY_FAMILIES, generate_velocity_models
-from seismic_diffusers.data.gather_augmentation import corrupt_gathers
+from seismic_diffusers.data.gather_augmentation import gathers_at_snr
 from seismic_diffusers.physics import forward_model
 from seismic_diffusers.pipelines.pipeline_velocity_inversion import calibrate_spread
 
@@ -112,12 +112,7 @@ def run_pipeline(args: argparse.Namespace) -> dict[str, np.ndarray]:
         [generate_velocity_models(f, args.maps_per_family, seed=args.data_seed) for f in families]
     )
     clean = torch.as_tensor(forward_model(truth))
-    noisy = corrupt_gathers(
-        clean,
-        (args.snr_db, args.snr_db),
-        noise_probability=1.0,
-        generator=torch.Generator().manual_seed(args.data_seed),
-    )
+    noisy = gathers_at_snr(clean, args.snr_db, seed=args.data_seed)
     pipe = VelocityInversionPipeline.from_pretrained(args.pipeline)
     arrays = {"truth": truth, "groups": np.array([f for f in families for _ in range(args.maps_per_family)])}
     for condition, data in (("clean", clean), ("noisy", noisy)):

@@ -1,4 +1,4 @@
-"""Training-time corruption of shot gathers: white noise at a random SNR and dead traces."""
+"""Corruption of shot gathers: white noise at a random SNR and dead traces (training), or at one SNR (evaluation)."""
 
 from __future__ import annotations
 
@@ -53,3 +53,13 @@ def corrupt_gathers(
     noise = torch.randn(data.shape, generator=generator) * scale.view(-1, 1, 1, 1)
     alive = (torch.rand(batch, shots, 1, receivers, generator=generator) >= dead_trace_probability).float()
     return ((data + noise.to(data.device)) * alive.to(data.device)).to(seismic.dtype)
+
+
+def gathers_at_snr(seismic: torch.Tensor, snr_db: float, seed: int) -> torch.Tensor:
+    """Every gather of `seismic` `(B, S, nt, R)` with white Gaussian noise at `snr_db` dB of its mean power.
+
+    The noisy condition of the inversion benchmark and of the inversion pipeline's calibration:
+    `corrupt_gathers` at one SNR, no dead traces, seeded by `seed`.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    return corrupt_gathers(seismic, (snr_db, snr_db), noise_probability=1.0, generator=generator)

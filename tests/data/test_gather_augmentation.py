@@ -1,11 +1,11 @@
-"""`corrupt_gathers`: the SNR it promises, dead traces, reproducibility and bad settings."""
+"""`corrupt_gathers` and `gathers_at_snr`: the SNR they promise, dead traces, reproducibility and bad settings."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from seismic_diffusers.data.gather_augmentation import corrupt_gathers
+from seismic_diffusers.data.gather_augmentation import corrupt_gathers, gathers_at_snr
 
 
 def gathers() -> torch.Tensor:
@@ -17,6 +17,19 @@ def test_noise_comes_at_the_requested_snr():
     noisy = corrupt_gathers(clean, snr_db_range=(10.0, 10.0), noise_probability=1.0)
     snr = 10 * torch.log10(clean.pow(2).mean(dim=(1, 2, 3)) / (noisy - clean).pow(2).mean(dim=(1, 2, 3)))
     assert torch.allclose(snr, torch.full_like(snr, 10.0), atol=0.1)
+
+
+def test_gathers_at_snr_noise_every_gather_at_one_snr_reproducibly():
+    clean = gathers()[:8]
+    noisy = gathers_at_snr(clean, 10.0, seed=300_000)
+    snr = 10 * torch.log10(clean.pow(2).mean(dim=(1, 2, 3)) / (noisy - clean).pow(2).mean(dim=(1, 2, 3)))
+    assert torch.allclose(snr, torch.full_like(snr, 10.0), atol=0.3)
+    # the draws the inversion benchmark made before this helper existed
+    before = corrupt_gathers(
+        clean, (10.0, 10.0), noise_probability=1.0, generator=torch.Generator().manual_seed(300_000)
+    )
+    assert torch.equal(noisy, before)
+    assert not torch.equal(noisy, gathers_at_snr(clean, 10.0, seed=200_000))
 
 
 def test_probabilities_choose_which_gathers_and_traces_change():
