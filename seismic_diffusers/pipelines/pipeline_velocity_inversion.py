@@ -276,6 +276,7 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         batch_size,
         generator,
         output_type,
+        mirror_start=True,
     ) -> None:
         _check_count(start_iterations, "start_iterations", 0)
         _check_count(num_samples, "num_samples", 1)
@@ -286,6 +287,8 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         _check_positive(data_learning_rate, "data_learning_rate")
         _check_count(refine_iterations, "refine_iterations", 0)
         _check_positive(refine_learning_rate, "refine_learning_rate")
+        if not isinstance(mirror_start, bool):
+            raise ValueError(f"`mirror_start` must be True or False, got {mirror_start!r}.")
         if isinstance(generator, list) and len(generator) != batch_size:
             raise ValueError(
                 f"Got {len(generator)} generators for {batch_size} gathers; pass one generator, or one per gather."
@@ -373,6 +376,7 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
             batch_size,
             generator,
             output_type,
+            mirror_start,
         )
         low, high = self.velocity_range()
         labels = (

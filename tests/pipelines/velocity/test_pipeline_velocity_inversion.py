@@ -205,6 +205,7 @@ def test_a_scheduler_without_custom_timesteps_is_refused(pipe):
         (dict(refine_learning_rate=float("nan")), "refine_learning_rate"),
         (dict(generator=[torch.Generator()] * 3), "generators"),
         (dict(output_type="pil"), "output_type"),
+        (dict(mirror_start="no"), "mirror_start"),
     ],
 )
 def test_bad_input_is_refused_before_any_simulation(pipe, observed, change, message, monkeypatch):
