@@ -64,6 +64,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--nominal_coverage must be in (0, 1).")
     if args.maps_per_family < 1:
         parser.error("--maps_per_family must be >= 1.")
+    # before the pipeline runs (23 min at the defaults), not after
+    if args.write and not (Path(args.pipeline) / "model_index.json").is_file():
+        parser.error(f"--write: {args.pipeline} holds no model_index.json to store the calibration in.")
+    if args.reuse and not (Path(args.out) / "calibration_samples.npz").is_file():
+        parser.error(f"--reuse: {args.out} holds no calibration_samples.npz; run once without --reuse.")
     return args
 
 

@@ -124,9 +124,9 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
     SDEdit): a starting map, from `inversion_net` when the pipeline has one (averaged with its map of
     the mirrored gathers, `mirror_start`; else the prior's mean depth profile), improved by
     `start_iterations` FWI iterations, is noised to `strength` of the schedule; every reverse step
-    then takes the U-Net's clean-map estimate, moves it `data_iterations` Adam steps down the gather misfit
-    through deepwave ([`~physics.full_waveform_inversion`]), and lets the scheduler step toward the
-    corrected estimate. Each posterior sample ends with `refine_iterations` FWI iterations.
+    then takes the U-Net's clean-map estimate, moves it `data_iterations` Adam steps down the
+    gather misfit through deepwave ([`~physics.full_waveform_inversion`]), and lets the scheduler
+    step toward the corrected estimate. Each posterior sample ends with `refine_iterations` FWI iterations.
 
     Cost per gather, in forward + adjoint simulations (0.8 s each for an OpenFWI gather on one CPU
     thread): `start_iterations + num_samples * (num_inference_steps * data_iterations +
@@ -170,7 +170,11 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         if not supports_custom_timesteps(scheduler):
             require_custom_timesteps(scheduler)  # raises, naming the schedulers that work
         std_scale = _check_positive(std_scale, "std_scale")
-        if len(std_floor) != 2 or not all(np.isfinite(b) and b >= 0 for b in std_floor):
+        try:
+            floor = [float(b) for b in std_floor]
+        except (TypeError, ValueError):
+            floor = []
+        if len(floor) != 2 or not all(math.isfinite(b) and b >= 0 for b in floor):
             raise ValueError(
                 f"`std_floor` must be two numbers >= 0 (m/s, top and bottom row), got {std_floor!r}."
             )
@@ -181,7 +185,7 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
             inversion_net=inversion_net,
             geometry=geometry,
         )
-        self.register_to_config(std_scale=std_scale, std_floor=[float(b) for b in std_floor])
+        self.register_to_config(std_scale=std_scale, std_floor=floor)
 
     @classmethod
     def _check_class_name(cls, folder) -> None:

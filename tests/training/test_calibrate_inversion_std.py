@@ -48,9 +48,18 @@ def test_the_fit_reaches_the_nominal_coverage_and_no_more():
     assert std.shape == spread.shape and np.allclose(std[:, 0], np.hypot(scale * spread[:, 0], floor[0]))
 
 
-def test_the_report_seed_is_refused():
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data_seed", "300000"], "report set"),
+        (["--write", "--pipeline", "no/such/folder"], "no model_index.json"),
+        (["--reuse", "--out", "no/such/folder"], "no calibration_samples.npz"),
+    ],
+)
+def test_the_report_seed_and_missing_folders_are_refused_before_any_work(args, message, capsys):
     with pytest.raises(SystemExit):
-        load_script().parse_args(["--data_seed", "300000"])
+        load_script().parse_args(args)
+    assert message in capsys.readouterr().err
 
 
 def test_refit_from_saved_samples_writes_std_scale(tiny_inversion_pipeline_dir, tmp_path):

@@ -23,12 +23,12 @@ SMALL = AcquisitionGeometry(grid_shape=(GRID, GRID), nt=300, source_x=[2, 12, 21
 
 @pytest.fixture(scope="module")
 def tiny_inversion_pipeline(make_tiny_inversion_pipeline):
-    def public(
-        config,
-    ):  # saving a pipeline adds `_class_name` and `_diffusers_version` to the shared geometry
-        return {k: v for k, v in config.items() if not k.startswith("_")}
-
-    assert public(make_tiny_inversion_pipeline.geometry.config) == public(SMALL.config)
+    # public keys only: saving a pipeline adds `_class_name` and `_diffusers_version` to the shared geometry
+    public = [
+        {k: v for k, v in g.config.items() if not k.startswith("_")}
+        for g in (make_tiny_inversion_pipeline.geometry, SMALL)
+    ]
+    assert public[0] == public[1]
     return make_tiny_inversion_pipeline
 
 
@@ -173,6 +173,8 @@ def test_std_is_the_spread_calibrated_by_scale_and_depth_floor_and_is_saved(pipe
         dict(std_scale=float("nan")),
         dict(std_floor=(-1.0, 0.0)),
         dict(std_floor=(1.0,)),
+        dict(std_floor=5.0),
+        dict(std_floor=("a", "b")),
     ]
     for bad in bad_settings:
         with pytest.raises(ValueError, match="std_"):
