@@ -60,6 +60,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--seismic_working_shape", type=int, nargs=2, default=[128, 64])
     model.add_argument("--layers_per_block", type=int, default=1)
     model.add_argument("--latent_channels", type=int, default=32)
+    model.add_argument(
+        "--pretrained_model",
+        type=str,
+        default=None,
+        help="Start from these weights: an InversionNetModel folder, or a pipeline folder holding one in "
+        "inversion_net/ (e.g. pipelines/openfwi-velocity-inversion). The model options above are then ignored.",
+    )
     train = add_training_arguments(
         parser,
         output_dir="runs/inversion-net",
@@ -87,7 +94,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         )
     except ValueError as error:
         parser.error(str(error))
+    if args.pretrained_model is not None and pretrained_model_folder(args.pretrained_model) is None:
+        parser.error(
+            f"--pretrained_model {args.pretrained_model}: no InversionNetModel config.json there or in its inversion_net/."
+        )
     return args
+
+
+def pretrained_model_folder(path: str) -> Path | None:
+    """The folder holding an InversionNetModel's `config.json`: `path` itself or its `inversion_net/`."""
+    for folder in (Path(path), Path(path, "inversion_net")):
+        config = folder / "config.json"
+        if config.is_file() and json.loads(config.read_text()).get("_class_name") == "InversionNetModel":
+            return folder
+    return None
 
 
 def pair_family(subset: torch.utils.data.Subset, index: int) -> str:
@@ -101,8 +121,10 @@ def pair_family(subset: torch.utils.data.Subset, index: int) -> str:
 
 @torch.no_grad()
 def score_held_out(model: InversionNetModel, dataset, num: int) -> dict:
-    """OpenFWI metrics of held-out pairs, overall and per family (the folder the pair came from)."""
-    indices = list(range(min(num, len(dataset))))
+    """OpenFWI metrics of `num` held-out pairs spread evenly over `dataset` (so every family folder
+    is scored), overall and per family (the folder the pair came from)."""
+    count = min(num, len(dataset))
+    indices = sorted({round(i * (len(dataset) - 1) / max(count - 1, 1)) for i in range(count)})
     if not indices:
         return {}
     items = [dataset[i] for i in indices]
@@ -127,14 +149,18 @@ def score_held_out(model: InversionNetModel, dataset, num: int) -> dict:
 
 def main(args: argparse.Namespace) -> None:
     accelerator = make_accelerator(args)
-    strides = tuple(zip(args.seismic_strides[::2], args.seismic_strides[1::2], strict=True))
-    model = InversionNetModel(
-        block_out_channels=tuple(args.block_out_channels),
-        seismic_strides=strides,
-        seismic_working_shape=tuple(args.seismic_working_shape),
-        layers_per_block=args.layers_per_block,
-        latent_channels=args.latent_channels,
-    )
+    if args.pretrained_model is not None:
+        model = InversionNetModel.from_pretrained(str(pretrained_model_folder(args.pretrained_model)))
+        logger.info(f"Starting from {args.pretrained_model}")
+    else:
+        strides = tuple(zip(args.seismic_strides[::2], args.seismic_strides[1::2], strict=True))
+        model = InversionNetModel(
+            block_out_channels=tuple(args.block_out_channels),
+            seismic_strides=strides,
+            seismic_working_shape=tuple(args.seismic_working_shape),
+            layers_per_block=args.layers_per_block,
+            latent_channels=args.latent_channels,
+        )
     logger.info(f"InversionNetModel parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M")
     ema_model = make_ema(accelerator, model, InversionNetModel, args, subfolder="inversion_net")
 
@@ -195,6 +221,7 @@ def main(args: argparse.Namespace) -> None:
             "loss": log.means()["loss"],
             "train_pairs": len(train_set),
             "data": list(args.train_data_dir),
+            "pretrained_model": args.pretrained_model,
             "validation_fraction": args.validation_fraction,
         }
         (folder / "training_record.json").write_text(json.dumps(record, indent=2))

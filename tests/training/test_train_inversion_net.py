@@ -74,3 +74,27 @@ def test_bad_corruption_settings_fail_before_training(paired_folder, tmp_path):
                  "--snr_db_range", "30", "10", "--noise_probability", "1", *TINY)  # fmt: skip
     assert result.returncode != 0 and "snr_db_range" in result.stderr
     assert not (tmp_path / "bad" / "inversion_net").exists()
+
+
+def test_fine_tunes_from_a_pretrained_model(paired_folder, tmp_path):
+    base = tmp_path / "base"
+    first = run("--train_data_dir", str(paired_folder), "--output_dir", str(base), "--max_train_steps", "2", *TINY)
+    assert first.returncode == 0, first.stderr[-3000:]
+    # A pipeline-style folder (weights in inversion_net/) is accepted; its shapes win over the model options.
+    tuned = run("--train_data_dir", str(paired_folder), "--output_dir", str(tmp_path / "tuned"), "--max_train_steps", "1",
+                "--pretrained_model", str(base), "--learning_rate", "0", *TINY[:2], "16", *TINY[3:])  # fmt: skip
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    before = InversionNetModel.from_pretrained(str(base / "inversion_net"))
+    after = InversionNetModel.from_pretrained(str(tmp_path / "tuned" / "inversion_net"))
+    assert after.config.block_out_channels == before.config.block_out_channels == [8, 8, 8]
+    for (name, a), b in zip(after.state_dict().items(), before.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name  # learning rate 0: the pretrained weights, unchanged
+    record = json.loads((tmp_path / "tuned" / "inversion_net" / "training_record.json").read_text())
+    assert record["pretrained_model"] == str(base)
+
+
+def test_a_missing_pretrained_model_fails_before_training(paired_folder, tmp_path):
+    result = run("--train_data_dir", str(paired_folder), "--output_dir", str(tmp_path / "bad"), "--max_train_steps", "2",
+                 "--pretrained_model", str(tmp_path / "nothing"), *TINY)  # fmt: skip
+    assert result.returncode != 0 and "--pretrained_model" in result.stderr
+    assert not (tmp_path / "bad" / "inversion_net").exists()
