@@ -14,11 +14,17 @@ the top row to `std_floor[1]` at the bottom) so that `mean +- 2 std` holds the t
 
 Writes `calibration.json` (per condition and family: SSIM and MAE of the mean, coverage and
 mean std before and after; the fitted values) and `calibration_samples.npz` (truth, means, samples) to `--out`.
+
+The spread depends on how the samples are drawn, so the sampling settings (`--strength`,
+`--num_inference_steps`, `--refine_iterations`) are recorded, and `--write` stores only a calibration
+made at the pipeline's defaults. Comparing candidate settings on the calibration gathers: run once
+per setting into its own `--out`, then `--reuse --write` the one that became the default.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import shlex
 import sys
@@ -35,6 +41,19 @@ from seismic_diffusers.physics import forward_model
 from seismic_diffusers.pipelines.pipeline_velocity_inversion import calibrate_spread
 
 REPORT_SEED = 300_000  # the inversion benchmark's report set: never calibrate on it
+SAMPLING = ("num_inference_steps", "strength", "refine_iterations")  # settings the spread depends on
+
+
+def pipeline_defaults() -> dict:
+    """`VelocityInversionPipeline.__call__`'s defaults for the `SAMPLING` settings."""
+    parameters = inspect.signature(VelocityInversionPipeline.__call__).parameters
+    return {name: parameters[name].default for name in SAMPLING}
+
+
+def sampling_settings(args: argparse.Namespace) -> dict:
+    """The `SAMPLING` settings this run uses: the options given, the pipeline's defaults otherwise."""
+    given = {name: getattr(args, name) for name in SAMPLING if getattr(args, name) is not None}
+    return {**pipeline_defaults(), **given}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -52,6 +71,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="Share of cells mean +- 2 std must hold (0.95: what +-2 std of a Gaussian holds).",
     )
     parser.add_argument("--threads", type=int, default=None)
+    sampling = parser.add_argument_group(
+        "sampling (default: the pipeline's defaults; --write only stores a calibration made at them)"
+    )
+    sampling.add_argument("--num_inference_steps", type=int, default=None)
+    sampling.add_argument("--strength", type=float, default=None)
+    sampling.add_argument("--refine_iterations", type=int, default=None)
     parser.add_argument("--out", default="runs/inversion-calibration")
     parser.add_argument("--reuse", action="store_true", help="Refit from --out's calibration_samples.npz.")
     parser.add_argument(
@@ -69,6 +94,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--write: {args.pipeline} holds no model_index.json to store the calibration in.")
     if args.reuse and not (Path(args.out) / "calibration_samples.npz").is_file():
         parser.error(f"--reuse: {args.out} holds no calibration_samples.npz; run once without --reuse.")
+    if args.reuse and any(getattr(args, name) is not None for name in SAMPLING):
+        parser.error("--reuse refits saved samples; their sampling settings cannot be changed.")
+    if args.write and sampling_settings(args) != pipeline_defaults():
+        parser.error(
+            f"--write: the pipeline runs at {pipeline_defaults()}; a calibration made at "
+            f"{sampling_settings(args)} would not hold for it."
+        )
     return args
 
 
@@ -111,7 +143,7 @@ def fit_std_calibration(
     return best[1], best[2]
 
 
-def run_pipeline(args: argparse.Namespace) -> dict[str, np.ndarray]:
+def run_pipeline(args: argparse.Namespace, sampling: dict) -> dict[str, np.ndarray]:
     families = list(VELOCITY_FAMILIES)
     truth = np.concatenate(
         [generate_velocity_models(f, args.maps_per_family, seed=args.data_seed) for f in families]
@@ -119,11 +151,15 @@ def run_pipeline(args: argparse.Namespace) -> dict[str, np.ndarray]:
     clean = torch.as_tensor(forward_model(truth))
     noisy = gathers_at_snr(clean, args.snr_db, seed=args.data_seed)
     pipe = VelocityInversionPipeline.from_pretrained(args.pipeline)
-    arrays = {"truth": truth, "groups": np.array([f for f in families for _ in range(args.maps_per_family)])}
+    arrays = {
+        "truth": truth,
+        "groups": np.array([f for f in families for _ in range(args.maps_per_family)]),
+        "sampling": np.array(json.dumps(sampling)),
+    }
     for condition, data in (("clean", clean), ("noisy", noisy)):
         tic = time.perf_counter()
         generators = [torch.Generator().manual_seed(args.data_seed + i) for i in range(len(truth))]
-        output = pipe(data, generator=generators)
+        output = pipe(data, generator=generators, **sampling)
         print(f"{condition}: {(time.perf_counter() - tic) / len(truth):.1f} s per gather", flush=True)
         arrays[f"{condition}_mean"] = output.velocities
         arrays[f"{condition}_samples"] = output.samples
@@ -138,8 +174,16 @@ def main(argv=None) -> dict:
     cache = out / "calibration_samples.npz"
     if args.reuse:
         arrays = dict(np.load(cache))
+        if "sampling" not in arrays:
+            raise SystemExit(f"{cache} does not record its sampling settings; run again without --reuse.")
+        sampling = json.loads(str(arrays["sampling"]))
+        if args.write and sampling != pipeline_defaults():
+            raise SystemExit(
+                f"--write: {cache} was sampled at {sampling}, the pipeline runs at {pipeline_defaults()}."
+            )
     else:
-        arrays = run_pipeline(args)
+        sampling = sampling_settings(args)
+        arrays = run_pipeline(args, sampling)
         out.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(cache, **arrays)
     truth, groups = arrays["truth"], arrays["groups"]
@@ -156,6 +200,7 @@ def main(argv=None) -> dict:
         + shlex.join(sys.argv[1:] if argv is None else argv),
         "data_seed": args.data_seed,
         "maps": int(len(truth)),
+        "sampling": sampling,
         "nominal_coverage": args.nominal_coverage,
         "std_scale": scale,
         "std_floor": list(floor),

@@ -54,6 +54,10 @@ def test_the_fit_reaches_the_nominal_coverage_and_no_more():
         (["--data_seed", "300000"], "report set"),
         (["--write", "--pipeline", "no/such/folder"], "no model_index.json"),
         (["--reuse", "--out", "no/such/folder"], "no calibration_samples.npz"),
+        (
+            ["--write", "--pipeline", "pipelines/openfwi-velocity-inversion", "--strength", "0.9"],
+            "would not hold",
+        ),
     ],
 )
 def test_the_report_seed_and_missing_folders_are_refused_before_any_work(args, message, capsys):
@@ -68,7 +72,11 @@ def test_refit_from_saved_samples_writes_std_scale(tiny_inversion_pipeline_dir, 
     shutil.copytree(tiny_inversion_pipeline_dir, folder)
     rng = np.random.default_rng(1)
     truth = rng.uniform(2000.0, 4000.0, size=(2, 24, 24)).astype(np.float32)
-    arrays = {"truth": truth, "groups": np.array(["flatvel-a", "curvefault-b"])}
+    arrays = {
+        "truth": truth,
+        "groups": np.array(["flatvel-a", "curvefault-b"]),
+        "sampling": np.array(json.dumps(script.pipeline_defaults())),
+    }
     for condition, error in (("clean", 20.0), ("noisy", 40.0)):
         samples = (
             truth[:, None]
@@ -92,3 +100,30 @@ def test_refit_from_saved_samples_writes_std_scale(tiny_inversion_pipeline_dir, 
     assert saved["std_floor"] == report["std_floor"]
     config = VelocityInversionPipeline.from_pretrained(folder).config
     assert config.std_scale == report["std_scale"] and list(config.std_floor) == report["std_floor"]
+    assert saved["sampling"] == script.pipeline_defaults()
+
+
+def test_samples_drawn_at_other_settings_are_not_written(tiny_inversion_pipeline_dir, tmp_path):
+    script = load_script()
+    folder = tmp_path / "pipeline"
+    shutil.copytree(tiny_inversion_pipeline_dir, folder)
+    before = (folder / "model_index.json").read_text()
+    truth = np.full((1, 24, 24), 3000.0, dtype=np.float32)
+    arrays = {"truth": truth, "groups": np.array(["flatvel-a"])}
+    for condition in ("clean", "noisy"):
+        arrays[f"{condition}_samples"] = (
+            np.repeat(truth[:, None], 2, axis=1) + np.arange(2.0)[None, :, None, None]
+        )
+        arrays[f"{condition}_mean"] = arrays[f"{condition}_samples"].mean(axis=1)
+    out = tmp_path / "calibration"
+    out.mkdir()
+    np.savez_compressed(out / "calibration_samples.npz", **arrays)  # no sampling record
+    with pytest.raises(SystemExit, match="does not record its sampling"):
+        script.main(["--pipeline", str(folder), "--out", str(out), "--reuse", "--write"])
+    other = {**script.pipeline_defaults(), "strength": 0.9}
+    np.savez_compressed(out / "calibration_samples.npz", **arrays, sampling=np.array(json.dumps(other)))
+    with pytest.raises(SystemExit, match="was sampled at"):
+        script.main(["--pipeline", str(folder), "--out", str(out), "--reuse", "--write"])
+    assert (folder / "model_index.json").read_text() == before
+    report = script.main(["--pipeline", str(folder), "--out", str(out), "--reuse"])  # fitting alone is fine
+    assert report["sampling"] == other
