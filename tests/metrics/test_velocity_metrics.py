@@ -142,6 +142,24 @@ def test_map_metrics_identical_and_known_values():
     assert openfwi_map_metrics(noisy, v)["SSIM"] < shifted["SSIM"]
 
 
+def test_map_metrics_of_many_maps_equal_torchmetrics_in_one_call():
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    from seismic_diffusers.metrics.velocity import SSIM_CHUNK
+
+    truth = generate_velocity_models("curvevel-b", SSIM_CHUNK + 7, seed=0)  # two chunks, the last partial
+    pred = truth + np.random.default_rng(1).normal(0.0, 200.0, truth.shape).astype(np.float32)
+    scaled = [torch.as_tensor(2.0 * (x - 1500.0) / 3000.0 - 1.0).double()[:, None] for x in (pred, truth)]
+    direct = structural_similarity_index_measure(
+        *scaled, gaussian_kernel=True, sigma=1.5, kernel_size=11, data_range=2.0
+    )
+    assert openfwi_map_metrics(pred, truth)["SSIM"] == pytest.approx(float(direct), abs=1e-7)
+    assert openfwi_map_metrics(pred[:3], truth[:3])["SSIM"] == pytest.approx(
+        float(structural_similarity_index_measure(scaled[0][:3], scaled[1][:3], sigma=1.5, data_range=2.0)),
+        abs=1e-7,
+    )
+
+
 def test_map_metrics_reject_bad_shapes():
     v = generate_velocity_models("flatvel-a", 2, seed=0)
     with pytest.raises(ValueError, match="same shape"):
@@ -152,6 +170,8 @@ def test_map_metrics_reject_bad_shapes():
         openfwi_map_metrics(v[0, 0], v[0, 0])
     with pytest.raises(ValueError, match="v_max"):
         openfwi_map_metrics(v, v, v_min=4500.0, v_max=1500.0)
+    with pytest.raises(ValueError, match="no maps"):
+        openfwi_map_metrics(v[:0], v[:0])
 
 
 def test_map_statistics_of_two_layers_and_of_a_smeared_interface():
