@@ -48,6 +48,7 @@ from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
 
 from seismic_diffusers import VelocityGenerationPipeline
 from seismic_diffusers.utils import machine_info
+from seismic_diffusers.utils.configs import public_config
 
 SEED_UNET_CONFIG = dict(
     sample_size=64,
@@ -131,7 +132,7 @@ def time_call(fn, warmup_fn, repeats: int = 1) -> list[float]:
 
 def stock_unet_like(unet: torch.nn.Module) -> UNet2DModel:
     """A stock, unconditional `UNet2DModel` with `unet`'s architecture at its padded size."""
-    config = {k: v for k, v in unet.config.items() if not k.startswith("_")}
+    config = public_config(unet.config)
     config.update(num_class_embeds=None, class_embed_type=None)
     config["sample_size"] = unet.config.sample_size + (-unet.config.sample_size) % unet.downsample_factor
     stock = UNet2DModel(**config)

@@ -12,6 +12,7 @@ from seismic_diffusers import ColdDiffusionDenoisePipeline
 from seismic_diffusers.adaptation import adapt_denoiser, station_noise
 from seismic_diffusers.cli import main
 from seismic_diffusers.data import generate_local_earthquakes, generate_seismic_noise
+from seismic_diffusers.utils.configs import public_config
 
 RATE = 100.0
 
@@ -122,7 +123,7 @@ def test_a_band_limited_pipeline_adapts_on_band_passed_pairs_and_keeps_its_band(
     from seismic_diffusers.data import realism
 
     base = ColdDiffusionDenoisePipeline.from_pretrained(tiny_denoise_pipeline_dir)
-    settings = {k: v for k, v in base.processor.config.items() if not k.startswith("_")}
+    settings = public_config(base.processor.config)
     base.processor = SeismogramProcessor(**{**settings, "band_hz": [1.0, 20.0]})
     base.register_modules(processor=base.processor)
     base.save_pretrained(str(tmp_path / "banded"))

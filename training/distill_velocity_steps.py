@@ -39,6 +39,7 @@ from seismic_diffusers.schedulers.step_distillation import (
 )
 from seismic_diffusers.schedulers.timestep_spacing import power_timesteps
 from seismic_diffusers.utils import plot_velocity_grid
+from seismic_diffusers.utils.configs import public_config
 from seismic_diffusers.utils.training import (
     TrainingLog,
     add_training_arguments,
@@ -200,9 +201,10 @@ def main(args: argparse.Namespace) -> None:
         unet.load_state_dict(teacher.unet.state_dict())
     else:
         start = VelocityUNet2DModel.from_pretrained(args.student_init, subfolder="unet")
-        public = lambda config: {k: v for k, v in config.items() if not k.startswith("_")}  # noqa: E731
-        if public(start.config) != public(teacher.unet.config):
-            raise ValueError(f"--student_init {args.student_init}: its U-Net config differs from the teacher's.")
+        if public_config(start.config) != public_config(teacher.unet.config):
+            raise ValueError(
+                f"--student_init {args.student_init}: its U-Net config differs from the teacher's."
+            )
         unet.load_state_dict(start.state_dict())
     unet.train()
     ema_model = make_ema(accelerator, unet, VelocityUNet2DModel, args)

@@ -36,6 +36,7 @@ from seismic_diffusers import (
 from seismic_diffusers.data import DenoisingPairDataset, generate_local_earthquakes, generate_seismic_noise
 from seismic_diffusers.data.realism import BandPassedPair, RealisticRecording
 from seismic_diffusers.metrics import reconstruction_snr_db
+from seismic_diffusers.utils.configs import public_config
 from seismic_diffusers.utils.finetune import (
     SEISMOGRAM_UNET_PARTS,
     add_finetune_arguments,
@@ -301,15 +302,15 @@ def main(args: argparse.Namespace) -> None:
         args.sampling_rate = processor.config.sampling_rate
         args.window_length = processor.config.window_length
         if args.input_gate and not unet.config.input_gate:
-            settings = {k: v for k, v in unet.config.items() if not k.startswith("_")}
-            gated = SeismogramUNet1DModel(**{**settings, "input_gate": True})
+            gated = SeismogramUNet1DModel(**{**public_config(unet.config), "input_gate": True})
             missing, unexpected = gated.load_state_dict(unet.state_dict(), strict=False)
             if set(missing) != {"conv_gate.weight", "conv_gate.bias"} or unexpected:
                 raise ValueError(f"Could not add the input gate: missing {missing}, unexpected {unexpected}.")
             unet = gated
         if args.band_hz:
-            settings = {k: v for k, v in processor.config.items() if not k.startswith("_")}
-            processor = SeismogramProcessor(**{**settings, "band_hz": list(args.band_hz)})
+            processor = SeismogramProcessor(
+                **{**public_config(processor.config), "band_hz": list(args.band_hz)}
+            )
         elif processor.config.band_hz is not None:
             args.band_hz = list(processor.config.band_hz)
     else:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..utils.configs import public_config
 from .openfwi import OpenFWIDataset
 from .velocity_families import GRID_SHAPE, check_family, generate_velocity_models
 
@@ -163,7 +164,7 @@ def make_paired_dataset(
         "shard_size": int(shard_size),
         "seed": int(seed),
         "backend": backend,
-        "geometry": {k: v for k, v in geometry.config.items() if not k.startswith("_")},
+        "geometry": public_config(geometry.config),
         "layout": "model/model<k>.npy (N, 1, nz, nx) m/s; data/data<k>.npy (N, sources, nt, receivers)",
     }
     manifest = json.loads(json.dumps(manifest))  # as saved: tuples become lists

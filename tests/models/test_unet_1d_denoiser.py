@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from seismic_diffusers import SeismogramUNet1DModel
+from seismic_diffusers.utils.configs import public_config
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_channel_count_is_configurable():
 
 
 def test_a_gated_copy_starts_almost_where_the_model_was_and_can_pass_the_input_through(model, tmp_path):
-    settings = {k: v for k, v in model.config.items() if not k.startswith("_")}
+    settings = public_config(model.config)
     gated = SeismogramUNet1DModel(**{**settings, "input_gate": True}).eval()
     missing, unexpected = gated.load_state_dict(model.state_dict(), strict=False)
     assert set(missing) == {"conv_gate.weight", "conv_gate.bias"} and not unexpected

@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 
 from seismic_diffusers import VELOCITY_FAMILIES, ColdDiffusionDenoisePipeline, VelocityGenerationPipeline
 from seismic_diffusers.data import generate_velocity_models, save_openfwi_file
+from seismic_diffusers.utils.configs import public_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLED_VELOCITY = REPO_ROOT / "pipelines" / "openfwi-velocity-ddpm"
@@ -124,11 +125,9 @@ def test_denoiser_fine_tune_freezes_the_encoder(tmp_path, accelerate_launch):
 
     pipe = ColdDiffusionDenoisePipeline.from_pretrained(str(fine / "pipeline"))
     bundled = ColdDiffusionDenoisePipeline.from_pretrained(str(BUNDLED_DENOISER))
-    def public(config):  # diffusers' bookkeeping keys (`_use_default_values`, ...) aside
-        return {k: v for k, v in config.items() if not k.startswith("_")}
 
-    assert public(pipe.processor.config) == public(bundled.processor.config)
-    assert public(pipe.scheduler.config) == public(bundled.scheduler.config)
+    assert public_config(pipe.processor.config) == public_config(bundled.processor.config)
+    assert public_config(pipe.scheduler.config) == public_config(bundled.scheduler.config)
     assert pipe.unet.config.input_gate == bundled.unet.config.input_gate
     before, after = weights(BUNDLED_DENOISER), weights(fine / "pipeline")
     frozen = [

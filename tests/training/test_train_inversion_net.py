@@ -78,7 +78,9 @@ def test_bad_corruption_settings_fail_before_training(paired_folder, tmp_path):
 
 def test_fine_tunes_from_a_pretrained_model(paired_folder, tmp_path):
     base = tmp_path / "base"
-    first = run("--train_data_dir", str(paired_folder), "--output_dir", str(base), "--max_train_steps", "2", *TINY)
+    first = run(
+        "--train_data_dir", str(paired_folder), "--output_dir", str(base), "--max_train_steps", "2", *TINY
+    )
     assert first.returncode == 0, first.stderr[-3000:]
     # A pipeline-style folder (weights in inversion_net/) is accepted; its shapes win over the model options.
     tuned = run("--train_data_dir", str(paired_folder), "--output_dir", str(tmp_path / "tuned"), "--max_train_steps", "1",

@@ -12,6 +12,7 @@ import torch
 from obspy import Stream, Trace, UTCDateTime
 
 from seismic_diffusers import ColdDiffusionDenoisePipeline
+from seismic_diffusers.utils.configs import public_config
 
 
 def station(channels=("HHE", "HHN", "HHZ"), npts=1000, rate=100.0, station_code="STA", seed=0):
@@ -278,7 +279,7 @@ def test_a_band_limited_processor_band_passes_the_input_before_the_model(tiny_de
     from seismic_diffusers import SeismogramProcessor
 
     plain = ColdDiffusionDenoisePipeline.from_pretrained(tiny_denoise_pipeline_dir)
-    settings = {k: v for k, v in plain.processor.config.items() if not k.startswith("_")}
+    settings = public_config(plain.processor.config)
     banded = ColdDiffusionDenoisePipeline(
         unet=plain.unet,
         scheduler=plain.scheduler,

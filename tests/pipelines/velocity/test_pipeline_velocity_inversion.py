@@ -16,6 +16,7 @@ from seismic_diffusers import (
     forward_model,
 )
 from seismic_diffusers.pipelines.pipeline_velocity_inversion import mirrors_onto_itself
+from seismic_diffusers.utils.configs import public_config
 
 GRID = 24
 SMALL = AcquisitionGeometry(grid_shape=(GRID, GRID), nt=300, source_x=[2, 12, 21], pml_width=10)
@@ -24,10 +25,7 @@ SMALL = AcquisitionGeometry(grid_shape=(GRID, GRID), nt=300, source_x=[2, 12, 21
 @pytest.fixture(scope="module")
 def tiny_inversion_pipeline(make_tiny_inversion_pipeline):
     # public keys only: saving a pipeline adds `_class_name` and `_diffusers_version` to the shared geometry
-    public = [
-        {k: v for k, v in g.config.items() if not k.startswith("_")}
-        for g in (make_tiny_inversion_pipeline.geometry, SMALL)
-    ]
+    public = [public_config(g.config) for g in (make_tiny_inversion_pipeline.geometry, SMALL)]
     assert public[0] == public[1]
     return make_tiny_inversion_pipeline
 
