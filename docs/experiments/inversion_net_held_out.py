@@ -28,8 +28,10 @@ parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.R
 parser.add_argument("weights", nargs="+", help="InversionNetModel folders.")
 parser.add_argument("--data", default="data/inversion-8")
 parser.add_argument("--pairs", type=int, default=1200)
-parser.add_argument("--validation_fraction", type=float, default=0.05)
+parser.add_argument("--validation_fraction", type=float, default=None, help="Default: the training script's.")
 args = parser.parse_args()
+if args.validation_fraction is None:
+    args.validation_fraction = training.parse_args(["--train_data_dir", args.data]).validation_fraction
 torch.set_num_threads(1)
 _, held_out = split_paired(open_paired_folders([args.data]), args.validation_fraction)
 for folder in args.weights:

@@ -298,15 +298,10 @@ def openfwi_map_metrics(
     # torchmetrics' mean over maps, in chunks: its convolution buffers take about 24 MB per map
     ssim = sum(
         structural_similarity_index_measure(
-            pred[i : i + SSIM_CHUNK],
-            target[i : i + SSIM_CHUNK],
-            gaussian_kernel=True,
-            sigma=1.5,
-            kernel_size=11,
-            data_range=2.0,
+            p, t, gaussian_kernel=True, sigma=1.5, kernel_size=11, data_range=2.0
         )
-        * len(pred[i : i + SSIM_CHUNK])
-        for i in range(0, len(pred), SSIM_CHUNK)
+        * len(p)
+        for p, t in zip(pred.split(SSIM_CHUNK), target.split(SSIM_CHUNK), strict=True)
     ) / len(pred)
     return {
         "MAE": float((pred - target).abs().mean()),
