@@ -7,7 +7,7 @@ network from `--inversion_net` (an `InversionNetModel` folder written by `train_
 whose `training_record.json` is copied beside it), and the geometry is OpenFWI's.
 
     python training/assemble_inversion_pipeline.py --prior pipelines/openfwi-velocity-ddpm \\
-        --inversion_net runs/inversion-net-noisy/inversion_net --out pipelines/openfwi-velocity-inversion
+        --inversion_net runs/inversion-net-24k/inversion_net --out pipelines/openfwi-velocity-inversion
 
 The folder's `std` is then the raw spread of the samples (`std_scale` 1, no floor); calibrate it on
 held-out gathers with `training/calibrate_inversion_std.py --pipeline <out> --write`.
