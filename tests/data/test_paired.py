@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from seismic_diffusers.cli import main
 from seismic_diffusers.data import OpenFWIDataset, generate_velocity_models, make_paired_dataset
@@ -171,6 +172,7 @@ def test_a_late_first_process_accepts_shards_another_already_wrote(tmp_path):
         (["--family", "flatvel-a", "--num", "0"], "`num` must be >= 1"),
         (["--family", "flatvel-a", "--num", "2", "--shard-size", "0"], "`shard_size` must be >= 1"),
         (["--family", "flatvel-a", "flatvel-a", "--num", "2"], "repeated"),
+        (["--family", "flatvel-a", "--num", "2", "--seismic-dtype", "float64"], "invalid choice: 'float64'"),
         (
             ["--family", "flatvel-a", "--num", "2", "--process-index", "2", "--num-processes", "2"],
             r"process_index must be in \[0, 1\]",
@@ -191,6 +193,7 @@ def test_bad_arguments_exit_2_and_write_nothing(tmp_path, capsys, args, message)
         (["--seed", "1"], "seed 0 there, 1 now"),
         (["--shard-size", "3"], "shard_size 2 there, 3 now"),
         (["--num", "5"], "num_per_family 4 there, 5 now"),
+        (["--seismic-dtype", "float16"], "seismic_dtype 'float32' there, 'float16' now"),
     ],
 )
 def test_resuming_with_other_settings_is_refused_and_names_the_setting(tmp_path, capsys, changed, message):
@@ -200,6 +203,9 @@ def test_resuming_with_other_settings_is_refused_and_names_the_setting(tmp_path,
     # a first run killed after its first shard: only model1/data1 and the manifest are there
     make_paired_dataset(out, "flatvel-a", num=2, shard_size=2, seed=0, progress=False)
     manifest = (out / "dataset.json").read_text().replace('"num_per_family": 2', '"num_per_family": 4')
+    # as written before --seismic-dtype existed: a missing type means float32
+    manifest = manifest.replace('  "seismic_dtype": "float32",\n', "")
+    assert "seismic_dtype" not in manifest
     (out / "dataset.json").write_text(manifest)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     with pytest.raises(SystemExit) as exit_info:
@@ -225,3 +231,24 @@ def test_out_that_is_a_file_exits_2(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "exists and is not a folder" in err and "Traceback" not in err
+
+
+def test_float16_seismic_files_are_the_float32_data_rounded_and_read_as_float32(tmp_path):
+    make_paired_dataset(tmp_path, "flatvel-a", num=1, seed=3, seismic_dtype="float16", progress=False)
+    stored = np.load(tmp_path / "data/data1.npy")
+    assert stored.dtype == np.float16 and np.load(tmp_path / "model/model1.npy").dtype == np.float32
+    expected = forward_model(generate_velocity_models("flatvel-a", 1, seed=3))
+    np.testing.assert_array_equal(stored, expected.astype(np.float16))
+    assert '"seismic_dtype": "float16"' in (tmp_path / "dataset.json").read_text()
+    item = OpenFWIDataset(tmp_path, family="flatvel-a", with_seismic=True)[0]
+    assert item["seismic"].dtype == torch.float32
+    np.testing.assert_allclose(item["seismic"].numpy(), expected[0], rtol=2**-11, atol=1e-7)
+
+
+def test_seismic_values_beyond_float16_raise_before_the_shard_is_written(tmp_path, monkeypatch):
+    import seismic_diffusers.physics as physics
+
+    monkeypatch.setattr(physics, "forward_model", lambda v, g, **kw: np.full((len(v), *g.data_shape), 7e4))
+    with pytest.raises(ValueError, match="up to 7e\\+04 exceed float16's range"):
+        make_paired_dataset(tmp_path, "flatvel-a", num=1, seismic_dtype="float16", progress=False)
+    assert npy_files(tmp_path) == []
