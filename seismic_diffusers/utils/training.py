@@ -266,7 +266,10 @@ class TrainingLog:
 
     def step(self, global_step: int, lr: float, **losses) -> None:
         """Record one optimisation step's `losses` (tensors or numbers) at learning rate `lr`."""
-        values = {name: float(value) for name, value in losses.items()}
+        values = {
+            name: float(value.detach() if hasattr(value, "detach") else value)
+            for name, value in losses.items()
+        }
         diverged = {name: value for name, value in values.items() if not math.isfinite(value)}
         if diverged:
             raise NonFiniteTrainingError(
