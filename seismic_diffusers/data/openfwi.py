@@ -8,6 +8,7 @@ OpenFWI (Deng et al., 2022) ships each family as a folder of ``.npy`` files:
   ``(N, 5, 1000, 70)`` = ``(sample, shot, time, receiver)``, dt = 1 ms.
 
 Files are memory-mapped, so a dataset of many gigabytes costs almost no RAM until samples are read.
+Other float types (``make-dataset --seismic-dtype float16``) are read too, and returned as float32.
 """
 
 from __future__ import annotations
