@@ -308,12 +308,12 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         seismic: np.ndarray | torch.Tensor,
         family: str | list[str | None] | None = None,
         num_samples: int = 4,
-        num_inference_steps: int = 4,
-        strength: float = 0.2,
+        num_inference_steps: int = 3,
+        strength: float = 0.1,
         start_iterations: int = 20,
         data_iterations: int = 1,
         data_learning_rate: float = 20.0,
-        refine_iterations: int = 2,
+        refine_iterations: int = 3,
         refine_learning_rate: float = 20.0,
         trace_mask: np.ndarray | torch.Tensor | None = None,
         mirror_start: bool = True,
@@ -329,16 +329,16 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
             family (`str` or `list[str | None]`, *optional*): The gathers' family if known (one
                 name, or one per gather); `None` (unknown) samples from the prior's null class.
             num_samples (`int`, *optional*, defaults to 4): Posterior samples per gather.
-            num_inference_steps (`int`, *optional*, defaults to 4): Reverse-diffusion steps, spaced
+            num_inference_steps (`int`, *optional*, defaults to 3): Reverse-diffusion steps, spaced
                 evenly from `strength` of the schedule down to 0.
-            strength (`float`, *optional*, defaults to 0.2): How far up the schedule the starting
+            strength (`float`, *optional*, defaults to 0.1): How far up the schedule the starting
                 map is noised, in (0, 1]: 1 forgets it, small values keep it.
             start_iterations (`int`, *optional*, defaults to 20): FWI iterations on each gather's
                 starting map before it is noised (once per gather, shared by its samples).
             data_iterations (`int`, *optional*, defaults to 1): Adam steps on the gather misfit
                 applied to the clean-map estimate at every reverse step (0 = the prior alone).
             data_learning_rate (`float`, *optional*, defaults to 20.0): Their step size, m/s.
-            refine_iterations (`int`, *optional*, defaults to 2): FWI iterations on each sample at
+            refine_iterations (`int`, *optional*, defaults to 3): FWI iterations on each sample at
                 the end.
             refine_learning_rate (`float`, *optional*, defaults to 20.0): Their step size, m/s.
             trace_mask (`np.ndarray` or `torch.Tensor` of shape `(S, R)` or `(B, S, R)`, *optional*):
@@ -354,7 +354,7 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
             return_dict (`bool`, *optional*, defaults to `True`): Return a [`VelocityInversionOutput`].
 
         Defaults were chosen on gathers of data seed 200000 (`docs/experiments/velocity-inversion.md`)
-        and cost 20 + 4 * (4 + 2) = 44 forward + adjoint simulations per gather.
+        and cost 20 + 4 * (3 + 3) = 44 forward + adjoint simulations per gather.
 
         Returns:
             [`VelocityInversionOutput`] or `tuple` `(velocities, std, samples, data_misfit)`.

@@ -89,9 +89,9 @@ def test_velocity_inversion():
         gathers, num_samples=2, start_iterations=1, num_inference_steps=2, refine_iterations=0,
         generator=torch.Generator().manual_seed(0),
     )  # fmt: skip
-    # re-pinned when the starting network was fine-tuned on 24,000 gathers
-    assert_pinned(out.samples, 4230.162, [-0.089939, -0.063151, 0.020059, 0.081827, -0.10149, -0.020668, 0.04328, 0.120018])  # fmt: skip
-    np.testing.assert_allclose(out.data_misfit, [[0.00048382, 0.00055782]], rtol=1e-2)
+    # re-pinned when the default strength became 0.1 (the steps start lower on the schedule)
+    assert_pinned(out.samples, 4220.884, [-0.094652, -0.0668, 0.017893, 0.082085, -0.101079, -0.014999, 0.044515, 0.118665])  # fmt: skip
+    np.testing.assert_allclose(out.data_misfit, [[0.00057062, 0.00050547]], rtol=1e-2)
 
 
 def test_conditional_waveforms():
