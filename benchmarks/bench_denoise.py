@@ -128,36 +128,27 @@ def shipped_methods(pipe, steps: int) -> dict:
 
 def real_set(pipe, args, adapted: dict) -> tuple[dict, dict]:
     """Scores on the development set: `{condition: {level: {method: scores}}}` and the reference picks."""
-    from seismic_diffusers.data.obspy_recordings import development_events, development_noise
+    from seismic_diffusers.data.obspy_recordings import development_events, development_mixtures
 
     events = development_events(RATE, band_hz=(1.0, 20.0))  # the reference: each event in its band
     clean = np.stack([e.waveforms for e in events])
     picks = [pick_phases(c, RATE, method="ar_pick") for c in clean]
+    p_true, s_true = [p["p"] for p in picks], [p["s"] for p in picks]
     results: dict = {"in-band": {}, "raw": {}}
-    window = clean.shape[-1]
-    for record_index, record in enumerate(development_noise(RATE)):
-        rng = np.random.default_rng(args.noise_seed + record_index)
-        spans = [s for s in record.evaluation if len(s) >= window]
-        methods = shipped_methods(pipe, args.iterative_steps)
-        if record.id in adapted:
-            model = adapted[record.id]
-            methods["ours, adapted to the station (1 step)"] = lambda x, m=model: (
-                m(x.astype(np.float32), num_inference_steps=1).waveforms
-            )
-        for level in args.snr_db:
-            for _ in range(args.draws):
-                noise = np.empty_like(clean)
-                for i in range(len(events)):
-                    for c in range(3):
-                        span = spans[rng.integers(len(spans))]
-                        start = rng.integers(len(span) - window + 1)
-                        noise[i, c] = span[start : start + window]
-                for condition, raw in (("in-band", band_pass(noise)), ("raw", noise)):
-                    noisy = clean + scale_noise_to_snr(clean, raw, level)
-                    rows = evaluate(methods, clean, noisy, [p["p"] for p in picks], [p["s"] for p in picks])
-                    bucket = results[condition].setdefault(f"{level:g}", {})
-                    for name, row in rows.items():
-                        bucket.setdefault(name, []).append(row)
+    methods_of: dict = {}
+    for mixture in development_mixtures(events, args.snr_db, args.draws, args.noise_seed, RATE):
+        if mixture.record_id not in methods_of:
+            methods = shipped_methods(pipe, args.iterative_steps)
+            if mixture.record_id in adapted:
+                model = adapted[mixture.record_id]
+                methods["ours, adapted to the station (1 step)"] = lambda x, m=model: (
+                    m(x.astype(np.float32), num_inference_steps=1).waveforms
+                )
+            methods_of[mixture.record_id] = methods
+        rows = evaluate(methods_of[mixture.record_id], clean, mixture.noisy, p_true, s_true)
+        bucket = results[mixture.condition].setdefault(f"{mixture.snr_db:g}", {})
+        for name, row in rows.items():
+            bucket.setdefault(name, []).append(row)
     # means over draws and noise records; the per-draw rows are kept for the medians
     summary = {
         condition: {

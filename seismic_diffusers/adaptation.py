@@ -177,7 +177,8 @@ def adapt_denoiser(
     num_events: int = 1000,
     seed: int = 0,
     progress: bool = True,
-    loss: str = "l1",
+    loss: str = "snr",
+    snr_db_range: tuple[float, float] = (-5.0, 30.0),
 ) -> dict:
     r"""
     Fine-tune a `ColdDiffusionDenoisePipeline` on one station's own noise and save it to `out`.
@@ -186,10 +187,12 @@ def adapt_denoiser(
        `1 - holdout_fraction` for adaptation, the rest held back for scoring.
     2. Windows holding events are dropped (STA/LTA, [`~waveforms.quality.event_free_spans`]).
     3. Synthetic local events (`generate_local_earthquakes`, seed 7,000,000) are mixed into random
-       30 s windows of the adaptation noise at -5 to 20 dB (band-passed to the processor's
-       `band_hz` when it has one), and the U-Net is fine-tuned on them with `loss` (use the one it
-       was trained with; see `utils.training.denoising_loss`) at a random degradation step
-       for `minutes` of wall time (or `max_steps`), AdamW at `learning_rate`.
+       30 s windows of the adaptation noise at SNRs drawn from `snr_db_range` (band-passed to the
+       processor's `band_hz` when it has one), and the U-Net is fine-tuned on them with `loss` at a
+       random degradation step for `minutes` of wall time (or `max_steps`), AdamW at
+       `learning_rate`. Use the loss and SNR range the base was trained with: the defaults are the
+       bundled model's. A narrower range than the base's makes the model more aggressive on clean
+       windows, where it then removes signal.
     4. Other synthetic events are mixed into the held-back noise at 0, 5 and 10 dB, and the
        direct-mode SNR gain of the base and the adapted pipeline (and of a 1-20 Hz band-pass) is
        reported.
@@ -202,7 +205,9 @@ def adapt_denoiser(
         minutes (`float`, defaults to 10): Wall-time budget of the fine-tuning.
         holdout_fraction (`float`, defaults to 0.5): Share of each record held back for scoring.
         batch_size, learning_rate, max_steps, num_events, seed: Fine-tuning settings.
-        loss (`str`, defaults to `"l1"`): `"l1"` or `"snr"` (`utils.training.denoising_loss`).
+        loss (`str`, defaults to `"snr"`): `"l1"` or `"snr"` (`utils.training.denoising_loss`).
+        snr_db_range (`tuple[float, float]`, defaults to `(-5.0, 30.0)`): SNRs of the training
+            mixtures, dB (`DenoisingPairDataset`).
         progress (`bool`): Show a progress bar.
 
     Returns:
@@ -228,6 +233,14 @@ def adapt_denoiser(
         raise ValueError(f"`minutes` must be a positive number, got {minutes!r}.")
     if not 0 < holdout_fraction < 1:
         raise ValueError(f"`holdout_fraction` must be in (0, 1), got {holdout_fraction!r}.")
+    try:
+        if isinstance(snr_db_range, str):
+            raise TypeError
+        low, high = (float(v) for v in snr_db_range)
+    except (TypeError, ValueError):
+        low = high = math.nan
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise ValueError(f"`snr_db_range` must be two finite dB values (low, high), got {snr_db_range!r}.")
     if loss not in DENOISING_LOSSES:
         raise ValueError(f"`loss` must be one of {', '.join(DENOISING_LOSSES)}, got {loss!r}.")
     for name, value in (("batch_size", batch_size), ("num_events", num_events)):
@@ -262,6 +275,7 @@ def adapt_denoiser(
     dataset = DenoisingPairDataset(
         events["waveforms"], train_noise, seed=seed, p_arrival_sample=events["p_arrival_sample"],
         s_arrival_sample=events["s_arrival_sample"], num_samples=window, augment=augment,
+        snr_db_range=(low, high),
     )  # fmt: skip
     loader = torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=True, drop_last=True,
@@ -330,6 +344,7 @@ def adapt_denoiser(
         "steps": steps,
         "minutes": (time.perf_counter() - started) / 60.0,
         "loss": loss,
+        "snr_db_range": [low, high],
         "final_loss": float(np.mean(losses[-20:])),
         "before": before,
         "after": after,
@@ -360,7 +375,8 @@ noise (`seismic_diffusers.adaptation.adapt_denoiser`).
 
 - Adaptation noise: {report["adaptation_event_free_seconds"]:.0f} s without events (of {report["adaptation_seconds"]:.0f} s;
   components {", ".join(report["components"])}); events were cut out by STA/LTA.
-- Fine-tuning: {report["steps"]} steps in {report["minutes"]:.1f} min, final {report["loss"]} loss {report["final_loss"]:.4f}.
+- Fine-tuning: {report["steps"]} steps in {report["minutes"]:.1f} min on mixtures at {report["snr_db_range"][0]:g} to
+  {report["snr_db_range"][1]:g} dB, final {report["loss"]} loss {report["final_loss"]:.4f}.
 - Scored on the held-back later {report["held_back_seconds"]:.0f} s of the same records
   ({report["held_back_event_free_seconds"]:.0f} s without events), with other synthetic events mixed in.
 

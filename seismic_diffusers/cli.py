@@ -261,7 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--loss",
         choices=("l1", "snr"),
         default=None,
-        help="Fine-tuning loss (default: adapt_denoiser's, the one the bundled model was trained with).",
+        help="Fine-tuning loss (default: snr, the one the bundled model was trained with).",
+    )
+    adapt.add_argument(
+        "--snr-db-range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=None,
+        help="SNRs of the training mixtures, dB (default: -5 30, the bundled model's training range).",
     )
 
     invert = commands.add_parser(
@@ -886,6 +894,7 @@ def _adapt_denoiser(args: argparse.Namespace) -> int:
         report = adapt_denoiser(
             args.noise, out, pipeline=pipeline, minutes=args.minutes, holdout_fraction=args.holdout_fraction,
             **({} if args.loss is None else {"loss": args.loss}),
+            **({} if args.snr_db_range is None else {"snr_db_range": tuple(args.snr_db_range)}),
         )  # fmt: skip
     except ValueError as error:
         raise UsageError(str(error)) from None

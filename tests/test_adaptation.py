@@ -65,6 +65,9 @@ def test_adapting_writes_a_loadable_pipeline_with_its_card(tiny_denoise_pipeline
         "adapted to XX.ADPT..HH?" in card and "3 steps" in card and "library_name: seismic_diffusers" in card
     )
     assert json.loads((out / "adaptation.json").read_text())["steps"] == 3
+    # the bundled model's loss and SNR range by default, stated on the card
+    assert report["loss"] == "snr" and report["snr_db_range"] == [-5.0, 30.0]
+    assert "mixtures at -5 to\n  30 dB" in card
 
 
 @pytest.mark.parametrize(
@@ -82,6 +85,14 @@ def test_bad_noise_is_refused_before_training(tiny_denoise_pipeline_dir, tmp_pat
         adapt_denoiser(
             make(), tmp_path / "out", pipeline=tiny_denoise_pipeline_dir, max_steps=1, progress=False
         )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("snr_db_range", [(20.0, -5.0), (0.0, float("nan")), (5.0,), "loud", "05"])
+def test_a_bad_snr_range_is_refused_before_training(tiny_denoise_pipeline_dir, tmp_path, snr_db_range):
+    with pytest.raises(ValueError, match="snr_db_range"):
+        adapt_denoiser(station(), tmp_path / "out", pipeline=tiny_denoise_pipeline_dir, max_steps=1,
+                       progress=False, snr_db_range=snr_db_range)  # fmt: skip
     assert not (tmp_path / "out").exists()
 
 
@@ -104,10 +115,14 @@ def test_cli_prints_before_and_after(tiny_denoise_pipeline_dir, tmp_path, capsys
                 str(tmp_path / "a"),
                 "--pipeline",
                 tiny_denoise_pipeline_dir,
+                "--snr-db-range",
+                "0",
+                "10",
             ]
         )
         == 0
     )
+    assert json.loads((tmp_path / "a" / "adaptation.json").read_text())["snr_db_range"] == [0.0, 10.0]
     printed = capsys.readouterr().out
     assert "adapted to XX.ADPT..HH?" in printed and "level | band-pass | before | after" in printed
     with pytest.raises(SystemExit) as info:
@@ -139,3 +154,14 @@ def test_a_band_limited_pipeline_adapts_on_band_passed_pairs_and_keeps_its_band(
     assert calls and report["steps"] == 2
     adapted = ColdDiffusionDenoisePipeline.from_pretrained(str(tmp_path / "adapted"))
     assert list(adapted.processor.config.band_hz) == [1.0, 20.0]
+
+
+def test_the_adapted_pipeline_keeps_the_base_fidelity_blend(tiny_denoise_pipeline_dir, tmp_path):
+    base = ColdDiffusionDenoisePipeline.from_pretrained(tiny_denoise_pipeline_dir)
+    base.register_to_config(fidelity_db=15.0)
+    base.save_pretrained(str(tmp_path / "blended"))
+    path = tmp_path / "noise.mseed"
+    station().write(str(path), format="MSEED")
+    adapt_denoiser(path, tmp_path / "adapted", pipeline=str(tmp_path / "blended"), minutes=5, max_steps=1,
+                   batch_size=4, num_events=8, progress=False)  # fmt: skip
+    assert ColdDiffusionDenoisePipeline.from_pretrained(str(tmp_path / "adapted")).config.fidelity_db == 15.0

@@ -186,6 +186,57 @@ def development_noise(sampling_rate: float = 100.0, min_span_s: float = 30.0) ->
     return records
 
 
+@dataclass
+class DevelopmentMixture:
+    """One draw of the development set: every event with real noise of one record at one level.
+
+    `clean` and `noisy` are `(events, 3, window)`; `condition` is `"in-band"` (the noise band-passed
+    to 1-20 Hz, where a filter cannot help) or `"raw"`.
+    """
+
+    record_id: str
+    snr_db: float
+    condition: str
+    clean: np.ndarray
+    noisy: np.ndarray
+
+
+def development_mixtures(
+    events: list[DevelopmentEvent],
+    snr_db: list[float] | tuple[float, ...] = (0.0, 5.0, 10.0),
+    draws: int = 4,
+    noise_seed: int = 1000,
+    sampling_rate: float = 100.0,
+):
+    """Yield [`DevelopmentMixture`]s: per noise record, level and draw, the in-band and raw mixture.
+
+    Each component of each event gets its own window from the record's `evaluation` half, drawn
+    with `numpy.random.default_rng(noise_seed + record index)`, so a seed gives the same draws to
+    every caller (`benchmarks/bench_denoise.py` reports on seed 1000; settings are chosen on others).
+    """
+    from .denoising_pairs import scale_noise_to_snr
+
+    clean = np.stack([e.waveforms for e in events])
+    window = clean.shape[-1]
+    for record_index, record in enumerate(development_noise(sampling_rate)):
+        rng = np.random.default_rng(noise_seed + record_index)
+        spans = [s for s in record.evaluation if len(s) >= window]
+        for level in snr_db:
+            for _ in range(draws):
+                noise = np.empty_like(clean)
+                for i in range(len(events)):
+                    for c in range(clean.shape[1]):
+                        span = spans[rng.integers(len(spans))]
+                        start = rng.integers(len(span) - window + 1)
+                        noise[i, c] = span[start : start + window]
+                for condition, raw in (
+                    ("in-band", band_pass(noise, 1.0, 20.0, sampling_rate)),
+                    ("raw", noise),
+                ):
+                    noisy = clean + scale_noise_to_snr(clean, raw, level)
+                    yield DevelopmentMixture(record.id, float(level), condition, clean, noisy)
+
+
 def training_noise_spans(
     sampling_rate: float = 100.0, min_span_s: float = 30.0
 ) -> dict[str, list[np.ndarray]]:

@@ -24,6 +24,32 @@ MAX_RESAMPLING_FACTOR = 100
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+def blend_toward_input(denoised: torch.Tensor, observed: torch.Tensor, fidelity_db: float) -> torch.Tensor:
+    """`observed + a * (denoised - observed)`, with a Wiener-like weight `a` per window and channel.
+
+    `a = r / (r + e s)` with `e = 10^(-fidelity_db / 10)`, `r = |observed - denoised|^2` (the energy
+    the model removed) and `s = |denoised|^2`, both summed over time: `e s` is the distortion the
+    model is taken to add, `fidelity_db` below the signal. Where the model removes far more than
+    that (a noisy input), `a` is near 1 and its output is kept; where it removes far less, `a` is
+    near 0 and the input is kept; on a noise-free input distorted by exactly `fidelity_db`, `a` is
+    1/2. A heuristic: the minimum-error weight for uncorrelated noise and distortion,
+    `(r - e s)+ / r`, scored no better on the development set's selection draws
+    (docs/experiments/denoiser.md), and `fidelity_db` is chosen for this rule.
+
+    Args:
+        denoised, observed (`torch.Tensor` of shape `(W, C, L)`): The model's output and its input.
+        fidelity_db (`float`): The model's assumed reconstruction SNR on noise-free events, dB.
+
+    Returns:
+        `torch.Tensor` of shape `(W, C, L)`.
+    """
+    removed = (observed - denoised).square().sum(-1, keepdim=True)
+    signal = denoised.square().sum(-1, keepdim=True)
+    total = removed + 10.0 ** (-fidelity_db / 10.0) * signal
+    weight = torch.where(total > 0, removed / total.clamp_min(torch.finfo(total.dtype).tiny), 1.0)
+    return observed + weight * (denoised - observed)
+
+
 @dataclass
 class SeismogramDenoiseOutput(BaseOutput):
     """
@@ -51,6 +77,11 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
         scheduler ([`ColdDiffusionScheduler`]): Degradation schedule and sampler.
         processor ([`SeismogramProcessor`]): Rate, window, normalisation and component order the
             model was trained with (`SeismogramProcessor()` is CDiffSD's: 100 Hz, 30 s, joint peak).
+        fidelity_db (`float`, *optional*): When set, each window's output is blended with the
+            model's input per channel ([`blend_toward_input`]), so windows cleaner than the model's
+            own fidelity keep their band-passed input. `None` (the default) returns the model's
+            output. The shipped folder's value was chosen on the development set's selection noise
+            (`training/choose_denoiser_fidelity.py`).
     """
 
     model_cpu_offload_seq = "unet"
@@ -60,9 +91,21 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
         unet: SeismogramUNet1DModel,
         scheduler: ColdDiffusionScheduler,
         processor: SeismogramProcessor,
+        fidelity_db: float | None = None,
     ):
         super().__init__()
+        if fidelity_db is not None:
+            if (
+                isinstance(fidelity_db, bool)
+                or not isinstance(fidelity_db, Real)
+                or not 0 <= fidelity_db <= 100
+            ):
+                raise ValueError(
+                    f"`fidelity_db` must be a number of dB from 0 to 100 or None, got {fidelity_db!r}."
+                )
+            fidelity_db = float(fidelity_db)
         self.register_modules(unet=unet, scheduler=scheduler, processor=processor)
+        self.register_to_config(fidelity_db=fidelity_db)
 
     # -- the model on normalised windows -------------------------------------------------------------
 
@@ -85,6 +128,10 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
         for t in self.scheduler.timesteps:
             clean = self.unet(sample, t).sample
             sample = self.scheduler.step(clean, t, sample, observation=observation).prev_sample
+        fidelity_db = getattr(self.config, "fidelity_db", None)
+        if fidelity_db is not None:
+            dtype = torch.promote_types(sample.dtype, torch.float32)
+            sample = blend_toward_input(sample.to(dtype), observation.to(dtype), fidelity_db)
         return sample.to(windows.device, windows.dtype) * scale
 
     def _denoise_array(
@@ -262,6 +309,8 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
         )
         band_hz = self.processor.config.band_hz
         band = "" if band_hz is None else f"band_hz=[{float(band_hz[0]):g}, {float(band_hz[1]):g}]::"
+        fidelity_db = getattr(self.config, "fidelity_db", None)
+        band += "" if fidelity_db is None else f"fidelity_db={fidelity_db:g}::"
         with self.progress_bar(total=windows) as bar:
             for group in groups:  # one group's arrays in memory at a time
                 array, rows = group.to_array(order)

@@ -76,3 +76,21 @@ def test_training_event_windows_put_the_onset_where_they_say():
     for window, p in zip(windows, p_samples, strict=True):
         before = (window[:, max(p - 300, 0) : p] ** 2).mean() if p > 0 else 0.0
         assert (window[:, p : p + 1000] ** 2).mean() > 2 * before
+
+
+def test_development_mixtures_are_seeded_at_the_asked_levels_in_both_conditions():
+    from seismic_diffusers.data.obspy_recordings import development_mixtures
+    from seismic_diffusers.metrics import reconstruction_snr_db
+
+    events = development_events()
+    first = list(development_mixtures(events, snr_db=(0.0, 10.0), draws=2, noise_seed=5000))
+    assert len(first) == 2 * 2 * 2 * 2  # records x levels x draws x conditions
+    assert [m.condition for m in first[:2]] == ["in-band", "raw"]
+    again = list(development_mixtures(events, snr_db=(0.0, 10.0), draws=2, noise_seed=5000))
+    other = list(development_mixtures(events, snr_db=(0.0, 10.0), draws=2, noise_seed=5001))
+    for a, b, c in zip(first, again, other, strict=True):
+        np.testing.assert_array_equal(a.noisy, b.noisy)
+        assert not np.allclose(a.noisy, c.noisy)
+        snr = reconstruction_snr_db(a.noisy, a.clean, per_channel=False)
+        np.testing.assert_allclose(snr, a.snr_db, atol=0.01)
+    assert {m.record_id for m in first} == {"BW.UH4..EHZ", "NZ.CRLZ.10.HHZ"}

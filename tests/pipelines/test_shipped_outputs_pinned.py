@@ -70,7 +70,8 @@ def test_cold_diffusion_denoising():
     clean = generate_local_earthquakes(2, seed=90_000)["waveforms"].astype(np.float64)
     noisy = clean + scale_noise_to_snr(clean, generate_seismic_noise(2, seed=95_001), 0.0)
     out = pipe(noisy.astype(np.float32))
-    assert_pinned(out.waveforms, 0.002407522, [0.00261, -0.023625, 0.008329, -0.043423, 0.001055, -0.000202, -6.9e-05, -7.6e-05])  # fmt: skip
+    # re-pinned when the folder gained fidelity_db (the output blended with the input)
+    assert_pinned(out.waveforms, 0.002456298, [0.000667, -0.024809, 0.008347, -0.043742, 0.001024, -0.000626, -0.000382, 3e-05])  # fmt: skip
 
 
 def test_joint_generation():

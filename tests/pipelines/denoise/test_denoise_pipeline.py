@@ -5,6 +5,9 @@ Whether the shipped model actually removes noise is checked in `test_pretrained_
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import obspy
 import pytest
@@ -313,3 +316,62 @@ def test_band_outside_zero_to_nyquist_is_refused(band):
 
     with pytest.raises(ValueError, match="band_hz"):
         SeismogramProcessor(band_hz=band)
+
+
+def test_blend_toward_input_keeps_the_model_where_the_input_is_noisy_and_the_input_where_it_is_clean():
+    from seismic_diffusers.pipelines.pipeline_cold_diffusion_denoise import blend_toward_input
+
+    t = torch.arange(400, dtype=torch.float64) / 100.0
+    signal = torch.sin(2 * np.pi * 5 * t).expand(1, 3, 400)
+    noise = torch.randn(1, 3, 400, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    # the input 0 dB, far noisier than 20 dB fidelity: the model's output stays (weight ~ 0.99)
+    noisy = signal + noise * signal.std() / noise.std()
+    out = blend_toward_input(signal, noisy, 20.0)
+    assert float((out - signal).norm() / (noisy - signal).norm()) < 0.02
+    # the input 40 dB, cleaner than the model's fidelity: the input stays (weight ~ 0.01)
+    clean_input = signal + 0.01 * noise * signal.std() / noise.std()
+    out = blend_toward_input(signal, clean_input, 20.0)
+    assert float((out - clean_input).norm() / (signal - clean_input).norm()) < 0.02
+    # a clean input and an output distorted by exactly the fidelity: halfway (the rule's midpoint)
+    distortion = torch.roll(signal, 3, dims=-1) - signal
+    distorted = signal + distortion * 10 ** (-20 / 20) * signal.norm() / distortion.norm()
+    out = blend_toward_input(distorted, signal, 20.0)
+    weight = float(((out - signal) * (distorted - signal)).sum() / (distorted - signal).square().sum())
+    assert weight == pytest.approx(0.5, abs=0.05)
+    # nothing removed, or silence: unchanged and finite
+    torch.testing.assert_close(blend_toward_input(noisy, noisy, 20.0), noisy)
+    zeros = torch.zeros(2, 3, 400)
+    assert torch.equal(blend_toward_input(zeros, zeros, 20.0), zeros)
+
+
+def test_fidelity_db_blends_each_window_and_is_saved_recorded_and_checked(
+    tiny_denoise_pipeline_dir, tmp_path
+):
+    from seismic_diffusers.pipelines.pipeline_cold_diffusion_denoise import blend_toward_input
+
+    # folders saved before the key existed load with None and keep the model's output
+    old_folder = tmp_path / "old"
+    shutil.copytree(tiny_denoise_pipeline_dir, old_folder)
+    index = json.loads((old_folder / "model_index.json").read_text())
+    index.pop("fidelity_db", None)
+    (old_folder / "model_index.json").write_text(json.dumps(index))
+    plain = ColdDiffusionDenoisePipeline.from_pretrained(str(old_folder))
+    assert plain.config.fidelity_db is None
+    blended = ColdDiffusionDenoisePipeline(
+        unet=plain.unet, scheduler=plain.scheduler, processor=plain.processor, fidelity_db=15
+    )
+    blended.save_pretrained(str(tmp_path / "blended"))
+    blended = ColdDiffusionDenoisePipeline.from_pretrained(str(tmp_path / "blended"))
+    assert blended.config.fidelity_db == 15.0
+    for pipe in (plain, blended):
+        pipe.set_progress_bar_config(disable=True)
+    x = np.random.default_rng(3).standard_normal((3, 400))  # one window: no overlap to blend
+    expected = blend_toward_input(torch.from_numpy(plain(x).waveforms), torch.from_numpy(x), 15.0)
+    np.testing.assert_allclose(blended(x).waveforms, expected.numpy(), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(blended(x).waveforms, plain(x).waveforms)
+    assert "fidelity_db=15" in blended(station()).waveforms[0].stats.processing[-1]
+    for bad in (float("nan"), float("inf"), -1.0, 1e4, True, "20"):
+        with pytest.raises(ValueError, match="fidelity_db"):
+            ColdDiffusionDenoisePipeline(
+                unet=plain.unet, scheduler=plain.scheduler, processor=plain.processor, fidelity_db=bad
+            )
