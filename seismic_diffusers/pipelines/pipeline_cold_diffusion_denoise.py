@@ -308,9 +308,9 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
             self._window_count(resampled_length(g.npts, g.sampling_rate, rate_model)) for g in groups
         )
         band_hz = self.processor.config.band_hz
-        band = "" if band_hz is None else f"band_hz=[{float(band_hz[0]):g}, {float(band_hz[1]):g}]::"
+        settings = "" if band_hz is None else f"band_hz=[{float(band_hz[0]):g}, {float(band_hz[1]):g}]::"
         fidelity_db = getattr(self.config, "fidelity_db", None)
-        band += "" if fidelity_db is None else f"fidelity_db={fidelity_db:g}::"
+        settings += "" if fidelity_db is None else f"fidelity_db={fidelity_db:g}::"
         with self.progress_bar(total=windows) as bar:
             for group in groups:  # one group's arrays in memory at a time
                 array, rows = group.to_array(order)
@@ -331,6 +331,6 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
                         f"seismic_diffusers {__version__}: cold_diffusion_denoise("
                         f"num_inference_steps={int(num_inference_steps)}::"
                         f"normalization='{self.processor.config.normalization}'::"
-                        f"model_sampling_rate={rate_model:g}::{band}component='{group.components[group.traces.index(trace)]}')"
+                        f"model_sampling_rate={rate_model:g}::{settings}component='{group.components[group.traces.index(trace)]}')"
                     ]
         return out[0] if isinstance(waveforms, Trace) else out
