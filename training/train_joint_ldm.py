@@ -105,13 +105,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 @torch.no_grad()
 def encode_dataset(vqvae: JointVQModel, dataset, batch_size: int) -> torch.Tensor:
-    """Quantised latents `(N, C, h, w)` of every pair's seismic data (unscaled)."""
+    """Quantised latents `(N, C, h, w)` of every pair (unscaled): its seismic data, and its velocity too
+    when the autoencoder has a velocity encoder."""
     latents = []
     for start in tqdm(range(0, len(dataset), batch_size), desc="encode", leave=False):
-        seismic = torch.stack(
-            [dataset[i]["seismic"] for i in range(start, min(start + batch_size, len(dataset)))]
-        )
-        encoded = vqvae.encode(vqvae.normalize_seismic(seismic)).latents
+        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        seismic = torch.stack([item["seismic"] for item in items])
+        velocity = torch.stack([item["velocity"] for item in items])
+        encoded = vqvae.encode(vqvae.normalize_seismic(seismic), vqvae.normalize_velocity(velocity)).latents
         latents.append(vqvae.quantize(encoded)[0])
     return torch.cat(latents)
 

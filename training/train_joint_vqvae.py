@@ -69,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--latent_channels", type=int, default=8)
     model.add_argument("--num_vq_embeddings", type=int, default=512)
     model.add_argument("--num_codebooks", type=int, default=1, choices=[1, 2], help="1 = 1VQ, 2 = 2VQ.")
+    model.add_argument(
+        "--velocity_encoder",
+        action="store_true",
+        help="2VQ with two encoders: the velocity map gets its own encoder, codebook and half of the "
+        "latent (needs --num_codebooks 2).",
+    )
     model.add_argument("--seismic_working_shape", type=int, nargs=2, default=[256, 64])
     model.add_argument("--norm_num_groups", type=int, default=8)
     model.add_argument(
@@ -101,6 +107,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_finetune_arguments(parser, JOINT_VQ_PARTS)
     args = parser.parse_args(argv)
     check_finetune_arguments(parser, args)
+    if args.velocity_encoder and args.num_codebooks != 2:
+        parser.error("--velocity_encoder needs --num_codebooks 2 (one codebook per modality).")
     return args
 
 
@@ -112,7 +120,9 @@ def score_reconstructions(model: JointVQModel, dataset, num: int) -> dict:
         return {}
     velocity = torch.stack([item["velocity"][0] for item in items])
     seismic = torch.stack([item["seismic"] for item in items])
-    latents = model.encode(model.normalize_seismic(seismic)).latents
+    latents = model.encode(
+        model.normalize_seismic(seismic), model.normalize_velocity(velocity[:, None])
+    ).latents
     codes = model.quantize(latents)[2]
     decoded = model.decode(latents)
     velocity_out = model.denormalize_velocity(decoded.velocity[:, 0])
@@ -169,6 +179,7 @@ def main(args: argparse.Namespace) -> None:
             latent_channels=args.latent_channels,
             num_vq_embeddings=args.num_vq_embeddings,
             num_codebooks=args.num_codebooks,
+            velocity_encoder=args.velocity_encoder,
             seismic_working_shape=tuple(args.seismic_working_shape),
             norm_num_groups=args.norm_num_groups,
         )
@@ -208,8 +219,11 @@ def main(args: argparse.Namespace) -> None:
     usage = torch.zeros(num_codebooks, codebook_size, device=accelerator.device)
     if global_step == 0 and refresh_steps and pretrained is None:
         with torch.no_grad():
-            first = [batch["seismic"] for _, batch in zip(range(4), dataloader, strict=False)]
-            latents = core.encode(core.normalize_seismic(torch.cat(first).to(accelerator.device))).latents
+            first = [batch for _, batch in zip(range(4), dataloader, strict=False)]
+            latents = core.encode(
+                core.normalize_seismic(torch.cat([b["seismic"] for b in first]).to(accelerator.device)),
+                core.normalize_velocity(torch.cat([b["velocity"] for b in first]).to(accelerator.device)),
+            ).latents
         generator = torch.Generator().manual_seed(args.seed)
         logger.info(
             f"Codebook initialised from data: {core.refresh_codebooks(latents, generator=generator)} entries"
@@ -223,7 +237,7 @@ def main(args: argparse.Namespace) -> None:
             seismic = core.normalize_seismic(batch["seismic"])
             velocity = core.normalize_velocity(batch["velocity"])
             with accelerator.accumulate(model):
-                decoded = model(seismic)
+                decoded = model(seismic, velocity)
                 velocity_loss = F.l1_loss(decoded.velocity.float(), velocity.float())
                 seismic_loss = (F.mse_loss if args.seismic_loss == "mse" else F.l1_loss)(
                     decoded.seismic.float(), seismic.float()
@@ -238,7 +252,7 @@ def main(args: argparse.Namespace) -> None:
             refresh_now = refresh_steps and (global_step + 1) % refresh_steps == 0
             if refresh_now and global_step < args.max_train_steps // 2:
                 with torch.no_grad():
-                    latents = core.encode(seismic).latents
+                    latents = core.encode(seismic, velocity).latents
                 refreshed = core.refresh_codebooks(latents, usage)
                 if refreshed:
                     logger.info(f"step {global_step + 1}: {refreshed} unused codebook entries refreshed")

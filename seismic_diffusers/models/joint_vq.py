@@ -1,4 +1,8 @@
-"""A VQ autoencoder with one seismic encoder, a shared latent and two decoders (WaveDiffusion, stage 1)."""
+"""A VQ autoencoder for seismic-velocity pairs with two decoders (WaveDiffusion, stage 1).
+
+One seismic encoder and a shared latent (1VQ), or a seismic and a velocity encoder with one
+codebook each (2VQ with two encoders).
+"""
 
 from __future__ import annotations
 
@@ -48,11 +52,18 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
     r"""
     Seismic data in, a quantised latent, and both seismic data and velocity out (WaveDiffusion stage 1).
 
-    One encoder reads the seismic data, as in the paper's appendix A.1.1 (its inversion input is
-    seismic alone, so a velocity encoder would be unused at inference; its latent is learnt to
-    decode to both). The latent is quantised with one shared codebook (`num_codebooks=1`, the
-    paper's 1VQ) or with two codebooks over the two halves of its channels (`num_codebooks=2`,
-    our single-encoder reading of 2VQ). A velocity decoder and a seismic decoder share it.
+    Two layouts:
+
+    - `velocity_encoder=False` (default): one encoder reads the seismic data, as in the paper's
+      appendix A.1.1, and its latent is learnt to decode to both. It is quantised with one shared
+      codebook (`num_codebooks=1`, the paper's 1VQ) or with two codebooks over the two halves of
+      its channels (`num_codebooks=2`). Its velocity reconstruction is an inversion, so its
+      velocity error is an inversion network's.
+    - `velocity_encoder=True` (2VQ with two encoders; needs `num_codebooks=2`): the first half of
+      the latent channels encodes the seismic data and the second half the velocity map, each with
+      its own encoder, codebook and decoder. Each modality is then reconstructed from its own code,
+      sharply; what ties a pair together is learnt by the latent diffusion model over both halves.
+      `encode` needs both modalities, `encode_seismic` gives the seismic half alone (inversion).
 
     The model works on a reduced grid and resamples at its edges, so callers use real shapes:
 
@@ -81,6 +92,8 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         latent_channels (`int`, defaults to 8): Channels of the latent (the diffusion model's).
         num_vq_embeddings (`int`, defaults to 512): Codebook size (per codebook).
         num_codebooks (`int`, defaults to 1): 1 (shared codebook) or 2 (one per channel half).
+        velocity_encoder (`bool`, defaults to `False`): Encode the velocity map into the second half
+            of the latent channels with its own encoder (see above).
         commitment_cost (`float`, defaults to 0.25): Beta of the VQ loss.
         norm_num_groups (`int`, defaults to 8): GroupNorm groups.
         v_min, v_max (`float`): Velocity normalisation limits, m/s.
@@ -110,56 +123,66 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         seismic_data_min: float = -29.04,
         seismic_data_max: float = 57.03,
         scaling_factor: float = 1.0,
+        velocity_encoder: bool = False,
     ):
         super().__init__()
         if num_codebooks not in (1, 2) or latent_channels % num_codebooks:
             raise ValueError(
                 f"num_codebooks must be 1 or 2 and divide latent_channels; got {num_codebooks} and {latent_channels}."
             )
+        if velocity_encoder and num_codebooks != 2:
+            raise ValueError(
+                f"velocity_encoder=True needs num_codebooks=2 (one codebook per modality); got {num_codebooks}."
+            )
         latent_shape, levels = check_seismic_grid(
             block_out_channels, seismic_working_shape, seismic_strides, velocity_working_size
         )
         self.latent_shape = latent_shape
         shots = seismic_shape[0]
-        self.encoder = SeismicEncoder(
-            shots, block_out_channels, seismic_strides, layers_per_block, latent_channels, norm_num_groups
-        )
-        self.quant_conv = nn.Conv2d(latent_channels, latent_channels, 1)
         half = latent_channels // num_codebooks
+        self.encoder = SeismicEncoder(
+            shots,
+            block_out_channels,
+            seismic_strides,
+            layers_per_block,
+            half if velocity_encoder else latent_channels,
+            norm_num_groups,
+        )
+        # With two encoders the 1x1 convolutions act on each modality's half separately (groups=2)
+        groups = 2 if velocity_encoder else 1
+        self.quant_conv = nn.Conv2d(latent_channels, latent_channels, 1, groups=groups)
         self.quantizers = nn.ModuleList(
             VectorQuantizer(num_vq_embeddings, half, beta=commitment_cost, legacy=False)
             for _ in range(num_codebooks)
         )
-        self.post_quant_conv = nn.Conv2d(latent_channels, latent_channels, 1)
+        self.post_quant_conv = nn.Conv2d(latent_channels, latent_channels, 1, groups=groups)
+        decoder_in = half if velocity_encoder else latent_channels
         self.seismic_decoder = GridDecoder(
-            latent_channels, block_out_channels, seismic_strides, layers_per_block, shots, norm_num_groups
+            decoder_in, block_out_channels, seismic_strides, layers_per_block, shots, norm_num_groups
         )
-        velocity_channels = list(block_out_channels[-levels:]) if levels else []
+        velocity_channels = list(block_out_channels[-levels:]) if levels else [block_out_channels[-1]]
+        velocity_strides = [(2, 2)] * levels or [(1, 1)]
         self.velocity_decoder = GridDecoder(
-            latent_channels,
-            velocity_channels or [block_out_channels[-1]],
-            [(2, 2)] * levels or [(1, 1)],
-            layers_per_block,
-            1,
-            norm_num_groups,
+            decoder_in, velocity_channels, velocity_strides, layers_per_block, 1, norm_num_groups
+        )
+        self.velocity_map_encoder = (
+            SeismicEncoder(1, velocity_channels, velocity_strides, layers_per_block, half, norm_num_groups)
+            if velocity_encoder
+            else None
         )
 
     # ------------------------------------------------------------------------------------------
     # encode, quantise, decode
 
-    def encode(self, seismic: torch.Tensor, return_dict: bool = True) -> JointVQEncoderOutput | tuple:
-        r"""
-        Args:
-            seismic (`torch.Tensor` of shape `(batch_size, 5, 1000, 70)`): Normalised seismic.
-
-        Returns:
-            `JointVQEncoderOutput` with the continuous `latents`, `(batch_size, latent_channels, 16, 16)`.
-        """
+    def _check_seismic(self, seismic: torch.Tensor) -> None:
         expected = tuple(self.config.seismic_shape)
         if seismic.ndim != 4 or tuple(seismic.shape[1:]) != expected:
             raise ValueError(
                 f"seismic must have shape (B, {', '.join(map(str, expected))}); got {tuple(seismic.shape)}."
             )
+
+    def _encode_seismic_raw(self, seismic: torch.Tensor) -> torch.Tensor:
+        self._check_seismic(seismic)
         x = F.interpolate(
             seismic,
             size=tuple(self.config.seismic_working_shape),
@@ -167,10 +190,53 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
             align_corners=False,
             antialias=True,
         )
-        latents = self.quant_conv(self.encoder(x))
+        return self.encoder(x)
+
+    def encode(
+        self, seismic: torch.Tensor, velocity: torch.Tensor | None = None, return_dict: bool = True
+    ) -> JointVQEncoderOutput | tuple:
+        r"""
+        Args:
+            seismic (`torch.Tensor` of shape `(batch_size, 5, 1000, 70)`): Normalised seismic.
+            velocity (`torch.Tensor` of shape `(batch_size, 1, 70, 70)`, *optional*): Normalised
+                velocity; needed (and only read) when `config.velocity_encoder` is set.
+
+        Returns:
+            `JointVQEncoderOutput` with the continuous `latents`, `(batch_size, latent_channels, 16, 16)`.
+        """
+        if self.velocity_map_encoder is None:
+            latents = self.quant_conv(self._encode_seismic_raw(seismic))
+        else:
+            expected = (seismic.shape[0], 1, *self.config.velocity_shape)
+            if velocity is None or tuple(velocity.shape) != expected:
+                got = None if velocity is None else tuple(velocity.shape)
+                raise ValueError(
+                    f"A model with a velocity encoder encodes pairs: velocity must have shape {expected}; got {got}."
+                )
+            size = (self.config.velocity_working_size,) * 2
+            v = F.interpolate(velocity, size=size, mode="bilinear", align_corners=False, antialias=True)
+            raw = torch.cat([self._encode_seismic_raw(seismic), self.velocity_map_encoder(v)], dim=1)
+            latents = self.quant_conv(raw)
         if not return_dict:
             return (latents,)
         return JointVQEncoderOutput(latents=latents)
+
+    def encode_seismic(self, seismic: torch.Tensor) -> torch.Tensor:
+        r"""
+        The seismic half of the latent, for a model with a velocity encoder (inversion's known part).
+
+        Args:
+            seismic (`torch.Tensor` of shape `(batch_size, 5, 1000, 70)`): Normalised seismic.
+
+        Returns:
+            `torch.Tensor` of shape `(batch_size, latent_channels // 2, 16, 16)`: continuous latents.
+        """
+        if self.velocity_map_encoder is None:
+            raise ValueError("encode_seismic needs a model with a velocity encoder; use encode().")
+        half = self.config.latent_channels // 2
+        raw = self._encode_seismic_raw(seismic)
+        weight, bias = self.quant_conv.weight[:half], self.quant_conv.bias[:half]
+        return F.conv2d(raw, weight, bias)
 
     def quantize(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Nearest codebook entries: `(quantised, vq_loss, indices (B, num_codebooks, h, w))`."""
@@ -242,14 +308,15 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         if not force_not_quantize:
             latents, commit_loss, indices = self.quantize(latents)
         z = self.post_quant_conv(latents)
+        z_seismic, z_velocity = z.chunk(2, dim=1) if self.velocity_map_encoder is not None else (z, z)
         seismic = F.interpolate(
-            self.seismic_decoder(z),
+            self.seismic_decoder(z_seismic),
             size=tuple(self.config.seismic_shape[1:]),
             mode="bilinear",
             align_corners=False,
         )
         velocity = F.interpolate(
-            self.velocity_decoder(z),
+            self.velocity_decoder(z_velocity),
             size=tuple(self.config.velocity_shape),
             mode="bilinear",
             align_corners=False,
@@ -260,6 +327,8 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
             velocity=velocity, seismic=seismic, commit_loss=commit_loss, indices=indices
         )
 
-    def forward(self, seismic: torch.Tensor, return_dict: bool = True) -> JointVQDecoderOutput | tuple:
-        r"""Encode normalised seismic, quantise, and decode both modalities (a stage-1 training step)."""
-        return self.decode(self.encode(seismic).latents, return_dict=return_dict)
+    def forward(
+        self, seismic: torch.Tensor, velocity: torch.Tensor | None = None, return_dict: bool = True
+    ) -> JointVQDecoderOutput | tuple:
+        r"""Encode normalised seismic (and velocity, with a velocity encoder), quantise, and decode both (stage-1 training)."""
+        return self.decode(self.encode(seismic, velocity).latents, return_dict=return_dict)

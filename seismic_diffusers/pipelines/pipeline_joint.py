@@ -293,10 +293,17 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             [`JointInversionOutput`] or `tuple` `(velocities, seismic_misfit)`.
 
         Raises:
-            ValueError: For seismic of the wrong shape or with NaN/Inf, `num_candidates` < 1, or
-                `refine_steps` outside `[0, num_inference_steps]`.
+            ValueError: For seismic of the wrong shape or with NaN/Inf, `num_candidates` < 1,
+                `refine_steps` outside `[0, num_inference_steps]`, or an autoencoder with a velocity
+                encoder.
         """
         # 1. Check inputs
+        if self.vqvae.config.velocity_encoder:
+            raise ValueError(
+                "invert() reads the velocity off a seismic-only latent; this pipeline's autoencoder encodes "
+                "velocity separately (velocity_encoder=True), so its velocity half would have to be sampled "
+                "conditionally, which is not implemented. Use VelocityInversionPipeline to invert gathers."
+            )
         data = self._check_seismic(seismic)
         if not isinstance(num_candidates, int) or num_candidates < 1:
             raise ValueError(f"`num_candidates` must be an integer >= 1, got {num_candidates!r}.")

@@ -31,7 +31,7 @@ SEISMOGRAM_UNET_PARTS = {
     "decoder": ("up_blocks", "upsamplers", "conv_out", "conv_gate"),
 }
 JOINT_VQ_PARTS = {
-    "encoder": ("encoder", "quant_conv"),
+    "encoder": ("encoder", "velocity_map_encoder", "quant_conv"),
     "codebook": ("quantizers",),
     "velocity_decoder": ("post_quant_conv", "velocity_decoder"),
     "seismic_decoder": ("post_quant_conv", "seismic_decoder"),

@@ -99,3 +99,36 @@ def test_refresh_codebooks_points_entries_at_latent_vectors():
     assert torch.equal(model.quantizers[0].embedding.weight, before[0])
     changed = (model.quantizers[1].embedding.weight != before[1]).any(dim=1)
     assert changed.tolist() == [i == 3 for i in range(16)]
+
+
+def test_two_encoders_keep_each_modality_in_its_own_half(pair):
+    model = JointVQModel(**TINY, num_codebooks=2, velocity_encoder=True).eval()
+    velocity, seismic = pair
+    v, s = model.normalize_velocity(velocity[:, None]), model.normalize_seismic(seismic)
+    with torch.no_grad():
+        latents = model.encode(s, v).latents
+        other = model.encode(s, v.flip(-1)).latents
+        decoded = model.decode(latents)
+        swapped = model.decode(torch.cat([latents[:, :2], other[:, 2:]], dim=1))
+    assert latents.shape == (2, 4, 16, 16)
+    # the seismic half depends on the gathers alone and equals encode_seismic's output
+    torch.testing.assert_close(latents[:, :2], other[:, :2])
+    torch.testing.assert_close(model.encode_seismic(s).detach(), latents[:, :2])
+    assert not torch.allclose(latents[:, 2:], other[:, 2:])
+    # each decoder reads only its own half
+    assert torch.equal(swapped.seismic, decoded.seismic)
+    assert not torch.equal(swapped.velocity, decoded.velocity)
+    assert decoded.velocity.shape == (2, 1, 70, 70) and decoded.seismic.shape == (2, 5, 1000, 70)
+
+
+def test_two_encoders_refuse_missing_velocity_and_one_codebook(pair):
+    model = JointVQModel(**TINY, num_codebooks=2, velocity_encoder=True)
+    seismic = model.normalize_seismic(pair[1])
+    with pytest.raises(ValueError, match="encodes pairs: velocity must have shape"):
+        model.encode(seismic)
+    with pytest.raises(ValueError, match="encodes pairs"):
+        model.encode(seismic, torch.zeros(2, 1, 64, 64))
+    with pytest.raises(ValueError, match="needs num_codebooks=2"):
+        JointVQModel(**TINY, velocity_encoder=True)
+    with pytest.raises(ValueError, match="needs a model with a velocity encoder"):
+        JointVQModel(**TINY).encode_seismic(seismic)

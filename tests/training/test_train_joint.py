@@ -117,3 +117,33 @@ def test_fine_tune_both_stages_from_a_pipeline(paired_folder, tiny_joint_pipelin
         not torch.equal(unet_before[k], unet_after[k]) for k in unet_before if k.startswith("up_blocks.")
     )
     assert "Fine-tuned from" in (stage2 / "pipeline" / "README.md").read_text()
+
+
+def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
+    """2VQ with a velocity encoder: pairs are encoded, each half decodes its modality, and stage 2
+    learns over both halves."""
+    stage1 = tmp_path / "vqvae-2enc"
+    result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir", str(stage1),
+                 "--max_train_steps", "2", "--velocity_encoder", "--num_codebooks", "2", *TINY_VQ)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    model = JointVQModel.from_pretrained(str(stage1 / "vqvae"))
+    assert model.config.velocity_encoder and model.velocity_map_encoder is not None
+    scores = json.loads((stage1 / "vqvae" / "stage1_scores.json").read_text())
+    assert scores["velocity_mae_m_per_s"] > 0 and scores["codebook_size"] == 32
+
+    stage2, pipeline_dir = tmp_path / "ldm-2enc", tmp_path / "pipeline-2enc"
+    result = run("train_joint_ldm.py", "--vqvae", str(stage1 / "vqvae"), "--train_data_dir", str(paired_folder),
+                 "--output_dir", str(stage2), "--pipeline_dir", str(pipeline_dir), "--max_train_steps", "2",
+                 *TINY_LDM)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    pipe = JointGenerationPipeline.from_pretrained(str(pipeline_dir))
+    pipe.set_progress_bar_config(disable=True)
+    out = pipe(batch_size=1, num_inference_steps=2)
+    assert out.velocities.shape == (1, 70, 70) and np.isfinite(out.seismic).all()
+
+
+def test_velocity_encoder_needs_two_codebooks(paired_folder, tmp_path):
+    result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir",
+                 str(tmp_path / "x"), "--max_train_steps", "1", "--velocity_encoder", *TINY_VQ)  # fmt: skip
+    assert result.returncode != 0 and "--velocity_encoder needs --num_codebooks 2" in result.stderr
+    assert not (tmp_path / "x" / "vqvae").exists()

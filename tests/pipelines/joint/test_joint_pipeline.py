@@ -170,3 +170,20 @@ def test_deviation_needs_a_geometry_the_physics_module_can_model(make_tiny_joint
 def test_call_refuses_bad_arguments(pipe, kwargs, message):
     with pytest.raises(ValueError, match=message):
         pipe(**{"batch_size": 2, **kwargs})
+
+
+def test_two_encoder_autoencoder_generates_pairs_and_refuses_inversion(make_tiny_joint_pipeline, seismic):
+    """With a velocity encoder the latent's halves decode to one modality each; generation works
+    as before, and invert(), which needs a seismic-only latent, says so instead of guessing."""
+    from seismic_diffusers import JointVQModel
+
+    pipe = make_tiny_joint_pipeline()
+    torch.manual_seed(0)
+    pipe.vqvae = JointVQModel(
+        block_out_channels=(8, 8, 8, 8), latent_channels=4, num_vq_embeddings=16, norm_num_groups=4,
+        num_codebooks=2, velocity_encoder=True,
+    ).eval()  # fmt: skip
+    out = generate(pipe)
+    assert out.velocities.shape == (2, 70, 70) and np.isfinite(out.seismic).all()
+    with pytest.raises(ValueError, match="velocity_encoder=True.*VelocityInversionPipeline"):
+        pipe.invert(seismic, refine_steps=0)
