@@ -67,7 +67,9 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
 
     The model works on a reduced grid and resamples at its edges, so callers use real shapes:
 
-    - seismic `(5, 1000, 70)` is resampled (bilinear, antialiased) to `seismic_working_shape`,
+    - seismic `(5, 1000, 70)` is resampled (bilinear, antialiased) to `seismic_working_shape`
+      (with `seismic_receiver_padding` p > 0 the receiver axis is instead edge-padded to 70 + 2p
+      and cropped back after decoding, so only time is resampled),
       e.g. `(256, 64)`: 1000 samples of 1 ms become 256 of about 3.9 ms, Nyquist 128 Hz, far
       above the 15 Hz source's useful band; decoded seismic is resampled back to `(1000, 70)`;
     - velocity is decoded at `velocity_working_size` (64) and resampled to `(70, 70)`.
@@ -94,6 +96,10 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         num_codebooks (`int`, defaults to 1): 1 (shared codebook) or 2 (one per channel half).
         velocity_encoder (`bool`, defaults to `False`): Encode the velocity map into the second half
             of the latent channels with its own encoder (see above).
+        seismic_receiver_padding (`int`, defaults to 0): Receivers added by edge padding on each
+            side instead of resampling the receiver axis (0: resample). Resampling 70 receivers to
+            64 and back alone costs a relative L2 error of about 0.16 on OpenFWI-style gathers;
+            padding 70 to 80 and resampling time to 320 costs about 0.04.
         commitment_cost (`float`, defaults to 0.25): Beta of the VQ loss.
         norm_num_groups (`int`, defaults to 8): GroupNorm groups.
         v_min, v_max (`float`): Velocity normalisation limits, m/s.
@@ -124,11 +130,18 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         seismic_data_max: float = 57.03,
         scaling_factor: float = 1.0,
         velocity_encoder: bool = False,
+        seismic_receiver_padding: int = 0,
     ):
         super().__init__()
         if num_codebooks not in (1, 2) or latent_channels % num_codebooks:
             raise ValueError(
                 f"num_codebooks must be 1 or 2 and divide latent_channels; got {num_codebooks} and {latent_channels}."
+            )
+        receivers = seismic_shape[2] + 2 * seismic_receiver_padding
+        if seismic_receiver_padding < 0 or (seismic_receiver_padding and seismic_working_shape[1] != receivers):
+            raise ValueError(
+                f"With seismic_receiver_padding {seismic_receiver_padding} the working grid must have "
+                f"{receivers} receivers (the data's plus twice the padding); got {seismic_working_shape[1]}."
             )
         if velocity_encoder and num_codebooks != 2:
             raise ValueError(
@@ -183,6 +196,9 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
 
     def _encode_seismic_raw(self, seismic: torch.Tensor) -> torch.Tensor:
         self._check_seismic(seismic)
+        padding = self.config.seismic_receiver_padding
+        if padding:
+            seismic = F.pad(seismic, (padding, padding, 0, 0), mode="replicate")
         x = F.interpolate(
             seismic,
             size=tuple(self.config.seismic_working_shape),
@@ -309,8 +325,12 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
             latents, commit_loss, indices = self.quantize(latents)
         z = self.post_quant_conv(latents)
         z_seismic, z_velocity = z.chunk(2, dim=1) if self.velocity_map_encoder is not None else (z, z)
+        seismic = self.seismic_decoder(z_seismic)
+        padding = self.config.seismic_receiver_padding
+        if padding:
+            seismic = seismic[..., padding:-padding]
         seismic = F.interpolate(
-            self.seismic_decoder(z_seismic),
+            seismic,
             size=tuple(self.config.seismic_shape[1:]),
             mode="bilinear",
             align_corners=False,

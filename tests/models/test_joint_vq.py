@@ -132,3 +132,19 @@ def test_two_encoders_refuse_missing_velocity_and_one_codebook(pair):
         JointVQModel(**TINY, velocity_encoder=True)
     with pytest.raises(ValueError, match="needs a model with a velocity encoder"):
         JointVQModel(**TINY).encode_seismic(seismic)
+
+
+def test_receiver_padding_keeps_the_receiver_axis_exact(pair):
+    """Padding 70 receivers to 80 instead of resampling: only time is resampled, and the latent grid
+    follows the working shape (320 x 80 -> 20 x 20)."""
+    model = JointVQModel(
+        **TINY, seismic_working_shape=(320, 80), seismic_receiver_padding=5, velocity_working_size=80
+    ).eval()
+    seismic = model.normalize_seismic(pair[1])
+    with torch.no_grad():
+        latents = model.encode(seismic).latents
+        decoded = model.decode(latents)
+    assert latents.shape == (2, 4, 20, 20) and model.latent_shape == (20, 20)
+    assert decoded.seismic.shape == (2, 5, 1000, 70) and decoded.velocity.shape == (2, 1, 70, 70)
+    with pytest.raises(ValueError, match="must have 80 receivers"):
+        JointVQModel(**TINY, seismic_working_shape=(320, 64), seismic_receiver_padding=5)
