@@ -138,7 +138,9 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
                 f"num_codebooks must be 1 or 2 and divide latent_channels; got {num_codebooks} and {latent_channels}."
             )
         receivers = seismic_shape[2] + 2 * seismic_receiver_padding
-        if seismic_receiver_padding < 0 or (seismic_receiver_padding and seismic_working_shape[1] != receivers):
+        if seismic_receiver_padding < 0 or (
+            seismic_receiver_padding and seismic_working_shape[1] != receivers
+        ):
             raise ValueError(
                 f"With seismic_receiver_padding {seismic_receiver_padding} the working grid must have "
                 f"{receivers} receivers (the data's plus twice the padding); got {seismic_working_shape[1]}."
