@@ -98,6 +98,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--seismic_loss_weight", type=float, default=20.0, help="Balances the two losses at the start."
     )
     model.add_argument(
+        "--seismic_amplitude_loss_weight",
+        type=float,
+        default=0.0,
+        help="Weight of a loss on the gathers in raw amplitude: the batch's squared relative L2 error "
+        "after undoing the log normalisation. The MSE in normalised space weighs the direct wave, most "
+        "of the raw energy, as little as the late reflections, so it leaves the raw error (the "
+        "stage-1 target) high.",
+    )
+    model.add_argument(
         "--codebook_refresh_steps",
         type=int,
         default=100,
@@ -117,6 +126,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_finetune_arguments(parser, JOINT_VQ_PARTS)
     args = parser.parse_args(argv)
     check_finetune_arguments(parser, args)
+    if args.seismic_amplitude_loss_weight < 0:
+        parser.error(
+            f"--seismic_amplitude_loss_weight must be >= 0; got {args.seismic_amplitude_loss_weight}."
+        )
     if args.velocity_encoder and args.num_codebooks != 2:
         parser.error("--velocity_encoder needs --num_codebooks 2 (one codebook per modality).")
     return args
@@ -255,6 +268,13 @@ def main(args: argparse.Namespace) -> None:
                     decoded.seismic.float(), seismic.float()
                 )
                 loss = velocity_loss + args.seismic_loss_weight * seismic_loss + decoded.commit_loss.float()
+                # squared relative L2 in raw amplitude (logged always; a loss term when weighted)
+                raw = batch["seismic"].float()
+                # clamped far outside the data's [-1, 1] so expm1 cannot overflow on a wild output
+                raw_error = (core.denormalize_seismic(decoded.seismic.clamp(-3, 3)) - raw).pow(2).sum()
+                amplitude_loss = raw_error / raw.pow(2).sum().clamp_min(1e-12)
+                if args.seismic_amplitude_loss_weight:
+                    loss = loss + args.seismic_amplitude_loss_weight * amplitude_loss
                 backward_and_step(accelerator, loss, model, optimizer, lr_scheduler, args.max_grad_norm)
             if not accelerator.sync_gradients:
                 continue
@@ -279,6 +299,7 @@ def main(args: argparse.Namespace) -> None:
                 loss=loss,
                 velocity_l1=velocity_loss,
                 seismic_loss=seismic_loss,
+                seismic_amplitude_loss=amplitude_loss,
             )
 
     accelerator.wait_for_everyone()

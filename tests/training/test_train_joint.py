@@ -124,8 +124,11 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
     learns over both halves."""
     stage1 = tmp_path / "vqvae-2enc"
     result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir", str(stage1),
-                 "--max_train_steps", "2", "--velocity_encoder", "--num_codebooks", "2", *TINY_VQ)  # fmt: skip
+                 "--max_train_steps", "2", "--velocity_encoder", "--num_codebooks", "2",
+                 "--seismic_amplitude_loss_weight", "1", *TINY_VQ)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
+    logged = [json.loads(line) for line in (stage1 / "train_log.jsonl").read_text().splitlines()]
+    assert all(0 < row["seismic_amplitude_loss"] < float("inf") for row in logged)
     model = JointVQModel.from_pretrained(str(stage1 / "vqvae"))
     assert model.config.velocity_encoder and model.velocity_map_encoder is not None
     scores = json.loads((stage1 / "vqvae" / "stage1_scores.json").read_text())
@@ -142,8 +145,12 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
     assert out.velocities.shape == (1, 70, 70) and np.isfinite(out.seismic).all()
 
 
-def test_velocity_encoder_needs_two_codebooks(paired_folder, tmp_path):
+def test_stage_one_refuses_bad_flags(paired_folder, tmp_path):
     result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir",
                  str(tmp_path / "x"), "--max_train_steps", "1", "--velocity_encoder", *TINY_VQ)  # fmt: skip
     assert result.returncode != 0 and "--velocity_encoder needs --num_codebooks 2" in result.stderr
+    result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir",
+                 str(tmp_path / "x"), "--max_train_steps", "1", "--seismic_amplitude_loss_weight", "-1",
+                 *TINY_VQ)  # fmt: skip
+    assert result.returncode != 0 and "--seismic_amplitude_loss_weight must be >= 0" in result.stderr
     assert not (tmp_path / "x" / "vqvae").exists()
