@@ -268,11 +268,12 @@ def main(args: argparse.Namespace) -> None:
                     decoded.seismic.float(), seismic.float()
                 )
                 loss = velocity_loss + args.seismic_loss_weight * seismic_loss + decoded.commit_loss.float()
-                # squared relative L2 in raw amplitude (logged always; a loss term when weighted)
-                raw = batch["seismic"].float()
+                # squared relative L2 in raw amplitude: logged always, in the graph only when weighted;
                 # clamped far outside the data's [-1, 1] so expm1 cannot overflow on a wild output
-                raw_error = (core.denormalize_seismic(decoded.seismic.clamp(-3, 3)) - raw).pow(2).sum()
-                amplitude_loss = raw_error / raw.pow(2).sum().clamp_min(1e-12)
+                with torch.set_grad_enabled(bool(args.seismic_amplitude_loss_weight)):
+                    raw = batch["seismic"].float()
+                    raw_error = (core.denormalize_seismic(decoded.seismic.clamp(-3, 3)) - raw).pow(2).sum()
+                    amplitude_loss = raw_error / raw.pow(2).sum().clamp_min(1e-12)
                 if args.seismic_amplitude_loss_weight:
                     loss = loss + args.seismic_amplitude_loss_weight * amplitude_loss
                 backward_and_step(accelerator, loss, model, optimizer, lr_scheduler, args.max_grad_norm)

@@ -137,10 +137,12 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
             raise ValueError(
                 f"num_codebooks must be 1 or 2 and divide latent_channels; got {num_codebooks} and {latent_channels}."
             )
+        if not isinstance(seismic_receiver_padding, int) or seismic_receiver_padding < 0:
+            raise ValueError(
+                f"seismic_receiver_padding must be an integer >= 0; got {seismic_receiver_padding!r}."
+            )
         receivers = seismic_shape[2] + 2 * seismic_receiver_padding
-        if seismic_receiver_padding < 0 or (
-            seismic_receiver_padding and seismic_working_shape[1] != receivers
-        ):
+        if seismic_receiver_padding and seismic_working_shape[1] != receivers:
             raise ValueError(
                 f"With seismic_receiver_padding {seismic_receiver_padding} the working grid must have "
                 f"{receivers} receivers (the data's plus twice the padding); got {seismic_working_shape[1]}."

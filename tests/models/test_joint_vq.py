@@ -148,3 +148,5 @@ def test_receiver_padding_keeps_the_receiver_axis_exact(pair):
     assert decoded.seismic.shape == (2, 5, 1000, 70) and decoded.velocity.shape == (2, 1, 70, 70)
     with pytest.raises(ValueError, match="must have 80 receivers"):
         JointVQModel(**TINY, seismic_working_shape=(320, 64), seismic_receiver_padding=5)
+    with pytest.raises(ValueError, match="seismic_receiver_padding must be an integer >= 0"):
+        JointVQModel(**TINY, seismic_receiver_padding=-1)
