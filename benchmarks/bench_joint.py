@@ -95,7 +95,7 @@ def encode(pipe, dataset, indices) -> torch.Tensor:
 
 @torch.no_grad()
 def decode_and_deviation(pipe, latents: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    velocity, seismic = pipe._decode(latents * pipe.vqvae.config.scaling_factor)
+    velocity, seismic = pipe._decode(pipe.vqvae.scale_latents(latents))
     return velocity.numpy(), seismic.numpy(), pde_deviation(velocity, seismic).numpy()
 
 

@@ -7,8 +7,9 @@ as `train_velocity.py`: EMA, atomic checkpoints with `--resume_from_checkpoint l
 precision, gradient accumulation, a `diffusers.optimization` LR schedule.
 
 The frozen stage-1 `JointVQModel` encodes and quantises every training pair's seismic data once
-(the same held-out split as stage 1). The latents are scaled to unit standard deviation (the
-factor is saved as the autoencoder's `scaling_factor`), and a diffusers `UNet2DModel` learns to
+(the same held-out split as stage 1). Each latent channel is standardised to mean 0 and std 1
+(`--latent_scaling per_channel`, saved as the autoencoder's `latents_mean`/`latents_std`; or one
+scalar `scaling_factor` for the whole latent, `global`), and a diffusers `UNet2DModel` learns to
 predict their noise under a DDPM schedule (the paper's: 1000 steps, betas 0.0015 to 0.0155 on a
 square-root-linear schedule). The output is a complete `JointGenerationPipeline` folder
 (safetensors; DDIM for sampling, OpenFWI geometry) with a model card giving the command, data,
@@ -75,6 +76,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument("--num_train_timesteps", type=int, default=1000)
     model.add_argument("--beta_start", type=float, default=0.0015)
     model.add_argument("--beta_end", type=float, default=0.0155)
+    model.add_argument(
+        "--latent_scaling",
+        choices=("per_channel", "global"),
+        default="per_channel",
+        help="Standardise each latent channel (the channels of a two-codebook latent differ in std "
+        "over 10x), or scale the whole latent by one factor. Fine-tuning keeps the pretrained choice.",
+    )
 
     train = add_training_arguments(
         parser,
@@ -115,6 +123,26 @@ def encode_dataset(vqvae: JointVQModel, dataset, batch_size: int) -> torch.Tenso
         encoded = vqvae.encode(vqvae.normalize_seismic(seismic), vqvae.normalize_velocity(velocity)).latents
         latents.append(vqvae.quantize(encoded)[0])
     return torch.cat(latents)
+
+
+def latent_statistics(latents: torch.Tensor, latent_scaling: str, pretrained=None) -> dict:
+    """The autoencoder config entries that scale `latents` `(N, C, h, w)` for the diffusion model:
+    `scaling_factor`, `latents_mean`, `latents_std` (the pretrained pipeline's when fine-tuning, the
+    scale its UNet learnt)."""
+    if pretrained is not None:
+        config = pretrained.vqvae.config
+        return {
+            "scaling_factor": float(config.scaling_factor),
+            "latents_mean": config.get("latents_mean"),
+            "latents_std": config.get("latents_std"),
+        }
+    if latent_scaling == "global":
+        return {"scaling_factor": float(1.0 / latents.std()), "latents_mean": None, "latents_std": None}
+    return {
+        "scaling_factor": 1.0,
+        "latents_mean": [float(v) for v in latents.mean(dim=(0, 2, 3))],
+        "latents_std": [float(v) for v in latents.std(dim=(0, 2, 3)).clamp_min(1e-6)],
+    }
 
 
 def build_unet(args: argparse.Namespace, vqvae: JointVQModel, channels: int) -> tuple:
@@ -165,7 +193,7 @@ Generates velocity maps (70 x 70, 10 m cells, m/s) together with their five shot
   {stage1.get("pde_deviation_mean", float("nan")):.4f}
 - Data: {summary["train_pairs"]} pairs from {", ".join(args.train_data_dir)}
 - Stage 2 steps: {summary["global_step"]} (batch {args.train_batch_size}); {summary["train_minutes"]:.1f} min on {summary["device"]}
-- Latent {tuple(summary["latent_shape"])}, scaling factor {summary["scaling_factor"]:.4f}
+- Latent {tuple(summary["latent_shape"])}, {summary["latent_scaling"]}
 - Generated pairs ({args.validation_samples}, DDIM {args.validation_steps_inference} steps): PDE deviation
   {summary["pde_deviation_mean"]:.4f} +- {summary["pde_deviation_std"]:.4f}
 """
@@ -201,13 +229,11 @@ def main(args: argparse.Namespace) -> None:
 
             save_file({"latents": latents.contiguous()}, cache + ".partial")
             os.replace(cache + ".partial", cache)
-    if pretrained is not None:
-        scaling_factor = float(pretrained.vqvae.config.scaling_factor)  # the scale its UNet learnt
-    else:
-        scaling_factor = float(1.0 / latents.std())
-    vqvae.register_to_config(scaling_factor=scaling_factor)
-    latents = latents * scaling_factor
-    logger.info(f"{len(latents)} latents {tuple(latents.shape[1:])}, scaling factor {scaling_factor:.4f}")
+    statistics = latent_statistics(latents, args.latent_scaling, pretrained)
+    vqvae.register_to_config(**statistics)
+    latents = vqvae.scale_latents(latents)
+    scaling_factor = statistics["scaling_factor"]
+    logger.info(f"{len(latents)} latents {tuple(latents.shape[1:])}, scaling {statistics}")
 
     # 3. The denoiser and its schedule: new, or the pretrained pipeline's
     channels = latents.shape[1]
@@ -290,6 +316,9 @@ def main(args: argparse.Namespace) -> None:
             "train_pairs": len(latents),
             "latent_shape": tuple(latents.shape[1:]),
             "scaling_factor": scaling_factor,
+            "latent_scaling": "standardised per channel"
+            if statistics["latents_mean"] is not None
+            else f"scaling factor {scaling_factor:.4f}",
             "pde_deviation_mean": float(generated.pde_deviation.mean()),
             "pde_deviation_std": float(generated.pde_deviation.std()),
             "stage1": json.loads(stage1_path.read_text()) if stage1_path.is_file() else {},

@@ -6,6 +6,7 @@ codebook each (2VQ with two encoders).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +18,22 @@ from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
 
 from .seismic_blocks import GridDecoder, OpenFWIUnitsMixin, SeismicEncoder, check_seismic_grid
+
+
+def check_latent_statistics(latents_mean, latents_std, latent_channels: int) -> None:
+    """Raise a `ValueError` unless the per-channel latent statistics are both absent, or both
+    `latent_channels` finite numbers with positive stds."""
+    if (latents_mean is None) != (latents_std is None):
+        raise ValueError("latents_mean and latents_std go together: give both or neither.")
+    if latents_mean is None:
+        return
+    for name, values in (("latents_mean", latents_mean), ("latents_std", latents_std)):
+        if len(values) != latent_channels or not all(math.isfinite(float(v)) for v in values):
+            raise ValueError(
+                f"{name} must hold {latent_channels} finite numbers (one per latent channel); got {values!r}."
+            )
+    if min(float(v) for v in latents_std) <= 0:
+        raise ValueError(f"latents_std must be positive; got {latents_std!r}.")
 
 
 @dataclass
@@ -107,6 +124,11 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
             seismic normalisation (default: the pooled limits of the eight families).
         scaling_factor (`float`, defaults to 1.0): Multiplies latents for the diffusion model
             (set by stage 2 to 1 / std of the training latents).
+        latents_mean, latents_std (`tuple[float, ...]`, *optional*): Per-channel mean and std of the
+            training latents (diffusers' `AutoencoderKL` convention). When set, the diffusion model
+            sees `(latents - latents_mean) * scaling_factor / latents_std`, so every channel has
+            unit variance; the channels of a two-codebook latent can differ in std more than 10x,
+            and with one scalar the quiet ones drown in the sampler's error. See `scale_latents`.
     """
 
     @register_to_config
@@ -131,8 +153,11 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         scaling_factor: float = 1.0,
         velocity_encoder: bool = False,
         seismic_receiver_padding: int = 0,
+        latents_mean: tuple[float, ...] | None = None,
+        latents_std: tuple[float, ...] | None = None,
     ):
         super().__init__()
+        check_latent_statistics(latents_mean, latents_std, latent_channels)
         if num_codebooks not in (1, 2) or latent_channels % num_codebooks:
             raise ValueError(
                 f"num_codebooks must be 1 or 2 and divide latent_channels; got {num_codebooks} and {latent_channels}."
@@ -311,6 +336,25 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
             refreshed += int(targets.numel())
         return refreshed
 
+    def _latent_statistics(self, latents: torch.Tensor) -> tuple[torch.Tensor | float, torch.Tensor | float]:
+        if self.config.latents_mean is None:
+            return 0.0, 1.0
+        shape = (1, -1, 1, 1)
+        mean = torch.tensor(self.config.latents_mean, dtype=latents.dtype, device=latents.device)
+        std = torch.tensor(self.config.latents_std, dtype=latents.dtype, device=latents.device)
+        return mean.view(shape), std.view(shape)
+
+    def scale_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents `(B, latent_channels, h, w)` -> the diffusion model's space:
+        `(latents - latents_mean) * scaling_factor / latents_std` (mean 0, std 1 without statistics)."""
+        mean, std = self._latent_statistics(latents)
+        return (latents - mean) * self.config.scaling_factor / std
+
+    def unscale_latents(self, scaled: torch.Tensor) -> torch.Tensor:
+        """The inverse of `scale_latents`: diffusion samples -> latents `decode` takes."""
+        mean, std = self._latent_statistics(scaled)
+        return scaled * std / self.config.scaling_factor + mean
+
     def decode(
         self, latents: torch.Tensor, force_not_quantize: bool = False, return_dict: bool = True
     ) -> JointVQDecoderOutput | tuple:
@@ -319,7 +363,7 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
 
         Args:
             latents (`torch.Tensor` of shape `(batch_size, latent_channels, 16, 16)`): Latents
-                (unscaled: divide diffusion samples by `config.scaling_factor` first).
+                (unscaled: pass diffusion samples through `unscale_latents` first).
             force_not_quantize (`bool`, defaults to `False`): Decode the latents as they are,
                 without snapping them to the codebook.
             return_dict (`bool`, defaults to `True`): Return a `JointVQDecoderOutput`.

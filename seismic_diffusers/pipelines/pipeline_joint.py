@@ -80,7 +80,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
 
     Parameters:
         vqvae ([`JointVQModel`]): Seismic encoder, shared quantised latent, two decoders.
-        unet ([`UNet2DModel`]): Denoiser over `vqvae` latents (scaled by `vqvae.config.scaling_factor`).
+        unet ([`UNet2DModel`]): Denoiser over `vqvae` latents in the space of `vqvae.scale_latents`.
         scheduler ([`SchedulerMixin`]): Any diffusers scheduler; `invert` needs a stochastic step
             (DDPM, or DDIM with `eta` > 0) to draw distinct candidates.
         geometry ([`AcquisitionGeometry`]): The acquisition the seismic data are recorded with.
@@ -110,7 +110,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
 
     def _decode(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Scaled latents -> (velocity m/s `(B, 70, 70)`, seismic raw amplitude `(B, 5, 1000, 70)`)."""
-        decoded = self.vqvae.decode(latents.to(self.vqvae.dtype) / self.vqvae.config.scaling_factor)
+        decoded = self.vqvae.decode(self.vqvae.unscale_latents(latents.to(self.vqvae.dtype)))
         velocity = self.vqvae.denormalize_velocity(decoded.velocity[:, 0])
         seismic = self.vqvae.denormalize_seismic(decoded.seismic)
         return velocity, seismic
@@ -326,8 +326,9 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
 
         # 2. Stage 1: encode and quantise
         target = self.vqvae.normalize_seismic(data.to(device))
-        scale = self.vqvae.config.scaling_factor
-        latents = self.vqvae.quantize(self.vqvae.encode(target.to(self.vqvae.dtype)).latents)[0] * scale
+        latents = self.vqvae.scale_latents(
+            self.vqvae.quantize(self.vqvae.encode(target.to(self.vqvae.dtype)).latents)[0]
+        )
 
         # 3. Stage 2: the last K steps, best of N candidates at each
         if refine_steps:
@@ -346,7 +347,9 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
                 noise_pred = self.unet(self.scheduler.scale_model_input(candidates, t), t).sample
                 step = self.scheduler.step(noise_pred, t, candidates, **step_kwargs)
                 clean = getattr(step, "pred_original_sample", None)
-                decoded = self.vqvae.decode((step.prev_sample if clean is None else clean) / scale).seismic
+                decoded = self.vqvae.decode(
+                    self.vqvae.unscale_latents(step.prev_sample if clean is None else clean)
+                ).seismic
                 misfit = (
                     (decoded - target.repeat_interleave(num_candidates, dim=0)).pow(2).mean(dim=(1, 2, 3))
                 )
@@ -355,7 +358,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
                 latents = step.prev_sample[chosen]
 
         # 4. Decode the velocity; report the final seismic misfit
-        decoded = self.vqvae.decode(latents / scale)
+        decoded = self.vqvae.decode(self.vqvae.unscale_latents(latents))
         velocities = self.vqvae.denormalize_velocity(decoded.velocity[:, 0])
         check_finite_output(velocities, "velocities")
         misfit = (decoded.seismic - target).pow(2).mean(dim=(1, 2, 3))

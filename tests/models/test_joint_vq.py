@@ -73,6 +73,10 @@ def test_save_load_round_trip_is_exact(pair, tmp_path):
         ({"seismic_working_shape": (250, 64)}, "must be divisible by the strides' product"),
         ({"velocity_working_size": 60}, "power-of-two multiple"),
         ({"block_out_channels": (8, 8)}, "one entry per block"),
+        ({"latents_mean": (0.0,) * 4}, "give both or neither"),
+        ({"latents_mean": (0.0,) * 3, "latents_std": (1.0,) * 3}, "must hold 4 finite numbers"),
+        ({"latents_mean": (0.0,) * 4, "latents_std": (1.0, 1.0, float("nan"), 1.0)}, "must hold 4 finite"),
+        ({"latents_mean": (0.0,) * 4, "latents_std": (1.0, 0.0, 1.0, 1.0)}, "latents_std must be positive"),
     ],
 )
 def test_bad_configurations_are_refused(kwargs, message):
@@ -150,3 +154,18 @@ def test_receiver_padding_keeps_the_receiver_axis_exact(pair):
         JointVQModel(**TINY, seismic_working_shape=(320, 64), seismic_receiver_padding=5)
     with pytest.raises(ValueError, match="seismic_receiver_padding must be an integer >= 0"):
         JointVQModel(**TINY, seismic_receiver_padding=-1)
+
+
+def test_per_channel_latent_statistics_standardise_and_round_trip(tmp_path):
+    latents = torch.randn(64, 4, 16, 16) * torch.tensor([0.1, 1.0, 3.0, 0.5]).view(1, -1, 1, 1) + 2.0
+    plain = JointVQModel(**TINY, scaling_factor=2.0)
+    torch.testing.assert_close(plain.scale_latents(latents), latents * 2.0)  # one scalar, as before
+    mean, std = latents.mean(dim=(0, 2, 3)).tolist(), latents.std(dim=(0, 2, 3)).tolist()
+    model = JointVQModel(**TINY, latents_mean=mean, latents_std=std)
+    scaled = model.scale_latents(latents)
+    torch.testing.assert_close(scaled.mean(dim=(0, 2, 3)), torch.zeros(4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(scaled.std(dim=(0, 2, 3)), torch.ones(4))
+    torch.testing.assert_close(model.unscale_latents(scaled), latents, atol=1e-5, rtol=1e-5)
+    model.save_pretrained(tmp_path)
+    loaded = JointVQModel.from_pretrained(tmp_path)
+    torch.testing.assert_close(loaded.scale_latents(latents), scaled)

@@ -71,7 +71,9 @@ def test_stage_one_then_stage_two_give_a_loadable_pipeline(paired_folder, tmp_pa
 
     pipe = JointGenerationPipeline.from_pretrained(str(pipeline_dir))
     pipe.set_progress_bar_config(disable=True)
-    assert pipe.vqvae.config.scaling_factor != 1.0  # set from the training latents
+    channels = pipe.vqvae.config.latent_channels  # each channel standardised on the training latents
+    assert len(pipe.vqvae.config.latents_mean) == len(pipe.vqvae.config.latents_std) == channels
+    assert min(pipe.vqvae.config.latents_std) > 0 and "standardised per channel" in card
     out = pipe(batch_size=1, num_inference_steps=2, return_pde_deviation=True)
     assert out.velocities.shape == (1, 70, 70) and out.seismic.shape == (1, 5, 1000, 70)
     assert np.isfinite(out.pde_deviation).all()
@@ -108,6 +110,7 @@ def test_fine_tune_both_stages_from_a_pipeline(paired_folder, tiny_joint_pipelin
     original = JointGenerationPipeline.from_pretrained(tiny_joint_pipeline_dir)
     assert pipe.scheduler.config == original.scheduler.config
     assert pipe.vqvae.config.scaling_factor == original.vqvae.config.scaling_factor
+    assert pipe.vqvae.config.latents_mean == original.vqvae.config.latents_mean
     unet_before = load_file(str(Path(tiny_joint_pipeline_dir) / "unet" / weights))
     unet_after = load_file(str(stage2 / "pipeline" / "unet" / weights))
     assert all(
@@ -137,10 +140,11 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
     stage2, pipeline_dir = tmp_path / "ldm-2enc", tmp_path / "pipeline-2enc"
     result = run("train_joint_ldm.py", "--vqvae", str(stage1 / "vqvae"), "--train_data_dir", str(paired_folder),
                  "--output_dir", str(stage2), "--pipeline_dir", str(pipeline_dir), "--max_train_steps", "2",
-                 *TINY_LDM)  # fmt: skip
+                 "--latent_scaling", "global", *TINY_LDM)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     pipe = JointGenerationPipeline.from_pretrained(str(pipeline_dir))
     pipe.set_progress_bar_config(disable=True)
+    assert pipe.vqvae.config.latents_mean is None and pipe.vqvae.config.scaling_factor != 1.0  # one scalar
     out = pipe(batch_size=1, num_inference_steps=2)
     assert out.velocities.shape == (1, 70, 70) and np.isfinite(out.seismic).all()
 

@@ -187,3 +187,21 @@ def test_two_encoder_autoencoder_generates_pairs_and_refuses_inversion(make_tiny
     assert out.velocities.shape == (2, 70, 70) and np.isfinite(out.seismic).all()
     with pytest.raises(ValueError, match="velocity_encoder=True.*VelocityInversionPipeline"):
         pipe.invert(seismic, refine_steps=0)
+
+
+def test_per_channel_latent_statistics_apply_on_the_way_in_and_out(make_tiny_joint_pipeline, seismic):
+    """With `latents_mean`/`latents_std` the UNet works on standardised latents; decoding and the
+    stage-1 inversion undo that exactly, so they match the plain model's."""
+    pipe = make_tiny_joint_pipeline()
+    plain = pipe.invert(seismic, refine_steps=0, output_type="pt").velocities
+    latents = torch.randn(2, 4, 16, 16)
+    velocity, decoded = pipe._decode(latents)
+    channels = pipe.vqvae.config.latent_channels
+    pipe.vqvae.register_to_config(latents_mean=[0.3] * channels, latents_std=[2.0] * channels)
+    torch.testing.assert_close(pipe.vqvae.scale_latents(latents), (latents - 0.3) / 2.0)
+    again_velocity, again_decoded = pipe._decode(pipe.vqvae.scale_latents(latents))
+    torch.testing.assert_close(again_velocity, velocity)
+    # compared in normalised space: the untrained decoder's raw amplitudes reach 1e11
+    normalize = pipe.vqvae.normalize_seismic
+    torch.testing.assert_close(normalize(again_decoded), normalize(decoded), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(pipe.invert(seismic, refine_steps=0, output_type="pt").velocities, plain)
