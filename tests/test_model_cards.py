@@ -73,3 +73,17 @@ def test_benchmark_scores_are_generated_from_the_committed_json(tmp_path, pipeli
         ["--results", str(results), "--pipeline", str(folder), "--model_card", str(overview)]
     )
     assert_unchanged(folder, overview, pipeline)
+
+
+def test_joint_card_names_the_two_encoder_inversion_row():
+    """A two-encoder autoencoder's bench_joint JSON has one inversion row, the velocity sampled given
+    the seismic; the card labels it and takes its SSIM as the headline."""
+    import json
+
+    module = load_script("joint_card")
+    results = json.loads((REPO_ROOT / "benchmarks" / "results" / "bench_joint.json").read_text())
+    results["inversion"] = {"pairs": 8, "sampled_given_seismic_N4": {"MAE": 0.02, "RMSE": 0.05, "SSIM": 0.81}}
+    block = module.scores_block("openfwi-joint-ldm", results)
+    assert "| velocity sampled given the seismic, best of 4 by forward modelling | 30 | 75 | 0.810 |" in block
+    assert "stage-1 encoding" not in block
+    assert [r.metric_value for r in module.eval_results(results) if r.metric_type == "ssim"] == [0.81]

@@ -14,6 +14,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from ..models.joint_vq import JointVQModel
 from ..physics.deviation import pde_deviation
+from ..physics.forward import forward_model
 from ..physics.geometry import AcquisitionGeometry
 from ..schedulers.timestep_spacing import check_num_inference_steps
 from ..utils.validation import check_real_numbers
@@ -262,7 +263,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         self,
         seismic: np.ndarray | torch.Tensor,
         num_candidates: int = 4,
-        refine_steps: int = 10,
+        refine_steps: int | None = None,
         num_inference_steps: int = 50,
         generator: torch.Generator | list[torch.Generator] | None = None,
         output_type: str = "np",
@@ -277,12 +278,20 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         each step the candidate whose predicted clean latent decodes to seismic closest to the
         given data (mean squared difference in normalised space) is kept.
 
+        An autoencoder with a velocity encoder (2VQ) has no velocity in its seismic code, so the
+        velocity half is sampled instead: the whole schedule runs on `num_candidates` N
+        candidates per record, with the seismic half replaced at every step by the encoded seismic
+        code noised to that step's level (the replacement method of diffusion inpainting). Each
+        candidate's velocity is forward-modelled (`physics.forward_model`, deepwave; N forward
+        models per record) and the one whose gathers fit the given data best is returned.
+
         Args:
             seismic (`np.ndarray` or `torch.Tensor` of shape `(5, 1000, 70)` or `(B, 5, 1000, 70)`):
                 Shot gathers in OpenFWI's amplitude convention.
             num_candidates (`int`, *optional*, defaults to 4): N, candidates per step (>= 1).
-            refine_steps (`int`, *optional*, defaults to 10): K, refined steps (0 = stage-1
-                encoding alone; at most `num_inference_steps`).
+            refine_steps (`int`, *optional*): K, refined steps (0 = stage-1 encoding alone; at
+                most `num_inference_steps`). Defaults to 10, and to `num_inference_steps` (the only
+                value allowed) for an autoencoder with a velocity encoder.
             num_inference_steps (`int`, *optional*, defaults to 50): Length of the schedule the
                 last K steps are taken from.
             generator (`torch.Generator` or `list[torch.Generator]`, *optional*): For the noise.
@@ -290,20 +299,27 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             return_dict (`bool`, *optional*, defaults to `True`): Return a [`JointInversionOutput`].
 
         Returns:
-            [`JointInversionOutput`] or `tuple` `(velocities, seismic_misfit)`.
+            [`JointInversionOutput`] or `tuple` `(velocities, seismic_misfit)`. For a velocity
+            encoder `seismic_misfit` compares the given data with the gathers forward-modelled
+            from the returned velocity (normalised space).
 
         Raises:
             ValueError: For seismic of the wrong shape or with NaN/Inf, `num_candidates` < 1,
-                `refine_steps` outside `[0, num_inference_steps]`, or an autoencoder with a velocity
-                encoder.
+                `refine_steps` outside `[0, num_inference_steps]` (or, with a velocity encoder,
+                other than `num_inference_steps`).
         """
         # 1. Check inputs
-        if self.vqvae.config.velocity_encoder:
+        two_encoders = bool(self.vqvae.config.velocity_encoder)
+        if refine_steps is None:
+            refine_steps = num_inference_steps if two_encoders else 10
+        if two_encoders and refine_steps != num_inference_steps:
             raise ValueError(
-                "invert() reads the velocity off a seismic-only latent; this pipeline's autoencoder encodes "
-                "velocity separately (velocity_encoder=True), so its velocity half would have to be sampled "
-                "conditionally, which is not implemented. Use VelocityInversionPipeline to invert gathers."
+                "This pipeline's autoencoder encodes velocity separately (velocity_encoder=True), so the seismic "
+                "code holds no velocity to refine: its velocity half is sampled over the whole schedule. Leave "
+                f"`refine_steps` unset or equal to num_inference_steps ({num_inference_steps}); got {refine_steps!r}."
             )
+        if two_encoders:
+            self.check_geometry()  # its candidates are forward-modelled
         data = self._check_seismic(seismic)
         if not isinstance(num_candidates, int) or num_candidates < 1:
             raise ValueError(f"`num_candidates` must be an integer >= 1, got {num_candidates!r}.")
@@ -326,6 +342,10 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
 
         # 2. Stage 1: encode and quantise
         target = self.vqvae.normalize_seismic(data.to(device))
+        if two_encoders:
+            return self._sample_velocity_given_seismic(
+                data, target, num_candidates, num_inference_steps, generator, output_type, return_dict
+            )
         latents = self.vqvae.scale_latents(
             self.vqvae.quantize(self.vqvae.encode(target.to(self.vqvae.dtype)).latents)[0]
         )
@@ -363,6 +383,54 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         check_finite_output(velocities, "velocities")
         misfit = (decoded.seismic - target).pow(2).mean(dim=(1, 2, 3))
         outputs = (self._to_output(velocities, output_type), self._to_output(misfit, output_type))
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return outputs
+        return JointInversionOutput(*outputs)
+
+    def _sample_velocity_given_seismic(
+        self, data, target, num_candidates, num_inference_steps, generator, output_type, return_dict
+    ):
+        """`invert` for a two-encoder autoencoder: the velocity half is sampled with the seismic half
+        held at the encoded code (noised to each step's level); the best of N candidates, by the fit of
+        its forward-modelled gathers to the data, is returned."""
+        batch, device, vqvae = data.shape[0], target.device, self.vqvae
+        half = vqvae.config.latent_channels // 2
+        seismic_code = vqvae.encode_seismic(target.to(vqvae.dtype))
+        full = torch.cat([seismic_code, torch.zeros_like(seismic_code)], dim=1)
+        known = vqvae.scale_latents(vqvae.quantize(full)[0])[:, :half].repeat_interleave(
+            num_candidates, dim=0
+        )
+        candidate_generator = (
+            [g for g in generator for _ in range(num_candidates)]
+            if isinstance(generator, list)
+            else generator
+        )
+        shape = (batch * num_candidates, vqvae.config.latent_channels, *vqvae.latent_shape)
+        latents = randn_tensor(shape, generator=candidate_generator, device=device, dtype=known.dtype)
+        latents = latents * self.scheduler.init_noise_sigma
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        step_kwargs = self._step_kwargs(candidate_generator, eta=1.0)
+        for t in self.progress_bar(self.scheduler.timesteps):
+            noise = randn_tensor(known.shape, generator=candidate_generator, device=device, dtype=known.dtype)
+            noisy_known = self.scheduler.add_noise(known, noise, t.repeat(known.shape[0]))
+            latents = torch.cat([noisy_known, latents[:, half:]], dim=1)
+            noise_pred = self.unet(self.scheduler.scale_model_input(latents, t), t).sample
+            latents = self.scheduler.step(noise_pred, t, latents, **step_kwargs).prev_sample
+        latents = torch.cat([known, latents[:, half:]], dim=1)
+
+        # The candidate whose forward-modelled gathers fit the data best
+        velocities = vqvae.denormalize_velocity(vqvae.decode(vqvae.unscale_latents(latents)).velocity[:, 0])
+        check_finite_output(velocities, "velocities")
+        modelled = forward_model(velocities.float().cpu(), geometry=self.geometry).to(device)
+        normalised = vqvae.normalize_seismic(modelled.to(vqvae.dtype))
+        misfit = (normalised - target.repeat_interleave(num_candidates, dim=0)).pow(2).mean(dim=(1, 2, 3))
+        best = misfit.view(batch, num_candidates).argmin(dim=1)
+        chosen = torch.arange(batch, device=device) * num_candidates + best
+        outputs = (
+            self._to_output(velocities[chosen], output_type),
+            self._to_output(misfit[chosen], output_type),
+        )
         self.maybe_free_model_hooks()
         if not return_dict:
             return outputs

@@ -172,9 +172,12 @@ def test_call_refuses_bad_arguments(pipe, kwargs, message):
         pipe(**{"batch_size": 2, **kwargs})
 
 
-def test_two_encoder_autoencoder_generates_pairs_and_refuses_inversion(make_tiny_joint_pipeline, seismic):
+def test_two_encoder_autoencoder_generates_pairs_and_samples_velocity_given_seismic(
+    make_tiny_joint_pipeline, seismic, monkeypatch
+):
     """With a velocity encoder the latent's halves decode to one modality each; generation works
-    as before, and invert(), which needs a seismic-only latent, says so instead of guessing."""
+    as before, and invert() samples the velocity half with the seismic half held at the data's
+    code, returning the candidate whose forward-modelled gathers fit the data best."""
     from seismic_diffusers import JointVQModel
 
     pipe = make_tiny_joint_pipeline()
@@ -185,8 +188,35 @@ def test_two_encoder_autoencoder_generates_pairs_and_refuses_inversion(make_tiny
     ).eval()  # fmt: skip
     out = generate(pipe)
     assert out.velocities.shape == (2, 70, 70) and np.isfinite(out.seismic).all()
-    with pytest.raises(ValueError, match="velocity_encoder=True.*VelocityInversionPipeline"):
+
+    def invert(num_candidates, seed=0):
+        return pipe.invert(
+            seismic, num_candidates=num_candidates, num_inference_steps=3,
+            generator=[torch.Generator().manual_seed(seed + i) for i in range(2)], output_type="pt",
+        )  # fmt: skip
+
+    import seismic_diffusers.pipelines.pipeline_joint as module
+
+    modelled = []
+
+    def spy(velocity, **kwargs):
+        modelled.append(forward_model(velocity, **kwargs))
+        return modelled[-1]
+
+    monkeypatch.setattr(module, "forward_model", spy)
+    out = invert(3)
+    assert out.velocities.shape == (2, 70, 70) and torch.isfinite(out.velocities).all()
+    assert out.velocities.min() >= 1500 and out.velocities.max() <= 4500
+    # every candidate was forward-modelled, and the one whose gathers fit the data best was kept
+    target = pipe.vqvae.normalize_seismic(torch.as_tensor(seismic)).repeat_interleave(3, dim=0)
+    misfits = (pipe.vqvae.normalize_seismic(modelled[0]) - target).pow(2).mean(dim=(1, 2, 3)).view(2, 3)
+    assert modelled[0].shape == (6, 5, 1000, 70)
+    torch.testing.assert_close(out.seismic_misfit, misfits.min(dim=1).values)
+    with pytest.raises(ValueError, match="velocity_encoder=True.*Leave `refine_steps` unset"):
         pipe.invert(seismic, refine_steps=0)
+    pipe.geometry = AcquisitionGeometry(nt=500)  # its candidates could not be forward-modelled
+    with pytest.raises(ValueError, match="cannot forward-model these pairs"):
+        pipe.invert(seismic)
 
 
 def test_per_channel_latent_statistics_apply_on_the_way_in_and_out(make_tiny_joint_pipeline, seismic):
