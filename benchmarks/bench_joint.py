@@ -19,8 +19,9 @@ distance for as many training maps (the baseline); the issue's target is a ratio
 
 Inversion on held-out pairs, OpenFWI's MAE / RMSE / SSIM on [-1, 1] maps
 (`metrics.openfwi_map_metrics`: torchmetrics SSIM, 11 x 11 Gaussian window, sigma 1.5): stage-1
-encoding alone (`invert(refine_steps=0)`) against diffusion-refined `invert`. Skipped for an
-autoencoder with a velocity encoder, whose `invert` is not implemented.
+encoding alone (`invert(refine_steps=0)`) against diffusion-refined `invert`; for an autoencoder
+with a velocity encoder, whose seismic code holds no velocity, `invert`'s velocity sampled given the
+seismic half (best of `--num_candidates` by the fit of its forward-modelled gathers).
 
     python benchmarks/bench_joint.py --pipeline pipelines/openfwi-joint-ldm --data_dir data/joint-a \
         --num_samples 100 --out benchmarks/results

@@ -87,3 +87,6 @@ def test_joint_card_names_the_two_encoder_inversion_row():
     assert "| velocity sampled given the seismic, best of 4 by forward modelling | 30 | 75 | 0.810 |" in block
     assert "stage-1 encoding" not in block
     assert [r.metric_value for r in module.eval_results(results) if r.metric_type == "ssim"] == [0.81]
+    results["inversion"] = {"pairs": 0}
+    with pytest.raises(ValueError, match="no inversion rows"):
+        module.eval_results(results)

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from seismic_diffusers import OPENFWI, JointGenerationPipeline, JointVQModel
 from seismic_diffusers.data import open_paired_folders, split_paired
+from seismic_diffusers.models.joint_vq import check_latent_statistics
 from seismic_diffusers.utils.arguments import add_paired_data_arguments
 from seismic_diffusers.utils.finetune import (
     UNET2D_PARTS,
@@ -79,9 +80,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model.add_argument(
         "--latent_scaling",
         choices=("per_channel", "global"),
-        default="per_channel",
+        default=None,
         help="Standardise each latent channel (the channels of a two-codebook latent differ in std "
-        "over 10x), or scale the whole latent by one factor. Fine-tuning keeps the pretrained choice.",
+        "over 10x), or scale the whole latent by one factor. Default per_channel; fine-tuning keeps the "
+        "pretrained pipeline's scaling and refuses this flag.",
     )
 
     train = add_training_arguments(
@@ -108,6 +110,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "Give the stage-1 autoencoder (--vqvae) or a pipeline to fine-tune (--pretrained_pipeline)."
         )
     check_finetune_arguments(parser, args)
+    if args.pretrained_pipeline and args.latent_scaling:
+        parser.error(
+            "--latent_scaling sets how a new UNet sees the latents; fine-tuning keeps the pretrained "
+            "pipeline's scaling (the one its UNet learnt). Drop the flag."
+        )
     return args
 
 
@@ -131,18 +138,21 @@ def latent_statistics(latents: torch.Tensor, latent_scaling: str, pretrained=Non
     scale its UNet learnt)."""
     if pretrained is not None:
         config = pretrained.vqvae.config
-        return {
+        statistics = {
             "scaling_factor": float(config.scaling_factor),
             "latents_mean": config.get("latents_mean"),
             "latents_std": config.get("latents_std"),
         }
-    if latent_scaling == "global":
-        return {"scaling_factor": float(1.0 / latents.std()), "latents_mean": None, "latents_std": None}
-    return {
-        "scaling_factor": 1.0,
-        "latents_mean": [float(v) for v in latents.mean(dim=(0, 2, 3))],
-        "latents_std": [float(v) for v in latents.std(dim=(0, 2, 3)).clamp_min(1e-6)],
-    }
+    elif latent_scaling == "global":
+        statistics = {"scaling_factor": float(1.0 / latents.std()), "latents_mean": None, "latents_std": None}
+    else:
+        statistics = {
+            "scaling_factor": 1.0,
+            "latents_mean": [float(v) for v in latents.mean(dim=(0, 2, 3))],
+            "latents_std": [float(v) for v in latents.std(dim=(0, 2, 3)).clamp_min(1e-6)],
+        }
+    check_latent_statistics(statistics["latents_mean"], statistics["latents_std"], latents.shape[1])
+    return statistics
 
 
 def build_unet(args: argparse.Namespace, vqvae: JointVQModel, channels: int) -> tuple:

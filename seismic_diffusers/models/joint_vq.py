@@ -123,11 +123,12 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         seismic_data_min, seismic_data_max (`float`): Raw OpenFWI amplitude limits for the
             seismic normalisation (default: the pooled limits of the eight families).
         scaling_factor (`float`, defaults to 1.0): Multiplies latents for the diffusion model
-            (set by stage 2 to 1 / std of the training latents).
+            (set by stage 2 to 1 / std of the training latents with `--latent_scaling global`; 1.0
+            with per-channel statistics).
         latents_mean, latents_std (`tuple[float, ...]`, *optional*): Per-channel mean and std of the
             training latents (diffusers' `AutoencoderKL` convention). When set, the diffusion model
-            sees `(latents - latents_mean) * scaling_factor / latents_std`, so every channel has
-            unit variance; the channels of a two-codebook latent can differ in std more than 10x,
+            sees `(latents - latents_mean) * scaling_factor / latents_std`, so with
+            `scaling_factor=1` every channel has unit variance; the channels of a two-codebook latent can differ in std more than 10x,
             and with one scalar the quiet ones drown in the sampler's error. See `scale_latents`.
     """
 

@@ -63,7 +63,8 @@ class JointInversionOutput(BaseOutput):
         velocities (`np.ndarray` or `torch.Tensor` of shape `(batch_size, 70, 70)`): Estimated velocity, m/s.
         seismic_misfit (`np.ndarray` or `torch.Tensor` of shape `(batch_size,)`): Mean squared
             difference, in normalised space, between the given seismic and the seismic decoded from
-            the chosen latent.
+            the chosen latent (for a two-encoder autoencoder: the gathers forward-modelled from the
+            returned velocity).
     """
 
     velocities: np.ndarray | torch.Tensor
@@ -348,7 +349,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             )
         latents = self.vqvae.scale_latents(
             self.vqvae.quantize(self.vqvae.encode(target.to(self.vqvae.dtype)).latents)[0]
-        )
+        ).to(self.unet.dtype)
 
         # 3. Stage 2: the last K steps, best of N candidates at each
         if refine_steps:
@@ -368,7 +369,9 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
                 step = self.scheduler.step(noise_pred, t, candidates, **step_kwargs)
                 clean = getattr(step, "pred_original_sample", None)
                 decoded = self.vqvae.decode(
-                    self.vqvae.unscale_latents(step.prev_sample if clean is None else clean)
+                    self.vqvae.unscale_latents(
+                        (step.prev_sample if clean is None else clean).to(self.vqvae.dtype)
+                    )
                 ).seismic
                 misfit = (
                     (decoded - target.repeat_interleave(num_candidates, dim=0)).pow(2).mean(dim=(1, 2, 3))
@@ -378,7 +381,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
                 latents = step.prev_sample[chosen]
 
         # 4. Decode the velocity; report the final seismic misfit
-        decoded = self.vqvae.decode(self.vqvae.unscale_latents(latents))
+        decoded = self.vqvae.decode(self.vqvae.unscale_latents(latents.to(self.vqvae.dtype)))
         velocities = self.vqvae.denormalize_velocity(decoded.velocity[:, 0])
         check_finite_output(velocities, "velocities")
         misfit = (decoded.seismic - target).pow(2).mean(dim=(1, 2, 3))
@@ -396,10 +399,11 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         its forward-modelled gathers to the data, is returned."""
         batch, device, vqvae = data.shape[0], target.device, self.vqvae
         half = vqvae.config.latent_channels // 2
-        seismic_code = vqvae.encode_seismic(target.to(vqvae.dtype))
+        # The seismic code, quantised with the seismic codebook and scaled as the UNet saw it
+        seismic_code = vqvae.quantizers[0](vqvae.encode_seismic(target.to(vqvae.dtype)))[0]
         full = torch.cat([seismic_code, torch.zeros_like(seismic_code)], dim=1)
-        known = vqvae.scale_latents(vqvae.quantize(full)[0])[:, :half].repeat_interleave(
-            num_candidates, dim=0
+        known = (
+            vqvae.scale_latents(full)[:, :half].to(self.unet.dtype).repeat_interleave(num_candidates, dim=0)
         )
         candidate_generator = (
             [g for g in generator for _ in range(num_candidates)]
@@ -407,9 +411,9 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             else generator
         )
         shape = (batch * num_candidates, vqvae.config.latent_channels, *vqvae.latent_shape)
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
         latents = randn_tensor(shape, generator=candidate_generator, device=device, dtype=known.dtype)
         latents = latents * self.scheduler.init_noise_sigma
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
         step_kwargs = self._step_kwargs(candidate_generator, eta=1.0)
         for t in self.progress_bar(self.scheduler.timesteps):
             noise = randn_tensor(known.shape, generator=candidate_generator, device=device, dtype=known.dtype)
@@ -420,9 +424,10 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         latents = torch.cat([known, latents[:, half:]], dim=1)
 
         # The candidate whose forward-modelled gathers fit the data best
-        velocities = vqvae.denormalize_velocity(vqvae.decode(vqvae.unscale_latents(latents)).velocity[:, 0])
+        decoded = vqvae.decode(vqvae.unscale_latents(latents.to(vqvae.dtype)))
+        velocities = vqvae.denormalize_velocity(decoded.velocity[:, 0])
         check_finite_output(velocities, "velocities")
-        modelled = forward_model(velocities.float().cpu(), geometry=self.geometry).to(device)
+        modelled = forward_model(velocities.float(), geometry=self.geometry, device=device)
         normalised = vqvae.normalize_seismic(modelled.to(vqvae.dtype))
         misfit = (normalised - target.repeat_interleave(num_candidates, dim=0)).pow(2).mean(dim=(1, 2, 3))
         best = misfit.view(batch, num_candidates).argmin(dim=1)

@@ -158,3 +158,32 @@ def test_stage_one_refuses_bad_flags(paired_folder, tmp_path):
                  *TINY_VQ)  # fmt: skip
     assert result.returncode != 0 and "--seismic_amplitude_loss_weight must be >= 0" in result.stderr
     assert not (tmp_path / "x" / "vqvae").exists()
+
+
+def test_latent_statistics_new_and_fine_tuned(tmp_path):
+    """A new stage 2 standardises each channel (or scales globally); fine-tuning keeps the pretrained
+    pipeline's statistics, and refuses --latent_scaling, which could not change them."""
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
+    try:
+        import train_joint_ldm
+    finally:
+        sys.path.pop(0)
+    latents = torch.randn(32, 4, 5, 5) * torch.tensor([0.1, 1.0, 2.0, 0.5]).view(1, -1, 1, 1) + 1.0
+    per_channel = train_joint_ldm.latent_statistics(latents, "per_channel")
+    assert per_channel["scaling_factor"] == 1.0
+    torch.testing.assert_close(torch.tensor(per_channel["latents_std"]), latents.std(dim=(0, 2, 3)))
+    glob = train_joint_ldm.latent_statistics(latents, "global")
+    assert glob["latents_mean"] is None and glob["scaling_factor"] == pytest.approx(1 / latents.std().item())
+    pretrained = SimpleNamespace(vqvae=JointVQModel(block_out_channels=(8, 8, 8, 8), latent_channels=4,
+                                                    norm_num_groups=4, **per_channel))  # fmt: skip
+    kept = train_joint_ldm.latent_statistics(torch.randn(8, 4, 5, 5), "global", pretrained)
+    assert kept["latents_mean"] == per_channel["latents_mean"] and kept["scaling_factor"] == 1.0
+    with pytest.raises(ValueError, match="latents_mean must hold 4 finite numbers"):
+        train_joint_ldm.latent_statistics(torch.full((8, 4, 5, 5), float("nan")), "per_channel")
+    constant = train_joint_ldm.latent_statistics(torch.zeros(8, 4, 5, 5), "per_channel")  # unused codes
+    assert min(constant["latents_std"]) > 0
+    result = run("train_joint_ldm.py", "--pretrained_pipeline", str(tmp_path), "--train_data_dir", str(tmp_path),
+                 "--latent_scaling", "global")  # fmt: skip
+    assert result.returncode != 0 and "fine-tuning keeps the pretrained pipeline's scaling" in result.stderr

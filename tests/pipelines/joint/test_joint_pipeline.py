@@ -189,29 +189,51 @@ def test_two_encoder_autoencoder_generates_pairs_and_samples_velocity_given_seis
     out = generate(pipe)
     assert out.velocities.shape == (2, 70, 70) and np.isfinite(out.seismic).all()
 
-    def invert(num_candidates, seed=0):
+    def invert(num_candidates, records=(0, 1)):
         return pipe.invert(
-            seismic, num_candidates=num_candidates, num_inference_steps=3,
-            generator=[torch.Generator().manual_seed(seed + i) for i in range(2)], output_type="pt",
+            seismic[list(records)], num_candidates=num_candidates, num_inference_steps=3,
+            generator=[torch.Generator().manual_seed(i) for i in records], output_type="pt",
         )  # fmt: skip
 
     import seismic_diffusers.pipelines.pipeline_joint as module
 
-    modelled = []
+    modelled, unet_inputs, noised = [], [], []
 
-    def spy(velocity, **kwargs):
-        modelled.append(forward_model(velocity, **kwargs))
-        return modelled[-1]
+    def forward_model_spy(velocity, **kwargs):
+        modelled.append((velocity.clone(), forward_model(velocity, **kwargs)))
+        return modelled[-1][1]
 
-    monkeypatch.setattr(module, "forward_model", spy)
+    unet_forward, add_noise = pipe.unet.forward, pipe.scheduler.add_noise
+
+    def unet_spy(sample, timestep, *args, **kwargs):
+        unet_inputs.append((sample[:, :2].clone(), int(timestep)))
+        return unet_forward(sample, timestep, *args, **kwargs)
+
+    def add_noise_spy(original, noise, timesteps):
+        noised.append((add_noise(original, noise, timesteps), set(timesteps.tolist())))
+        return noised[-1][0]
+
+    monkeypatch.setattr(module, "forward_model", forward_model_spy)
+    monkeypatch.setattr(pipe.unet, "forward", unet_spy)
+    monkeypatch.setattr(pipe.scheduler, "add_noise", add_noise_spy)
     out = invert(3)
     assert out.velocities.shape == (2, 70, 70) and torch.isfinite(out.velocities).all()
-    assert out.velocities.min() >= 1500 and out.velocities.max() <= 4500
+    # at every step the UNet's seismic half is the data's code noised to that step's level
+    assert len(unet_inputs) == len(noised) == 3
+    for (seismic_half, t), (noisy_known, levels) in zip(unet_inputs, noised, strict=True):
+        assert levels == {t}
+        torch.testing.assert_close(seismic_half, noisy_known)
     # every candidate was forward-modelled, and the one whose gathers fit the data best was kept
+    candidates, gathers = modelled[0]
+    assert gathers.shape == (6, 5, 1000, 70)
     target = pipe.vqvae.normalize_seismic(torch.as_tensor(seismic)).repeat_interleave(3, dim=0)
-    misfits = (pipe.vqvae.normalize_seismic(modelled[0]) - target).pow(2).mean(dim=(1, 2, 3)).view(2, 3)
-    assert modelled[0].shape == (6, 5, 1000, 70)
+    misfits = (pipe.vqvae.normalize_seismic(gathers) - target).pow(2).mean(dim=(1, 2, 3)).view(2, 3)
+    best = misfits.argmin(dim=1)
     torch.testing.assert_close(out.seismic_misfit, misfits.min(dim=1).values)
+    torch.testing.assert_close(out.velocities, candidates.view(2, 3, 70, 70)[torch.arange(2), best])
+    # seeded per record: the same again, and a record alone as in the batch
+    torch.testing.assert_close(invert(3).velocities, out.velocities)
+    torch.testing.assert_close(invert(3, records=(1,)).velocities[0], out.velocities[1])
     with pytest.raises(ValueError, match="velocity_encoder=True.*Leave `refine_steps` unset"):
         pipe.invert(seismic, refine_steps=0)
     pipe.geometry = AcquisitionGeometry(nt=500)  # its candidates could not be forward-modelled
