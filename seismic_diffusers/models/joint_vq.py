@@ -128,8 +128,9 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         latents_mean, latents_std (`tuple[float, ...]`, *optional*): Per-channel mean and std of the
             training latents (diffusers' `AutoencoderKL` convention). When set, the diffusion model
             sees `(latents - latents_mean) * scaling_factor / latents_std`, so with
-            `scaling_factor=1` every channel has unit variance; the channels of a two-codebook latent can differ in std more than 10x,
-            and with one scalar the quiet ones drown in the sampler's error. See `scale_latents`.
+            `scaling_factor=1` every channel has unit variance. The channels of a two-codebook
+            latent can differ in std more than 10x, and with one scalar the quiet ones drown in the
+            sampler's error. See `scale_latents`.
     """
 
     @register_to_config
