@@ -199,7 +199,7 @@ def main(argv=None) -> dict:
             pipe.invert(
                 seismic,
                 num_candidates=args.num_candidates,
-                refine_steps=args.steps if two_encoders else args.refine_steps,
+                refine_steps=None if two_encoders else args.refine_steps,  # None: the whole schedule
                 num_inference_steps=args.steps,
                 generator=torch.Generator().manual_seed(args.seed + 3000 + index),
             ).velocities
