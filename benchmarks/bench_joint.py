@@ -6,6 +6,9 @@ One run, one machine, the paper's comparisons (WaveDiffusion, Figure 5 and appen
 - (b) random latents decoded without diffusion: Gaussian latents with the per-element mean and
   standard deviation of the training latents;
 - (c) diffusion samples (`JointGenerationPipeline.__call__`);
+- with a `latent_operator` (2VQ: the seismic half predicted from the velocity half), also (b) with
+  the operator applied to the random latents, and (c) decoded as sampled, without the operator: what
+  the diffusion model and what the operator each contribute;
 - (d) the deviation along the denoising trajectory (the pair decoded from each step's predicted
   clean latent), for `--trace_samples` samples.
 
@@ -138,6 +141,14 @@ def main(argv=None) -> dict:
         random_pairs = random_pairs or (velocity[:4], seismic[:4], deviation[:4])
         deviations += list(deviation)
     results["b_random_latents"] = summary(deviations)
+    operator = pipe.latent_operator is not None
+    if operator:  # the same random latents, seismic half predicted from the velocity half
+        generator, deviations = torch.Generator().manual_seed(args.seed), []
+        for chunk in batches(args.num_samples, args.batch_size):
+            noise = torch.randn((len(chunk), *mean.shape), generator=generator)
+            coupled = pipe.predict_seismic_half(pipe.vqvae.scale_latents(mean + std * noise))
+            deviations += list(decode_and_deviation(pipe, pipe.vqvae.unscale_latents(coupled))[2])
+        results["b_random_latents_with_operator"] = summary(deviations)
 
     # (c) diffusion samples
     deviations, sample_pairs, seconds, generated = [], None, 0.0, []
@@ -155,6 +166,20 @@ def main(argv=None) -> dict:
         deviations += list(out.pde_deviation)
         generated.append(out.velocities)
     results["c_diffusion_samples"] = summary(deviations)
+    if operator:  # the same samples decoded as drawn
+        deviations = []
+        for index, chunk in enumerate(batches(args.num_samples, args.batch_size)):
+            deviations += list(
+                pipe(
+                    batch_size=len(chunk),
+                    generator=torch.Generator().manual_seed(args.seed + 1000 + index),
+                    num_inference_steps=args.steps,
+                    eta=args.eta,
+                    return_pde_deviation=True,
+                    use_latent_operator=False,
+                ).pde_deviation
+            )
+        results["c_diffusion_samples_without_operator"] = summary(deviations)
 
     # FD of the generated maps to held-out maps, against training maps' FD (same counts)
     count = min(args.num_samples, len(held_out))
@@ -242,8 +267,12 @@ def main(argv=None) -> dict:
     for key, label in (
         ("a_reconstruction", "(a) stage-1 reconstructions, held out"),
         ("b_random_latents", "(b) random latents, no diffusion"),
+        ("b_random_latents_with_operator", "(b) with the latent operator"),
         ("c_diffusion_samples", f"(c) diffusion samples, {args.steps} steps, eta {args.eta:g}"),
+        ("c_diffusion_samples_without_operator", "(c) without the latent operator"),
     ):
+        if key not in results:
+            continue
         r = results[key]
         print(f"| {label} | {r['mean']:.5f} | {r['std']:.5f} | {r['median']:.5f} | {r['n']} |")
     print(

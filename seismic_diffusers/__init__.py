@@ -38,6 +38,7 @@ from .metrics import (
 from .models import (
     InversionNetModel,
     JointVQModel,
+    LatentForwardOperator,
     SeismogramUNet1DModel,
     SpectrogramAutoencoder,
     SpectrogramVAE,
@@ -69,6 +70,7 @@ __all__ = [
     "JointInversionOutput",
     "InversionNetModel",
     "JointVQModel",
+    "LatentForwardOperator",
     "SeismogramDenoiseOutput",
     "SeismogramProcessor",
     "SeismogramUNet1DModel",

@@ -29,11 +29,10 @@ import torch.nn.functional as F
 from accelerate.logging import get_logger
 from accelerate.utils import set_seed
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
-from tqdm.auto import tqdm
 
 from seismic_diffusers import OPENFWI, JointGenerationPipeline, JointVQModel
 from seismic_diffusers.data import open_paired_folders, split_paired
-from seismic_diffusers.models.joint_vq import check_latent_statistics
+from seismic_diffusers.models.joint_vq import check_latent_statistics, encode_paired_dataset
 from seismic_diffusers.utils.arguments import add_paired_data_arguments
 from seismic_diffusers.utils.finetune import (
     UNET2D_PARTS,
@@ -116,20 +115,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "pipeline's scaling (the one its UNet learnt). Drop the flag."
         )
     return args
-
-
-@torch.no_grad()
-def encode_dataset(vqvae: JointVQModel, dataset, batch_size: int) -> torch.Tensor:
-    """Quantised latents `(N, C, h, w)` of every pair (unscaled): its seismic data, and its velocity too
-    when the autoencoder has a velocity encoder."""
-    latents = []
-    for start in tqdm(range(0, len(dataset), batch_size), desc="encode", leave=False):
-        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        seismic = torch.stack([item["seismic"] for item in items])
-        velocity = torch.stack([item["velocity"] for item in items])
-        encoded = vqvae.encode(vqvae.normalize_seismic(seismic), vqvae.normalize_velocity(velocity)).latents
-        latents.append(vqvae.quantize(encoded)[0])
-    return torch.cat(latents)
 
 
 def latent_statistics(latents: torch.Tensor, latent_scaling: str, pretrained=None) -> dict:
@@ -233,7 +218,7 @@ def main(args: argparse.Namespace) -> None:
 
         latents = load_file(cache)["latents"]
     else:
-        latents = encode_dataset(vqvae, train_set, args.encode_batch_size)
+        latents = encode_paired_dataset(vqvae, train_set, args.encode_batch_size)
         if accelerator.is_main_process:
             from safetensors.torch import save_file
 

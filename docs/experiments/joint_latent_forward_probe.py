@@ -4,8 +4,9 @@ A small dilated convolutional net (a "latent forward operator", 0.4 M parameters
 regression on the stage-2 training latents (scaled as the pipeline's UNet sees them), then scored
 by the PDE deviation (`physics.pde_deviation`, deepwave) of pairs whose seismic code it predicts:
 on report pairs (velocity code from the data), and on diffusion samples (velocity half from the
-stage-2 sampler, seismic half replaced by the prediction). Nothing here ships; it tests whether
-the coupling the stage-2 UNet fails to learn is learnable at all.
+stage-2 sampler, seismic half replaced by the prediction). It tested whether the coupling the
+stage-2 UNet fails to learn is learnable at all; `training/train_joint_latent_operator.py` now
+trains the same network as a pipeline component.
 
     python docs/experiments/joint_latent_forward_probe.py runs/joint-2enc-pc-pipeline \
         runs/joint-2enc-ldm-pc/latents.safetensors data/joint-8-report --steps 1500
@@ -19,24 +20,9 @@ import time
 import numpy as np
 import torch
 from safetensors.torch import load_file
-from torch import nn
 
-from seismic_diffusers import JointGenerationPipeline, pde_deviation
+from seismic_diffusers import JointGenerationPipeline, LatentForwardOperator, pde_deviation
 from seismic_diffusers.data import open_paired_folders
-
-
-def block(c_in: int, c_out: int, dilation: int = 1) -> nn.Module:
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=dilation, dilation=dilation), nn.GroupNorm(8, c_out), nn.SiLU()
-    )
-
-
-def latent_forward_operator(half: int, width: int = 96) -> nn.Module:
-    """Velocity half `(B, half, h, w)` -> seismic half, receptive field 15 x 15 latent cells."""
-    return nn.Sequential(
-        block(half, width), block(width, width), block(width, width, 2), block(width, width, 4),
-        block(width, width), nn.Conv2d(width, half, 1),
-    )  # fmt: skip
 
 
 def summary(values) -> str:
@@ -61,14 +47,14 @@ def main() -> None:
     latents = vqvae.scale_latents(load_file(args.latents)["latents"])
 
     # 1. Regression, velocity half -> seismic half
-    net = latent_forward_operator(half)
+    net = LatentForwardOperator(half_channels=half)  # the same layers the probe first built by hand
     optimizer = torch.optim.Adam(net.parameters(), 1e-3)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.steps)
     started = time.perf_counter()
     with torch.enable_grad():
         for _ in range(args.steps):
             batch = latents[torch.randint(0, len(latents), (64,))]
-            loss = (net(batch[:, half:]) - batch[:, :half]).pow(2).mean()
+            loss = (net(batch[:, half:]).sample - batch[:, :half]).pow(2).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -91,7 +77,7 @@ def main() -> None:
         scaled = vqvae.scale_latents(vqvae.quantize(vqvae.encode(seismic, velocity).latents)[0])
         rows["stage-1 reconstructions"] += deviation(scaled)
         rows["velocity code, seismic code predicted"] += deviation(
-            torch.cat([net(scaled[:, half:]), scaled[:, half:]], 1)
+            torch.cat([net(scaled[:, half:]).sample, scaled[:, half:]], 1)
         )
 
     # 3. Diffusion samples (the pipeline's defaults: 100 DDIM steps, eta 1), then their velocity
@@ -106,7 +92,7 @@ def main() -> None:
     snapped = vqvae.scale_latents(vqvae.quantize(vqvae.unscale_latents(sample))[0])
     rows["diffusion samples"] = deviation(snapped)
     rows["diffusion samples, seismic code predicted"] = deviation(
-        torch.cat([net(snapped[:, half:]), snapped[:, half:]], 1)
+        torch.cat([net(snapped[:, half:]).sample, snapped[:, half:]], 1)
     )
     print("\n| pairs | PDE deviation |\n|---|---|")
     for name, values in rows.items():

@@ -3,6 +3,7 @@
 from .family_classifier import FamilyClassifier, FamilyClassifierConfig, FamilyClassifierOutput
 from .inversion_net import InversionNetModel, InversionNetOutput
 from .joint_vq import JointVQDecoderOutput, JointVQEncoderOutput, JointVQModel
+from .latent_forward_operator import LatentForwardOperator, LatentForwardOperatorOutput
 from .unet_1d_denoiser import SeismogramUNet1DModel, SeismogramUNet1DOutput
 from .unet_velocity import VelocityUNet2DModel
 from .waveform_prior import WaveformLatentDenoiser, WaveformLatentDenoiserOutput
@@ -17,6 +18,8 @@ __all__ = [
     "JointVQDecoderOutput",
     "JointVQEncoderOutput",
     "JointVQModel",
+    "LatentForwardOperator",
+    "LatentForwardOperatorOutput",
     "SeismogramUNet1DModel",
     "SeismogramUNet1DOutput",
     "SpectrogramAutoencoder",

@@ -402,3 +402,20 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
     ) -> JointVQDecoderOutput | tuple:
         r"""Encode normalised seismic (and velocity, with a velocity encoder), quantise, and decode both (stage-1 training)."""
         return self.decode(self.encode(seismic, velocity).latents, return_dict=return_dict)
+
+
+@torch.no_grad()
+def encode_paired_dataset(vqvae: JointVQModel, dataset, batch_size: int = 32) -> torch.Tensor:
+    """Quantised latents `(N, latent_channels, h, w)`, unscaled, of every pair of a paired dataset
+    (items with `"seismic"` and `"velocity"` in raw units, e.g. `data.open_paired_folders`): its
+    seismic code, and its velocity code too when the autoencoder has a velocity encoder."""
+    from tqdm.auto import tqdm
+
+    latents = []
+    for start in tqdm(range(0, len(dataset), batch_size), desc="encode", leave=False):
+        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        seismic = torch.stack([item["seismic"] for item in items])
+        velocity = torch.stack([item["velocity"] for item in items])
+        encoded = vqvae.encode(vqvae.normalize_seismic(seismic), vqvae.normalize_velocity(velocity)).latents
+        latents.append(vqvae.quantize(encoded)[0])
+    return torch.cat(latents)

@@ -13,6 +13,7 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from ..models.joint_vq import JointVQModel
+from ..models.latent_forward_operator import LatentForwardOperator
 from ..physics.deviation import pde_deviation
 from ..physics.forward import forward_model
 from ..physics.geometry import AcquisitionGeometry
@@ -86,9 +87,13 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         scheduler ([`SchedulerMixin`]): Any diffusers scheduler; `invert` needs a stochastic step
             (DDPM, or DDIM with `eta` > 0) to draw distinct candidates.
         geometry ([`AcquisitionGeometry`]): The acquisition the seismic data are recorded with.
+        latent_operator ([`LatentForwardOperator`], *optional*): For an autoencoder with a velocity
+            encoder (2VQ): predicts the seismic half of a latent from its velocity half. Generated
+            pairs then take their seismic data from the prediction (see `__call__`).
     """
 
-    model_cpu_offload_seq = "unet->vqvae"
+    model_cpu_offload_seq = "unet->latent_operator->vqvae"
+    _optional_components = ["latent_operator"]
 
     def __init__(
         self,
@@ -96,9 +101,20 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         unet: UNet2DModel,
         scheduler: SchedulerMixin,
         geometry: AcquisitionGeometry,
+        latent_operator: LatentForwardOperator | None = None,
     ):
         super().__init__()
-        self.register_modules(vqvae=vqvae, unet=unet, scheduler=scheduler, geometry=geometry)
+        if latent_operator is not None:
+            half = vqvae.config.latent_channels // 2
+            if not vqvae.config.velocity_encoder or latent_operator.config.half_channels != half:
+                raise ValueError(
+                    "A latent_operator maps the velocity half of a two-encoder (velocity_encoder=True) latent to its "
+                    f"seismic half; this autoencoder has velocity_encoder={vqvae.config.velocity_encoder} and "
+                    f"halves of {half} channels, the operator {latent_operator.config.half_channels}."
+                )
+        self.register_modules(
+            vqvae=vqvae, unet=unet, scheduler=scheduler, geometry=geometry, latent_operator=latent_operator
+        )
 
     # ------------------------------------------------------------------------------------------
     # helpers
@@ -116,6 +132,16 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         velocity = self.vqvae.denormalize_velocity(decoded.velocity[:, 0])
         seismic = self.vqvae.denormalize_seismic(decoded.seismic)
         return velocity, seismic
+
+    def predict_seismic_half(self, latents: torch.Tensor) -> torch.Tensor:
+        """Scaled latents `(B, C, h, w)` -> the same with the velocity half snapped to its codebook and
+        the seismic half predicted from it by `latent_operator`."""
+        vqvae, half = self.vqvae, self.vqvae.config.latent_channels // 2
+        snapped = vqvae.scale_latents(vqvae.quantize(vqvae.unscale_latents(latents.to(vqvae.dtype)))[0])
+        velocity_half = snapped[:, half:]
+        operator = self.latent_operator
+        seismic_half = operator(velocity_half.to(operator.dtype)).sample.to(snapped.dtype)
+        return torch.cat([seismic_half, velocity_half], dim=1)
 
     def _deviation(self, velocity: torch.Tensor, seismic: torch.Tensor) -> torch.Tensor:
         return pde_deviation(velocity.cpu(), seismic.float().cpu(), geometry=self.geometry)
@@ -165,6 +191,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         return_dict: bool = True,
         return_pde_deviation: bool = False,
         trace_pde_deviation: bool = False,
+        use_latent_operator: bool = True,
     ) -> JointGenerationOutput | tuple:
         r"""
         Generate velocity-seismic pairs.
@@ -185,6 +212,11 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             trace_pde_deviation (`bool`, *optional*, defaults to `False`): Also return the deviation
                 of the pair decoded from every step's predicted clean latent (one forward model per
                 pair per step).
+            use_latent_operator (`bool`, *optional*, defaults to `True`): With a `latent_operator`,
+                keep the sampled velocity half and replace the seismic half by the operator's
+                prediction from it before decoding (the diffusion model alone does not couple the
+                halves; docs/experiments/joint-generation.md). `False` decodes the sample as drawn.
+                Ignored without an operator.
 
         Returns:
             [`JointGenerationOutput`] or `tuple` `(velocities, seismic, pde_deviation,
@@ -225,7 +257,9 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
                 clean = getattr(step, "pred_original_sample", None)
                 trace.append(self._deviation(*self._decode(latents if clean is None else clean)))
 
-        # 4. Decode both modalities to physical units
+        # 4. Couple the halves, then decode both modalities to physical units
+        if use_latent_operator and self.latent_operator is not None:
+            latents = self.predict_seismic_half(latents)
         velocities, seismic = self._decode(latents)
         check_finite_output(velocities, "velocities")
         check_finite_output(seismic, "seismic data")

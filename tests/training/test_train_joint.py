@@ -148,6 +148,39 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
     out = pipe(batch_size=1, num_inference_steps=2)
     assert out.velocities.shape == (1, 70, 70) and np.isfinite(out.seismic).all()
 
+    # The latent forward operator on that pipeline, reusing stage 2's latents; 2 steps, then resume to 3
+    operator_run, coupled_dir = tmp_path / "operator", tmp_path / "pipeline-2enc-operator"
+    common = ["--pipeline", str(pipeline_dir), "--train_data_dir", str(paired_folder), "--output_dir",
+              str(operator_run), "--pipeline_dir", str(coupled_dir), "--width", "8", "--dilations", "1", "2",
+              "--train_batch_size", "4", "--checkpointing_steps", "2", "--logging_steps", "1",
+              "--validation_fraction", "0.25", "--validation_samples", "1", "--validation_steps_inference", "2",
+              "--use_ema", "--latents_cache", str(stage2 / "latents.safetensors")]  # fmt: skip
+    result = run("train_joint_latent_operator.py", *common, "--max_train_steps", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    result = run("train_joint_latent_operator.py", *common, "--max_train_steps", "3", "--resume_from_checkpoint",
+                 "latest")  # fmt: skip
+    assert result.returncode == 0 and "Resuming from" in result.stderr, result.stderr[-3000:]
+    assert (operator_run / "checkpoint-2" / "latent_operator").is_dir()
+    card = (coupled_dir / "README.md").read_text()
+    assert card.startswith((pipeline_dir / "README.md").read_text().rstrip())  # stage 2's card, kept
+    assert card.count("## Latent forward operator") == 1 and "train_joint_latent_operator.py" in card
+    coupled = JointGenerationPipeline.from_pretrained(str(coupled_dir))
+    assert coupled.latent_operator is not None and list(coupled.latent_operator.config.dilations) == [1, 2]
+    assert not [p for p in coupled_dir.rglob("*") if p.suffix in (".bin", ".pt", ".ckpt", ".pkl")]
+    # a cache made from another split is refused
+    result = run("train_joint_latent_operator.py", *common[:-2], "--latents_cache",
+                 str(stage2 / "latents.safetensors"), "--validation_fraction", "0.5", "--max_train_steps", "1")  # fmt: skip
+    assert result.returncode != 0 and "made with other data or another autoencoder" in result.stderr
+
+
+def test_latent_operator_refuses_a_one_encoder_pipeline(paired_folder, tiny_joint_pipeline_dir, tmp_path):
+    result = run("train_joint_latent_operator.py", "--pipeline", tiny_joint_pipeline_dir, "--train_data_dir",
+                 str(paired_folder), "--output_dir", str(tmp_path / "op"), "--max_train_steps", "1")  # fmt: skip
+    assert result.returncode != 0 and "has no velocity half to predict from" in result.stderr
+    assert (
+        not (tmp_path / "op" / "pipeline").exists() and not (tmp_path / "op" / "latents.safetensors").exists()
+    )
+
 
 def test_stage_one_refuses_bad_flags(paired_folder, tmp_path):
     result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir",

@@ -257,3 +257,63 @@ def test_per_channel_latent_statistics_apply_on_the_way_in_and_out(make_tiny_joi
     normalize = pipe.vqvae.normalize_seismic
     torch.testing.assert_close(normalize(again_decoded), normalize(decoded), atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(pipe.invert(seismic, refine_steps=0, output_type="pt").velocities, plain)
+
+
+def tiny_two_encoder_pipeline(make_tiny_joint_pipeline, latent_operator=None):
+    from seismic_diffusers import JointVQModel
+
+    pipe = make_tiny_joint_pipeline()
+    torch.manual_seed(0)
+    vqvae = JointVQModel(
+        block_out_channels=(8, 8, 8, 8), latent_channels=4, num_vq_embeddings=16, norm_num_groups=4,
+        num_codebooks=2, velocity_encoder=True,
+    ).eval()  # fmt: skip
+    return JointGenerationPipeline(
+        vqvae=vqvae, unet=pipe.unet, scheduler=pipe.scheduler, geometry=pipe.geometry,
+        latent_operator=latent_operator,
+    )  # fmt: skip
+
+
+def test_latent_operator_replaces_the_sampled_seismic_half(make_tiny_joint_pipeline, tmp_path):
+    """With a latent operator the velocity half is kept as sampled (snapped to its codebook) and the
+    seismic data decode from the operator's prediction; `use_latent_operator=False` decodes the
+    sample as drawn; the operator saves and loads with the pipeline."""
+    from seismic_diffusers import LatentForwardOperator
+
+    torch.manual_seed(1)
+    operator = LatentForwardOperator(half_channels=2, width=8, dilations=(1, 2)).eval()
+    pipe = tiny_two_encoder_pipeline(make_tiny_joint_pipeline, operator)
+    pipe.set_progress_bar_config(disable=True)
+    coupled = generate(pipe, output_type="pt")
+    drawn = generate(pipe, output_type="pt", use_latent_operator=False)
+    # decoding snaps the velocity half too (m/s; scaling there and back rounds in the last bits)
+    torch.testing.assert_close(coupled.velocities, drawn.velocities, rtol=1e-5, atol=1e-2)
+    assert not torch.allclose(coupled.seismic, drawn.seismic)
+
+    # the seismic data are the decoded prediction from the snapped velocity half
+    latents = torch.randn(2, 4, 16, 16)
+    predicted = pipe.predict_seismic_half(latents)
+    vqvae = pipe.vqvae
+    snapped = vqvae.scale_latents(vqvae.quantize(vqvae.unscale_latents(latents))[0])
+    torch.testing.assert_close(predicted[:, 2:], snapped[:, 2:])
+    torch.testing.assert_close(predicted[:, :2], operator(snapped[:, 2:]).sample)
+
+    pipe.save_pretrained(tmp_path)
+    loaded = JointGenerationPipeline.from_pretrained(str(tmp_path))
+    loaded.set_progress_bar_config(disable=True)
+    assert isinstance(loaded.latent_operator, LatentForwardOperator)
+    torch.testing.assert_close(generate(loaded, output_type="pt").seismic, coupled.seismic)
+
+
+def test_a_latent_operator_needs_a_two_encoder_autoencoder(make_tiny_joint_pipeline, tiny_joint_pipeline_dir):
+    from seismic_diffusers import LatentForwardOperator
+
+    pipe = make_tiny_joint_pipeline()  # one encoder: its latent has no velocity half
+    with pytest.raises(ValueError, match="velocity_encoder=False"):
+        JointGenerationPipeline(
+            **{**pipe.components, "latent_operator": LatentForwardOperator(half_channels=2)}
+        )
+    with pytest.raises(ValueError, match="halves of 2 channels, the operator 3"):
+        tiny_two_encoder_pipeline(make_tiny_joint_pipeline, LatentForwardOperator(half_channels=3, width=8))
+    # folders saved before the operator existed load without one
+    assert JointGenerationPipeline.from_pretrained(tiny_joint_pipeline_dir).latent_operator is None

@@ -1,0 +1,96 @@
+"""The wave equation's forward map in a two-codebook joint latent: velocity code in, seismic code out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from diffusers.utils import BaseOutput
+from torch import nn
+
+
+@dataclass
+class LatentForwardOperatorOutput(BaseOutput):
+    """
+    Args:
+        sample (`torch.Tensor` of shape `(batch_size, latent_channels // 2, h, w)`): The predicted
+            seismic half of the latent, in the diffusion model's (scaled) space.
+    """
+
+    sample: torch.Tensor
+
+
+class LatentForwardOperator(ModelMixin, ConfigMixin):
+    r"""
+    Predicts the seismic half of a two-encoder [`JointVQModel`] latent from its velocity half.
+
+    The two halves of such a latent come from separate encoders, so the wave equation couples them
+    only through the training pairs. A diffusion model over the joint latent learns each half's
+    distribution well but, at this size, not their coupling (docs/experiments/joint-generation.md):
+    its pairs are no more physical than decoded Gaussian latents. This small network learns the
+    coupling by regression instead, and [`JointGenerationPipeline`] uses it after sampling: the
+    sampled velocity half is kept and its seismic half is replaced by this prediction.
+
+    Both halves are in the space of `JointVQModel.scale_latents` (what the diffusion model sees);
+    the latent is `[seismic half, velocity half]` along channels. A stack of 3 x 3 convolutions
+    with GroupNorm and SiLU, whose dilations widen the receptive field to cover the latent grid (a
+    velocity anomaly at depth changes late arrivals at every receiver), ends in a 1 x 1 projection.
+
+    Args:
+        half_channels (`int`, defaults to 8): Channels of each half (`latent_channels // 2`).
+        width (`int`, defaults to 96): Channels of the hidden layers.
+        dilations (`tuple[int, ...]`, defaults to `(1, 1, 2, 4, 1)`): One 3 x 3 layer per entry.
+        norm_num_groups (`int`, defaults to 8): GroupNorm groups (must divide `width`).
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        half_channels: int = 8,
+        width: int = 96,
+        dilations: tuple[int, ...] = (1, 1, 2, 4, 1),
+        norm_num_groups: int = 8,
+    ):
+        super().__init__()
+        if half_channels < 1 or width < 1 or not dilations or min(dilations) < 1:
+            raise ValueError(
+                f"half_channels and width must be >= 1 and dilations a non-empty list of integers >= 1; got "
+                f"half_channels={half_channels}, width={width}, dilations={dilations}."
+            )
+        if width % norm_num_groups:
+            raise ValueError(f"norm_num_groups ({norm_num_groups}) must divide width ({width}).")
+        layers = []
+        channels = half_channels
+        for dilation in dilations:
+            layers += [
+                nn.Conv2d(channels, width, 3, padding=dilation, dilation=dilation),
+                nn.GroupNorm(norm_num_groups, width),
+                nn.SiLU(),
+            ]
+            channels = width
+        layers.append(nn.Conv2d(width, half_channels, 1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(
+        self, velocity_half: torch.Tensor, return_dict: bool = True
+    ) -> LatentForwardOperatorOutput | tuple:
+        r"""
+        Args:
+            velocity_half (`torch.Tensor` of shape `(batch_size, half_channels, h, w)`): The velocity
+                half of scaled latents (channels `half_channels:` of the joint latent).
+            return_dict (`bool`, defaults to `True`): Return a [`LatentForwardOperatorOutput`].
+
+        Returns:
+            The predicted seismic half, same shape, scaled space.
+        """
+        if velocity_half.ndim != 4 or velocity_half.shape[1] != self.config.half_channels:
+            raise ValueError(
+                f"velocity_half must have shape (B, {self.config.half_channels}, h, w); got "
+                f"{tuple(velocity_half.shape)}."
+            )
+        sample = self.layers(velocity_half)
+        if not return_dict:
+            return (sample,)
+        return LatentForwardOperatorOutput(sample=sample)

@@ -1,0 +1,250 @@
+#!/usr/bin/env python
+"""Train a joint pipeline's `LatentForwardOperator`: the seismic half of a two-encoder latent from its velocity half.
+
+Run with `accelerate launch training/train_joint_latent_operator.py --pipeline runs/joint-ldm/pipeline
+--train_data_dir data/joint-8 --latents_cache runs/joint-ldm/latents.safetensors ...`. Same
+conventions as `train_joint_ldm.py`: EMA, atomic checkpoints with `--resume_from_checkpoint latest`,
+a `diffusers.optimization` LR schedule.
+
+The pipeline's frozen two-encoder (2VQ) autoencoder encodes and quantises every training pair (the
+same split as both stages; `--latents_cache` reuses `train_joint_ldm.py`'s
+`OUTPUT_DIR/latents.safetensors`, which holds exactly these latents). The operator regresses the
+seismic half of each latent on its velocity half, both in the diffusion model's scaled space (mean
+squared error). The output is the input pipeline with the operator added, written to
+`--pipeline_dir`; its card gains a section with the command, the held-out error and the PDE
+deviation (deepwave) of generated pairs with and without the operator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from accelerate.logging import get_logger
+from accelerate.utils import set_seed
+
+from seismic_diffusers import JointGenerationPipeline, LatentForwardOperator
+from seismic_diffusers.data import open_paired_folders, split_paired
+from seismic_diffusers.models.joint_vq import encode_paired_dataset
+from seismic_diffusers.utils.arguments import add_paired_data_arguments
+from seismic_diffusers.utils.training import (
+    TrainingLog,
+    add_training_arguments,
+    backward_and_step,
+    build_optimization,
+    epoch_batches,
+    make_accelerator,
+    make_ema,
+    resume_and_progress,
+    trained_model,
+)
+
+logger = get_logger(__name__, log_level="INFO")
+CARD_SECTION = "## Latent forward operator"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--pipeline",
+        type=str,
+        required=True,
+        help="A JointGenerationPipeline folder whose autoencoder has a velocity encoder (2VQ).",
+    )
+    add_paired_data_arguments(parser)
+    parser.add_argument(
+        "--latents_cache",
+        type=str,
+        default=None,
+        help="Unscaled training latents of this pipeline's autoencoder (train_joint_ldm.py's "
+        "OUTPUT_DIR/latents.safetensors); written here when missing. Default OUTPUT_DIR/latents.safetensors.",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument("--width", type=int, default=96)
+    model.add_argument("--dilations", type=int, nargs="+", default=[1, 1, 2, 4, 1])
+    train = add_training_arguments(
+        parser,
+        output_dir="runs/joint-latent-operator",
+        train_batch_size=64,
+        max_train_steps=3000,
+        learning_rate=1e-3,
+        lr_warmup_steps=50,
+        ema_max_decay=0.999,
+    )
+    train.add_argument("--pipeline_dir", type=str, default=None, help="Default: OUTPUT_DIR/pipeline.")
+    train.add_argument("--encode_batch_size", type=int, default=32)
+    train.add_argument(
+        "--validation_samples", type=int, default=16, help="Pairs generated and scored at the end."
+    )
+    train.add_argument(
+        "--validation_steps_inference", type=int, default=50, help="DDIM steps for those pairs."
+    )
+    return parser.parse_args(argv)
+
+
+def load_two_encoder_pipeline(folder: str) -> JointGenerationPipeline:
+    """The pipeline to add an operator to; a `ValueError` unless its autoencoder has a velocity encoder."""
+    pipeline = JointGenerationPipeline.from_pretrained(folder)
+    if not pipeline.vqvae.config.velocity_encoder:
+        raise ValueError(
+            f"{folder}'s autoencoder encodes only seismic data (velocity_encoder=False): its latent has no "
+            "velocity half to predict from. Train a two-encoder stage 1 (train_joint_vqvae.py --velocity_encoder "
+            "--num_codebooks 2) and its stage 2 first."
+        )
+    return pipeline
+
+
+def training_latents(vqvae, dataset, cache: str, batch_size: int, is_main: bool) -> torch.Tensor:
+    """The unscaled latents of `dataset`, from `cache` when it exists (checked against the autoencoder's
+    latent shape), else encoded and written there."""
+    from safetensors.torch import load_file, save_file
+
+    expected = (vqvae.config.latent_channels, *vqvae.latent_shape)
+    if os.path.isfile(cache):
+        latents = load_file(cache)["latents"]
+        if tuple(latents.shape[1:]) != expected or len(latents) != len(dataset):
+            raise ValueError(
+                f"{cache} holds {len(latents)} latents of shape {tuple(latents.shape[1:])}, but this autoencoder "
+                f"and --train_data_dir give {len(dataset)} of shape {expected}: it was made with other data or "
+                "another autoencoder. Point --latents_cache at a new path to encode afresh."
+            )
+        return latents
+    latents = encode_paired_dataset(vqvae, dataset, batch_size)
+    if is_main:
+        save_file({"latents": latents.contiguous()}, cache + ".partial")
+        os.replace(cache + ".partial", cache)
+    return latents
+
+
+@torch.no_grad()
+def held_out_error(operator, scaled: torch.Tensor, half: int) -> float:
+    """Mean squared error of the predicted seismic half on held-out scaled latents (per element)."""
+    if len(scaled) == 0:
+        return float("nan")
+    return float(F.mse_loss(operator(scaled[:, half:]).sample, scaled[:, :half]))
+
+
+def write_card_section(source_dir: str, pipeline_dir: str, args, summary: dict) -> None:
+    """The source pipeline's card, with this run's section appended (replacing an earlier one)."""
+    source = Path(source_dir, "README.md")
+    card = source.read_text() if source.is_file() else "# Joint seismic-velocity latent diffusion\n"
+    card = card.split(CARD_SECTION)[0].rstrip() + "\n\n"
+    command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
+    card += f"""{CARD_SECTION}
+
+Generated pairs keep the sampled velocity half and take their seismic half from a
+`LatentForwardOperator` ({summary["parameters"] / 1e6:.2f} M parameters) trained by regression on
+the training latents.
+
+- Command: `{command}`
+- Steps: {summary["global_step"]} (batch {args.train_batch_size}); {summary["train_minutes"]:.1f} min on {summary["device"]}
+- Held-out latent error (MSE, scaled space, {summary["held_out_pairs"]} pairs): {summary["held_out_mse"]:.4f}
+  (predicting zeros: {summary["held_out_zero_mse"]:.4f})
+- Generated pairs ({args.validation_samples}, DDIM {args.validation_steps_inference} steps), PDE deviation mean:
+  {summary["pde_deviation_with"]:.5f} with the operator, {summary["pde_deviation_without"]:.5f} without
+"""
+    Path(pipeline_dir, "README.md").write_text(card)
+
+
+def main(args: argparse.Namespace) -> None:
+    accelerator = make_accelerator(args)
+    pipeline_dir = args.pipeline_dir or os.path.join(args.output_dir, "pipeline")
+
+    # 1. The frozen pipeline and the scaled latents of the training and held-out pairs
+    pipeline = load_two_encoder_pipeline(args.pipeline)
+    vqvae = pipeline.vqvae.eval().requires_grad_(False)
+    half = vqvae.config.latent_channels // 2
+    train_set, held_set = split_paired(open_paired_folders(args.train_data_dir), args.validation_fraction)
+    cache = args.latents_cache or os.path.join(args.output_dir, "latents.safetensors")
+    latents = vqvae.scale_latents(
+        training_latents(vqvae, train_set, cache, args.encode_batch_size, accelerator.is_main_process)
+    )
+    held_out = vqvae.scale_latents(encode_paired_dataset(vqvae, held_set, args.encode_batch_size))
+    logger.info(f"{len(latents)} training latents {tuple(latents.shape[1:])}, {len(held_out)} held out")
+
+    # 2. The operator
+    set_seed(args.seed)
+    operator = LatentForwardOperator(half_channels=half, width=args.width, dilations=tuple(args.dilations))
+    logger.info(
+        f"LatentForwardOperator parameters: {sum(p.numel() for p in operator.parameters()) / 1e6:.2f} M"
+    )
+    ema_model = make_ema(accelerator, operator, LatentForwardOperator, args, subfolder="latent_operator")
+    dataloader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(latents),
+        batch_size=args.train_batch_size,
+        shuffle=True,
+        drop_last=len(latents) >= args.train_batch_size,
+    )
+    optimizer, lr_scheduler = build_optimization(accelerator, operator, args)
+    operator, optimizer, dataloader, lr_scheduler = accelerator.prepare(
+        operator, optimizer, dataloader, lr_scheduler
+    )
+    if ema_model is not None:
+        ema_model.to(accelerator.device)
+    global_step, first_epoch, resume_step, num_epochs, progress = resume_and_progress(
+        accelerator, args, dataloader, logger
+    )
+    log = TrainingLog(accelerator, args, progress, logger)
+
+    # 3. Train: regress the seismic half on the velocity half
+    for epoch in range(first_epoch, num_epochs):
+        operator.train()
+        for (batch,) in epoch_batches(accelerator, dataloader, epoch, first_epoch, resume_step):
+            if global_step >= args.max_train_steps:
+                break
+            with accelerator.accumulate(operator):
+                loss = F.mse_loss(operator(batch[:, half:]).sample.float(), batch[:, :half].float())
+                backward_and_step(accelerator, loss, operator, optimizer, lr_scheduler, args.max_grad_norm)
+            if not accelerator.sync_gradients:
+                continue
+            if ema_model is not None:
+                ema_model.step(operator.parameters())
+            global_step += 1
+            log.step(global_step, lr_scheduler.get_last_lr()[0], loss=loss)
+
+    # 4. The pipeline with its operator, scored on held-out latents and freshly generated pairs
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        model = trained_model(accelerator, operator, ema_model)
+        coupled = JointGenerationPipeline(**{**pipeline.components, "latent_operator": model})
+        coupled.set_progress_bar_config(disable=True)
+        deviations = {}
+        for use in (True, False):
+            generated = coupled(
+                batch_size=args.validation_samples,
+                generator=torch.Generator().manual_seed(args.seed),
+                num_inference_steps=args.validation_steps_inference,
+                return_pde_deviation=True,
+                use_latent_operator=use,
+            )
+            deviations[use] = float(generated.pde_deviation.mean())
+        summary = {
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "global_step": global_step,
+            "train_minutes": log.minutes,
+            "device": f"{accelerator.device} ({torch.get_num_threads()} threads)",
+            "held_out_pairs": len(held_out),
+            "held_out_mse": held_out_error(model, held_out, half),
+            "held_out_zero_mse": float(held_out[:, :half].pow(2).mean()) if len(held_out) else float("nan"),
+            "pde_deviation_with": deviations[True],
+            "pde_deviation_without": deviations[False],
+        }
+        partial = pipeline_dir.rstrip("/") + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        coupled.save_pretrained(partial, safe_serialization=True)
+        write_card_section(args.pipeline, partial, args, summary)
+        shutil.rmtree(pipeline_dir, ignore_errors=True)
+        os.replace(partial, pipeline_dir)
+        logger.info(f"Saved pipeline to {pipeline_dir}: {summary}")
+    accelerator.end_training()
+
+
+if __name__ == "__main__":
+    main(parse_args())
