@@ -12,7 +12,10 @@ batch size on each training set, and scored on the held-out pairs of the joint p
   decoded seismic data's deviation from the wave equation costs);
 - `real 100%`: every real training pair (the ceiling).
 
-Scores are OpenFWI's MAE / RMSE / SSIM on [-1, 1] maps (`metrics.openfwi_map_metrics`).
+Scores are OpenFWI's MAE / RMSE / SSIM on [-1, 1] maps (`metrics.openfwi_map_metrics`). Each set
+is trained once per `--training_seeds` entry (initialisation and batch order; the real subset and the
+generated pairs stay fixed by `--seed`), and the table counts the seeds on which an augmented set
+beats the real subset on both MAE and SSIM (the issue's target: 2 of 3).
 
 Caveat, stated in the table: the generator was itself trained on all the real training pairs, so
 it has seen more real data than the 10% subset; the paper makes the same comparison.
@@ -58,7 +61,10 @@ def parse_args(argv=None):
         "--width", type=int, default=8, help="Channels of the first layer (InversionNet: 32)."
     )
     parser.add_argument("--learning_rate", type=float, default=1e-3)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="The real subset and the generated pairs.")
+    parser.add_argument(
+        "--training_seeds", type=int, nargs="+", default=[0, 1, 2], help="One network per set and seed."
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip_full", action="store_true", help="Skip the `real 100%` ceiling row.")
     parser.add_argument("--out", default="benchmarks/results")
@@ -148,9 +154,9 @@ class PairSource:
         return self.seismic[picks].float(), self.velocity[picks][:, None]
 
 
-def train_and_score(name: str, source: PairSource, held_out, args) -> dict:
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+def train_and_score(name: str, source: PairSource, held_out, args, seed: int) -> dict:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     model = SmallInversionNet(args.width)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -158,7 +164,7 @@ def train_and_score(name: str, source: PairSource, held_out, args) -> dict:
     )
     started, losses = time.perf_counter(), []
     model.train()
-    for _ in tqdm(range(args.train_steps), desc=name, leave=False):
+    for _ in tqdm(range(args.train_steps), desc=f"{name}, seed {seed}", leave=False):
         seismic, velocity = source.batch(rng, args.batch_size)
         loss = F.l1_loss(model(seismic), velocity)
         optimizer.zero_grad(set_to_none=True)
@@ -225,26 +231,46 @@ def main(argv=None) -> dict:
     }
     if not args.skip_full:
         sources["real 100%"] = PairSource(load_pairs(train_set, range(len(train_set)), "load all"))
+    rows = {
+        name: {str(seed): train_and_score(name, source, held_out, args, seed) for seed in args.training_seeds}
+        for name, source in sources.items()
+    }
+    baseline = rows[f"real {percent}"]
     results = {
         "command": command,
         "machine": machine_info(),
         "pipeline": args.pipeline,
         "held_out_pairs": len(held_out),
-        "rows": {name: train_and_score(name, source, held_out, args) for name, source in sources.items()},
+        "training_seeds": args.training_seeds,
+        "rows": {
+            name: {
+                "training_pairs": sources[name].size,
+                **{k: float(np.mean([r[k] for r in by_seed.values()])) for k in ("MAE", "RMSE", "SSIM")},
+                "seeds_better_than_real_subset": sum(
+                    r["MAE"] < baseline[seed]["MAE"] and r["SSIM"] > baseline[seed]["SSIM"]
+                    for seed, r in by_seed.items()
+                ),
+                "per_seed": by_seed,
+            }
+            for name, by_seed in rows.items()
+        },
     }
     results["run_minutes"] = (time.perf_counter() - started) / 60
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench_joint_augmentation.json").write_text(json.dumps(results, indent=2))
 
+    seeds = len(args.training_seeds)
     print(
-        f"\nInversionNet-style (width {args.width}), {args.train_steps} steps x batch {args.batch_size}; {len(held_out)} held-out pairs"
+        f"\nInversionNet-style (width {args.width}), {args.train_steps} steps x batch {args.batch_size}; "
+        f"{len(held_out)} held-out pairs; mean over {seeds} training seeds"
     )
-    print("| training data | pairs | MAE | RMSE | SSIM |")
-    print("|---|---:|---:|---:|---:|")
+    print(f"| training data | pairs | MAE | RMSE | SSIM | seeds better than real {percent} on MAE and SSIM |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, row in results["rows"].items():
+        better = "" if rows[name] is baseline else f"{row['seeds_better_than_real_subset']} of {seeds}"
         print(
-            f"| {name} | {row['training_pairs']} | {row['MAE']:.4f} | {row['RMSE']:.4f} | {row['SSIM']:.4f} |"
+            f"| {name} | {row['training_pairs']} | {row['MAE']:.4f} | {row['RMSE']:.4f} | {row['SSIM']:.4f} | {better} |"
         )
     print(f"\nrun time {results['run_minutes']:.1f} min")
     return results
