@@ -10,7 +10,10 @@ The pipeline's frozen two-encoder (2VQ) autoencoder encodes and quantises every 
 same split as both stages; `--latents_cache` reuses `train_joint_ldm.py`'s
 `OUTPUT_DIR/latents.safetensors`, which holds exactly these latents). The operator regresses the
 seismic half of each latent on its velocity half, both in the diffusion model's scaled space (mean
-squared error). The output is the input pipeline with the operator added, written to
+squared error). With `--physics_targets` the target is instead the seismic code of deepwave's gathers
+over the map the velocity half decodes to (`physics.forward_model`): the pair the operator learns to
+produce then satisfies the wave equation for the decoded velocity, not only for the true one (which
+the velocity decoder reproduces with some error). The output is the input pipeline with the operator added, written to
 `--pipeline_dir`; its card gains a section with the command, the held-out error and the PDE
 deviation (deepwave) of generated pairs with and without the operator.
 """
@@ -28,7 +31,7 @@ import torch.nn.functional as F
 from accelerate.logging import get_logger
 from accelerate.utils import set_seed
 
-from seismic_diffusers import JointGenerationPipeline, LatentForwardOperator
+from seismic_diffusers import JointGenerationPipeline, LatentForwardOperator, forward_model
 from seismic_diffusers.data import open_paired_folders, split_paired
 from seismic_diffusers.models.joint_vq import encode_paired_dataset
 from seismic_diffusers.utils.arguments import add_paired_data_arguments
@@ -66,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Unscaled training latents of this pipeline's autoencoder (train_joint_ldm.py's "
         "OUTPUT_DIR/latents.safetensors); written here when missing. Default OUTPUT_DIR/latents.safetensors.",
     )
+    parser.add_argument(
+        "--physics_targets",
+        action="store_true",
+        help="Regress on the seismic code of deepwave gathers over each decoded velocity half (cached in "
+        "OUTPUT_DIR/physics_targets.safetensors) instead of the encoded data's seismic code.",
+    )
     model = parser.add_argument_group("model")
     model.add_argument("--width", type=int, default=96)
     model.add_argument("--dilations", type=int, nargs="+", default=[1, 1, 2, 4, 1])
@@ -101,26 +110,47 @@ def load_two_encoder_pipeline(folder: str) -> JointGenerationPipeline:
     return pipeline
 
 
+def cached(path: str, make, is_main: bool) -> torch.Tensor:
+    """`make()`'s tensor, read from `path` (safetensors) when it exists, else made and written there."""
+    from safetensors.torch import load_file, save_file
+
+    if os.path.isfile(path):
+        return load_file(path)["latents"]
+    tensor = make()
+    if is_main:
+        save_file({"latents": tensor.contiguous()}, path + ".partial")
+        os.replace(path + ".partial", path)
+    return tensor
+
+
 def training_latents(vqvae, dataset, cache: str, batch_size: int, is_main: bool) -> torch.Tensor:
     """The unscaled latents of `dataset`, from `cache` when it exists (checked against the autoencoder's
     latent shape), else encoded and written there."""
-    from safetensors.torch import load_file, save_file
-
+    latents = cached(cache, lambda: encode_paired_dataset(vqvae, dataset, batch_size), is_main)
     expected = (vqvae.config.latent_channels, *vqvae.latent_shape)
-    if os.path.isfile(cache):
-        latents = load_file(cache)["latents"]
-        if tuple(latents.shape[1:]) != expected or len(latents) != len(dataset):
-            raise ValueError(
-                f"{cache} holds {len(latents)} latents of shape {tuple(latents.shape[1:])}, but this autoencoder "
-                f"and --train_data_dir give {len(dataset)} of shape {expected}: it was made with other data or "
-                "another autoencoder. Point --latents_cache at a new path to encode afresh."
-            )
-        return latents
-    latents = encode_paired_dataset(vqvae, dataset, batch_size)
-    if is_main:
-        save_file({"latents": latents.contiguous()}, cache + ".partial")
-        os.replace(cache + ".partial", cache)
+    if tuple(latents.shape[1:]) != expected or len(latents) != len(dataset):
+        raise ValueError(
+            f"{cache} holds {len(latents)} latents of shape {tuple(latents.shape[1:])}, but this autoencoder "
+            f"and --train_data_dir give {len(dataset)} of shape {expected}: it was made with other data or "
+            "another autoencoder. Point --latents_cache at a new path to encode afresh."
+        )
     return latents
+
+
+@torch.no_grad()
+def physics_seismic_codes(pipeline, latents: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """`latents` `(N, C, h, w)` (unscaled) with the seismic half replaced by the quantised seismic code
+    of `physics.forward_model`'s gathers over the velocity each latent decodes to."""
+    from tqdm.auto import tqdm
+
+    vqvae, half, coupled = pipeline.vqvae, pipeline.vqvae.config.latent_channels // 2, []
+    for start in tqdm(range(0, len(latents), batch_size), desc="deepwave targets", leave=False):
+        chunk = latents[start : start + batch_size]
+        velocity = vqvae.denormalize_velocity(vqvae.decode(chunk).velocity[:, 0])
+        gathers = forward_model(velocity.float(), geometry=pipeline.geometry)
+        code = vqvae.quantizers[0](vqvae.encode_seismic(vqvae.normalize_seismic(gathers)))[0]
+        coupled.append(torch.cat([code, chunk[:, half:]], dim=1))
+    return torch.cat(coupled) if coupled else latents
 
 
 @torch.no_grad()
@@ -145,6 +175,7 @@ the training latents.
 
 - Command: `{command}`
 - Steps: {summary["global_step"]} (batch {args.train_batch_size}); {summary["train_minutes"]:.1f} min on {summary["device"]}
+- Targets: {"the seismic code of deepwave gathers over each decoded velocity half" if args.physics_targets else "the encoded data's seismic code"}
 - Held-out latent error (MSE, scaled space, {summary["held_out_pairs"]} pairs): {summary["held_out_mse"]:.4f}
   (predicting zeros: {summary["held_out_zero_mse"]:.4f})
 - Generated pairs ({args.validation_samples}, DDIM {args.validation_steps_inference} steps), PDE deviation mean:
@@ -163,10 +194,20 @@ def main(args: argparse.Namespace) -> None:
     half = vqvae.config.latent_channels // 2
     train_set, held_set = split_paired(open_paired_folders(args.train_data_dir), args.validation_fraction)
     cache = args.latents_cache or os.path.join(args.output_dir, "latents.safetensors")
-    latents = vqvae.scale_latents(
-        training_latents(vqvae, train_set, cache, args.encode_batch_size, accelerator.is_main_process)
-    )
-    held_out = vqvae.scale_latents(encode_paired_dataset(vqvae, held_set, args.encode_batch_size))
+    latents = training_latents(vqvae, train_set, cache, args.encode_batch_size, accelerator.is_main_process)
+    held_out = encode_paired_dataset(vqvae, held_set, args.encode_batch_size)
+    if args.physics_targets:
+        pipeline.check_geometry()
+        targets = os.path.join(args.output_dir, "physics_targets.safetensors")
+        latents = cached(
+            targets,
+            lambda: physics_seismic_codes(pipeline, latents, args.encode_batch_size),
+            accelerator.is_main_process,
+        )
+        if len(latents) != len(train_set):
+            raise ValueError(f"{targets} was made from other data; delete it to recompute.")
+        held_out = physics_seismic_codes(pipeline, held_out, args.encode_batch_size)
+    latents, held_out = vqvae.scale_latents(latents), vqvae.scale_latents(held_out)
     logger.info(f"{len(latents)} training latents {tuple(latents.shape[1:])}, {len(held_out)} held out")
 
     # 2. The operator

@@ -167,6 +167,22 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
     coupled = JointGenerationPipeline.from_pretrained(str(coupled_dir))
     assert coupled.latent_operator is not None and list(coupled.latent_operator.config.dilations) == [1, 2]
     assert not [p for p in coupled_dir.rglob("*") if p.suffix in (".bin", ".pt", ".ckpt", ".pkl")]
+    # deepwave targets: the velocity halves are kept, the seismic halves are codes of simulated gathers
+    physics_run = tmp_path / "operator-physics"
+    result = run("train_joint_latent_operator.py", *common, "--max_train_steps", "1", "--physics_targets",
+                 "--output_dir", str(physics_run), "--pipeline_dir", str(physics_run / "pipeline"))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    from safetensors.torch import load_file
+
+    data_codes = load_file(str(stage2 / "latents.safetensors"))["latents"]
+    physics_codes = load_file(str(physics_run / "physics_targets.safetensors"))["latents"]
+    assert physics_codes.shape == data_codes.shape
+    torch.testing.assert_close(physics_codes[:, 2:], data_codes[:, 2:])
+    assert not torch.allclose(physics_codes[:, :2], data_codes[:, :2])
+    assert (
+        "deepwave gathers over each decoded velocity half"
+        in (physics_run / "pipeline" / "README.md").read_text()
+    )
     # a cache made from another split is refused
     result = run("train_joint_latent_operator.py", *common[:-2], "--latents_cache",
                  str(stage2 / "latents.safetensors"), "--validation_fraction", "0.5", "--max_train_steps", "1")  # fmt: skip
