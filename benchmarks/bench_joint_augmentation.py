@@ -68,7 +68,10 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip_full", action="store_true", help="Skip the `real 100%` ceiling row.")
     parser.add_argument("--out", default="benchmarks/results")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if len(set(args.training_seeds)) != len(args.training_seeds) or min(args.training_seeds) < 0:
+        parser.error(f"--training_seeds must be distinct integers >= 0; got {args.training_seeds}.")
+    return args
 
 
 def _conv(in_channels: int, out_channels: int, kernel, stride) -> nn.Sequential:
@@ -246,9 +249,15 @@ def main(argv=None) -> dict:
             name: {
                 "training_pairs": sources[name].size,
                 **{k: float(np.mean([r[k] for r in by_seed.values()])) for k in ("MAE", "RMSE", "SSIM")},
-                "seeds_better_than_real_subset": sum(
-                    r["MAE"] < baseline[seed]["MAE"] and r["SSIM"] > baseline[seed]["SSIM"]
-                    for seed, r in by_seed.items()
+                **(
+                    {}
+                    if by_seed is baseline
+                    else {
+                        "seeds_better_than_real_subset": sum(
+                            r["MAE"] < baseline[seed]["MAE"] and r["SSIM"] > baseline[seed]["SSIM"]
+                            for seed, r in by_seed.items()
+                        )
+                    }
                 ),
                 "per_seed": by_seed,
             }

@@ -95,7 +95,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     train.add_argument(
         "--validation_steps_inference", type=int, default=50, help="DDIM steps for those pairs."
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.validation_samples < 1 or args.validation_steps_inference < 1:
+        parser.error("--validation_samples and --validation_steps_inference must be >= 1.")
+    folders = {os.path.abspath(p) for p in (args.output_dir, args.pipeline)}
+    if os.path.abspath(args.pipeline_dir or os.path.join(args.output_dir, "pipeline")) in folders:
+        parser.error(
+            "--pipeline_dir must differ from --output_dir and --pipeline: it is replaced when written."
+        )
+    return args
 
 
 def load_two_encoder_pipeline(folder: str) -> JointGenerationPipeline:
@@ -146,10 +154,12 @@ def physics_seismic_codes(pipeline, latents: torch.Tensor, batch_size: int) -> t
     vqvae, half, coupled = pipeline.vqvae, pipeline.vqvae.config.latent_channels // 2, []
     for start in tqdm(range(0, len(latents), batch_size), desc="deepwave targets", leave=False):
         chunk = latents[start : start + batch_size]
-        velocity = vqvae.denormalize_velocity(vqvae.decode(chunk).velocity[:, 0])
-        gathers = forward_model(velocity.float(), geometry=pipeline.geometry)
-        code = vqvae.quantizers[0](vqvae.encode_seismic(vqvae.normalize_seismic(gathers)))[0]
-        coupled.append(torch.cat([code, chunk[:, half:]], dim=1))
+        velocity = vqvae.denormalize_velocity(
+            vqvae.decode(chunk.to(vqvae.device, vqvae.dtype)).velocity[:, 0]
+        )
+        gathers = forward_model(velocity.float(), geometry=pipeline.geometry, device=vqvae.device)
+        code = vqvae.quantizers[0](vqvae.encode_seismic(vqvae.normalize_seismic(gathers.to(vqvae.dtype))))[0]
+        coupled.append(torch.cat([code.float().cpu(), chunk[:, half:]], dim=1))
     return torch.cat(coupled) if coupled else latents
 
 
@@ -188,34 +198,41 @@ def main(args: argparse.Namespace) -> None:
     accelerator = make_accelerator(args)
     pipeline_dir = args.pipeline_dir or os.path.join(args.output_dir, "pipeline")
 
-    # 1. The frozen pipeline and the scaled latents of the training and held-out pairs
+    # 1. The frozen pipeline, checked before any heavy work, and the operator
     pipeline = load_two_encoder_pipeline(args.pipeline)
+    pipeline.check_geometry()  # generated pairs are scored with deepwave at the end
+    pipeline.to(accelerator.device)
     vqvae = pipeline.vqvae.eval().requires_grad_(False)
     half = vqvae.config.latent_channels // 2
-    train_set, held_set = split_paired(open_paired_folders(args.train_data_dir), args.validation_fraction)
-    cache = args.latents_cache or os.path.join(args.output_dir, "latents.safetensors")
-    latents = training_latents(vqvae, train_set, cache, args.encode_batch_size, accelerator.is_main_process)
-    held_out = encode_paired_dataset(vqvae, held_set, args.encode_batch_size)
-    if args.physics_targets:
-        pipeline.check_geometry()
-        targets = os.path.join(args.output_dir, "physics_targets.safetensors")
-        latents = cached(
-            targets,
-            lambda: physics_seismic_codes(pipeline, latents, args.encode_batch_size),
-            accelerator.is_main_process,
-        )
-        if len(latents) != len(train_set):
-            raise ValueError(f"{targets} was made from other data; delete it to recompute.")
-        held_out = physics_seismic_codes(pipeline, held_out, args.encode_batch_size)
-    latents, held_out = vqvae.scale_latents(latents), vqvae.scale_latents(held_out)
-    logger.info(f"{len(latents)} training latents {tuple(latents.shape[1:])}, {len(held_out)} held out")
-
-    # 2. The operator
     set_seed(args.seed)
     operator = LatentForwardOperator(half_channels=half, width=args.width, dilations=tuple(args.dilations))
     logger.info(
         f"LatentForwardOperator parameters: {sum(p.numel() for p in operator.parameters()) / 1e6:.2f} M"
     )
+
+    # 2. The scaled latents of the training and held-out pairs
+    train_set, held_set = split_paired(open_paired_folders(args.train_data_dir), args.validation_fraction)
+    cache = args.latents_cache or os.path.join(args.output_dir, "latents.safetensors")
+    latents = training_latents(vqvae, train_set, cache, args.encode_batch_size, accelerator.is_main_process)
+    held_out = encode_paired_dataset(vqvae, held_set, args.encode_batch_size)
+    if args.physics_targets:
+        targets = os.path.join(args.output_dir, "physics_targets.safetensors")
+        physics = cached(
+            targets,
+            lambda: physics_seismic_codes(pipeline, latents, args.encode_batch_size),
+            accelerator.is_main_process,
+        )
+        if physics.shape != latents.shape or not torch.equal(physics[:, half:], latents[:, half:]):
+            raise ValueError(
+                f"{targets} was made from other latents (another autoencoder, data or --latents_cache); "
+                "delete it to recompute."
+            )
+        latents = physics
+        held_out = physics_seismic_codes(pipeline, held_out, args.encode_batch_size)
+    latents, held_out = vqvae.scale_latents(latents), vqvae.scale_latents(held_out)
+    logger.info(f"{len(latents)} training latents {tuple(latents.shape[1:])}, {len(held_out)} held out")
+
+    # 3. The training loop's parts
     ema_model = make_ema(accelerator, operator, LatentForwardOperator, args, subfolder="latent_operator")
     dataloader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(latents),
@@ -234,7 +251,7 @@ def main(args: argparse.Namespace) -> None:
     )
     log = TrainingLog(accelerator, args, progress, logger)
 
-    # 3. Train: regress the seismic half on the velocity half
+    # 4. Train: regress the seismic half on the velocity half
     for epoch in range(first_epoch, num_epochs):
         operator.train()
         for (batch,) in epoch_batches(accelerator, dataloader, epoch, first_epoch, resume_step):
@@ -250,7 +267,7 @@ def main(args: argparse.Namespace) -> None:
             global_step += 1
             log.step(global_step, lr_scheduler.get_last_lr()[0], loss=loss)
 
-    # 4. The pipeline with its operator, scored on held-out latents and freshly generated pairs
+    # 5. The pipeline with its operator, scored on held-out latents and freshly generated pairs
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         model = trained_model(accelerator, operator, ema_model)
@@ -272,7 +289,7 @@ def main(args: argparse.Namespace) -> None:
             "train_minutes": log.minutes,
             "device": f"{accelerator.device} ({torch.get_num_threads()} threads)",
             "held_out_pairs": len(held_out),
-            "held_out_mse": held_out_error(model, held_out, half),
+            "held_out_mse": held_out_error(model, held_out.to(model.device), half),
             "held_out_zero_mse": float(held_out[:, :half].pow(2).mean()) if len(held_out) else float("nan"),
             "pde_deviation_with": deviations[True],
             "pde_deviation_without": deviations[False],
@@ -281,8 +298,12 @@ def main(args: argparse.Namespace) -> None:
         shutil.rmtree(partial, ignore_errors=True)
         coupled.save_pretrained(partial, safe_serialization=True)
         write_card_section(args.pipeline, partial, args, summary)
-        shutil.rmtree(pipeline_dir, ignore_errors=True)
+        previous = pipeline_dir.rstrip("/") + ".previous"
+        shutil.rmtree(previous, ignore_errors=True)
+        if os.path.exists(pipeline_dir):
+            os.replace(pipeline_dir, previous)
         os.replace(partial, pipeline_dir)
+        shutil.rmtree(previous, ignore_errors=True)
         logger.info(f"Saved pipeline to {pipeline_dir}: {summary}")
     accelerator.end_training()
 

@@ -1,6 +1,6 @@
 """Probe: predict the seismic half of a two-encoder (2VQ) latent from its velocity half.
 
-A small dilated convolutional net (a "latent forward operator", 0.4 M parameters) is trained by
+A small dilated convolutional net (a "latent forward operator", 0.34 M parameters) is trained by
 regression on the stage-2 training latents (scaled as the pipeline's UNet sees them), then scored
 by the PDE deviation (`physics.pde_deviation`, deepwave) of pairs whose seismic code it predicts:
 on report pairs (velocity code from the data), and on diffusion samples (velocity half from the

@@ -406,16 +406,17 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
 
 @torch.no_grad()
 def encode_paired_dataset(vqvae: JointVQModel, dataset, batch_size: int = 32) -> torch.Tensor:
-    """Quantised latents `(N, latent_channels, h, w)`, unscaled, of every pair of a paired dataset
-    (items with `"seismic"` and `"velocity"` in raw units, e.g. `data.open_paired_folders`): its
-    seismic code, and its velocity code too when the autoencoder has a velocity encoder."""
+    """Quantised latents `(N, latent_channels, h, w)`, unscaled, on the CPU, of every pair of a paired
+    dataset (items with `"seismic"` and `"velocity"` in raw units, e.g. `data.open_paired_folders`):
+    its seismic code, and its velocity code too when the autoencoder has a velocity encoder. An
+    empty dataset gives `(0, latent_channels, h, w)`."""
     from tqdm.auto import tqdm
 
-    latents = []
+    latents = [torch.zeros(0, vqvae.config.latent_channels, *vqvae.latent_shape)]
     for start in tqdm(range(0, len(dataset), batch_size), desc="encode", leave=False):
         items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        seismic = torch.stack([item["seismic"] for item in items])
-        velocity = torch.stack([item["velocity"] for item in items])
+        seismic = torch.stack([item["seismic"] for item in items]).to(vqvae.device, vqvae.dtype)
+        velocity = torch.stack([item["velocity"] for item in items]).to(vqvae.device, vqvae.dtype)
         encoded = vqvae.encode(vqvae.normalize_seismic(seismic), vqvae.normalize_velocity(velocity)).latents
-        latents.append(vqvae.quantize(encoded)[0])
+        latents.append(vqvae.quantize(encoded)[0].float().cpu())
     return torch.cat(latents)

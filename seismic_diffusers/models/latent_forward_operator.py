@@ -35,11 +35,13 @@ class LatentForwardOperator(ModelMixin, ConfigMixin):
 
     Both halves are in the space of `JointVQModel.scale_latents` (what the diffusion model sees);
     the latent is `[seismic half, velocity half]` along channels. A stack of 3 x 3 convolutions
-    with GroupNorm and SiLU, whose dilations widen the receptive field to cover the latent grid (a
-    velocity anomaly at depth changes late arrivals at every receiver), ends in a 1 x 1 projection.
+    with GroupNorm and SiLU ends in a 1 x 1 projection; the dilations widen the receptive field
+    (19 x 19 cells with the defaults, most of a 16 x 16 latent grid), because a velocity anomaly at
+    depth changes late arrivals at every receiver.
 
     Args:
-        half_channels (`int`, defaults to 8): Channels of each half (`latent_channels // 2`).
+        half_channels (`int`, defaults to 8): Channels of each half (`latent_channels // 2`; 8 for a
+            16-channel two-codebook latent).
         width (`int`, defaults to 96): Channels of the hidden layers.
         dilations (`tuple[int, ...]`, defaults to `(1, 1, 2, 4, 1)`): One 3 x 3 layer per entry.
         norm_num_groups (`int`, defaults to 8): GroupNorm groups (must divide `width`).

@@ -133,14 +133,20 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         seismic = self.vqvae.denormalize_seismic(decoded.seismic)
         return velocity, seismic
 
+    @torch.no_grad()
     def predict_seismic_half(self, latents: torch.Tensor) -> torch.Tensor:
         """Scaled latents `(B, C, h, w)` -> the same with the velocity half snapped to its codebook and
         the seismic half predicted from it by `latent_operator`."""
+        operator = self.latent_operator
+        if operator is None:
+            raise ValueError(
+                "This pipeline has no latent_operator; train one with training/train_joint_latent_operator.py."
+            )
         vqvae, half = self.vqvae, self.vqvae.config.latent_channels // 2
         snapped = vqvae.scale_latents(vqvae.quantize(vqvae.unscale_latents(latents.to(vqvae.dtype)))[0])
         velocity_half = snapped[:, half:]
-        operator = self.latent_operator
-        seismic_half = operator(velocity_half.to(operator.dtype)).sample.to(snapped.dtype)
+        seismic_half = operator(velocity_half.to(operator.device, operator.dtype)).sample
+        seismic_half = seismic_half.to(snapped.device, snapped.dtype)
         return torch.cat([seismic_half, velocity_half], dim=1)
 
     def _deviation(self, velocity: torch.Tensor, seismic: torch.Tensor) -> torch.Tensor:
@@ -216,7 +222,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
                 keep the sampled velocity half and replace the seismic half by the operator's
                 prediction from it before decoding (the diffusion model alone does not couple the
                 halves; docs/experiments/joint-generation.md). `False` decodes the sample as drawn.
-                Ignored without an operator.
+                Ignored without an operator, and by `trace_pde_deviation` (which traces the sampler).
 
         Returns:
             [`JointGenerationOutput`] or `tuple` `(velocities, seismic, pde_deviation,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from seismic_diffusers import JointGenerationPipeline, JointVQModel
+from seismic_diffusers import JointGenerationPipeline, JointVQModel, forward_model
 from seismic_diffusers.data import make_paired_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -161,6 +161,8 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
                  "latest")  # fmt: skip
     assert result.returncode == 0 and "Resuming from" in result.stderr, result.stderr[-3000:]
     assert (operator_run / "checkpoint-2" / "latent_operator").is_dir()
+    steps = [json.loads(line)["step"] for line in (operator_run / "train_log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3]
     card = (coupled_dir / "README.md").read_text()
     assert card.startswith((pipeline_dir / "README.md").read_text().rstrip())  # stage 2's card, kept
     assert card.count("## Latent forward operator") == 1 and "train_joint_latent_operator.py" in card
@@ -179,6 +181,12 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
     assert physics_codes.shape == data_codes.shape
     torch.testing.assert_close(physics_codes[:, 2:], data_codes[:, 2:])
     assert not torch.allclose(physics_codes[:, :2], data_codes[:, :2])
+    vqvae = pipe.vqvae  # the target of one latent, by hand: decode, simulate, encode, quantise
+    with torch.no_grad():
+        velocity = vqvae.denormalize_velocity(vqvae.decode(data_codes[:1]).velocity[:, 0])
+        gathers = vqvae.normalize_seismic(forward_model(velocity))
+        expected = vqvae.quantizers[0](vqvae.encode_seismic(gathers))[0]
+    torch.testing.assert_close(physics_codes[:1, :2], expected)
     assert (
         "deepwave gathers over each decoded velocity half"
         in (physics_run / "pipeline" / "README.md").read_text()
@@ -193,6 +201,9 @@ def test_latent_operator_refuses_a_one_encoder_pipeline(paired_folder, tiny_join
     result = run("train_joint_latent_operator.py", "--pipeline", tiny_joint_pipeline_dir, "--train_data_dir",
                  str(paired_folder), "--output_dir", str(tmp_path / "op"), "--max_train_steps", "1")  # fmt: skip
     assert result.returncode != 0 and "has no velocity half to predict from" in result.stderr
+    result = run("train_joint_latent_operator.py", "--pipeline", tiny_joint_pipeline_dir, "--train_data_dir",
+                 str(paired_folder), "--output_dir", str(tmp_path / "op"), "--pipeline_dir", str(tmp_path / "op"))  # fmt: skip
+    assert result.returncode != 0 and "--pipeline_dir must differ from --output_dir" in result.stderr
     assert (
         not (tmp_path / "op" / "pipeline").exists() and not (tmp_path / "op" / "latents.safetensors").exists()
     )

@@ -305,7 +305,9 @@ def test_latent_operator_replaces_the_sampled_seismic_half(make_tiny_joint_pipel
     torch.testing.assert_close(generate(loaded, output_type="pt").seismic, coupled.seismic)
 
 
-def test_a_latent_operator_needs_a_two_encoder_autoencoder(make_tiny_joint_pipeline, tiny_joint_pipeline_dir):
+def test_a_latent_operator_needs_a_two_encoder_autoencoder(
+    make_tiny_joint_pipeline, tiny_joint_pipeline_dir, tmp_path
+):
     from seismic_diffusers import LatentForwardOperator
 
     pipe = make_tiny_joint_pipeline()  # one encoder: its latent has no velocity half
@@ -315,5 +317,16 @@ def test_a_latent_operator_needs_a_two_encoder_autoencoder(make_tiny_joint_pipel
         )
     with pytest.raises(ValueError, match="halves of 2 channels, the operator 3"):
         tiny_two_encoder_pipeline(make_tiny_joint_pipeline, LatentForwardOperator(half_channels=3, width=8))
-    # folders saved before the operator existed load without one
-    assert JointGenerationPipeline.from_pretrained(tiny_joint_pipeline_dir).latent_operator is None
+    # folders saved before the operator existed (no key in model_index.json) load without one
+    import json
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_joint_pipeline_dir, old)
+    index = json.loads((old / "model_index.json").read_text())
+    index.pop("latent_operator", None)
+    (old / "model_index.json").write_text(json.dumps(index))
+    loaded = JointGenerationPipeline.from_pretrained(str(old))
+    assert loaded.latent_operator is None
+    with pytest.raises(ValueError, match="has no latent_operator"):
+        loaded.predict_seismic_half(torch.randn(1, 4, 16, 16))
