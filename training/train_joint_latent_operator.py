@@ -34,7 +34,7 @@ from accelerate.utils import set_seed
 from seismic_diffusers import JointGenerationPipeline, LatentForwardOperator, forward_model
 from seismic_diffusers.data import open_paired_folders, split_paired
 from seismic_diffusers.models.joint_vq import encode_paired_dataset
-from seismic_diffusers.utils.arguments import add_paired_data_arguments
+from seismic_diffusers.utils.arguments import add_joint_pipeline_output_arguments, add_paired_data_arguments
 from seismic_diffusers.utils.training import (
     TrainingLog,
     add_training_arguments,
@@ -87,14 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         lr_warmup_steps=50,
         ema_max_decay=0.999,
     )
-    train.add_argument("--pipeline_dir", type=str, default=None, help="Default: OUTPUT_DIR/pipeline.")
-    train.add_argument("--encode_batch_size", type=int, default=32)
-    train.add_argument(
-        "--validation_samples", type=int, default=16, help="Pairs generated and scored at the end."
-    )
-    train.add_argument(
-        "--validation_steps_inference", type=int, default=50, help="DDIM steps for those pairs."
-    )
+    add_joint_pipeline_output_arguments(train)
     args = parser.parse_args(argv)
     if args.validation_samples < 1 or args.validation_steps_inference < 1:
         parser.error("--validation_samples and --validation_steps_inference must be >= 1.")

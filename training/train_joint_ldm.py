@@ -33,7 +33,7 @@ from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
 from seismic_diffusers import OPENFWI, JointGenerationPipeline, JointVQModel
 from seismic_diffusers.data import open_paired_folders, split_paired
 from seismic_diffusers.models.joint_vq import check_latent_statistics, encode_paired_dataset
-from seismic_diffusers.utils.arguments import add_paired_data_arguments
+from seismic_diffusers.utils.arguments import add_joint_pipeline_output_arguments, add_paired_data_arguments
 from seismic_diffusers.utils.finetune import (
     UNET2D_PARTS,
     add_finetune_arguments,
@@ -94,14 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         lr_warmup_steps=200,
         ema_max_decay=0.9999,
     )
-    train.add_argument("--pipeline_dir", type=str, default=None, help="Default: OUTPUT_DIR/pipeline.")
-    train.add_argument("--encode_batch_size", type=int, default=32)
-    train.add_argument(
-        "--validation_samples", type=int, default=16, help="Pairs generated and scored at the end."
-    )
-    train.add_argument(
-        "--validation_steps_inference", type=int, default=50, help="DDIM steps for those pairs."
-    )
+    add_joint_pipeline_output_arguments(train)
     add_finetune_arguments(parser, {k: v for k, v in UNET2D_PARTS.items() if k != "class_embedding"})
     args = parser.parse_args(argv)
     if not (args.vqvae or args.pretrained_pipeline):

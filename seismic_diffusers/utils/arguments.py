@@ -69,6 +69,20 @@ def add_paired_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_joint_pipeline_output_arguments(group) -> None:
+    """`--pipeline_dir`, `--encode_batch_size` and the end-of-training check's `--validation_samples` and
+    `--validation_steps_inference`, of the scripts that write a joint pipeline (`train_joint_ldm.py`,
+    `train_joint_latent_operator.py`); `group` is a parser or an argument group."""
+    group.add_argument("--pipeline_dir", type=str, default=None, help="Default: OUTPUT_DIR/pipeline.")
+    group.add_argument("--encode_batch_size", type=int, default=32)
+    group.add_argument(
+        "--validation_samples", type=int, default=16, help="Pairs generated and scored at the end."
+    )
+    group.add_argument(
+        "--validation_steps_inference", type=int, default=50, help="DDIM steps for those pairs."
+    )
+
+
 def add_waveform_record_arguments(parser: argparse.ArgumentParser) -> None:
     """The record source options, of the waveform training scripts (`train_waveform_vae.py`, `train_waveform_ldm.py`)."""
     data = parser.add_argument_group("data")
