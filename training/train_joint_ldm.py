@@ -290,6 +290,7 @@ def main(args: argparse.Namespace) -> None:
         )
         pipeline.save_pretrained(pipeline_dir, safe_serialization=True)
         pipeline.set_progress_bar_config(disable=True)
+        pipeline.to(accelerator.device)  # autoencoder loaded on the CPU, UNet trained on the device
         generated = pipeline(
             batch_size=args.validation_samples,
             generator=torch.Generator().manual_seed(args.seed),
