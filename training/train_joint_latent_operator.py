@@ -40,6 +40,7 @@ from seismic_diffusers.utils.training import (
     add_training_arguments,
     backward_and_step,
     build_optimization,
+    cached_tensor,
     epoch_batches,
     make_accelerator,
     make_ema,
@@ -111,23 +112,10 @@ def load_two_encoder_pipeline(folder: str) -> JointGenerationPipeline:
     return pipeline
 
 
-def cached(path: str, make, is_main: bool) -> torch.Tensor:
-    """`make()`'s tensor, read from `path` (safetensors) when it exists, else made and written there."""
-    from safetensors.torch import load_file, save_file
-
-    if os.path.isfile(path):
-        return load_file(path)["latents"]
-    tensor = make()
-    if is_main:
-        save_file({"latents": tensor.contiguous()}, path + ".partial")
-        os.replace(path + ".partial", path)
-    return tensor
-
-
 def training_latents(vqvae, dataset, cache: str, batch_size: int, is_main: bool) -> torch.Tensor:
     """The unscaled latents of `dataset`, from `cache` when it exists (checked against the autoencoder's
     latent shape), else encoded and written there."""
-    latents = cached(cache, lambda: encode_paired_dataset(vqvae, dataset, batch_size), is_main)
+    latents = cached_tensor(cache, lambda: encode_paired_dataset(vqvae, dataset, batch_size), is_main)
     expected = (vqvae.config.latent_channels, *vqvae.latent_shape)
     if tuple(latents.shape[1:]) != expected or len(latents) != len(dataset):
         raise ValueError(
@@ -210,7 +198,7 @@ def main(args: argparse.Namespace) -> None:
     held_out = encode_paired_dataset(vqvae, held_set, args.encode_batch_size)
     if args.physics_targets:
         targets = os.path.join(args.output_dir, "physics_targets.safetensors")
-        physics = cached(
+        physics = cached_tensor(
             targets,
             lambda: physics_seismic_codes(pipeline, latents, args.encode_batch_size),
             accelerator.is_main_process,

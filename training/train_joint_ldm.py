@@ -47,6 +47,7 @@ from seismic_diffusers.utils.training import (
     add_training_arguments,
     backward_and_step,
     build_optimization,
+    cached_tensor,
     epoch_batches,
     make_accelerator,
     make_ema,
@@ -205,18 +206,11 @@ def main(args: argparse.Namespace) -> None:
     # 2. The latents of every training pair (cached: encoding is the slow part)
     set_seed(args.seed)
     train_set, _ = split_paired(open_paired_folders(args.train_data_dir), args.validation_fraction)
-    cache = os.path.join(args.output_dir, "latents.safetensors")
-    if os.path.isfile(cache):
-        from safetensors.torch import load_file
-
-        latents = load_file(cache)["latents"]
-    else:
-        latents = encode_paired_dataset(vqvae, train_set, args.encode_batch_size)
-        if accelerator.is_main_process:
-            from safetensors.torch import save_file
-
-            save_file({"latents": latents.contiguous()}, cache + ".partial")
-            os.replace(cache + ".partial", cache)
+    latents = cached_tensor(
+        os.path.join(args.output_dir, "latents.safetensors"),
+        lambda: encode_paired_dataset(vqvae, train_set, args.encode_batch_size),
+        accelerator.is_main_process,
+    )
     statistics = latent_statistics(latents, args.latent_scaling, pretrained)
     vqvae.register_to_config(**statistics)
     latents = vqvae.scale_latents(latents)

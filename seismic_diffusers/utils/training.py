@@ -119,6 +119,20 @@ def resume_from_checkpoint(accelerator, output_dir: str, resume: str | None, log
     return step
 
 
+def cached_tensor(path: str, make, is_main_process: bool = True):
+    """`make()`'s tensor, read from `path` (safetensors, key `"latents"`) when the file exists, else
+    made and written there atomically by the main process (slow encodings are made once per run)."""
+    from safetensors.torch import load_file, save_file
+
+    if os.path.isfile(path):
+        return load_file(path)["latents"]
+    tensor = make()
+    if is_main_process:
+        save_file({"latents": tensor.contiguous()}, path + ".partial")
+        os.replace(path + ".partial", path)
+    return tensor
+
+
 def build_optimization(accelerator, model, args, max_train_steps: int | None = None) -> tuple:
     """AdamW and a `diffusers.optimization` LR schedule from the scripts' common arguments.
 
