@@ -79,6 +79,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     model = parser.add_argument_group("model")
     model.add_argument("--width", type=int, default=96)
     model.add_argument("--dilations", type=int, nargs="+", default=[1, 1, 2, 4, 1])
+    model.add_argument(
+        "--attention_layers", type=int, default=0, help="Transformer blocks after the convolutions."
+    )
+    model.add_argument("--attention_heads", type=int, default=4)
     train = add_training_arguments(
         parser,
         output_dir="runs/joint-latent-operator",
@@ -186,7 +190,16 @@ def main(args: argparse.Namespace) -> None:
     vqvae = pipeline.vqvae.eval().requires_grad_(False)
     half = vqvae.config.latent_channels // 2
     set_seed(args.seed)
-    operator = LatentForwardOperator(half_channels=half, width=args.width, dilations=tuple(args.dilations))
+    operator = LatentForwardOperator(
+        half_channels=half,
+        width=args.width,
+        dilations=tuple(args.dilations),
+        attention_layers=args.attention_layers,
+        attention_heads=args.attention_heads,
+        sample_size=vqvae.latent_shape[0],
+    )
+    if args.attention_layers and vqvae.latent_shape[0] != vqvae.latent_shape[1]:
+        raise ValueError(f"--attention_layers needs a square latent grid; this one is {vqvae.latent_shape}.")
     logger.info(
         f"LatentForwardOperator parameters: {sum(p.numel() for p in operator.parameters()) / 1e6:.2f} M"
     )

@@ -172,8 +172,11 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
     # deepwave targets: the velocity halves are kept, the seismic halves are codes of simulated gathers
     physics_run = tmp_path / "operator-physics"
     result = run("train_joint_latent_operator.py", *common, "--max_train_steps", "1", "--physics_targets",
-                 "--output_dir", str(physics_run), "--pipeline_dir", str(physics_run / "pipeline"))  # fmt: skip
+                 "--output_dir", str(physics_run), "--pipeline_dir", str(physics_run / "pipeline"),
+                 "--attention_layers", "1", "--attention_heads", "2")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
+    with_attention = JointGenerationPipeline.from_pretrained(str(physics_run / "pipeline")).latent_operator
+    assert with_attention.config.attention_layers == 1 and len(with_attention.transformer_blocks) == 1
     from safetensors.torch import load_file
 
     data_codes = load_file(str(stage2 / "latents.safetensors"))["latents"]
