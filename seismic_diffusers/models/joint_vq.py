@@ -16,6 +16,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.autoencoders.vae import VectorQuantizer
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
+from diffusers.utils.accelerate_utils import apply_forward_hook
 
 from .seismic_blocks import GridDecoder, OpenFWIUnitsMixin, SeismicEncoder, check_seismic_grid
 
@@ -239,6 +240,7 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         )
         return self.encoder(x)
 
+    @apply_forward_hook
     def encode(
         self, seismic: torch.Tensor, velocity: torch.Tensor | None = None, return_dict: bool = True
     ) -> JointVQEncoderOutput | tuple:
@@ -268,6 +270,7 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
             return (latents,)
         return JointVQEncoderOutput(latents=latents)
 
+    @apply_forward_hook
     def encode_seismic(self, seismic: torch.Tensor) -> torch.Tensor:
         r"""
         The seismic half of the latent, for a model with a velocity encoder (inversion's known part).
@@ -285,6 +288,7 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         weight, bias = self.quant_conv.weight[:half], self.quant_conv.bias[:half]
         return F.conv2d(raw, weight, bias)
 
+    @apply_forward_hook
     def quantize(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Nearest codebook entries: `(quantised, vq_loss, indices (B, num_codebooks, h, w))`."""
         parts = latents.chunk(len(self.quantizers), dim=1)
@@ -357,6 +361,7 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         mean, std = self._latent_statistics(scaled)
         return scaled * std / self.config.scaling_factor + mean
 
+    @apply_forward_hook
     def decode(
         self, latents: torch.Tensor, force_not_quantize: bool = False, return_dict: bool = True
     ) -> JointVQDecoderOutput | tuple:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from diffusers.utils import BaseOutput
+from diffusers.utils.accelerate_utils import apply_forward_hook
 from torch import nn
 
 CONDITION_FEATURES = ("magnitude", "latitude", "longitude", "depth_km")
@@ -229,6 +230,7 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         features = torch.cat([self.normalize_conditions(conditions), self.station_embedding(stations)], dim=1)
         return self.condition_net(features)
 
+    @apply_forward_hook
     def encode(
         self, x: torch.Tensor, condition: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -239,6 +241,7 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         mean, logvar = self.to_moments(features).chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 
+    @apply_forward_hook
     def decode_log_peak(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """`(B, latent_dim)` -> the `(B,)` predicted log10 record peaks (`predict_log_peak` models)."""
         if not self.config.predict_log_peak:
@@ -248,6 +251,7 @@ class SpectrogramVAE(ModelMixin, ConfigMixin):
         low, high = self.config.log_peak_range
         return (self.to_log_peak(z)[:, 0] + 1.0) * 0.5 * (high - low) + low
 
+    @apply_forward_hook
     def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """`(B, latent_dim)` -> spectrograms `(B, C, F, T)`."""
         if self.conditional:

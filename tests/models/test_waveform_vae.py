@@ -105,3 +105,22 @@ def test_amplitude_options_are_checked():
         SpectrogramVAE(predict_log_peak=True, log_peak_range=(-3.0, -8.0), **SMALL)
     with pytest.raises(ValueError, match="does not predict amplitudes"):
         SpectrogramVAE(**SMALL).decode_log_peak(torch.zeros(1, 128))
+
+
+def test_encode_and_decode_trigger_offload_hooks():
+    """The waveform pipeline calls `decode` directly; under `enable_model_cpu_offload` it must run the
+    hook that moves the VAE to the accelerator (as diffusers' AutoencoderKL does)."""
+    from accelerate.hooks import ModelHook, add_hook_to_module
+
+    class Recorder(ModelHook):
+        calls = 0
+
+        def pre_forward(self, module, *args, **kwargs):
+            Recorder.calls += 1
+            return args, kwargs
+
+    model = add_hook_to_module(SpectrogramVAE(**SMALL).eval(), Recorder())
+    with torch.no_grad():
+        mean, _ = model.encode(spectrograms())
+        model.decode(mean)
+    assert Recorder.calls == 2
