@@ -13,7 +13,8 @@ seismic half of each latent on its velocity half, both in the diffusion model's 
 squared error). With `--physics_targets` the target is instead the seismic code of deepwave's gathers
 over the map the velocity half decodes to (`physics.forward_model`): the pair the operator learns to
 produce then satisfies the wave equation for the decoded velocity, not only for the true one (which
-the velocity decoder reproduces with some error). The output is the input pipeline with the operator added, written to
+the velocity decoder reproduces with some error). Such targets need no recorded seismic data, so
+`--extra_velocity_maps N` adds N maps drawn by `generate_velocity_models` to the training set. The output is the input pipeline with the operator added, written to
 `--pipeline_dir`; its card gains a section with the command, the held-out error and the PDE
 deviation (deepwave) of generated pairs with and without the operator.
 """
@@ -32,7 +33,12 @@ from accelerate.logging import get_logger
 from accelerate.utils import set_seed
 
 from seismic_diffusers import JointGenerationPipeline, LatentForwardOperator, forward_model
-from seismic_diffusers.data import open_paired_folders, split_paired
+from seismic_diffusers.data import (
+    VELOCITY_FAMILIES,
+    generate_velocity_models,
+    open_paired_folders,
+    split_paired,
+)
 from seismic_diffusers.models.joint_vq import encode_paired_dataset
 from seismic_diffusers.utils.arguments import add_joint_pipeline_output_arguments, add_paired_data_arguments
 from seismic_diffusers.utils.training import (
@@ -76,6 +82,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Regress on the seismic code of deepwave gathers over each decoded velocity half (cached in "
         "OUTPUT_DIR/physics_targets.safetensors) instead of the encoded data's seismic code.",
     )
+    parser.add_argument(
+        "--extra_velocity_maps",
+        type=int,
+        default=0,
+        help="With --physics_targets: also train on this many velocity maps drawn by generate_velocity_models "
+        "(spread over the eight families; no seismic data needed, the targets come from deepwave), cached in "
+        "OUTPUT_DIR/extra_physics_targets.safetensors.",
+    )
+    parser.add_argument(
+        "--extra_maps_seed",
+        type=int,
+        default=500000,
+        help="Data seed of the extra maps (default 500000, used by no dataset or benchmark).",
+    )
     model = parser.add_argument_group("model")
     model.add_argument("--width", type=int, default=96)
     model.add_argument("--dilations", type=int, nargs="+", default=[1, 1, 2, 4, 1])
@@ -96,6 +116,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.validation_samples < 1 or args.validation_steps_inference < 1:
         parser.error("--validation_samples and --validation_steps_inference must be >= 1.")
+    if args.extra_velocity_maps < 0 or (args.extra_velocity_maps and not args.physics_targets):
+        parser.error(
+            "--extra_velocity_maps must be >= 0 and needs --physics_targets (its targets come from deepwave)."
+        )
     folders = {os.path.abspath(p) for p in (args.output_dir, args.pipeline)}
     if os.path.abspath(args.pipeline_dir or os.path.join(args.output_dir, "pipeline")) in folders:
         parser.error(
@@ -149,6 +173,32 @@ def physics_seismic_codes(pipeline, latents: torch.Tensor, batch_size: int) -> t
 
 
 @torch.no_grad()
+def velocity_map_latents(vqvae, count: int, seed: int, batch_size: int) -> torch.Tensor:
+    """Unscaled latents `(count, C, h, w)` of maps drawn by `generate_velocity_models` (about
+    `count / 8` per family): the quantised velocity code, and zeros for the seismic half
+    (`physics_seismic_codes` fills it in)."""
+    per_family = [
+        count // len(VELOCITY_FAMILIES) + (i < count % len(VELOCITY_FAMILIES))
+        for i in range(len(VELOCITY_FAMILIES))
+    ]
+    maps = torch.cat(
+        [
+            torch.as_tensor(generate_velocity_models(f, n, seed=seed))
+            for f, n in zip(VELOCITY_FAMILIES, per_family, strict=True)
+            if n
+        ]
+    )
+    codes = []
+    for start in range(0, len(maps), batch_size):
+        velocity = vqvae.normalize_velocity(
+            maps[start : start + batch_size, None].to(vqvae.device, vqvae.dtype)
+        )
+        codes.append(vqvae.quantizers[1](vqvae.encode_velocity(velocity))[0].float().cpu())
+    velocity_half = torch.cat(codes)
+    return torch.cat([torch.zeros_like(velocity_half), velocity_half], dim=1)
+
+
+@torch.no_grad()
 def held_out_error(operator, scaled: torch.Tensor, half: int) -> float:
     """Mean squared error of the predicted seismic half on held-out scaled latents (per element)."""
     if len(scaled) == 0:
@@ -170,7 +220,7 @@ the training latents.
 
 - Command: `{command}`
 - Steps: {summary["global_step"]} (batch {args.train_batch_size}); {summary["train_minutes"]:.1f} min on {summary["device"]}
-- Targets: {"the seismic code of deepwave gathers over each decoded velocity half" if args.physics_targets else "the encoded data's seismic code"}
+- Targets: {"the seismic code of deepwave gathers over each decoded velocity half" if args.physics_targets else "the encoded data's seismic code"}{f"; training set plus {args.extra_velocity_maps} maps drawn by generate_velocity_models (seed {args.extra_maps_seed})" if args.extra_velocity_maps else ""}
 - Held-out latent error (MSE, scaled space, {summary["held_out_pairs"]} pairs): {summary["held_out_mse"]:.4f}
   (predicting zeros: {summary["held_out_zero_mse"]:.4f})
 - Generated pairs ({args.validation_samples}, DDIM {args.validation_steps_inference} steps), PDE deviation mean:
@@ -223,6 +273,25 @@ def main(args: argparse.Namespace) -> None:
             )
         latents = physics
         held_out = physics_seismic_codes(pipeline, held_out, args.encode_batch_size)
+    if args.extra_velocity_maps:
+        extra_path = os.path.join(args.output_dir, "extra_physics_targets.safetensors")
+        extra = cached_tensor(
+            extra_path,
+            lambda: physics_seismic_codes(
+                pipeline,
+                velocity_map_latents(
+                    vqvae, args.extra_velocity_maps, args.extra_maps_seed, args.encode_batch_size
+                ),
+                args.encode_batch_size,
+            ),
+            accelerator.is_main_process,
+        )
+        if tuple(extra.shape) != (args.extra_velocity_maps, *latents.shape[1:]):
+            raise ValueError(
+                f"{extra_path} holds {tuple(extra.shape)}, not {args.extra_velocity_maps} latents of shape "
+                f"{tuple(latents.shape[1:])}: it was made for another run; delete it to recompute."
+            )
+        latents = torch.cat([latents, extra])
     latents, held_out = vqvae.scale_latents(latents), vqvae.scale_latents(held_out)
     logger.info(f"{len(latents)} training latents {tuple(latents.shape[1:])}, {len(held_out)} held out")
 

@@ -289,6 +289,30 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         return F.conv2d(raw, weight, bias)
 
     @apply_forward_hook
+    def encode_velocity(self, velocity: torch.Tensor) -> torch.Tensor:
+        r"""
+        The velocity half of the latent, for a model with a velocity encoder (no seismic needed).
+
+        Args:
+            velocity (`torch.Tensor` of shape `(batch_size, 1, 70, 70)`): Normalised velocity.
+
+        Returns:
+            `torch.Tensor` of shape `(batch_size, latent_channels // 2, 16, 16)`: continuous latents.
+        """
+        if self.velocity_map_encoder is None:
+            raise ValueError("encode_velocity needs a model with a velocity encoder; use encode().")
+        expected = (1, *self.config.velocity_shape)
+        if velocity.ndim != 4 or tuple(velocity.shape[1:]) != expected:
+            raise ValueError(
+                f"velocity must have shape (B, {', '.join(map(str, expected))}); got {tuple(velocity.shape)}."
+            )
+        half = self.config.latent_channels // 2
+        size = (self.config.velocity_working_size,) * 2
+        v = F.interpolate(velocity, size=size, mode="bilinear", align_corners=False, antialias=True)
+        weight, bias = self.quant_conv.weight[half:], self.quant_conv.bias[half:]
+        return F.conv2d(self.velocity_map_encoder(v), weight, bias)
+
+    @apply_forward_hook
     def quantize(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Nearest codebook entries: `(quantised, vq_loss, indices (B, num_codebooks, h, w))`."""
         parts = latents.chunk(len(self.quantizers), dim=1)

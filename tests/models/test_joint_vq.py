@@ -192,3 +192,17 @@ def test_encode_quantize_decode_trigger_offload_hooks(pair):
         assert Recorder.calls == 2
         model.decode(latents)
     assert Recorder.calls >= 3
+
+
+def test_encode_velocity_is_the_velocity_half_of_encode(pair):
+    model = JointVQModel(**{**TINY, "latent_channels": 8}, num_codebooks=2, velocity_encoder=True).eval()
+    velocity, seismic = pair
+    v = model.normalize_velocity(velocity[:, None].float())
+    with torch.no_grad():
+        full = model.encode(model.normalize_seismic(seismic), v).latents
+        torch.testing.assert_close(model.encode_velocity(v), full[:, 4:])
+        torch.testing.assert_close(model.encode_seismic(model.normalize_seismic(seismic)), full[:, :4])
+    with pytest.raises(ValueError, match=r"\(B, 1, 70, 70\)"):
+        model.encode_velocity(v[:, :, :60])
+    with pytest.raises(ValueError, match="needs a model with a velocity encoder"):
+        JointVQModel(**TINY).encode_velocity(v)

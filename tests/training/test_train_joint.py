@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from seismic_diffusers import JointGenerationPipeline, JointVQModel, forward_model
-from seismic_diffusers.data import make_paired_dataset
+from seismic_diffusers.data import generate_velocity_models, make_paired_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
@@ -171,15 +171,25 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
     assert not [p for p in coupled_dir.rglob("*") if p.suffix in (".bin", ".pt", ".ckpt", ".pkl")]
     # deepwave targets: the velocity halves are kept, the seismic halves are codes of simulated gathers
     physics_run = tmp_path / "operator-physics"
-    result = run("train_joint_latent_operator.py", *common, "--max_train_steps", "1", "--physics_targets",
-                 "--output_dir", str(physics_run), "--pipeline_dir", str(physics_run / "pipeline"),
-                 "--attention_layers", "1", "--attention_heads", "2")  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    with_attention = JointGenerationPipeline.from_pretrained(str(physics_run / "pipeline")).latent_operator
-    assert with_attention.config.attention_layers == 1 and len(with_attention.transformer_blocks) == 1
     from safetensors.torch import load_file
 
     data_codes = load_file(str(stage2 / "latents.safetensors"))["latents"]
+    result = run("train_joint_latent_operator.py", *common, "--max_train_steps", "1", "--physics_targets",
+                 "--output_dir", str(physics_run), "--pipeline_dir", str(physics_run / "pipeline"),
+                 "--attention_layers", "1", "--attention_heads", "2", "--extra_velocity_maps", "3")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    extra = load_file(str(physics_run / "extra_physics_targets.safetensors"))["latents"]
+    assert extra.shape == (3, *data_codes.shape[1:]) and extra[:, :2].abs().sum() > 0  # seismic halves filled
+    assert (
+        "plus 3 maps drawn by generate_velocity_models"
+        in (physics_run / "pipeline" / "README.md").read_text()
+    )
+    with torch.no_grad():  # the first extra map is flatvel-a's first at the default seed
+        first = torch.as_tensor(generate_velocity_models("flatvel-a", 1, seed=500000))[:, None]
+        code = pipe.vqvae.quantizers[1](pipe.vqvae.encode_velocity(pipe.vqvae.normalize_velocity(first)))[0]
+    torch.testing.assert_close(extra[:1, 2:], code)
+    with_attention = JointGenerationPipeline.from_pretrained(str(physics_run / "pipeline")).latent_operator
+    assert with_attention.config.attention_layers == 1 and len(with_attention.transformer_blocks) == 1
     physics_codes = load_file(str(physics_run / "physics_targets.safetensors"))["latents"]
     assert physics_codes.shape == data_codes.shape
     torch.testing.assert_close(physics_codes[:, 2:], data_codes[:, 2:])
@@ -207,6 +217,9 @@ def test_latent_operator_refuses_a_one_encoder_pipeline(paired_folder, tiny_join
     result = run("train_joint_latent_operator.py", "--pipeline", tiny_joint_pipeline_dir, "--train_data_dir",
                  str(paired_folder), "--output_dir", str(tmp_path / "op"), "--pipeline_dir", str(tmp_path / "op"))  # fmt: skip
     assert result.returncode != 0 and "--pipeline_dir must differ from --output_dir" in result.stderr
+    result = run("train_joint_latent_operator.py", "--pipeline", tiny_joint_pipeline_dir, "--train_data_dir",
+                 str(paired_folder), "--output_dir", str(tmp_path / "op"), "--extra_velocity_maps", "8")  # fmt: skip
+    assert result.returncode != 0 and "needs --physics_targets" in result.stderr
     assert (
         not (tmp_path / "op" / "pipeline").exists() and not (tmp_path / "op" / "latents.safetensors").exists()
     )
