@@ -14,7 +14,9 @@ squared error). With `--physics_targets` the target is instead the seismic code 
 over the map the velocity half decodes to (`physics.forward_model`): the pair the operator learns to
 produce then satisfies the wave equation for the decoded velocity, not only for the true one (which
 the velocity decoder reproduces with some error). Such targets need no recorded seismic data, so
-`--extra_velocity_maps N` adds N maps drawn by `generate_velocity_models` to the training set. The output is the input pipeline with the operator added, written to
+`--extra_velocity_maps N` adds N maps drawn by `generate_velocity_models` to the training set, and
+`--generated_samples N` the velocity codes of N of the pipeline's own diffusion samples (the codes
+the operator meets at sampling time). The output is the input pipeline with the operator added, written to
 `--pipeline_dir`; its card gains a section with the command, the held-out error and the PDE
 deviation (deepwave) of generated pairs with and without the operator.
 """
@@ -96,6 +98,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=500000,
         help="Data seed of the extra maps (default 500000, used by no dataset or benchmark).",
     )
+    parser.add_argument(
+        "--generated_samples",
+        type=int,
+        default=0,
+        help="With --physics_targets: also train on the velocity codes of this many of the pipeline's own "
+        "diffusion samples (what the operator sees at sampling time), cached in "
+        "OUTPUT_DIR/generated_physics_targets.safetensors.",
+    )
+    parser.add_argument("--generated_steps", type=int, default=50, help="DDIM steps of those samples.")
+    parser.add_argument(
+        "--generated_seed",
+        type=int,
+        default=200000,
+        help="Generator seed of the first batch of those samples (each batch adds 1); the final check uses --seed.",
+    )
     model = parser.add_argument_group("model")
     model.add_argument("--width", type=int, default=96)
     model.add_argument("--dilations", type=int, nargs="+", default=[1, 1, 2, 4, 1])
@@ -116,10 +133,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.validation_samples < 1 or args.validation_steps_inference < 1:
         parser.error("--validation_samples and --validation_steps_inference must be >= 1.")
-    if args.extra_velocity_maps < 0 or (args.extra_velocity_maps and not args.physics_targets):
-        parser.error(
-            "--extra_velocity_maps must be >= 0 and needs --physics_targets (its targets come from deepwave)."
-        )
+    for flag, count in (
+        ("--extra_velocity_maps", args.extra_velocity_maps),
+        ("--generated_samples", args.generated_samples),
+    ):
+        if count < 0 or (count and not args.physics_targets):
+            parser.error(f"{flag} must be >= 0 and needs --physics_targets (its targets come from deepwave).")
+    if args.generated_steps < 1:
+        parser.error("--generated_steps must be >= 1.")
     folders = {os.path.abspath(p) for p in (args.output_dir, args.pipeline)}
     if os.path.abspath(args.pipeline_dir or os.path.join(args.output_dir, "pipeline")) in folders:
         parser.error(
@@ -199,6 +220,30 @@ def velocity_map_latents(vqvae, count: int, seed: int, batch_size: int) -> torch
 
 
 @torch.no_grad()
+def generated_velocity_latents(pipeline, count: int, steps: int, batch_size: int, seed: int) -> torch.Tensor:
+    """Unscaled latents `(count, C, h, w)` of the pipeline's own diffusion samples (DDIM, `steps`
+    steps): the velocity half as sampled, snapped to its codebook as the pipeline does before the
+    operator, and zeros for the seismic half (`physics_seismic_codes` fills it in). The operator sees
+    such codes at sampling time, and they lie off the data's distribution."""
+    from tqdm.auto import tqdm
+
+    vqvae, half, codes = pipeline.vqvae, pipeline.vqvae.config.latent_channels // 2, []
+    pipeline.set_progress_bar_config(disable=True)
+    for index, start in enumerate(tqdm(range(0, count, batch_size), desc="generated samples", leave=False)):
+        scaled = pipeline(
+            batch_size=min(batch_size, count - start),
+            generator=torch.Generator().manual_seed(seed + index),
+            num_inference_steps=steps,
+            output_type="latent",
+            use_latent_operator=False,
+        ).latents
+        velocity_half = vqvae.quantizers[1](vqvae.unscale_latents(scaled.to(vqvae.dtype))[:, half:])[0]
+        codes.append(velocity_half.float().cpu())
+    velocity_half = torch.cat(codes)
+    return torch.cat([torch.zeros_like(velocity_half), velocity_half], dim=1)
+
+
+@torch.no_grad()
 def held_out_error(operator, scaled: torch.Tensor, half: int) -> float:
     """Mean squared error of the predicted seismic half on held-out scaled latents (per element)."""
     if len(scaled) == 0:
@@ -220,7 +265,7 @@ the training latents.
 
 - Command: `{command}`
 - Steps: {summary["global_step"]} (batch {args.train_batch_size}); {summary["train_minutes"]:.1f} min on {summary["device"]}
-- Targets: {"the seismic code of deepwave gathers over each decoded velocity half" if args.physics_targets else "the encoded data's seismic code"}{f"; training set plus {args.extra_velocity_maps} maps drawn by generate_velocity_models (seed {args.extra_maps_seed})" if args.extra_velocity_maps else ""}
+- Targets: {"the seismic code of deepwave gathers over each decoded velocity half" if args.physics_targets else "the encoded data's seismic code"}{f"; training set plus {args.extra_velocity_maps} maps drawn by generate_velocity_models (seed {args.extra_maps_seed})" if args.extra_velocity_maps else ""}{f"; plus the velocity codes of {args.generated_samples} of the pipeline's own samples (DDIM {args.generated_steps} steps, seed {args.generated_seed})" if args.generated_samples else ""}
 - Held-out latent error (MSE, scaled space, {summary["held_out_pairs"]} pairs): {summary["held_out_mse"]:.4f}
   (predicting zeros: {summary["held_out_zero_mse"]:.4f})
 - Generated pairs ({args.validation_samples}, DDIM {args.validation_steps_inference} steps), PDE deviation mean:
@@ -273,22 +318,24 @@ def main(args: argparse.Namespace) -> None:
             )
         latents = physics
         held_out = physics_seismic_codes(pipeline, held_out, args.encode_batch_size)
-    if args.extra_velocity_maps:
-        extra_path = os.path.join(args.output_dir, "extra_physics_targets.safetensors")
+    extra_sources = (
+        ("extra_physics_targets", args.extra_velocity_maps, lambda: velocity_map_latents(
+            vqvae, args.extra_velocity_maps, args.extra_maps_seed, args.encode_batch_size)),
+        ("generated_physics_targets", args.generated_samples, lambda: generated_velocity_latents(
+            pipeline, args.generated_samples, args.generated_steps, args.encode_batch_size, args.generated_seed)),
+    )  # fmt: skip
+    for name, count, make in extra_sources:
+        if not count:
+            continue
+        path = os.path.join(args.output_dir, f"{name}.safetensors")
         extra = cached_tensor(
-            extra_path,
-            lambda: physics_seismic_codes(
-                pipeline,
-                velocity_map_latents(
-                    vqvae, args.extra_velocity_maps, args.extra_maps_seed, args.encode_batch_size
-                ),
-                args.encode_batch_size,
-            ),
+            path,
+            lambda make=make: physics_seismic_codes(pipeline, make(), args.encode_batch_size),
             accelerator.is_main_process,
         )
-        if tuple(extra.shape) != (args.extra_velocity_maps, *latents.shape[1:]):
+        if tuple(extra.shape) != (count, *latents.shape[1:]):
             raise ValueError(
-                f"{extra_path} holds {tuple(extra.shape)}, not {args.extra_velocity_maps} latents of shape "
+                f"{path} holds {tuple(extra.shape)}, not {count} latents of shape "
                 f"{tuple(latents.shape[1:])}: it was made for another run; delete it to recompute."
             )
         latents = torch.cat([latents, extra])

@@ -22,6 +22,7 @@ from ..utils.validation import check_real_numbers
 from .pipeline_utils import SeismicDiffusionPipeline, check_finite_output
 
 OUTPUT_TYPES = ("np", "pt")
+GENERATION_OUTPUT_TYPES = (*OUTPUT_TYPES, "latent")
 
 EXAMPLE_DOC_STRING = """
     Examples:
@@ -49,12 +50,16 @@ class JointGenerationOutput(BaseOutput):
         pde_deviation_trace (`np.ndarray` or `torch.Tensor` of shape `(num_inference_steps, batch_size)`, *optional*):
             The deviation of the pair decoded from each step's predicted clean latent, with
             `trace_pde_deviation=True` (WaveDiffusion's Figure 5, as data).
+        latents (`torch.Tensor` of shape `(batch_size, latent_channels, h, w)`, *optional*): With
+            `output_type="latent"` only (then `velocities` and `seismic` are `None`): the final latents
+            in the diffusion model's scaled space, not decoded.
     """
 
-    velocities: np.ndarray | torch.Tensor
-    seismic: np.ndarray | torch.Tensor
+    velocities: np.ndarray | torch.Tensor | None
+    seismic: np.ndarray | torch.Tensor | None
     pde_deviation: np.ndarray | torch.Tensor | None = None
     pde_deviation_trace: np.ndarray | torch.Tensor | None = None
+    latents: torch.Tensor | None = None
 
 
 @dataclass
@@ -167,9 +172,22 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             )
 
     def check_inputs(
-        self, batch_size, num_inference_steps, output_type, generator, needs_physics, eta=0.0
+        self,
+        batch_size,
+        num_inference_steps,
+        output_type,
+        generator,
+        needs_physics,
+        eta=0.0,
+        return_pde_deviation=False,
     ) -> None:
-        self.check_call_arguments(batch_size, generator, num_inference_steps, output_type, OUTPUT_TYPES)
+        self.check_call_arguments(
+            batch_size, generator, num_inference_steps, output_type, GENERATION_OUTPUT_TYPES
+        )
+        if output_type == "latent" and return_pde_deviation:
+            raise ValueError(
+                'return_pde_deviation needs decoded pairs; it cannot be combined with output_type="latent".'
+            )
         if not (np.isfinite(eta) and eta >= 0):
             raise ValueError(
                 f"eta must be a finite number >= 0 (0: deterministic DDIM, 1: ancestral); got {eta}."
@@ -211,7 +229,8 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
                 DDIM, 1 is DDPM-like ancestral sampling); ignored by schedulers without `eta`. The
                 default is stochastic because deterministic DDIM left samples off the codebook and
                 doubled their PDE deviation (docs/experiments/joint-generation.md).
-            output_type (`str`, *optional*, defaults to `"np"`): `"np"` or `"pt"`.
+            output_type (`str`, *optional*, defaults to `"np"`): `"np"`, `"pt"`, or `"latent"` (the final
+                scaled latents, after the operator's coupling, without decoding).
             return_dict (`bool`, *optional*, defaults to `True`): Return a [`JointGenerationOutput`].
             return_pde_deviation (`bool`, *optional*, defaults to `False`): Also forward-model each
                 generated velocity (deepwave) and return each pair's `pde_deviation`.
@@ -227,7 +246,8 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         Returns:
             [`JointGenerationOutput`] or `tuple` `(velocities, seismic, pde_deviation,
             pde_deviation_trace)`: velocities `(B, 70, 70)` float32 in m/s, seismic
-            `(B, 5, 1000, 70)` float32 in OpenFWI's amplitude convention.
+            `(B, 5, 1000, 70)` float32 in OpenFWI's amplitude convention. With `output_type="latent"`
+            the output's `latents` (the tuple `(latents, pde_deviation_trace)`).
 
         Raises:
             ValueError: For bad arguments, or a deviation requested with a geometry that does not
@@ -241,6 +261,7 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             generator,
             return_pde_deviation or trace_pde_deviation,
             eta,
+            return_pde_deviation,
         )
         device = self._execution_device
 
@@ -266,11 +287,18 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         # 4. Couple the halves, then decode both modalities to physical units
         if use_latent_operator and self.latent_operator is not None:
             latents = self.predict_seismic_half(latents)
+        deviation_trace = torch.stack(trace) if trace_pde_deviation else None
+        if output_type == "latent":
+            check_finite_output(latents, "latents")
+            self.maybe_free_model_hooks()
+            trace_out = self._to_output(deviation_trace, "np")
+            if not return_dict:
+                return latents, trace_out
+            return JointGenerationOutput(None, None, pde_deviation_trace=trace_out, latents=latents)
         velocities, seismic = self._decode(latents)
         check_finite_output(velocities, "velocities")
         check_finite_output(seismic, "seismic data")
         deviation = self._deviation(velocities, seismic) if return_pde_deviation else None
-        deviation_trace = torch.stack(trace) if trace_pde_deviation else None
 
         # 5. Return
         outputs = tuple(

@@ -176,7 +176,8 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
     data_codes = load_file(str(stage2 / "latents.safetensors"))["latents"]
     result = run("train_joint_latent_operator.py", *common, "--max_train_steps", "1", "--physics_targets",
                  "--output_dir", str(physics_run), "--pipeline_dir", str(physics_run / "pipeline"),
-                 "--attention_layers", "1", "--attention_heads", "2", "--extra_velocity_maps", "3")  # fmt: skip
+                 "--attention_layers", "1", "--attention_heads", "2", "--extra_velocity_maps", "3",
+                 "--generated_samples", "2", "--generated_steps", "2")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     extra = load_file(str(physics_run / "extra_physics_targets.safetensors"))["latents"]
     assert extra.shape == (3, *data_codes.shape[1:]) and extra[:, :2].abs().sum() > 0  # seismic halves filled
@@ -188,6 +189,13 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
         first = torch.as_tensor(generate_velocity_models("flatvel-a", 1, seed=500000))[:, None]
         code = pipe.vqvae.quantizers[1](pipe.vqvae.encode_velocity(pipe.vqvae.normalize_velocity(first)))[0]
     torch.testing.assert_close(extra[:1, 2:], code)
+    generated = load_file(str(physics_run / "generated_physics_targets.safetensors"))["latents"]
+    assert generated.shape == (2, *data_codes.shape[1:]) and generated[:, :2].abs().sum() > 0
+    with torch.no_grad():  # the velocity codes of the pipeline's own samples, snapped, at the default seed
+        sampled = pipe(batch_size=2, generator=torch.Generator().manual_seed(200000), num_inference_steps=2,
+                       output_type="latent").latents  # fmt: skip
+        code = pipe.vqvae.quantizers[1](pipe.vqvae.unscale_latents(sampled)[:, 2:])[0]
+    torch.testing.assert_close(generated[:, 2:], code)
     with_attention = JointGenerationPipeline.from_pretrained(str(physics_run / "pipeline")).latent_operator
     assert with_attention.config.attention_layers == 1 and len(with_attention.transformer_blocks) == 1
     physics_codes = load_file(str(physics_run / "physics_targets.safetensors"))["latents"]
@@ -219,7 +227,16 @@ def test_latent_operator_refuses_a_one_encoder_pipeline(paired_folder, tiny_join
     assert result.returncode != 0 and "--pipeline_dir must differ from --output_dir" in result.stderr
     result = run("train_joint_latent_operator.py", "--pipeline", tiny_joint_pipeline_dir, "--train_data_dir",
                  str(paired_folder), "--output_dir", str(tmp_path / "op"), "--extra_velocity_maps", "8")  # fmt: skip
-    assert result.returncode != 0 and "needs --physics_targets" in result.stderr
+    assert (
+        result.returncode != 0
+        and "--extra_velocity_maps must be >= 0 and needs --physics_targets" in result.stderr
+    )
+    result = run("train_joint_latent_operator.py", "--pipeline", tiny_joint_pipeline_dir, "--train_data_dir",
+                 str(paired_folder), "--output_dir", str(tmp_path / "op"), "--generated_samples", "8")  # fmt: skip
+    assert (
+        result.returncode != 0
+        and "--generated_samples must be >= 0 and needs --physics_targets" in result.stderr
+    )
     assert (
         not (tmp_path / "op" / "pipeline").exists() and not (tmp_path / "op" / "latents.safetensors").exists()
     )

@@ -305,6 +305,28 @@ def test_latent_operator_replaces_the_sampled_seismic_half(make_tiny_joint_pipel
     torch.testing.assert_close(generate(loaded, output_type="pt").seismic, coupled.seismic)
 
 
+def test_latent_output_is_what_the_pipeline_would_decode(make_tiny_joint_pipeline):
+    """`output_type="latent"` returns the final scaled latents (after the operator's coupling) instead
+    of decoding them, as diffusers pipelines do."""
+    from seismic_diffusers import LatentForwardOperator
+
+    torch.manual_seed(1)
+    operator = LatentForwardOperator(half_channels=2, width=8, dilations=(1, 2)).eval()
+    pipe = tiny_two_encoder_pipeline(make_tiny_joint_pipeline, operator)
+    pipe.set_progress_bar_config(disable=True)
+    decoded = generate(pipe, output_type="pt")
+    out = generate(pipe, output_type="latent")
+    assert out.velocities is None and out.seismic is None and out.latents.shape == (2, 4, 16, 16)
+    velocities, seismic = pipe._decode(out.latents)
+    torch.testing.assert_close(velocities, decoded.velocities)
+    torch.testing.assert_close(seismic, decoded.seismic)
+    latents, trace = generate(pipe, output_type="latent", return_dict=False)
+    torch.testing.assert_close(latents, out.latents)
+    assert trace is None
+    with pytest.raises(ValueError, match='cannot be combined with output_type="latent"'):
+        generate(pipe, output_type="latent", return_pde_deviation=True)
+
+
 def test_a_latent_operator_needs_a_two_encoder_autoencoder(
     make_tiny_joint_pipeline, tiny_joint_pipeline_dir, tmp_path
 ):
