@@ -261,3 +261,28 @@ def offline_cache(tmp_path, monkeypatch, tiny_velocity_pipeline_dir):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
     return cache, snapshot
+
+
+@pytest.fixture
+def offload_hook_calls():
+    """`attach(model)` adds an accelerate hook that counts its `pre_forward` calls (what model CPU
+    offload uses to move a model to the accelerator) and returns the model; `calls()` reads the count."""
+    from accelerate.hooks import ModelHook, add_hook_to_module
+
+    count = [0]
+
+    class Recorder(ModelHook):
+        def pre_forward(self, module, *args, **kwargs):
+            count[0] += 1
+            return args, kwargs
+
+    class Calls:
+        @staticmethod
+        def attach(model):
+            return add_hook_to_module(model, Recorder())
+
+        @staticmethod
+        def calls() -> int:
+            return count[0]
+
+    return Calls

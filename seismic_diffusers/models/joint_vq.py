@@ -262,9 +262,7 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
                 raise ValueError(
                     f"A model with a velocity encoder encodes pairs: velocity must have shape {expected}; got {got}."
                 )
-            size = (self.config.velocity_working_size,) * 2
-            v = F.interpolate(velocity, size=size, mode="bilinear", align_corners=False, antialias=True)
-            raw = torch.cat([self._encode_seismic_raw(seismic), self.velocity_map_encoder(v)], dim=1)
+            raw = torch.cat([self._encode_seismic_raw(seismic), self._encode_velocity_raw(velocity)], dim=1)
             latents = self.quant_conv(raw)
         if not return_dict:
             return (latents,)
@@ -283,10 +281,7 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
         """
         if self.velocity_map_encoder is None:
             raise ValueError("encode_seismic needs a model with a velocity encoder; use encode().")
-        half = self.config.latent_channels // 2
-        raw = self._encode_seismic_raw(seismic)
-        weight, bias = self.quant_conv.weight[:half], self.quant_conv.bias[:half]
-        return F.conv2d(raw, weight, bias)
+        return self._quant_conv_half(self._encode_seismic_raw(seismic), seismic_half=True)
 
     @apply_forward_hook
     def encode_velocity(self, velocity: torch.Tensor) -> torch.Tensor:
@@ -306,11 +301,18 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
             raise ValueError(
                 f"velocity must have shape (B, {', '.join(map(str, expected))}); got {tuple(velocity.shape)}."
             )
-        half = self.config.latent_channels // 2
+        return self._quant_conv_half(self._encode_velocity_raw(velocity), seismic_half=False)
+
+    def _encode_velocity_raw(self, velocity: torch.Tensor) -> torch.Tensor:
         size = (self.config.velocity_working_size,) * 2
         v = F.interpolate(velocity, size=size, mode="bilinear", align_corners=False, antialias=True)
-        weight, bias = self.quant_conv.weight[half:], self.quant_conv.bias[half:]
-        return F.conv2d(self.velocity_map_encoder(v), weight, bias)
+        return self.velocity_map_encoder(v)
+
+    def _quant_conv_half(self, raw: torch.Tensor, seismic_half: bool) -> torch.Tensor:
+        """One modality's half of `quant_conv` (grouped, so each half reads only its encoder)."""
+        half = self.config.latent_channels // 2
+        part = slice(None, half) if seismic_half else slice(half, None)
+        return F.conv2d(raw, self.quant_conv.weight[part], self.quant_conv.bias[part])
 
     @apply_forward_hook
     def quantize(self, latents: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

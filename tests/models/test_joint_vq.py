@@ -171,27 +171,18 @@ def test_per_channel_latent_statistics_standardise_and_round_trip(tmp_path):
     torch.testing.assert_close(loaded.scale_latents(latents), scaled)
 
 
-def test_encode_quantize_decode_trigger_offload_hooks(pair):
+def test_encode_quantize_decode_trigger_offload_hooks(pair, offload_hook_calls):
     """`enable_model_cpu_offload` moves a model to the accelerator in its hook's `pre_forward`; the
     pipelines call `encode`, `quantize` and `decode` directly, so each must run that hook."""
-    from accelerate.hooks import ModelHook, add_hook_to_module
-
-    class Recorder(ModelHook):
-        calls = 0
-
-        def pre_forward(self, module, *args, **kwargs):
-            Recorder.calls += 1
-            return args, kwargs
-
-    model = add_hook_to_module(JointVQModel(**TINY).eval(), Recorder())
+    model = offload_hook_calls.attach(JointVQModel(**TINY).eval())
     _, seismic = pair
     with torch.no_grad():
         latents = model.encode(model.normalize_seismic(seismic)).latents
-        assert Recorder.calls == 1
+        assert offload_hook_calls.calls() == 1
         model.quantize(latents)
-        assert Recorder.calls == 2
+        assert offload_hook_calls.calls() == 2
         model.decode(latents)
-    assert Recorder.calls >= 3
+    assert offload_hook_calls.calls() >= 3
 
 
 def test_encode_velocity_is_the_velocity_half_of_encode(pair):

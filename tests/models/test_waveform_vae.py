@@ -107,20 +107,11 @@ def test_amplitude_options_are_checked():
         SpectrogramVAE(**SMALL).decode_log_peak(torch.zeros(1, 128))
 
 
-def test_encode_and_decode_trigger_offload_hooks():
+def test_encode_and_decode_trigger_offload_hooks(offload_hook_calls):
     """The waveform pipeline calls `decode` directly; under `enable_model_cpu_offload` it must run the
     hook that moves the VAE to the accelerator (as diffusers' AutoencoderKL does)."""
-    from accelerate.hooks import ModelHook, add_hook_to_module
-
-    class Recorder(ModelHook):
-        calls = 0
-
-        def pre_forward(self, module, *args, **kwargs):
-            Recorder.calls += 1
-            return args, kwargs
-
-    model = add_hook_to_module(SpectrogramVAE(**SMALL).eval(), Recorder())
+    model = offload_hook_calls.attach(SpectrogramVAE(**SMALL).eval())
     with torch.no_grad():
         mean, _ = model.encode(spectrograms())
         model.decode(mean)
-    assert Recorder.calls == 2
+    assert offload_hook_calls.calls() == 2
