@@ -37,7 +37,7 @@ class LatentForwardOperator(ModelMixin, ConfigMixin):
     Both halves are in the space of `JointVQModel.scale_latents` (what the diffusion model sees);
     the latent is `[seismic half, velocity half]` along channels. A stack of 3 x 3 convolutions
     with GroupNorm and SiLU ends in a 1 x 1 projection; the dilations widen the receptive field
-    (19 x 19 cells with the defaults, most of a 16 x 16 latent grid), because a velocity anomaly at
+    (19 x 19 cells with the defaults, most of a 16 x 16 or 20 x 20 latent grid), because a velocity anomaly at
     depth changes late arrivals at every receiver. With `attention_layers > 0`, transformer blocks
     (diffusers' `BasicTransformerBlock`, a learned position embedding per latent cell) follow the
     convolutions: the seismic grid is (time, receiver) and the velocity grid (depth, x), so the map
