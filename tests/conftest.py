@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import torch
 
 # Tiny models gain nothing from threads, and one thread keeps results identical across machines.
 torch.set_num_threads(1)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_tiny_velocity_pipeline(num_class_embeds: int | None = 9):
@@ -286,3 +289,18 @@ def offload_hook_calls():
             return count[0]
 
     return Calls
+
+
+@pytest.fixture
+def repo_script():
+    """`load("training/train_velocity.py")` imports a script of the repository (not a package) as a
+    fresh module, so its functions can be tested without a subprocess."""
+
+    def load(relative_path: str):
+        path = REPO_ROOT / relative_path
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -6,20 +6,12 @@ out unchanged: a figure edited by hand, or a JSON rerun without regenerating, fa
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def copies(tmp_path: Path, pipeline: str) -> tuple[Path, Path]:
@@ -37,24 +29,24 @@ def assert_unchanged(folder: Path, overview: Path, pipeline: str) -> None:
     assert overview.read_text() == (REPO_ROOT / "MODEL_CARD.md").read_text()
 
 
-def test_denoiser_scores_are_generated_from_the_committed_json(tmp_path):
+def test_denoiser_scores_are_generated_from_the_committed_json(tmp_path, repo_script):
     folder, overview = copies(tmp_path, "cold-diffusion-denoiser")
     results = REPO_ROOT / "benchmarks" / "results" / "bench_denoise.json"
-    load_script("denoiser_card").main(
+    repo_script("benchmarks/denoiser_card.py").main(
         ["--results", str(results), "--pipeline", str(folder), "--model_card", str(overview)]
     )
     assert_unchanged(folder, overview, "cold-diffusion-denoiser")
 
 
 @pytest.mark.parametrize("pipeline", ["openfwi-velocity-ddpm"])
-def test_velocity_scores_are_generated_from_the_committed_json(tmp_path, pipeline):
+def test_velocity_scores_are_generated_from_the_committed_json(tmp_path, pipeline, repo_script):
     quality = REPO_ROOT / "benchmarks" / "results" / f"velocity_quality_{pipeline}.json"
     speed = REPO_ROOT / "benchmarks" / "results" / f"velocity_speed_{pipeline}.json"
     folder, overview = copies(tmp_path, pipeline)
     arguments = ["--pipeline", str(folder), "--quality", str(quality), "--model_card", str(overview)]
     if speed.is_file():
         arguments += ["--speed", str(speed)]
-    load_script("velocity_card").main(arguments)
+    repo_script("benchmarks/velocity_card.py").main(arguments)
     assert_unchanged(folder, overview, pipeline)
 
 
@@ -66,21 +58,23 @@ def test_velocity_scores_are_generated_from_the_committed_json(tmp_path, pipelin
         ("openfwi-velocity-inversion", "inversion_card", "bench_inversion.json"),
     ],
 )
-def test_benchmark_scores_are_generated_from_the_committed_json(tmp_path, pipeline, script, results):
+def test_benchmark_scores_are_generated_from_the_committed_json(
+    tmp_path, pipeline, script, results, repo_script
+):
     folder, overview = copies(tmp_path, pipeline)
     results = REPO_ROOT / "benchmarks" / "results" / results
-    load_script(script).main(
+    repo_script(f"benchmarks/{script}.py").main(
         ["--results", str(results), "--pipeline", str(folder), "--model_card", str(overview)]
     )
     assert_unchanged(folder, overview, pipeline)
 
 
-def test_joint_card_names_the_two_encoder_inversion_row():
+def test_joint_card_names_the_two_encoder_inversion_row(repo_script):
     """A two-encoder autoencoder's bench_joint JSON has one inversion row, the velocity sampled given
     the seismic; the card labels it and takes its SSIM as the headline."""
     import json
 
-    module = load_script("joint_card")
+    module = repo_script("benchmarks/joint_card.py")
     results = json.loads((REPO_ROOT / "benchmarks" / "results" / "bench_joint.json").read_text())
     results["inversion"] = {"pairs": 8, "sampled_given_seismic_N4": {"MAE": 0.02, "RMSE": 0.05, "SSIM": 0.81}}
     block = module.scores_block("openfwi-joint-ldm", results)

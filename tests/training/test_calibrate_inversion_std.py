@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,20 +12,9 @@ import torch
 from seismic_diffusers import VelocityInversionPipeline
 from seismic_diffusers.pipelines.pipeline_velocity_inversion import calibrate_spread
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location(
-        "calibrate_inversion_std", REPO_ROOT / "training" / "calibrate_inversion_std.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_fit_reaches_the_nominal_coverage_and_no_more():
-    script = load_script()
+def test_the_fit_reaches_the_nominal_coverage_and_no_more(repo_script):
+    script = repo_script("training/calibrate_inversion_std.py")
     rng = np.random.default_rng(0)
     spread = rng.uniform(10.0, 50.0, size=(4, 30, 30))
     depth = np.linspace(0.0, 1.0, 30)[:, None]
@@ -60,14 +47,14 @@ def test_the_fit_reaches_the_nominal_coverage_and_no_more():
         ),
     ],
 )
-def test_the_report_seed_and_missing_folders_are_refused_before_any_work(args, message, capsys):
+def test_the_report_seed_and_missing_folders_are_refused_before_any_work(args, message, capsys, repo_script):
     with pytest.raises(SystemExit):
-        load_script().parse_args(args)
+        repo_script("training/calibrate_inversion_std.py").parse_args(args)
     assert message in capsys.readouterr().err
 
 
-def test_refit_from_saved_samples_writes_std_scale(tiny_inversion_pipeline_dir, tmp_path):
-    script = load_script()
+def test_refit_from_saved_samples_writes_std_scale(tiny_inversion_pipeline_dir, tmp_path, repo_script):
+    script = repo_script("training/calibrate_inversion_std.py")
     folder = tmp_path / "pipeline"
     shutil.copytree(tiny_inversion_pipeline_dir, folder)
     rng = np.random.default_rng(1)
@@ -103,8 +90,8 @@ def test_refit_from_saved_samples_writes_std_scale(tiny_inversion_pipeline_dir, 
     assert saved["sampling"] == script.pipeline_defaults()
 
 
-def test_samples_drawn_at_other_settings_are_not_written(tiny_inversion_pipeline_dir, tmp_path):
-    script = load_script()
+def test_samples_drawn_at_other_settings_are_not_written(tiny_inversion_pipeline_dir, tmp_path, repo_script):
+    script = repo_script("training/calibrate_inversion_std.py")
     folder = tmp_path / "pipeline"
     shutil.copytree(tiny_inversion_pipeline_dir, folder)
     before = (folder / "model_index.json").read_text()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -15,17 +14,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = REPO_ROOT / "pipelines" / "cold-diffusion-denoiser"
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location(
-        "choose_denoiser_fidelity", REPO_ROOT / "training" / "choose_denoiser_fidelity.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_rule_takes_the_least_blending_that_keeps_raw_noise_near_the_band_pass():
-    choose = load_script().choose
+def test_the_rule_takes_the_least_blending_that_keeps_raw_noise_near_the_band_pass(repo_script):
+    choose = repo_script("training/choose_denoiser_fidelity.py").choose
     rows = {
         "none": {"raw_worst_level_vs_band_pass_db": -0.7},
         "10": {"raw_worst_level_vs_band_pass_db": 0.1},
@@ -42,8 +32,8 @@ def test_the_rule_takes_the_least_blending_that_keeps_raw_noise_near_the_band_pa
     assert choose(worse, 0.25) == "10"  # none holds: the closest to the band-pass
 
 
-def test_the_report_seed_and_bad_settings_are_refused(tmp_path, capsys):
-    script = load_script()
+def test_the_report_seed_and_bad_settings_are_refused(tmp_path, capsys, repo_script):
+    script = repo_script("training/choose_denoiser_fidelity.py")
     shipped = ["--pipeline", str(SHIPPED)]
     for argv, message in (
         ([*shipped, "--noise_seed", "1000"], "report seed"),
@@ -59,11 +49,13 @@ def test_the_report_seed_and_bad_settings_are_refused(tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
-def test_the_choice_is_written_into_the_folder_and_loaded(tmp_path):
+def test_the_choice_is_written_into_the_folder_and_loaded(tmp_path, repo_script):
     folder = tmp_path / "denoiser"
     shutil.copytree(SHIPPED, folder)
     argv = ["--pipeline", str(folder), "--draws", "1", "--snr_db", "10", "--candidates", "15", "25"]
-    report = load_script().main([*argv, "--out", str(tmp_path / "out"), "--write"])
+    report = repo_script("training/choose_denoiser_fidelity.py").main(
+        [*argv, "--out", str(tmp_path / "out"), "--write"]
+    )
     assert report["chosen"] in ("none", "15", "25")
     assert set(report["rows"]) == {"none", "15", "25", "band-pass"}
     written = json.loads((tmp_path / "out" / "fidelity.json").read_text())

@@ -6,7 +6,6 @@ the model), a fine-tuned run's first-step loss is far below a from-scratch run's
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -32,13 +31,6 @@ def first_step_loss(output_dir: Path) -> float:
 
 def weights(folder: Path, component: str = "unet") -> dict[str, torch.Tensor]:
     return load_file(str(folder / component / WEIGHTS))
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "training" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -164,7 +156,14 @@ def reset_accelerate():
 )
 @pytest.mark.parametrize("problem", ["missing", "wrong type", "corrupt"])
 def test_bad_pretrained_pipeline_fails_before_reading_data(
-    script, data, problem, tmp_path, tiny_denoise_pipeline_dir, tiny_velocity_pipeline_dir, reset_accelerate
+    script,
+    data,
+    problem,
+    tmp_path,
+    tiny_denoise_pipeline_dir,
+    tiny_velocity_pipeline_dir,
+    reset_accelerate,
+    repo_script,
 ):
     right, wrong = tiny_velocity_pipeline_dir, tiny_denoise_pipeline_dir
     if script == "train_denoiser":
@@ -178,7 +177,7 @@ def test_bad_pretrained_pipeline_fails_before_reading_data(
         pipeline, message = wrong, "but this script fine-tunes a"
     else:
         pipeline, message = corrupt_copy(Path(right), tmp_path / "corrupt"), "Corrupt safetensors file"
-    module = load_script(script)
+    module = repo_script(f"training/{script}.py")
     args = module.parse_args(
         ["--output_dir", str(tmp_path / "out"), "--pretrained_pipeline", str(pipeline), *data]
     )
@@ -186,9 +185,9 @@ def test_bad_pretrained_pipeline_fails_before_reading_data(
         module.main(args)  # the data paths do not exist: reading them would raise something else
 
 
-def test_freeze_needs_a_pretrained_pipeline(capsys):
+def test_freeze_needs_a_pretrained_pipeline(capsys, repo_script):
     with pytest.raises(SystemExit):
-        load_script("train_denoiser").parse_args(["--freeze", "encoder"])
+        repo_script("training/train_denoiser.py").parse_args(["--freeze", "encoder"])
     assert "--freeze needs --pretrained_pipeline" in capsys.readouterr().err
 
 
@@ -214,13 +213,15 @@ def test_denoiser_fine_tunes_on_a_miniseed_archive(tmp_path, accelerate_launch):
     ColdDiffusionDenoisePipeline.from_pretrained(str(out / "pipeline"))
 
 
-def test_guided_teacher_target_is_the_pipelines_guidance(tiny_velocity_pipeline):
+def test_guided_teacher_target_is_the_pipelines_guidance(tiny_velocity_pipeline, repo_script):
     unet = tiny_velocity_pipeline.unet
     null = tiny_velocity_pipeline.processor.null_label
     noisy = torch.randn(3, 1, 70, 70, generator=torch.Generator().manual_seed(0))
     timesteps = torch.tensor([10, 500, 990])
     labels = torch.tensor([0, 5, null])
-    target = load_script("train_velocity").guided_teacher_target(unet, noisy, timesteps, labels, null, 2.5)
+    target = repo_script("training/train_velocity.py").guided_teacher_target(
+        unet, noisy, timesteps, labels, null, 2.5
+    )
     with torch.no_grad():
         cond = unet(noisy, timesteps, class_labels=labels).sample
         uncond = unet(noisy, timesteps, class_labels=torch.full_like(labels, null)).sample
@@ -228,7 +229,7 @@ def test_guided_teacher_target_is_the_pipelines_guidance(tiny_velocity_pipeline)
     torch.testing.assert_close(target[2], uncond[2], atol=1e-5, rtol=1e-4)  # null rows stay unguided
     assert not torch.allclose(target[:2], cond[:2], atol=1e-3)
     # One weight per row (per-family distillation): each row follows its own scale.
-    per_row = load_script("train_velocity").guided_teacher_target(
+    per_row = repo_script("training/train_velocity.py").guided_teacher_target(
         unet, noisy, timesteps, labels, null, torch.tensor([2.5, 1.0, 1.0])
     )
     torch.testing.assert_close(per_row[0], target[0], atol=1e-5, rtol=1e-4)
@@ -278,18 +279,20 @@ def test_guidance_distillation_saves_an_unguided_pipeline(
         ),
     ],
 )
-def test_distill_family_guidance_scale_bad_arguments(capsys, tiny_velocity_pipeline_dir, extra, message):
+def test_distill_family_guidance_scale_bad_arguments(
+    capsys, tiny_velocity_pipeline_dir, extra, message, repo_script
+):
     with pytest.raises(SystemExit):
-        load_script("train_velocity").parse_args(
+        repo_script("training/train_velocity.py").parse_args(
             ["--pretrained_pipeline", tiny_velocity_pipeline_dir, *extra]
         )
     assert message in capsys.readouterr().err
 
 
 def test_guidance_distillation_refuses_what_it_cannot_distil(
-    tmp_path, capsys, tiny_velocity_pipeline_dir, reset_accelerate
+    tmp_path, capsys, tiny_velocity_pipeline_dir, reset_accelerate, repo_script
 ):
-    script = load_script("train_velocity")
+    script = repo_script("training/train_velocity.py")
     with pytest.raises(SystemExit):
         script.parse_args(["--distill_guidance_scale", "2"])
     assert "needs --pretrained_pipeline" in capsys.readouterr().err

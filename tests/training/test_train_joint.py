@@ -253,16 +253,12 @@ def test_stage_one_refuses_bad_flags(paired_folder, tmp_path):
     assert not (tmp_path / "x" / "vqvae").exists()
 
 
-def test_latent_statistics_new_and_fine_tuned(tmp_path):
+def test_latent_statistics_new_and_fine_tuned(tmp_path, repo_script):
     """A new stage 2 standardises each channel (or scales globally); fine-tuning keeps the pretrained
     pipeline's statistics, and refuses --latent_scaling, which could not change them."""
     from types import SimpleNamespace
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
-    try:
-        import train_joint_ldm
-    finally:
-        sys.path.pop(0)
+    train_joint_ldm = repo_script("training/train_joint_ldm.py")
     latents = torch.randn(32, 4, 5, 5) * torch.tensor([0.1, 1.0, 2.0, 0.5]).view(1, -1, 1, 1) + 1.0
     per_channel = train_joint_ldm.latent_statistics(latents, "per_channel")
     assert per_channel["scaling_factor"] == 1.0

@@ -6,7 +6,6 @@ it with `--resume_from_checkpoint latest` and checks the finished pipeline folde
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -203,15 +202,8 @@ def test_train_on_openfwi_files(tmp_path):
     assert steps == [1, 2]
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("train_velocity", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_parse_args_defaults_and_errors(capsys):
-    script = load_script()
+def test_parse_args_defaults_and_errors(capsys, repo_script):
+    script = repo_script("training/train_velocity.py")
     args = script.parse_args(["--output_dir", "out"])
     assert args.output_dir == "out"
     assert args.use_ema is False and args.push_to_hub is False and args.unconditional is False
@@ -232,10 +224,10 @@ def test_parse_args_defaults_and_errors(capsys):
 
 
 @pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
-def test_min_snr_weights_cap_the_x0_weight_at_gamma(prediction_type):
+def test_min_snr_weights_cap_the_x0_weight_at_gamma(prediction_type, repo_script):
     from diffusers import DDPMScheduler
 
-    script = load_script()
+    script = repo_script("training/train_velocity.py")
     scheduler = DDPMScheduler(beta_schedule="squaredcos_cap_v2")
     timesteps = torch.tensor([0, 100, 400, 700, 999])
     snr = scheduler.alphas_cumprod[timesteps] / (1 - scheduler.alphas_cumprod[timesteps])
@@ -263,8 +255,8 @@ def test_film_attention_and_min_snr_run(tmp_path):
     assert len(losses) == 2 and all(np.isfinite(losses))
 
 
-def test_with_profile_prior_keeps_pretrained_rows_for_families_without_data():
-    module = load_script()
+def test_with_profile_prior_keeps_pretrained_rows_for_families_without_data(repo_script):
+    module = repo_script("training/train_velocity.py")
     pretrained = module.VelocityProcessor(
         mean_profiles=[[2000.0 + 100.0 * i] * 70 for i in range(9)],
         profile_components=[[[float(i)] * 70] * 8 for i in range(9)],
@@ -284,7 +276,7 @@ def test_with_profile_prior_keeps_pretrained_rows_for_families_without_data():
     assert fitted.family_weights == [0, 0, 3, 0, 0, 0, 0, 0]
 
 
-def test_with_profile_prior_writes_no_weights_for_balanced_data():
-    module = load_script()
+def test_with_profile_prior_writes_no_weights_for_balanced_data(repo_script):
+    module = repo_script("training/train_velocity.py")
     dataset = [{"velocity": torch.full((1, 70, 70), 3000.0), "label": k % 8} for k in range(16)]
     assert module.with_profile_prior(module.VelocityProcessor(), dataset).config.family_weights is None
