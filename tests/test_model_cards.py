@@ -84,3 +84,20 @@ def test_joint_card_names_the_two_encoder_inversion_row(repo_script):
     results["inversion"] = {"pairs": 0}
     with pytest.raises(ValueError, match="no inversion rows"):
         module.eval_results(results)
+
+
+def test_joint_card_reports_the_operator_rows_and_the_fd_when_scored(repo_script):
+    """A pipeline with a latent forward operator: random latents through the operator and samples
+    without it are both in the table, and the FD ratio is stated; an older JSON has neither."""
+    import json
+
+    module = repo_script("benchmarks/joint_card.py")
+    results = json.loads((REPO_ROOT / "benchmarks" / "results" / "bench_joint.json").read_text())
+    assert "operator" not in module.scores_block("openfwi-joint-ldm", results)
+    results["b_random_latents_with_operator"] = {"mean": 0.0014, "median": 0.0013, "n": 100}
+    results["c_diffusion_samples_without_operator"] = {"mean": 0.0072, "median": 0.0060, "n": 100}
+    results["fd"] = {"maps": 100, "ratio": 1.054, "random_latents_ratio": 1.558}
+    block = module.scores_block("openfwi-joint-ldm", results)
+    assert "| decoded random latents, seismic half from the operator | 0.0013 | 0.0014 | 100 |" in block
+    assert "| diffusion samples, decoded seismic half (no operator) | 0.0060 | 0.0072 | 100 |" in block
+    assert "(100 maps): 1.05x the baseline" in block and "decoded random latents: 1.56x" in block
