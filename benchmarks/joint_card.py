@@ -5,7 +5,8 @@ Rewrites `<pipeline>/README.md`: the front matter (`ModelCardData`, with the hea
 `--model_card MODEL_CARD.md` the same block is filled there too.
 
     python benchmarks/joint_card.py --pipeline pipelines/openfwi-joint-ldm \
-        --results benchmarks/results/bench_joint.json --model_card MODEL_CARD.md
+        --results benchmarks/results/bench_joint.json --model_card MODEL_CARD.md \
+        [--augmentation_results benchmarks/results/bench_joint_augmentation.json]
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ def start_marker(name: str) -> str:
 def parse_args(argv=None):
     parser = card_script_parser(
         __doc__.split("\n")[0], "pipelines/openfwi-joint-ldm", "benchmarks/results/bench_joint.json"
+    )
+    parser.add_argument(
+        "--augmentation_results",
+        default=None,
+        help="Also report bench_joint_augmentation.py's JSON (generated pairs as extra training data).",
     )
     return parser.parse_args(argv)
 
@@ -88,7 +94,32 @@ def fd_line(results: dict) -> list[str]:
     ]
 
 
-def scores_block(name: str, results: dict) -> str:
+def augmentation_lines(augmentation: dict | None) -> list[str]:
+    """bench_joint_augmentation's rows: an inversion network trained on a tenth of the real pairs,
+    alone and with generated pairs added, scored on held-out pairs (mean over training seeds)."""
+    if augmentation is None:
+        return []
+    rows = augmentation["rows"]
+    seeds = len(augmentation["training_seeds"])
+    baseline = next(iter(rows))
+    lines = [
+        "",
+        f"`{augmentation['command']}` ({augmentation['run_minutes']:.0f} min): an InversionNet trained on "
+        f"{baseline}, alone and with generated pairs added; {augmentation['held_out_pairs']} held-out pairs, "
+        f"mean of {seeds} training seeds.",
+        "",
+        f"| training data | pairs | MAE (m/s) | SSIM | seeds better than {baseline} on MAE and SSIM |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, row in rows.items():
+        better = "" if label == baseline else f"{row['seeds_better_than_real_subset']} of {seeds}"
+        lines.append(
+            f"| {label} | {row['training_pairs']} | {row['MAE'] * M_S_PER_UNIT:.0f} | {row['SSIM']:.3f} | {better} |"
+        )
+    return lines
+
+
+def scores_block(name: str, results: dict, augmentation: dict | None = None) -> str:
     a, b, c = (results[k] for k in ("a_reconstruction", "b_random_latents", "c_diffusion_samples"))
     inversion = results["inversion"]
     lines = [
@@ -118,6 +149,7 @@ def scores_block(name: str, results: dict) -> str:
         lines.append(
             f"| {label} | {m['MAE'] * M_S_PER_UNIT:.0f} | {m['RMSE'] * M_S_PER_UNIT:.0f} | {m['SSIM']:.3f} |"
         )
+    lines += augmentation_lines(augmentation)
     lines.append(END)
     return "\n".join(lines)
 
@@ -139,9 +171,12 @@ def eval_results(results: dict) -> list[EvalResult]:
 def main(argv=None) -> None:
     args = parse_args(argv)
     results = json.loads(Path(args.results).read_text())
+    augmentation = (
+        json.loads(Path(args.augmentation_results).read_text()) if args.augmentation_results else None
+    )
     name = Path(args.pipeline).name
     write_card_scores(
-        args.pipeline, scores_block(name, results), start_marker(name), eval_results(results),
+        args.pipeline, scores_block(name, results, augmentation), start_marker(name), eval_results(results),
         tags=["full-waveform-inversion", "latent-diffusion", "openfwi", "wavediffusion"], model_card=args.model_card,
     )  # fmt: skip
 

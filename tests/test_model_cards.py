@@ -101,3 +101,27 @@ def test_joint_card_reports_the_operator_rows_and_the_fd_when_scored(repo_script
     assert "| decoded random latents, seismic half from the operator | 0.0013 | 0.0014 | 100 |" in block
     assert "| diffusion samples, decoded seismic half (no operator) | 0.0060 | 0.0072 | 100 |" in block
     assert "(100 maps): 1.05x the baseline" in block and "decoded random latents: 1.56x" in block
+
+
+def test_joint_card_reports_the_augmentation_bench(repo_script):
+    """bench_joint_augmentation's JSON, when given, becomes a table in m/s with the seed count."""
+    import json
+
+    module = repo_script("benchmarks/joint_card.py")
+    results = json.loads((REPO_ROOT / "benchmarks" / "results" / "bench_joint.json").read_text())
+    row = {"training_pairs": 570, "MAE": 0.18, "RMSE": 0.27, "SSIM": 0.52}
+    augmentation = {
+        "command": "python benchmarks/bench_joint_augmentation.py ...",
+        "run_minutes": 83.0,
+        "held_out_pairs": 300,
+        "training_seeds": [0, 1, 2],
+        "rows": {
+            "real 10%": row,
+            "real 10% + 500 generated pairs": {**row, "training_pairs": 1070, "MAE": 0.17, "SSIM": 0.53,
+                                               "seeds_better_than_real_subset": 2},
+        },
+    }  # fmt: skip
+    block = module.scores_block("openfwi-joint-ldm", results, augmentation)
+    assert "| real 10% | 570 | 270 | 0.520 |  |" in block
+    assert "| real 10% + 500 generated pairs | 1070 | 255 | 0.530 | 2 of 3 |" in block
+    assert "mean of 3 training seeds" in block
