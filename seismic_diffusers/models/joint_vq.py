@@ -277,7 +277,8 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
             seismic (`torch.Tensor` of shape `(batch_size, 5, 1000, 70)`): Normalised seismic.
 
         Returns:
-            `torch.Tensor` of shape `(batch_size, latent_channels // 2, 16, 16)`: continuous latents.
+            `torch.Tensor` of shape `(batch_size, latent_channels // 2, *latent_shape)` (16 x 16 for the
+            default grid, 20 x 20 for the padded one): continuous latents.
         """
         if self.velocity_map_encoder is None:
             raise ValueError("encode_seismic needs a model with a velocity encoder; use encode().")
@@ -292,7 +293,8 @@ class JointVQModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
             velocity (`torch.Tensor` of shape `(batch_size, 1, 70, 70)`): Normalised velocity.
 
         Returns:
-            `torch.Tensor` of shape `(batch_size, latent_channels // 2, 16, 16)`: continuous latents.
+            `torch.Tensor` of shape `(batch_size, latent_channels // 2, *latent_shape)` (16 x 16 for the
+            default grid, 20 x 20 for the padded one): continuous latents.
         """
         if self.velocity_map_encoder is None:
             raise ValueError("encode_velocity needs a model with a velocity encoder; use encode().")
