@@ -37,7 +37,10 @@ def parse_args(argv=None):
         default=None,
         help="Also report bench_joint_augmentation.py's JSON (generated pairs as extra training data).",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.augmentation_results and not Path(args.augmentation_results).is_file():
+        parser.error(f"--augmentation_results {args.augmentation_results}: no such file.")
+    return args
 
 
 def inversion_rows(results: dict) -> list[tuple[str, str]]:

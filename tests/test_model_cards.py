@@ -125,3 +125,14 @@ def test_joint_card_reports_the_augmentation_bench(repo_script):
     assert "| real 10% | 570 | 270 | 0.520 |  |" in block
     assert "| real 10% + 500 generated pairs | 1070 | 255 | 0.530 | 2 of 3 |" in block
     assert "mean of 3 training seeds" in block
+
+
+def test_joint_card_refuses_a_missing_augmentation_file_before_writing(tmp_path, capsys, repo_script):
+    folder, overview = copies(tmp_path, "openfwi-joint-ldm")
+    before = (folder / "README.md").read_text()
+    with pytest.raises(SystemExit):
+        repo_script("benchmarks/joint_card.py").main(
+            ["--pipeline", str(folder), "--augmentation_results", str(tmp_path / "missing.json")]
+        )
+    assert "no such file" in capsys.readouterr().err
+    assert (folder / "README.md").read_text() == before
