@@ -66,7 +66,7 @@ def parse_args(argv=None):
         "--training_seeds", type=int, nargs="+", default=[0, 1, 2], help="One network per set and seed."
     )
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--skip_full", action="store_true", help="Skip the `real 100%` ceiling row.")
+    parser.add_argument("--skip_full", action="store_true", help="Skip the `real 100%%` ceiling row.")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
     if len(set(args.training_seeds)) != len(args.training_seeds) or min(args.training_seeds) < 0:
