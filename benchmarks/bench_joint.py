@@ -25,7 +25,8 @@ Inversion on held-out pairs, OpenFWI's MAE / RMSE / SSIM on [-1, 1] maps
 (`metrics.openfwi_map_metrics`: torchmetrics SSIM, 11 x 11 Gaussian window, sigma 1.5): stage-1
 encoding alone (`invert(refine_steps=0)`) against diffusion-refined `invert`; for an autoencoder
 with a velocity encoder, whose seismic code holds no velocity, `invert`'s velocity sampled given the
-seismic half (best of `--num_candidates` by the fit of its forward-modelled gathers).
+seismic half (best of `--num_candidates` by the fit of its forward-modelled gathers), by replacement
+alone and, with a latent forward operator, also pulled toward the data through it (`invert`'s default).
 
     python benchmarks/bench_joint.py --pipeline pipelines/openfwi-joint-ldm --data_dir data/joint-a \
         --num_samples 100 --out benchmarks/results
@@ -218,21 +219,29 @@ def main(argv=None) -> dict:
     # (no velocity in the seismic code) the velocity half sampled given the seismic half
     two_encoders = bool(pipe.vqvae.config.velocity_encoder)
     count = min(args.invert_pairs, len(held_out))
-    truth, encoded, refined = [], [], []
+    guided = two_encoders and pipe.latent_operator is not None
+    truth, encoded, refined, operator_guided = [], [], [], []
     for index, chunk in enumerate(tqdm(list(batches(count, args.batch_size)), desc="inversion")):
         seismic = stack(held_out, chunk, "seismic")
         truth.append(stack(held_out, chunk, "velocity")[:, 0].numpy())
         if not two_encoders:
             encoded.append(pipe.invert(seismic, refine_steps=0).velocities)
+        kwargs = dict(num_candidates=args.num_candidates, num_inference_steps=args.steps)
         refined.append(
             pipe.invert(
                 seismic,
-                num_candidates=args.num_candidates,
                 refine_steps=None if two_encoders else args.refine_steps,  # None: the whole schedule
-                num_inference_steps=args.steps,
+                operator_iterations=0,
                 generator=torch.Generator().manual_seed(args.seed + 3000 + index),
+                **kwargs,
             ).velocities
         )
+        if guided:
+            operator_guided.append(
+                pipe.invert(
+                    seismic, generator=torch.Generator().manual_seed(args.seed + 3000 + index), **kwargs
+                ).velocities
+            )
     results["inversion"] = {"pairs": count}
     if count:
         truth, refined = np.concatenate(truth), np.concatenate(refined)
@@ -240,6 +249,10 @@ def main(argv=None) -> dict:
             results["inversion"][f"sampled_given_seismic_N{args.num_candidates}"] = openfwi_map_metrics(
                 refined, truth
             )
+            if guided:
+                results["inversion"][f"operator_guided_N{args.num_candidates}"] = openfwi_map_metrics(
+                    np.concatenate(operator_guided), truth
+                )
         else:
             results["inversion"].update(
                 {

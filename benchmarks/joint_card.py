@@ -59,15 +59,28 @@ def inversion_rows(results: dict) -> list[tuple[str, str]]:
             rows.append(
                 (key, f"velocity sampled given the seismic, best of {candidates} by forward modelling")
             )
+        elif key.startswith("operator_guided_"):
+            candidates = key.rsplit("_N", 1)[1]
+            rows.append(
+                (
+                    key,
+                    f"the same, pulled toward the data through the latent operator (`invert`'s default), "
+                    f"best of {candidates}",
+                )
+            )
     return rows
 
 
 def headline_inversion(results: dict) -> str:
-    """The inversion row the card's `eval_results` report: stage-1 encoding, or the two-encoder row."""
+    """The inversion row the card's `eval_results` report: stage-1 encoding, or `invert`'s default for
+    two encoders (operator-guided where scored)."""
     keys = [key for key, _ in inversion_rows(results)]
     if not keys:
         raise ValueError("bench_joint's JSON has no inversion rows (run it with --invert_pairs > 0).")
-    return "stage1_encoding" if "stage1_encoding" in keys else keys[0]
+    for prefix in ("stage1_encoding", "operator_guided_"):
+        if any(key.startswith(prefix) for key in keys):
+            return next(key for key in keys if key.startswith(prefix))
+    return keys[0]
 
 
 def operator_rows(results: dict) -> list[str]:

@@ -81,6 +81,12 @@ def test_joint_card_names_the_two_encoder_inversion_row(repo_script):
     assert "| velocity sampled given the seismic, best of 4 by forward modelling | 30 | 75 | 0.810 |" in block
     assert "stage-1 encoding" not in block
     assert [r.metric_value for r in module.eval_results(results) if r.metric_type == "ssim"] == [0.81]
+    # with a latent operator the guided row (invert's default) is the headline
+    results["inversion"]["operator_guided_N4"] = {"MAE": 0.01, "RMSE": 0.04, "SSIM": 0.9}
+    block = module.scores_block("openfwi-joint-ldm", results)
+    assert "| velocity sampled given the seismic, best of 4 by forward modelling | 30 | 75 | 0.810 |" in block
+    assert "latent operator (`invert`'s default), best of 4 | 15 | 60 | 0.900 |" in block
+    assert [r.metric_value for r in module.eval_results(results) if r.metric_type == "ssim"] == [0.9]
     results["inversion"] = {"pairs": 0}
     with pytest.raises(ValueError, match="no inversion rows"):
         module.eval_results(results)

@@ -17,6 +17,7 @@ from ..models.latent_forward_operator import LatentForwardOperator
 from ..physics.deviation import pde_deviation
 from ..physics.forward import forward_model
 from ..physics.geometry import AcquisitionGeometry
+from ..schedulers.clean_estimate import clean_from_prediction, prediction_from_clean
 from ..schedulers.timestep_spacing import check_num_inference_steps
 from ..utils.validation import check_real_numbers
 from .pipeline_utils import SeismicDiffusionPipeline, check_finite_output
@@ -337,6 +338,8 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         generator: torch.Generator | list[torch.Generator] | None = None,
         output_type: str = "np",
         return_dict: bool = True,
+        operator_iterations: int | None = None,
+        operator_step_size: float = 1.0,
     ) -> JointInversionOutput | tuple:
         r"""
         Estimate velocity from seismic data: encode, then refine the latent by diffusion (WaveDiffusion §3.3).
@@ -350,9 +353,14 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         An autoencoder with a velocity encoder (2VQ) has no velocity in its seismic code, so the
         velocity half is sampled instead: the whole schedule runs on `num_candidates` N
         candidates per record, with the seismic half replaced at every step by the encoded seismic
-        code noised to that step's level (the replacement method of diffusion inpainting). Each
-        candidate's velocity is forward-modelled (`physics.forward_model`, deepwave; N forward
-        models per record) and the one whose gathers fit the given data best is returned.
+        code noised to that step's level (the replacement method of diffusion inpainting). With a
+        `latent_operator`, each step's clean-latent estimate is also pulled toward the data: its
+        velocity half takes `operator_iterations` steepest-descent steps on
+        `0.5 * |latent_operator(velocity half) - seismic code|^2`, each with an exact line search on
+        the linearised operator, before the step continues from it (a latent analogue of the
+        velocity inversion pipeline's data-consistency steps; no wave propagation inside the loop).
+        Each candidate's velocity is finally forward-modelled (`physics.forward_model`, deepwave;
+        N forward models per record) and the one whose gathers fit the given data best is returned.
 
         Args:
             seismic (`np.ndarray` or `torch.Tensor` of shape `(5, 1000, 70)` or `(B, 5, 1000, 70)`):
@@ -366,6 +374,12 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             generator (`torch.Generator` or `list[torch.Generator]`, *optional*): For the noise.
             output_type (`str`, *optional*, defaults to `"np"`): `"np"` or `"pt"`.
             return_dict (`bool`, *optional*, defaults to `True`): Return a [`JointInversionOutput`].
+            operator_iterations (`int`, *optional*): Operator-guided steps per denoising step (two
+                encoders and a `latent_operator` only; 0 = replacement alone). Defaults to 3 where
+                the pipeline has both, else 0. Each costs two operator forwards and one backward per
+                candidate.
+            operator_step_size (`float`, *optional*, defaults to 1.0): Fraction of the line-search
+                step taken (> 0).
 
         Returns:
             [`JointInversionOutput`] or `tuple` `(velocities, seismic_misfit)`. For a velocity
@@ -375,7 +389,8 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         Raises:
             ValueError: For seismic of the wrong shape or with NaN/Inf, `num_candidates` < 1,
                 `refine_steps` outside `[0, num_inference_steps]` (or, with a velocity encoder,
-                other than `num_inference_steps`).
+                other than `num_inference_steps`), `operator_iterations` < 0 or > 0 without two
+                encoders and a `latent_operator`, or `operator_step_size` not a positive number.
         """
         # 1. Check inputs
         two_encoders = bool(self.vqvae.config.velocity_encoder)
@@ -387,6 +402,23 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
                 "code holds no velocity to refine: its velocity half is sampled over the whole schedule. Leave "
                 f"`refine_steps` unset or equal to num_inference_steps ({num_inference_steps}); got {refine_steps!r}."
             )
+        has_operator = two_encoders and self.latent_operator is not None
+        if operator_iterations is None:
+            operator_iterations = 3 if has_operator else 0
+        if not isinstance(operator_iterations, int) or operator_iterations < 0:
+            raise ValueError(f"`operator_iterations` must be an integer >= 0, got {operator_iterations!r}.")
+        if operator_iterations and not has_operator:
+            raise ValueError(
+                "`operator_iterations` > 0 needs an autoencoder with a velocity encoder and a latent_operator; "
+                "this pipeline has "
+                + (
+                    "no latent_operator."
+                    if two_encoders
+                    else "one encoder (its seismic code holds the velocity)."
+                )
+            )
+        if not isinstance(operator_step_size, (int, float)) or not 0 < operator_step_size < float("inf"):
+            raise ValueError(f"`operator_step_size` must be a positive number, got {operator_step_size!r}.")
         if two_encoders:
             self.check_geometry()  # its candidates are forward-modelled
         data = self._check_seismic(seismic)
@@ -413,7 +445,15 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         target = self.vqvae.normalize_seismic(data.to(device))
         if two_encoders:
             return self._sample_velocity_given_seismic(
-                data, target, num_candidates, num_inference_steps, generator, output_type, return_dict
+                data,
+                target,
+                num_candidates,
+                num_inference_steps,
+                generator,
+                output_type,
+                return_dict,
+                operator_iterations,
+                operator_step_size,
             )
         latents = self.vqvae.scale_latents(
             self.vqvae.quantize(self.vqvae.encode(target.to(self.vqvae.dtype)).latents)[0]
@@ -460,7 +500,16 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         return JointInversionOutput(*outputs)
 
     def _sample_velocity_given_seismic(
-        self, data, target, num_candidates, num_inference_steps, generator, output_type, return_dict
+        self,
+        data,
+        target,
+        num_candidates,
+        num_inference_steps,
+        generator,
+        output_type,
+        return_dict,
+        operator_iterations,
+        operator_step_size,
     ):
         """`invert` for a two-encoder autoencoder: the velocity half is sampled with the seismic half
         held at the encoded code (noised to each step's level); the best of N candidates, by the fit of
@@ -488,6 +537,13 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
             noisy_known = self.scheduler.add_noise(known, noise, t.repeat(known.shape[0]))
             latents = torch.cat([noisy_known, latents[:, half:]], dim=1)
             noise_pred = self.unet(self.scheduler.scale_model_input(latents, t), t).sample
+            if operator_iterations:
+                clean = clean_from_prediction(self.scheduler, noise_pred, latents, t)
+                velocity_half = self._pull_toward_seismic_code(
+                    clean[:, half:], known, operator_iterations, operator_step_size
+                )
+                clean = torch.cat([known.float(), velocity_half], dim=1)
+                noise_pred = prediction_from_clean(self.scheduler, clean, latents, t).to(latents.dtype)
             latents = self.scheduler.step(noise_pred, t, latents, **step_kwargs).prev_sample
         latents = torch.cat([known, latents[:, half:]], dim=1)
 
@@ -508,6 +564,34 @@ class JointGenerationPipeline(SeismicDiffusionPipeline):
         if not return_dict:
             return outputs
         return JointInversionOutput(*outputs)
+
+    def _pull_toward_seismic_code(
+        self, velocity_half: torch.Tensor, seismic_code: torch.Tensor, iterations: int, step_size: float
+    ) -> torch.Tensor:
+        """Steepest-descent steps on `0.5 * |latent_operator(velocity_half) - seismic_code|^2` (per
+        sample, scaled latents `(B, C/2, h, w)`), each of `step_size` times the length that minimises
+        the linearised misfit: the velocity half moved toward codes whose predicted seismic code is the
+        data's."""
+        operator = self.latent_operator
+        target = seismic_code.to(operator.device, operator.dtype)
+        velocity_half = velocity_half.detach().to(operator.device, operator.dtype)
+        dims = tuple(range(1, velocity_half.dim()))
+        for _ in range(iterations):
+            with torch.enable_grad():
+                velocity_half.requires_grad_(True)
+                predicted = operator(velocity_half).sample
+                residual = predicted - target
+                (gradient,) = torch.autograd.grad(0.5 * residual.pow(2).sum(), velocity_half)
+            velocity_half, predicted, residual = velocity_half.detach(), predicted.detach(), residual.detach()
+            # exact line search on the linearised operator: J g by a finite difference
+            norm = gradient.pow(2).sum(dim=dims, keepdim=True).sqrt().clamp_min(1e-12)
+            epsilon = 1e-2 / norm
+            directional = (operator(velocity_half + epsilon * gradient).sample - predicted) / epsilon
+            length = (residual * directional).sum(dim=dims, keepdim=True) / directional.pow(2).sum(
+                dim=dims, keepdim=True
+            ).clamp_min(1e-12)
+            velocity_half = velocity_half - step_size * length.clamp_min(0) * gradient
+        return velocity_half.float()
 
 
 JointGenerationPipeline.__call__.__doc__ += EXAMPLE_DOC_STRING
