@@ -35,6 +35,8 @@ from transformers.utils import ModelOutput
 
 def as_velocity_tensor(velocity: torch.Tensor | np.ndarray, name: str = "velocity") -> torch.Tensor:
     """`(B, H, W)` or `(B, 1, H, W)` array or tensor (m/s) -> float32 tensor `(B, 1, H, W)`."""
+    if isinstance(velocity, np.ndarray):
+        velocity = np.ascontiguousarray(velocity)  # a reversed view (`maps[::-1]`) has negative strides
     velocity = torch.as_tensor(velocity)
     if velocity.ndim == 3:
         velocity = velocity[:, None]
