@@ -16,7 +16,8 @@ Methods, each on the same gathers:
   gather misfit through deepwave),
   from a family-agnostic start (the velocity prior's all-family mean depth profile, Gaussian-smoothed
   over `--start_smoothing` cells in depth), for each of `--fwi_iterations`;
-- the joint pipeline's `invert(refine_steps=0)` (stage-1 encoding; trained on the A families only);
+- the joint pipeline's `invert`: stage-1 encoding (`refine_steps=0`) for a one-encoder autoencoder,
+  `invert`'s default (velocity sampled given the seismic) for a two-encoder one;
 - an `InversionNetModel` (`--inversion_net`), alone, averaged with its map of the mirrored gathers
   (the pipeline's `mirror_start`), and followed by `--refine_iterations` FWI iterations (lr
   `--refine_lr`).
@@ -238,8 +239,13 @@ def main(argv=None) -> dict:
                 condition, name, predicted, time.perf_counter() - tic, iterations, *context
             )
         tic = time.perf_counter()
-        predicted = torch.as_tensor(joint.invert(data, refine_steps=0).velocities)
-        name = "joint pipeline, stage-1 encoding"
+        if joint.vqvae.config.velocity_encoder:
+            generator = torch.Generator().manual_seed(0)
+            predicted = torch.as_tensor(joint.invert(data, generator=generator).velocities)
+            name = "joint pipeline, velocity sampled given the seismic"
+        else:
+            predicted = torch.as_tensor(joint.invert(data, refine_steps=0).velocities)
+            name = "joint pipeline, stage-1 encoding"
         rows[name] = method_row(condition, name, predicted, time.perf_counter() - tic, 0, *context)
         if network is not None:
             tic = time.perf_counter()

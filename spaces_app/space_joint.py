@@ -35,6 +35,13 @@ JOINT_EXAMPLE_FAMILY, JOINT_EXAMPLE_SEED = "curvefault-a", 90_000  # a map no tr
 JOINT_SOURCES = [("example: a synthetic curvefault-a map's gathers", "example"), ("my .npy upload", "upload")]
 
 
+def private_copy(shared):
+    """The shared pipeline's components (the latent operator too, where it has one) with a scheduler of
+    its own: schedulers keep state between steps, and requests run side by side."""
+    sampler = type(shared.scheduler).from_config(shared.scheduler.config)
+    return type(shared)(**{**shared.components, "scheduler": sampler})
+
+
 @user_errors
 def generate_joint(num_pairs: int, steps: int, seed: int):
     """Generate velocity-seismic pairs; what the "Generate pairs" button and `/generate_joint` run.
@@ -53,8 +60,7 @@ def generate_joint(num_pairs: int, steps: int, seed: int):
     seed = check_whole_number("Seed", seed, *JOINT_LIMITS["seed"])
     started = time.perf_counter()
     shared = common.JOINT.get()
-    sampler = type(shared.scheduler).from_config(shared.scheduler.config)  # schedulers keep state
-    pipe = type(shared)(vqvae=shared.vqvae, unet=shared.unet, scheduler=sampler, geometry=shared.geometry)
+    pipe = private_copy(shared)
     pipe.set_progress_bar_config(disable=True)
     out = pipe(
         batch_size=num_pairs,
@@ -104,7 +110,8 @@ def invert_seismic(source: str, upload, num_candidates: int, refine_steps: int, 
         source (`str`): `"example"` (the gathers of a synthetic curvefault-a map) or `"upload"`.
         upload: A `.npy` of shape `(5, 1000, 70)` or `(N, 5, 1000, 70)`, N <= 8, OpenFWI amplitude.
         num_candidates (`int`): Candidates per refined step, 1-8. refine_steps (`int`): 0-50; 0 is
-            the stage-1 encoding alone.
+            the stage-1 encoding alone. A two-encoder pipeline (the bundled one) ignores it: it
+            samples the velocity half over the whole schedule, best of `num_candidates`.
         seed (`int`): Seed of the refinement noise.
 
     Returns:
@@ -124,13 +131,13 @@ def invert_seismic(source: str, upload, num_candidates: int, refine_steps: int, 
     else:
         seismic = common.read_gathers_upload(upload, JOINT_MAX_UPLOAD_MB, JOINT_MAX_RECORDS, "records")
     steps = JOINT_INVERT_STEPS
-    sampler = type(pipe.scheduler).from_config(pipe.scheduler.config)
-    private = type(pipe)(vqvae=pipe.vqvae, unet=pipe.unet, scheduler=sampler, geometry=pipe.geometry)
+    private = private_copy(pipe)
     private.set_progress_bar_config(disable=True)
+    two_encoders = bool(pipe.vqvae.config.velocity_encoder)
     out = private.invert(
         seismic,
         num_candidates=num_candidates,
-        refine_steps=refine_steps,
+        refine_steps=None if two_encoders else refine_steps,
         num_inference_steps=steps,
         generator=torch.Generator().manual_seed(seed),
     )
@@ -139,11 +146,15 @@ def invert_seismic(source: str, upload, num_candidates: int, refine_steps: int, 
     folder = new_output_folder()
     png_path, npy_path = folder / "inverted_velocity.png", folder / "inverted_velocity.npy"
     np.save(npy_path, out.velocities.astype(np.float32))
-    mode = (
-        "stage-1 encoding"
-        if refine_steps == 0
-        else f"refined: best of {num_candidates} over the last {refine_steps} of {steps} steps"
-    )
+    if two_encoders:
+        guided = ", pulled toward the data through the latent operator" if pipe.latent_operator else ""
+        mode = f"velocity sampled given the seismic over {steps} steps{guided}, best of {num_candidates}"
+        misfit_of = "deepwave's gathers for the estimate"
+    elif refine_steps == 0:
+        mode, misfit_of = "stage-1 encoding", "those decoded from the chosen latent"
+    else:
+        mode = f"refined: best of {num_candidates} over the last {refine_steps} of {steps} steps"
+        misfit_of = "those decoded from the chosen latent"
     plot_joint_pairs(
         out.velocities,
         seismic,
@@ -158,7 +169,8 @@ def invert_seismic(source: str, upload, num_candidates: int, refine_steps: int, 
         f"**{len(out.velocities)} record(s)** inverted in **{seconds:.1f} s** ({mode}).",
         "",
         "Seismic misfit: mean squared difference, in OpenFWI's normalised space, between the given gathers "
-        "and those decoded from the chosen latent. The `.npy` holds velocity `(N, 70, 70)` in m/s.",
+        f"and {misfit_of}. The `.npy` holds velocity `(N, 70, 70)` in m/s. For accuracy, use the "
+        "*Invert gathers* tab (the velocity inversion pipeline).",
     ]
     if truth is not None:
         metrics = openfwi_map_metrics(out.velocities, truth)
@@ -180,9 +192,10 @@ approximately satisfy the acoustic wave equation, so each is checked: deepwave f
 generated map, and the **PDE deviation** measures how far the generated gathers are from deepwave's.
 The second mode, **invert**, goes the other way: seismic gathers in, a velocity estimate out.
 
-**The model.** A VQ autoencoder (one seismic encoder, a shared quantised latent, a velocity decoder
-and a seismic decoder) and a latent diffusion model over its latents, both trained on a 2-core CPU
-on pairs this project made with its synthetic families and deepwave. Commands, data and scores:
+**The model.** A VQ autoencoder (a seismic and a velocity encoder, a quantised latent with one codebook
+per half, a velocity decoder and a seismic decoder), a latent diffusion model over its latents, and a
+latent forward operator that gives each sampled velocity half its seismic half; all trained on a 2-core
+CPU on pairs this project made with its synthetic families and deepwave. Commands, data and scores:
 {card_link}.
 """
 
@@ -216,7 +229,7 @@ def joint_tab() -> None:
                     *limits["refine"],
                     value=defaults["refine"],
                     step=1,
-                    label="Refined steps (0: encoding only)",
+                    label="Refined steps (0: encoding only; one-encoder models)",
                 )
                 invert_seed = gr.Number(value=0, precision=0, label="Refinement seed")
                 invert_button = gr.Button("Invert", variant="secondary")
