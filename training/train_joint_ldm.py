@@ -281,6 +281,8 @@ def main(args: argparse.Namespace) -> None:
             unet=model,
             scheduler=sampler,
             geometry=OPENFWI if pretrained is None else pretrained.geometry,
+            # the autoencoder is frozen in stage 2, so a pretrained operator's codes are unchanged
+            latent_operator=None if pretrained is None else pretrained.latent_operator,
         )
         pipeline.save_pretrained(pipeline_dir, safe_serialization=True)
         pipeline.set_progress_bar_config(disable=True)

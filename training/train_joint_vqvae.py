@@ -166,8 +166,20 @@ def save_fine_tuned_pipeline(pretrained, vqvae: JointVQModel, args, scores: dict
     """OUTPUT_DIR/pipeline: the pretrained pipeline with the fine-tuned autoencoder, and its card."""
     pipeline_dir = os.path.join(args.output_dir, "pipeline")
     pretrained.vqvae = vqvae
-    pretrained.save_pretrained(pipeline_dir, safe_serialization=True)
     same_latents = {"encoder", "codebook"} <= set(args.freeze)
+    operator_note = ""
+    if getattr(pretrained, "latent_operator", None) is not None:
+        if same_latents:
+            operator_note = (
+                "\n- The latent forward operator is the pretrained one: the codes it maps are unchanged."
+            )
+        else:  # it maps codes of the old encoders and codebooks
+            pretrained.register_modules(latent_operator=None)
+            operator_note = (
+                "\n- The pretrained latent forward operator was dropped (it maps the old codes): train a new one"
+                " with `train_joint_latent_operator.py` after stage 2."
+            )
+    pretrained.save_pretrained(pipeline_dir, safe_serialization=True)
     command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
     card = f"""---
 library_name: seismic_diffusers
@@ -181,7 +193,7 @@ tags: [seismology, full-waveform-inversion, openfwi, latent-diffusion, wavediffu
 - Data: {scores["train_pairs"]} pairs from {", ".join(args.train_data_dir)}; {scores["steps"]} steps, {scores["train_minutes"]} min
 - Held-out velocity MAE {scores.get("velocity_mae_m_per_s", float("nan")):.1f} m/s, PDE deviation of reconstructions
   {scores.get("pde_deviation_mean", float("nan")):.4f}
-- The latent diffusion model is the pretrained one, unchanged. {"The encoder and codebook were frozen, so the latents it learnt are unchanged." if same_latents else "The encoder or codebook changed: fine-tune stage 2 on these latents next (`train_joint_ldm.py --pretrained_pipeline` this folder)."}
+- The latent diffusion model is the pretrained one, unchanged. {"The encoder and codebook were frozen, so the latents it learnt are unchanged." if same_latents else "The encoder or codebook changed: fine-tune stage 2 on these latents next (`train_joint_ldm.py --pretrained_pipeline` this folder)."}{operator_note}
 """
     Path(pipeline_dir, "README.md").write_text(card)
     logger.info(f"Saved the fine-tuned pipeline to {pipeline_dir}")

@@ -169,6 +169,27 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
     coupled = JointGenerationPipeline.from_pretrained(str(coupled_dir))
     assert coupled.latent_operator is not None and list(coupled.latent_operator.config.dilations) == [1, 2]
     assert not [p for p in coupled_dir.rglob("*") if p.suffix in (".bin", ".pt", ".ckpt", ".pkl")]
+    # fine-tuning the coupled pipeline: stage 2 keeps the operator (the autoencoder is frozen there);
+    # stage 1 keeps it only with the encoders and codebooks frozen, as it maps their codes
+    result = run("train_joint_ldm.py", "--pretrained_pipeline", str(coupled_dir), "--train_data_dir",
+                 str(paired_folder), "--output_dir", str(tmp_path / "ldm-ft"), "--max_train_steps", "1",
+                 *[a for a in TINY_LDM if a != "--use_ema"])  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (
+        JointGenerationPipeline.from_pretrained(str(tmp_path / "ldm-ft" / "pipeline")).latent_operator
+        is not None
+    )
+    for freeze, kept in ((["encoder", "codebook"], True), (["codebook"], False)):
+        out = tmp_path / f"vq-ft-{'-'.join(freeze)}"
+        result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir", str(out),
+                     "--max_train_steps", "1", "--pretrained_pipeline", str(coupled_dir), "--freeze", *freeze,
+                     *[a for a in TINY_VQ if a != "--use_ema"])  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        fine_tuned = JointGenerationPipeline.from_pretrained(str(out / "pipeline"))
+        assert (fine_tuned.latent_operator is not None) == kept
+        assert ("operator is the pretrained one" if kept else "operator was dropped") in (
+            out / "pipeline" / "README.md"
+        ).read_text()
     # deepwave targets: the velocity halves are kept, the seismic halves are codes of simulated gathers
     physics_run = tmp_path / "operator-physics"
     from safetensors.torch import load_file
