@@ -21,7 +21,9 @@ from seismic_diffusers.hub import card_script_parser, generated_block_start, wri
 
 # OpenFWI's metrics are on maps scaled to [-1, 1] over 1500-4500 m/s: one unit is 1500 m/s.
 M_S_PER_UNIT = 1500.0
-DATASET = dict(dataset_type="synthetic-held-out", dataset_name="held-out pairs of the training folders")
+DATASET = dict(
+    dataset_type="synthetic-held-out", dataset_name="held-out synthetic pairs (bench_joint --data_dir)"
+)
 
 
 def start_marker(name: str) -> str:
