@@ -27,7 +27,8 @@ JOINT_LIMITS = {
     "candidates": (1, 8),
     "refine": (0, 50),
 }
-JOINT_DEFAULTS = {"num_pairs": 2, "steps": 50, "seed": 0, "source": "example", "candidates": 4, "refine": 10}
+# 2 candidates: the bundled pipeline's operator-guided inversion costs about 3 s per candidate here (10 s target)
+JOINT_DEFAULTS = {"num_pairs": 2, "steps": 50, "seed": 0, "source": "example", "candidates": 2, "refine": 10}
 JOINT_MAX_RECORDS = 8
 JOINT_INVERT_STEPS = 50  # the schedule the refined steps are taken from (refine_steps <= 50)
 JOINT_MAX_UPLOAD_MB = 16
