@@ -200,6 +200,25 @@ def build_tiny_joint_pipeline(scheduler=None, geometry=None):
     return pipe
 
 
+def build_tiny_two_encoder_joint_pipeline(latent_operator=None):
+    """The tiny joint pipeline with a two-encoder, two-codebook autoencoder (2VQ, 2 channels per half)
+    and, optionally, a `LatentForwardOperator`."""
+    from seismic_diffusers import JointGenerationPipeline, JointVQModel
+
+    pipe = build_tiny_joint_pipeline()
+    torch.manual_seed(0)
+    vqvae = JointVQModel(
+        block_out_channels=(8, 8, 8, 8), latent_channels=4, num_vq_embeddings=16, norm_num_groups=4,
+        num_codebooks=2, velocity_encoder=True,
+    ).eval()  # fmt: skip
+    pipe = JointGenerationPipeline(
+        vqvae=vqvae, unet=pipe.unet, scheduler=pipe.scheduler, geometry=pipe.geometry,
+        latent_operator=latent_operator,
+    )  # fmt: skip
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 @pytest.fixture(scope="session")
 def tiny_joint_pipeline_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny_joint_pipeline")
@@ -211,6 +230,12 @@ def tiny_joint_pipeline_dir(tmp_path_factory):
 def make_tiny_joint_pipeline():
     """`build_tiny_joint_pipeline(scheduler=None, geometry=None)`, for tests that vary either."""
     return build_tiny_joint_pipeline
+
+
+@pytest.fixture(scope="session")
+def make_tiny_two_encoder_joint_pipeline():
+    """`build_tiny_two_encoder_joint_pipeline(latent_operator=None)`."""
+    return build_tiny_two_encoder_joint_pipeline
 
 
 # ----------------------------------------------------------------------------------------------

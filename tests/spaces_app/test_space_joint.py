@@ -129,26 +129,19 @@ def test_out_of_range_values_name_the_range(joint_space, endpoint, inputs, messa
 
 
 def test_a_two_encoder_pipeline_keeps_its_operator_in_both_modes(
-    joint_space, make_tiny_joint_pipeline, monkeypatch
+    joint_space, make_tiny_two_encoder_joint_pipeline, monkeypatch
 ):
     """The bundled pipeline has two encoders and a latent operator: the tab's private copies keep the
     operator, and inversion samples the velocity half (the refined-steps slider does not apply)."""
     import torch
 
-    from seismic_diffusers import JointGenerationPipeline, JointVQModel, LatentForwardOperator
+    from seismic_diffusers import LatentForwardOperator
 
     module, _ = joint_space
     tab = module.space_joint
-    shared = make_tiny_joint_pipeline()
-    torch.manual_seed(0)
-    vqvae = JointVQModel(
-        block_out_channels=(8, 8, 8, 8), latent_channels=4, num_vq_embeddings=16, norm_num_groups=4,
-        num_codebooks=2, velocity_encoder=True,
-    ).eval()  # fmt: skip
+    torch.manual_seed(1)
     operator = LatentForwardOperator(half_channels=2, width=8, dilations=(1, 2)).eval()
-    pipe = JointGenerationPipeline(
-        vqvae=vqvae, unet=shared.unet, scheduler=shared.scheduler, geometry=shared.geometry, latent_operator=operator
-    )  # fmt: skip
+    pipe = make_tiny_two_encoder_joint_pipeline(operator)
     copy = tab.private_copy(pipe)
     assert copy.latent_operator is operator and copy.scheduler is not pipe.scheduler
     monkeypatch.setattr(tab.common.JOINT, "get", lambda: pipe)

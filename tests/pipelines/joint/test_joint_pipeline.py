@@ -173,19 +173,12 @@ def test_call_refuses_bad_arguments(pipe, kwargs, message):
 
 
 def test_two_encoder_autoencoder_generates_pairs_and_samples_velocity_given_seismic(
-    make_tiny_joint_pipeline, seismic, monkeypatch
+    make_tiny_two_encoder_joint_pipeline, seismic, monkeypatch
 ):
     """With a velocity encoder the latent's halves decode to one modality each; generation works
     as before, and invert() samples the velocity half with the seismic half held at the data's
     code, returning the candidate whose forward-modelled gathers fit the data best."""
-    from seismic_diffusers import JointVQModel
-
-    pipe = make_tiny_joint_pipeline()
-    torch.manual_seed(0)
-    pipe.vqvae = JointVQModel(
-        block_out_channels=(8, 8, 8, 8), latent_channels=4, num_vq_embeddings=16, norm_num_groups=4,
-        num_codebooks=2, velocity_encoder=True,
-    ).eval()  # fmt: skip
+    pipe = make_tiny_two_encoder_joint_pipeline()
     out = generate(pipe)
     assert out.velocities.shape == (2, 70, 70) and np.isfinite(out.seismic).all()
 
@@ -259,22 +252,7 @@ def test_per_channel_latent_statistics_apply_on_the_way_in_and_out(make_tiny_joi
     torch.testing.assert_close(pipe.invert(seismic, refine_steps=0, output_type="pt").velocities, plain)
 
 
-def tiny_two_encoder_pipeline(make_tiny_joint_pipeline, latent_operator=None):
-    from seismic_diffusers import JointVQModel
-
-    pipe = make_tiny_joint_pipeline()
-    torch.manual_seed(0)
-    vqvae = JointVQModel(
-        block_out_channels=(8, 8, 8, 8), latent_channels=4, num_vq_embeddings=16, norm_num_groups=4,
-        num_codebooks=2, velocity_encoder=True,
-    ).eval()  # fmt: skip
-    return JointGenerationPipeline(
-        vqvae=vqvae, unet=pipe.unet, scheduler=pipe.scheduler, geometry=pipe.geometry,
-        latent_operator=latent_operator,
-    )  # fmt: skip
-
-
-def test_latent_operator_replaces_the_sampled_seismic_half(make_tiny_joint_pipeline, tmp_path):
+def test_latent_operator_replaces_the_sampled_seismic_half(make_tiny_two_encoder_joint_pipeline, tmp_path):
     """With a latent operator the velocity half is kept as sampled (snapped to its codebook) and the
     seismic data decode from the operator's prediction; `use_latent_operator=False` decodes the
     sample as drawn; the operator saves and loads with the pipeline."""
@@ -282,7 +260,7 @@ def test_latent_operator_replaces_the_sampled_seismic_half(make_tiny_joint_pipel
 
     torch.manual_seed(1)
     operator = LatentForwardOperator(half_channels=2, width=8, dilations=(1, 2)).eval()
-    pipe = tiny_two_encoder_pipeline(make_tiny_joint_pipeline, operator)
+    pipe = make_tiny_two_encoder_joint_pipeline(operator)
     pipe.set_progress_bar_config(disable=True)
     coupled = generate(pipe, output_type="pt")
     drawn = generate(pipe, output_type="pt", use_latent_operator=False)
@@ -305,7 +283,9 @@ def test_latent_operator_replaces_the_sampled_seismic_half(make_tiny_joint_pipel
     torch.testing.assert_close(generate(loaded, output_type="pt").seismic, coupled.seismic)
 
 
-def test_operator_guided_inversion_moves_the_velocity_half_toward_the_data(make_tiny_joint_pipeline, seismic):
+def test_operator_guided_inversion_moves_the_velocity_half_toward_the_data(
+    make_tiny_two_encoder_joint_pipeline, seismic
+):
     """With a latent operator, invert() by default pulls each step's velocity-half estimate toward the
     data's seismic code through the operator (each line-searched step lowers the operator misfit);
     `operator_iterations=0` is replacement alone, the same as a pipeline without an operator."""
@@ -313,7 +293,7 @@ def test_operator_guided_inversion_moves_the_velocity_half_toward_the_data(make_
 
     torch.manual_seed(1)
     operator = LatentForwardOperator(half_channels=2, width=8, dilations=(1, 2)).eval()
-    pipe = tiny_two_encoder_pipeline(make_tiny_joint_pipeline, operator)
+    pipe = make_tiny_two_encoder_joint_pipeline(operator)
     pipe.set_progress_bar_config(disable=True)
     velocity_half, code = torch.randn(2, 2, 16, 16), torch.randn(2, 2, 16, 16)
 
@@ -335,7 +315,7 @@ def test_operator_guided_inversion_moves_the_velocity_half_toward_the_data(make_
     assert guided.velocities.shape == (2, 70, 70) and torch.isfinite(guided.velocities).all()
     replacement = invert(pipe, operator_iterations=0)
     assert not torch.allclose(guided.velocities, replacement.velocities)
-    without_operator = tiny_two_encoder_pipeline(make_tiny_joint_pipeline)
+    without_operator = make_tiny_two_encoder_joint_pipeline()
     without_operator.set_progress_bar_config(disable=True)
     torch.testing.assert_close(invert(without_operator).velocities, replacement.velocities)
     for kwargs, message in (
@@ -355,14 +335,14 @@ def test_operator_guidance_needs_two_encoders(pipe, seismic):
         pipe.invert(seismic, refine_steps=0, operator_iterations=1)
 
 
-def test_latent_output_is_what_the_pipeline_would_decode(make_tiny_joint_pipeline):
+def test_latent_output_is_what_the_pipeline_would_decode(make_tiny_two_encoder_joint_pipeline):
     """`output_type="latent"` returns the final scaled latents (after the operator's coupling) instead
     of decoding them, as diffusers pipelines do."""
     from seismic_diffusers import LatentForwardOperator
 
     torch.manual_seed(1)
     operator = LatentForwardOperator(half_channels=2, width=8, dilations=(1, 2)).eval()
-    pipe = tiny_two_encoder_pipeline(make_tiny_joint_pipeline, operator)
+    pipe = make_tiny_two_encoder_joint_pipeline(operator)
     pipe.set_progress_bar_config(disable=True)
     decoded = generate(pipe, output_type="pt")
     out = generate(pipe, output_type="latent")
@@ -378,7 +358,7 @@ def test_latent_output_is_what_the_pipeline_would_decode(make_tiny_joint_pipelin
 
 
 def test_a_latent_operator_needs_a_two_encoder_autoencoder(
-    make_tiny_joint_pipeline, tiny_joint_pipeline_dir, tmp_path
+    make_tiny_joint_pipeline, make_tiny_two_encoder_joint_pipeline, tiny_joint_pipeline_dir, tmp_path
 ):
     from seismic_diffusers import LatentForwardOperator
 
@@ -388,7 +368,7 @@ def test_a_latent_operator_needs_a_two_encoder_autoencoder(
             **{**pipe.components, "latent_operator": LatentForwardOperator(half_channels=2)}
         )
     with pytest.raises(ValueError, match="halves of 2 channels, the operator 3"):
-        tiny_two_encoder_pipeline(make_tiny_joint_pipeline, LatentForwardOperator(half_channels=3, width=8))
+        make_tiny_two_encoder_joint_pipeline(LatentForwardOperator(half_channels=3, width=8))
     # folders saved before the operator existed (no key in model_index.json) load without one
     import json
     import shutil
