@@ -34,7 +34,7 @@ EXAMPLE_DOC_STRING = """
         >>> out = pipe(batch_size=4, generator=torch.Generator().manual_seed(0), return_pde_deviation=True)
         >>> out.velocities.shape, out.seismic.shape, out.pde_deviation.shape
         ((4, 70, 70), (4, 5, 1000, 70), (4,))
-        >>> velocity = pipe.invert(out.seismic, num_candidates=4, refine_steps=10).velocities
+        >>> velocity = pipe.invert(out.seismic, generator=torch.Generator().manual_seed(0)).velocities  # m/s
         ```
 """
 
