@@ -28,8 +28,8 @@ with a velocity encoder, whose seismic code holds no velocity, `invert`'s veloci
 seismic half (best of `--num_candidates` by the fit of its forward-modelled gathers), by replacement
 alone and, with a latent forward operator, also pulled toward the data through it (`invert`'s default).
 
-    python benchmarks/bench_joint.py --pipeline pipelines/openfwi-joint-ldm --data_dir data/joint-a \
-        --num_samples 100 --out benchmarks/results
+    python benchmarks/bench_joint.py --pipeline pipelines/openfwi-joint-ldm --data_dir data/joint-8-report \
+        --validation_fraction 0.5 --num_samples 100 --invert_pairs 16 --out benchmarks/results
 """
 
 from __future__ import annotations

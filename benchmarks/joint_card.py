@@ -79,10 +79,8 @@ def headline_inversion(results: dict) -> str:
     keys = [key for key, _ in inversion_rows(results)]
     if not keys:
         raise ValueError("bench_joint's JSON has no inversion rows (run it with --invert_pairs > 0).")
-    for prefix in ("stage1_encoding", "operator_guided_"):
-        if any(key.startswith(prefix) for key in keys):
-            return next(key for key in keys if key.startswith(prefix))
-    return keys[0]
+    preferred = [key for key in keys if key.startswith(("stage1_encoding", "operator_guided_"))]
+    return (preferred or keys)[0]
 
 
 def operator_rows(results: dict) -> list[str]:

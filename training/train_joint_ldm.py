@@ -165,6 +165,12 @@ def build_unet(args: argparse.Namespace, vqvae: JointVQModel, channels: int) -> 
 def write_model_card(pipeline_dir: str, args: argparse.Namespace, summary: dict, frozen=()) -> None:
     command = "accelerate launch " + " ".join([sys.argv[0]] + sys.argv[1:])
     stage1 = summary.get("stage1", {})
+    operator_note = (
+        "- The latent forward operator is the pretrained pipeline's, kept (the autoencoder is frozen in"
+        " stage 2); the generated pairs above take their seismic half from it.\n"
+        if summary.get("latent_operator")
+        else ""
+    )
     card = f"""---
 library_name: seismic_diffusers
 license: mit
@@ -185,7 +191,7 @@ Generates velocity maps (70 x 70, 10 m cells, m/s) together with their five shot
 - Latent {tuple(summary["latent_shape"])}, {summary["latent_scaling"]}
 - Generated pairs ({args.validation_samples}, DDIM {args.validation_steps_inference} steps): PDE deviation
   {summary["pde_deviation_mean"]:.4f} +- {summary["pde_deviation_std"]:.4f}
-"""
+{operator_note}"""
     Path(pipeline_dir, "README.md").write_text(card)
 
 
@@ -307,6 +313,7 @@ def main(args: argparse.Namespace) -> None:
             "pde_deviation_mean": float(generated.pde_deviation.mean()),
             "pde_deviation_std": float(generated.pde_deviation.std()),
             "stage1": json.loads(stage1_path.read_text()) if stage1_path.is_file() else {},
+            "latent_operator": pipeline.latent_operator is not None,
         }
         write_model_card(pipeline_dir, args, summary, frozen)
         logger.info(f"Saved pipeline to {pipeline_dir}: {summary}")

@@ -179,6 +179,8 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
         JointGenerationPipeline.from_pretrained(str(tmp_path / "ldm-ft" / "pipeline")).latent_operator
         is not None
     )
+    card = (tmp_path / "ldm-ft" / "pipeline" / "README.md").read_text()
+    assert "operator is the pretrained pipeline's, kept" in card
     for freeze, kept in ((["encoder", "codebook"], True), (["codebook"], False)):
         out = tmp_path / f"vq-ft-{'-'.join(freeze)}"
         result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir", str(out),
