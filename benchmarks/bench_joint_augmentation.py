@@ -12,6 +12,12 @@ batch size on each training set, and scored on the held-out pairs of the joint p
   decoded seismic data's deviation from the wave equation costs);
 - `real 100%`: every real training pair (the ceiling).
 
+How generated pairs are mixed in is set by `--real_weight` (the share of each batch drawn from the
+real subset; default: uniform over all pairs) and `--finetune_fraction` (the last part of the
+schedule trains on the real subset alone, after pre-training on the mixture). Choose those on the
+pipeline's held-out split and report on `--eval_dir`, pairs that neither trained the generator nor
+chose the settings.
+
 Scores are OpenFWI's MAE / RMSE / SSIM on [-1, 1] maps (`metrics.openfwi_map_metrics`). Each set
 is trained once per `--training_seeds` entry (initialisation and batch order; the real subset and the
 generated pairs stay fixed by `--seed`), and the table counts the seeds on which an augmented set
@@ -21,7 +27,7 @@ Caveat, stated in the table: the generator was itself trained on all the real tr
 it has seen more real data than the 10% subset; the paper makes the same comparison.
 
     python benchmarks/bench_joint_augmentation.py --pipeline pipelines/openfwi-joint-ldm \
-        --data_dir data/joint-a --out benchmarks/results
+        --data_dir data/joint-8 --eval_dir data/joint-8-report --out benchmarks/results
 """
 
 from __future__ import annotations
@@ -52,9 +58,33 @@ def parse_args(argv=None):
     parser.add_argument("--pipeline", default="pipelines/openfwi-joint-ldm")
     parser.add_argument("--data_dir", nargs="+", required=True, help="The joint pipeline's training data.")
     parser.add_argument("--validation_fraction", type=float, default=0.05, help="As in its training.")
+    parser.add_argument(
+        "--eval_dir",
+        nargs="+",
+        default=None,
+        help="Score on every pair of these folders instead of the held-out split of --data_dir.",
+    )
     parser.add_argument("--real_fraction", type=float, default=0.1)
     parser.add_argument("--generated", type=int, default=500, help="Generated pairs added.")
     parser.add_argument("--sampler_steps", type=int, default=100, help="Pipeline num_inference_steps.")
+    parser.add_argument(
+        "--generated_cache",
+        default=None,
+        help="An .npz file: the generated pairs are read from it when it matches the pipeline, "
+        "--generated, --sampler_steps and --seed, and written to it otherwise.",
+    )
+    parser.add_argument(
+        "--real_weight",
+        type=float,
+        default=None,
+        help="Share of each augmented batch drawn from the real subset (default: uniform over all pairs).",
+    )
+    parser.add_argument(
+        "--finetune_fraction",
+        type=float,
+        default=0.0,
+        help="Last share of the optimiser steps that train augmented sets on the real subset alone.",
+    )
     parser.add_argument("--train_steps", type=int, default=1000, help="Optimiser steps per model.")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument(
@@ -71,6 +101,16 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if len(set(args.training_seeds)) != len(args.training_seeds) or min(args.training_seeds) < 0:
         parser.error(f"--training_seeds must be distinct integers >= 0; got {args.training_seeds}.")
+    if args.real_weight is not None and not 0 < args.real_weight <= 1:
+        parser.error(f"--real_weight must be in (0, 1]; got {args.real_weight}.")
+    if not 0 <= args.finetune_fraction < 1:
+        parser.error(f"--finetune_fraction must be in [0, 1); got {args.finetune_fraction}.")
+    if not 0 < args.real_fraction <= 1:
+        parser.error(f"--real_fraction must be in (0, 1]; got {args.real_fraction}.")
+    if args.generated < 1 or args.train_steps < 1 or args.batch_size < 1:
+        parser.error("--generated, --train_steps and --batch_size must be >= 1.")
+    if args.generated_cache is not None and not args.generated_cache.endswith(".npz"):
+        parser.error(f"--generated_cache must name an .npz file; got {args.generated_cache!r}.")
     return args
 
 
@@ -145,16 +185,45 @@ def load_pairs(dataset, indices, desc: str) -> tuple[torch.Tensor, torch.Tensor]
 
 
 class PairSource:
-    """Uniform random batches from in-memory pairs: `(inputs (N, 5, 1000, 70), maps (N, 70, 70))` parts."""
+    """Random batches from in-memory pairs: `(inputs (N, 5, 1000, 70), maps (N, 70, 70))` tensors.
 
-    def __init__(self, *parts: tuple[torch.Tensor, torch.Tensor]):
-        self.seismic = torch.cat([p[0] for p in parts])
-        self.velocity = torch.cat([p[1] for p in parts])
-        self.size = len(self.seismic)
+    `real` is the real subset and `extra` the generated pairs (or nothing). Without `real_weight`
+    a batch draws uniformly over all pairs; with it, each draw comes from the real subset with that
+    probability. From step `finetune_from` on, batches come from the real subset alone.
+    """
 
-    def batch(self, rng: np.random.Generator, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        picks = torch.as_tensor(rng.integers(0, self.size, size))
-        return self.seismic[picks].float(), self.velocity[picks][:, None]
+    def __init__(
+        self,
+        real: tuple[torch.Tensor, torch.Tensor],
+        extra: tuple[torch.Tensor, torch.Tensor] | None = None,
+        real_weight: float | None = None,
+        finetune_from: int | None = None,
+    ):
+        self.real, self.extra = real, extra
+        self.real_weight, self.finetune_from = real_weight, finetune_from
+        self.size = len(real[0]) + (0 if extra is None else len(extra[0]))
+
+    def batch(self, rng: np.random.Generator, size: int, step: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        n_real = len(self.real[0])
+        if self.extra is None or (self.finetune_from is not None and step >= self.finetune_from):
+            picks = rng.integers(0, n_real, size)
+        elif self.real_weight is None:
+            picks = rng.integers(0, self.size, size)
+        else:
+            from_real = rng.random(size) < self.real_weight
+            picks = np.where(
+                from_real, rng.integers(0, n_real, size), n_real + rng.integers(0, self.size - n_real, size)
+            )
+        parts = [(picks[picks < n_real], self.real)]
+        if self.extra is not None:
+            parts.append((picks[picks >= n_real] - n_real, self.extra))
+        seismic, velocity = [], []
+        for part_picks, (part_seismic, part_velocity) in parts:
+            if len(part_picks):
+                index = torch.as_tensor(part_picks)
+                seismic.append(part_seismic[index])
+                velocity.append(part_velocity[index])
+        return torch.cat(seismic).float(), torch.cat(velocity)[:, None]
 
 
 def train_and_score(name: str, source: PairSource, held_out, args, seed: int) -> dict:
@@ -167,8 +236,8 @@ def train_and_score(name: str, source: PairSource, held_out, args, seed: int) ->
     )
     started, losses = time.perf_counter(), []
     model.train()
-    for _ in tqdm(range(args.train_steps), desc=f"{name}, seed {seed}", leave=False):
-        seismic, velocity = source.batch(rng, args.batch_size)
+    for step in tqdm(range(args.train_steps), desc=f"{name}, seed {seed}", leave=False):
+        seismic, velocity = source.batch(rng, args.batch_size, step)
         loss = F.l1_loss(model(seismic), velocity)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -192,20 +261,22 @@ def train_and_score(name: str, source: PairSource, held_out, args, seed: int) ->
     }
 
 
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    command = "python benchmarks/bench_joint_augmentation.py " + shlex.join(sys.argv[1:])
-    print(f"command: {command}")
-    print("machine: " + ", ".join(f"{k}={v}" for k, v in machine_info().items()), flush=True)
-    started = time.perf_counter()
-    train_set, held_out = split_paired(open_paired_folders(args.data_dir), args.validation_fraction)
-    rng = np.random.default_rng(args.seed)
-    subset = np.sort(
-        rng.choice(len(train_set), size=round(args.real_fraction * len(train_set)), replace=False)
-    )
-
+def generated_pairs(args) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`--generated` pairs from the pipeline: velocities `(N, 70, 70)` m/s, decoded seismic and
+    deepwave-simulated seismic `(N, 5, 1000, 70)`; read from `--generated_cache` when it matches."""
+    key = {
+        "pipeline": str(Path(args.pipeline).resolve()),
+        "generated": args.generated,
+        "sampler_steps": args.sampler_steps,
+        "seed": args.seed,
+    }
+    cache = Path(args.generated_cache) if args.generated_cache else None
+    if cache is not None and cache.is_file():
+        with np.load(cache) as stored:
+            if json.loads(str(stored["key"])) == key:
+                print(f"generated pairs read from {cache}", flush=True)
+                return tuple(torch.from_numpy(stored[k]) for k in ("velocities", "seismic", "simulated"))
+        print(f"{cache} was made with other settings; generating anew", flush=True)
     pipe = JointGenerationPipeline.from_pretrained(args.pipeline)
     pipe.set_progress_bar_config(disable=True)
     velocities, seismic = [], []
@@ -220,16 +291,58 @@ def main(argv=None) -> dict:
         seismic.append(out.seismic)
     velocities, seismic = torch.cat(velocities), torch.cat(seismic)
     simulated = forward_model(velocities, geometry=pipe.geometry, progress=True)
+    simulated = torch.as_tensor(simulated, dtype=torch.float32)
+    if not all(torch.isfinite(t).all() for t in (velocities, seismic, simulated)):
+        raise RuntimeError("The pipeline or the forward model returned NaN/Inf; nothing was cached.")
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(cache.stem + ".partial.npz")
+        np.savez(
+            partial,
+            key=json.dumps(key),
+            velocities=velocities.numpy(),
+            seismic=seismic.numpy(),
+            simulated=simulated.numpy(),
+        )
+        partial.replace(cache)
+    return velocities, seismic, simulated
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    command = "python benchmarks/bench_joint_augmentation.py " + shlex.join(
+        sys.argv[1:] if argv is None else argv
+    )
+    print(f"command: {command}")
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in machine_info().items()), flush=True)
+    started = time.perf_counter()
+    train_set, held_out = split_paired(open_paired_folders(args.data_dir), args.validation_fraction)
+    if args.eval_dir:
+        held_out = open_paired_folders(args.eval_dir)
+    rng = np.random.default_rng(args.seed)
+    subset = np.sort(
+        rng.choice(len(train_set), size=round(args.real_fraction * len(train_set)), replace=False)
+    )
+
+    velocities, seismic, simulated = generated_pairs(args)
     real = load_pairs(train_set, subset, "load subset")
     maps = to_unit(velocities)
     decoded_pairs, simulated_pairs = (to_inputs(seismic).half(), maps), (to_inputs(simulated).half(), maps)
 
     percent = f"{100 * args.real_fraction:g}%"
+    mixing = {
+        "real_weight": args.real_weight,
+        "finetune_from": round((1 - args.finetune_fraction) * args.train_steps)
+        if args.finetune_fraction
+        else None,
+    }
     sources = {
         f"real {percent}": PairSource(real),
-        f"real {percent} + {args.generated} generated pairs": PairSource(real, decoded_pairs),
+        f"real {percent} + {args.generated} generated pairs": PairSource(real, decoded_pairs, **mixing),
         f"real {percent} + {args.generated} generated velocities, deepwave gathers": PairSource(
-            real, simulated_pairs
+            real, simulated_pairs, **mixing
         ),
     }
     if not args.skip_full:
@@ -244,6 +357,9 @@ def main(argv=None) -> dict:
         "machine": machine_info(),
         "pipeline": args.pipeline,
         "held_out_pairs": len(held_out),
+        "evaluated_on": args.eval_dir or f"held-out split of {args.data_dir}",
+        "real_weight": args.real_weight,
+        "finetune_fraction": args.finetune_fraction,
         "training_seeds": args.training_seeds,
         "rows": {
             name: {

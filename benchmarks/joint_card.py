@@ -112,17 +112,32 @@ def fd_line(results: dict) -> list[str]:
 
 def augmentation_lines(augmentation: dict | None) -> list[str]:
     """bench_joint_augmentation's rows: an inversion network trained on a tenth of the real pairs,
-    alone and with generated pairs added, scored on held-out pairs (mean over training seeds)."""
+    alone and with generated pairs added (and how they were mixed in), scored on held-out or report
+    pairs (mean over training seeds)."""
     if augmentation is None:
         return []
     rows = augmentation["rows"]
     seeds = len(augmentation["training_seeds"])
     baseline = next(iter(rows))
+    evaluated_on = augmentation.get("evaluated_on")
+    scored_on = (
+        f"{augmentation['held_out_pairs']} pairs of {', '.join(evaluated_on)} (never used to train or choose)"
+        if isinstance(evaluated_on, list)
+        else f"{augmentation['held_out_pairs']} held-out pairs"
+    )
+    mixing = []
+    if augmentation.get("real_weight") is not None:
+        mixing.append(f"{100 * augmentation['real_weight']:g}% of each batch real")
+    if augmentation.get("finetune_fraction"):
+        mixing.append(
+            f"the last {100 * augmentation['finetune_fraction']:g}% of steps on the real pairs alone"
+        )
     lines = [
         "",
         f"`{augmentation['command']}` ({augmentation['run_minutes']:.0f} min): an InversionNet trained on "
-        f"{baseline}, alone and with generated pairs added; {augmentation['held_out_pairs']} held-out pairs, "
-        f"mean of {seeds} training seeds.",
+        f"{baseline}, alone and with generated pairs added"
+        + (f" ({'; '.join(mixing)})" if mixing else "")
+        + f"; {scored_on}, mean of {seeds} training seeds.",
         "",
         f"| training data | pairs | MAE (m/s) | SSIM | seeds better than {baseline} on MAE and SSIM |",
         "|---|---:|---:|---:|---:|",

@@ -135,7 +135,11 @@ def test_joint_card_reports_the_augmentation_bench(repo_script):
     block = module.scores_block("openfwi-joint-ldm", results, augmentation)
     assert "| real 10% | 570 | 270 | 0.520 |  |" in block
     assert "| real 10% + 500 generated pairs | 1070 | 255 | 0.530 | 2 of 3 |" in block
-    assert "mean of 3 training seeds" in block
+    assert "mean of 3 training seeds" in block and "300 held-out pairs" in block
+    augmentation.update(evaluated_on=["data/joint-8-report"], real_weight=0.75, finetune_fraction=0.3)
+    block = module.scores_block("openfwi-joint-ldm", results, augmentation)
+    assert "300 pairs of data/joint-8-report (never used to train or choose)" in block
+    assert "(75% of each batch real; the last 30% of steps on the real pairs alone)" in block
 
 
 def test_joint_card_refuses_a_missing_augmentation_file_before_writing(tmp_path, capsys, repo_script):
