@@ -253,6 +253,7 @@ def train_and_score(name: str, source: PairSource, held_out, args, seed: int) ->
             predictions.append((unit + 1.0) * 0.5 * (V_MAX - V_MIN) + V_MIN)
             truth.append(torch.stack([item["velocity"][0] for item in items]))
     metrics = openfwi_map_metrics(torch.cat(predictions), torch.cat(truth))
+    tqdm.write(f"{name}, seed {seed}: MAE {metrics['MAE']:.4f}, SSIM {metrics['SSIM']:.4f}")
     return {
         "training_pairs": source.size,
         **metrics,
