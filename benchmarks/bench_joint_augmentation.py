@@ -33,6 +33,7 @@ it has seen more real data than the 10% subset; the paper makes the same compari
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shlex
 import sys
@@ -70,7 +71,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--generated_cache",
         default=None,
-        help="An .npz file: the generated pairs are read from it when it matches the pipeline, "
+        help="An .npz file: the generated pairs are read from it when it matches the pipeline's files, "
         "--generated, --sampler_steps and --seed, and written to it otherwise.",
     )
     parser.add_argument(
@@ -262,11 +263,20 @@ def train_and_score(name: str, source: PairSource, held_out, args, seed: int) ->
     }
 
 
+def _folder_digest(folder: Path) -> str:
+    """SHA-256 over a pipeline folder's file names and bytes: a cache made from other weights never matches."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def generated_pairs(args) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """`--generated` pairs from the pipeline: velocities `(N, 70, 70)` m/s, decoded seismic and
     deepwave-simulated seismic `(N, 5, 1000, 70)`; read from `--generated_cache` when it matches."""
     key = {
-        "pipeline": str(Path(args.pipeline).resolve()),
+        "pipeline": _folder_digest(Path(args.pipeline)) if Path(args.pipeline).is_dir() else args.pipeline,
         "generated": args.generated,
         "sampler_steps": args.sampler_steps,
         "seed": args.seed,

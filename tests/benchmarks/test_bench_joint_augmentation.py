@@ -1,6 +1,7 @@
 """bench_joint_augmentation: how generated pairs are mixed in, the generated-pair cache, and a tiny end-to-end run."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -73,6 +74,20 @@ def test_generated_pairs_are_cached_and_regenerated_for_other_settings(
     other = bench.parse_args([*common, "--generated", "1", "--generated_cache", str(cache)])
     assert len(bench.generated_pairs(other)[0]) == 1
     assert json.loads(str(np.load(cache)["key"]))["generated"] == 1
+
+
+def test_a_cache_made_from_other_weights_is_not_read(bench, tiny_joint_pipeline_dir, tmp_path, capsys):
+    pipeline = tmp_path / "pipeline"
+    shutil.copytree(tiny_joint_pipeline_dir, pipeline)
+    args = bench.parse_args(
+        ["--pipeline", str(pipeline), "--data_dir", "x", "--sampler_steps", "2", "--generated", "1",
+         "--generated_cache", str(tmp_path / "generated.npz")]
+    )  # fmt: skip
+    bench.generated_pairs(args)
+    config_file = pipeline / "scheduler" / "scheduler_config.json"
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "num_train_timesteps": 50}))
+    bench.generated_pairs(args)
+    assert "made with other settings; generating anew" in capsys.readouterr().out
 
 
 def test_a_tiny_run_scores_every_pair_of_eval_dir(bench, tiny_joint_pipeline_dir, tmp_path):
