@@ -110,6 +110,10 @@ def parse_args(argv=None):
         parser.error(f"--real_fraction must be in (0, 1]; got {args.real_fraction}.")
     if args.generated < 1 or args.train_steps < 1 or args.batch_size < 1:
         parser.error("--generated, --train_steps and --batch_size must be >= 1.")
+    if args.eval_dir and {Path(d).resolve() for d in args.eval_dir} & {
+        Path(d).resolve() for d in args.data_dir
+    }:
+        parser.error("--eval_dir must not repeat a --data_dir folder: the scores would be on training pairs.")
     if args.generated_cache is not None and not args.generated_cache.endswith(".npz"):
         parser.error(f"--generated_cache must name an .npz file; got {args.generated_cache!r}.")
     return args
@@ -284,7 +288,7 @@ def generated_pairs(args) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     cache = Path(args.generated_cache) if args.generated_cache else None
     if cache is not None and cache.is_file():
         with np.load(cache) as stored:
-            if json.loads(str(stored["key"])) == key:
+            if "key" in stored.files and json.loads(str(stored["key"])) == key:
                 print(f"generated pairs read from {cache}", flush=True)
                 return tuple(torch.from_numpy(stored[k]) for k in ("velocities", "seismic", "simulated"))
         print(f"{cache} was made with other settings; generating anew", flush=True)

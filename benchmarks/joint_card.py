@@ -121,7 +121,7 @@ def augmentation_lines(augmentation: dict | None) -> list[str]:
     baseline = next(iter(rows))
     evaluated_on = augmentation.get("evaluated_on")
     scored_on = (
-        f"{augmentation['held_out_pairs']} pairs of {', '.join(evaluated_on)} (never used to train or choose)"
+        f"{augmentation['held_out_pairs']} pairs of {', '.join(evaluated_on)}"
         if isinstance(evaluated_on, list)
         else f"{augmentation['held_out_pairs']} held-out pairs"
     )

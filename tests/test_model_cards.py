@@ -138,7 +138,7 @@ def test_joint_card_reports_the_augmentation_bench(repo_script):
     assert "mean of 3 training seeds" in block and "300 held-out pairs" in block
     augmentation.update(evaluated_on=["data/joint-8-report"], real_weight=0.75, finetune_fraction=0.3)
     block = module.scores_block("openfwi-joint-ldm", results, augmentation)
-    assert "300 pairs of data/joint-8-report (never used to train or choose)" in block
+    assert "300 pairs of data/joint-8-report, mean of 3" in block
     assert "(75% of each batch real; the last 30% of steps on the real pairs alone)" in block
 
 

@@ -44,6 +44,7 @@ def test_finetune_steps_draw_only_real_pairs(bench):
         (["--real_fraction", "0"], "--real_fraction"),
         (["--generated", "0"], "--generated"),
         (["--generated_cache", "pairs.pt"], ".npz"),
+        (["--eval_dir", "missing/"], "--eval_dir must not repeat a --data_dir folder"),
     ],
 )
 def test_bad_settings_are_refused_before_any_work(bench, capsys, arguments, message):
@@ -88,6 +89,17 @@ def test_a_cache_made_from_other_weights_is_not_read(bench, tiny_joint_pipeline_
     config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "num_train_timesteps": 50}))
     bench.generated_pairs(args)
     assert "made with other settings; generating anew" in capsys.readouterr().out
+
+
+def test_an_npz_without_a_cache_key_is_regenerated_over(bench, tiny_joint_pipeline_dir, tmp_path, capsys):
+    cache = tmp_path / "generated.npz"
+    np.savez(cache, velocities=np.zeros(1))
+    args = bench.parse_args(
+        ["--pipeline", tiny_joint_pipeline_dir, "--data_dir", "x", "--sampler_steps", "2", "--generated", "1",
+         "--generated_cache", str(cache)]
+    )  # fmt: skip
+    assert bench.generated_pairs(args)[0].shape == (1, 70, 70)
+    assert "generating anew" in capsys.readouterr().out and "key" in np.load(cache).files
 
 
 def test_a_tiny_run_scores_every_pair_of_eval_dir(bench, tiny_joint_pipeline_dir, tmp_path):
