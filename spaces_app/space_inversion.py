@@ -77,7 +77,13 @@ def invert_gathers_tab(source: str, family: str, example: int, upload, num_sampl
     paths = {name: folder / f"inversion_{name}" for name in ("mean.npy", "std.npy", "figure.png")}
     # the family is left unknown even for the example: a user's gathers come without one
     run = invert_gathers(
-        pipe, seismic, seed=seed, truth=truth, figure=paths["figure.png"], num_samples=num_samples
+        pipe,
+        seismic,
+        seed=seed,
+        truth=truth,
+        figure=paths["figure.png"],
+        num_samples=num_samples,
+        **INVERSION_SETTINGS,
     )
     np.save(paths["mean.npy"], run.output.velocities)
     np.save(paths["std.npy"], run.output.std)

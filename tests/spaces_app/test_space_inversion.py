@@ -39,7 +39,11 @@ def inversion_space(load_space_app, launch_space_app, tiny_velocity_pipeline, tm
     os.environ[ENV] = str(folder)
     try:
         module = load_space_app(APP_PATH, "inversion_space_app")
-        module.space_inversion.INVERSION_SETTINGS = {"num_inference_steps": 1, "refine_iterations": 0}
+        module.space_inversion.INVERSION_SETTINGS = {
+            "num_inference_steps": 1,
+            "refine_iterations": 0,
+            "start_iterations": 2,
+        }
         demo = launch_space_app(module)
         client = Client(
             demo.local_url,

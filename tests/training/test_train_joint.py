@@ -245,24 +245,27 @@ def test_latent_operator_refuses_a_one_encoder_pipeline(paired_folder, tiny_join
     result = run("train_joint_latent_operator.py", "--pipeline", tiny_joint_pipeline_dir, "--train_data_dir",
                  str(paired_folder), "--output_dir", str(tmp_path / "op"), "--max_train_steps", "1")  # fmt: skip
     assert result.returncode != 0 and "has no velocity half to predict from" in result.stderr
-    result = run("train_joint_latent_operator.py", "--pipeline", tiny_joint_pipeline_dir, "--train_data_dir",
-                 str(paired_folder), "--output_dir", str(tmp_path / "op"), "--pipeline_dir", str(tmp_path / "op"))  # fmt: skip
-    assert result.returncode != 0 and "--pipeline_dir must differ from --output_dir" in result.stderr
-    result = run("train_joint_latent_operator.py", "--pipeline", tiny_joint_pipeline_dir, "--train_data_dir",
-                 str(paired_folder), "--output_dir", str(tmp_path / "op"), "--extra_velocity_maps", "8")  # fmt: skip
-    assert (
-        result.returncode != 0
-        and "--extra_velocity_maps must be >= 0 and needs --physics_targets" in result.stderr
-    )
-    result = run("train_joint_latent_operator.py", "--pipeline", tiny_joint_pipeline_dir, "--train_data_dir",
-                 str(paired_folder), "--output_dir", str(tmp_path / "op"), "--generated_samples", "8")  # fmt: skip
-    assert (
-        result.returncode != 0
-        and "--generated_samples must be >= 0 and needs --physics_targets" in result.stderr
-    )
     assert (
         not (tmp_path / "op" / "pipeline").exists() and not (tmp_path / "op" / "latents.safetensors").exists()
     )
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--pipeline_dir", "OUT"], "--pipeline_dir must differ from --output_dir"),
+        (["--extra_velocity_maps", "8"], "--extra_velocity_maps must be >= 0 and needs --physics_targets"),
+        (["--generated_samples", "8"], "--generated_samples must be >= 0 and needs --physics_targets"),
+    ],
+)
+def test_latent_operator_refuses_bad_flags_before_any_work(flags, message, tmp_path, repo_script, capsys):
+    parse_args = repo_script("training/train_joint_latent_operator.py").parse_args
+    out = str(tmp_path / "op")
+    with pytest.raises(SystemExit):
+        parse_args(["--pipeline", "p", "--train_data_dir", "d", "--output_dir", out]
+                   + [out if f == "OUT" else f for f in flags])  # fmt: skip
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "op").exists()
 
 
 def test_stage_one_refuses_bad_flags(paired_folder, tmp_path):
