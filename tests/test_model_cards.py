@@ -151,3 +151,20 @@ def test_joint_card_refuses_a_missing_augmentation_file_before_writing(tmp_path,
         )
     assert "no such file" in capsys.readouterr().err
     assert (folder / "README.md").read_text() == before
+
+
+def test_denoiser_overview_shows_the_ideal_mask_as_a_ceiling_not_a_method(repo_script):
+    import json
+
+    result = json.loads((REPO_ROOT / "benchmarks" / "results" / "bench_denoise.json").read_text())
+    for condition, value in (("in-band", 6.27), ("raw", 11.5)):
+        result["real_medians"][condition]["ceiling: ideal time-frequency mask (knows the event)"] = {
+            "median_gain_db": value,
+            "worst_level_vs_band_pass_db": 3.0,
+        }
+    block = repo_script("benchmarks/denoiser_card.py").overview_block(result)
+    header, _, in_band, raw = block.splitlines()[1:5]
+    assert header.endswith("ideal time-frequency mask (a ceiling: it knows the event) |")
+    assert in_band.endswith("| +6.27 |") and raw.endswith("| +11.50 |")
+    # The ceiling is never the bold best: that goes to a method.
+    assert "**+6.27**" not in in_band and in_band.count("**") == 2

@@ -14,6 +14,7 @@ from .velocity import (
 from .waveform import (
     PICK_METHODS,
     PICKER_PARAMETERS,
+    oracle_mask_estimate,
     pearson_correlation,
     pick_error_and_recall,
     pick_phases,
@@ -30,6 +31,7 @@ __all__ = [
     "FamilyClassifierOutput",
     "load_family_classifier",
     "openfwi_map_metrics",
+    "oracle_mask_estimate",
     "pearson_correlation",
     "pick_error_and_recall",
     "pick_phases",

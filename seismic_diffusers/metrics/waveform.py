@@ -121,6 +121,61 @@ def reconstruction_snr_db(
     return out if batched else out[0]
 
 
+def oracle_mask_estimate(
+    noisy: np.ndarray, reference: np.ndarray, sampling_rate: float = 100.0, window_s: float = 2.56
+) -> np.ndarray:
+    r"""The noisy record filtered by the ideal time-frequency Wiener mask: a ceiling, not a method.
+
+    With `S` and `N` the short-time Fourier transforms of `reference` and of `noisy - reference`
+    (Hann windows of `window_s`, 75 % overlap), the estimate is the inverse transform of
+    `|S|^2 / (|S|^2 + |N|^2)` times the transform of `noisy`. It knows the clean signal, so no
+    denoiser can use it; it bounds what any denoiser that scales time-frequency cells (band-pass
+    filters, spectral gating, mask networks such as DeepDenoiser) can gain on the same mixture.
+    `benchmarks/bench_denoise.py` reports it beside the methods.
+
+    Args:
+        noisy (`np.ndarray` of shape `(C, N)` or `(B, C, N)`): the mixture.
+        reference (`np.ndarray`, same shape): the clean record in it.
+        sampling_rate (`float`, defaults to 100.0): in Hz.
+        window_s (`float`, defaults to 2.56): STFT window in seconds (256 samples at 100 Hz, the
+            longest of 0.32-2.56 s and the highest ceiling on the development set's selection draws).
+
+    Returns:
+        `np.ndarray`, float64, the shape of `noisy`.
+
+    Example:
+
+    ```py
+    >>> import numpy as np
+    >>> from seismic_diffusers.metrics import oracle_mask_estimate, reconstruction_snr_db
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.arange(3000) / 100.0
+    >>> clean = np.sin(2 * np.pi * 5 * t)[None] * np.exp(-((t - 15) ** 2))
+    >>> noisy = clean + 0.1 * rng.standard_normal(clean.shape)
+    >>> bool(reconstruction_snr_db(oracle_mask_estimate(noisy, clean), clean)[0]
+    ...      > reconstruction_snr_db(noisy, clean)[0] + 10)
+    True
+
+    ```
+    """
+    from scipy.signal import istft, stft
+
+    noisy, reference, batched = _pair(noisy, reference)
+    nperseg = max(4, int(round(window_s * sampling_rate)))
+    if nperseg > noisy.shape[-1]:
+        raise ValueError(f"window_s={window_s} is longer than the records ({noisy.shape[-1]} samples).")
+    options = {"fs": sampling_rate, "nperseg": nperseg, "noverlap": nperseg * 3 // 4}
+    signal = stft(reference, **options)[2]
+    mixture = stft(noisy, **options)[2]
+    power = np.abs(signal) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mask = np.nan_to_num(power / (power + np.abs(mixture - signal) ** 2))
+    out = istft(mask * mixture, **options)[1][..., : noisy.shape[-1]]
+    if out.shape[-1] < noisy.shape[-1]:
+        out = np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, noisy.shape[-1] - out.shape[-1])])
+    return out if batched else out[0]
+
+
 def pearson_correlation(estimate: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Pearson correlation coefficient between estimate and reference, per trace (over time).
 

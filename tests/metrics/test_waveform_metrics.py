@@ -13,6 +13,7 @@ from seismic_diffusers.data import generate_local_earthquakes, generate_seismic_
 from seismic_diffusers.metrics import (
     PICK_METHODS,
     PICKER_PARAMETERS,
+    oracle_mask_estimate,
     pearson_correlation,
     pick_error_and_recall,
     pick_phases,
@@ -197,6 +198,31 @@ def test_pick_error_and_recall():
     assert empty["num_true"] == 0 and np.isnan(empty["mae_s"]) and np.isnan(empty["recall_0.1s"])
     with pytest.raises(ValueError, match="match one to one"):
         pick_error_and_recall([1, 2], [1])
+
+
+def test_oracle_mask_bounds_a_band_pass_and_keeps_shapes():
+    """The ideal mask knows the event: it gains more than a filter, and nothing on a clean record."""
+    from seismic_diffusers.utils.streams import band_pass
+
+    clean = generate_local_earthquakes(4, seed=3)["waveforms"].astype(np.float64)
+    rng = np.random.default_rng(1)
+    noise = band_pass(rng.standard_normal(clean.shape), 1.0, 20.0, 100.0)
+    noise *= np.sqrt(np.sum(clean**2) / np.sum(noise**2))  # 0 dB, in the event's band
+    noisy = clean + noise
+    before = reconstruction_snr_db(noisy, clean, per_channel=False)
+    ceiling = oracle_mask_estimate(noisy, clean, 100.0)
+    assert ceiling.shape == noisy.shape and np.isfinite(ceiling).all()
+    gain = reconstruction_snr_db(ceiling, clean, per_channel=False) - before
+    filtered = reconstruction_snr_db(band_pass(noisy, 1.0, 20.0, 100.0), clean, per_channel=False) - before
+    assert np.all(gain > 3.0) and np.all(gain > filtered + 2.0)
+    # A clean record passes through (the mask is one wherever the noise is zero).
+    np.testing.assert_allclose(
+        oracle_mask_estimate(clean[0], clean[0]), clean[0], atol=1e-9 * np.abs(clean).max()
+    )
+    with pytest.raises(ValueError, match="longer than the records"):
+        oracle_mask_estimate(noisy[..., :100], clean[..., :100], 100.0)
+    with pytest.raises(ValueError, match="same shape"):
+        oracle_mask_estimate(noisy, clean[..., :-1])
 
 
 def test_doctests():
