@@ -149,6 +149,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="Initial opening of a new input gate, in (0, 1) (default: the model's, about 0.02).",
     )
+    model.add_argument(
+        "--mid_attention_heads",
+        type=int,
+        default=0,
+        help="Self-attention heads after the middle block, so the model sees the whole window "
+        "(SeismogramUNet1DModel(mid_attention_heads=...)); 0: none.",
+    )
     model.add_argument("--sampling_rate", type=float, default=100.0)
     model.add_argument("--window_length", type=int, default=3000)
     model.add_argument("--normalization", type=str, default="joint", choices=["joint", "per_trace"])
@@ -180,6 +187,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name} must be in [0, 1].")
         if getattr(args, name) and (args.stead_hdf5 or args.event_mseed_dir):
             parser.error(f"--{name} mixes real recordings into the synthetic data only.")
+    width = args.base_channels * args.channel_mults[-1]
+    if args.mid_attention_heads < 0 or (args.mid_attention_heads and width % args.mid_attention_heads):
+        parser.error(f"--mid_attention_heads must be 0 or divide the coarsest width ({width}).")
+    if args.mid_attention_heads and args.pretrained_pipeline:
+        parser.error("--mid_attention_heads builds a new U-Net; a --pretrained_pipeline keeps its own.")
     check_finetune_arguments(parser, args)
     return args
 
@@ -330,6 +342,7 @@ def main(args: argparse.Namespace) -> None:
             channel_mults=tuple(args.channel_mults),
             kernel_size=args.kernel_size,
             input_gate=args.input_gate,
+            mid_attention_heads=args.mid_attention_heads,
         )
     if args.input_gate_init is not None:
         if not (unet.config.input_gate and 0 < args.input_gate_init < 1):

@@ -10,7 +10,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.downsampling import Downsample1D
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 from diffusers.models.modeling_utils import ModelMixin
-from diffusers.models.unets.unet_1d_blocks import ResidualTemporalBlock1D
+from diffusers.models.unets.unet_1d_blocks import ResidualTemporalBlock1D, SelfAttention1d
 from diffusers.models.upsampling import Upsample1D
 from diffusers.utils import BaseOutput
 from torch import nn
@@ -29,6 +29,8 @@ class SeismogramUNet1DOutput(BaseOutput):
 # The gate's logits are the 1x1 conv's output times this, so that fine-tuning a gated copy of a
 # trained model at its small learning rate can open the gate within a few thousand steps.
 GATE_LOGIT_SCALE = 10.0
+# The middle attention runs on the coarsest level averaged over this many positions.
+MID_ATTENTION_POOL = 4
 
 
 class SeismogramUNet1DModel(ModelMixin, ConfigMixin):
@@ -52,6 +54,15 @@ class SeismogramUNet1DModel(ModelMixin, ConfigMixin):
             output: the network can pass a clean-enough input through unchanged instead of
             redrawing it, and mute it where noise dominates. The gate starts almost closed
             (about 0.02), so a gated copy of a trained model starts where that model was.
+        mid_attention_heads (`int`, defaults to 0): With a positive value, a self-attention block
+            (`SelfAttention1d`, this many heads) follows the middle block at the coarsest level
+            (1/8 of the input rate with four levels), so every position sees the whole window:
+            the convolutions alone span about 6 s at 100 Hz (GroupNorm adds only each channel's
+            window-wide mean and spread), too little to tell a stationary in-band noise from an
+            event's coda. It attends over that level averaged in groups of
+            `MID_ATTENTION_POOL` positions (94 tokens for a 30 s window at 100 Hz), which keeps its
+            cost a small share of the convolutions'; its output is added back at full rate.
+            0 keeps the all-convolutional network.
     """
 
     @register_to_config
@@ -64,6 +75,7 @@ class SeismogramUNet1DModel(ModelMixin, ConfigMixin):
         kernel_size: int = 5,
         time_embedding_dim: int = 64,
         input_gate: bool = False,
+        mid_attention_heads: int = 0,
     ):
         super().__init__()
         if base_channels % 8:
@@ -92,6 +104,12 @@ class SeismogramUNet1DModel(ModelMixin, ConfigMixin):
             self.downsamplers.append(nn.Identity() if last else Downsample1D(width, use_conv=True))
 
         self.mid_block = ResidualTemporalBlock1D(current, current, time_embedding_dim, kernel_size)
+        if mid_attention_heads < 0 or (mid_attention_heads and current % mid_attention_heads):
+            raise ValueError(
+                f"`mid_attention_heads` must be 0 or divide the coarsest width {current}, "
+                f"got {mid_attention_heads}."
+            )
+        self.mid_attention = SelfAttention1d(current, mid_attention_heads) if mid_attention_heads else None
 
         self.up_blocks = nn.ModuleList()
         self.upsamplers = nn.ModuleList()
@@ -151,6 +169,10 @@ class SeismogramUNet1DModel(ModelMixin, ConfigMixin):
             skips.append(hidden)
             hidden = downsample(hidden)
         hidden = self.mid_block(hidden, embedding)
+        if self.mid_attention is not None:
+            pooled = F.avg_pool1d(hidden, MID_ATTENTION_POOL, ceil_mode=True)
+            context = self.mid_attention(pooled) - pooled
+            hidden = hidden + F.interpolate(context, size=hidden.shape[-1], mode="nearest")
         for (first, second), upsample in zip(self.up_blocks, self.upsamplers, strict=True):
             hidden = torch.cat([hidden, skips.pop()], dim=1)
             hidden = second(first(hidden, embedding), embedding)

@@ -27,7 +27,7 @@ UNET2D_PARTS = {
 }
 SEISMOGRAM_UNET_PARTS = {
     "encoder": ("conv_in", "time_proj", "time_embedding", "down_blocks", "downsamplers"),
-    "mid": ("mid_block",),
+    "mid": ("mid_block", "mid_attention"),
     "decoder": ("up_blocks", "upsamplers", "conv_out", "conv_gate"),
 }
 JOINT_VQ_PARTS = {

@@ -67,3 +67,32 @@ def test_a_gated_copy_starts_almost_where_the_model_was_and_can_pass_the_input_t
     torch.testing.assert_close(reloaded(x, 5).sample, gated(x, 5).sample)
     with pytest.raises(ValueError, match="in_channels == out_channels"):
         SeismogramUNet1DModel(in_channels=3, out_channels=1, input_gate=True)
+
+
+@pytest.mark.parametrize("length", [3000, 2999, 37, 4])
+def test_mid_attention_sees_the_whole_window_and_round_trips(length, tmp_path):
+    torch.manual_seed(0)
+    model = SeismogramUNet1DModel(base_channels=8, channel_mults=(1, 2, 4), mid_attention_heads=4).eval()
+    x = torch.randn(1, 3, length)
+    with torch.no_grad():
+        out = model(x, 3).sample
+    assert out.shape == (1, 3, length) and torch.isfinite(out).all()
+    if length == 3000:
+        # The same weights without the attention give another output: the block takes part.
+        plain = SeismogramUNet1DModel(base_channels=8, channel_mults=(1, 2, 4)).eval()
+        missing, unexpected = plain.load_state_dict(model.state_dict(), strict=False)
+        assert not missing and unexpected and all(k.startswith("mid_attention.") for k in unexpected)
+        with torch.no_grad():
+            assert not torch.allclose(plain(x, 3).sample, out, atol=1e-4)
+        model.save_pretrained(tmp_path)
+        loaded = SeismogramUNet1DModel.from_pretrained(tmp_path).eval()
+        assert loaded.config.mid_attention_heads == 4
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(x, 3).sample, out, rtol=0, atol=1e-5)
+
+
+def test_mid_attention_heads_must_divide_the_coarsest_width():
+    with pytest.raises(ValueError, match="mid_attention_heads"):
+        SeismogramUNet1DModel(base_channels=8, channel_mults=(1, 2), mid_attention_heads=3)
+    with pytest.raises(ValueError, match="mid_attention_heads"):
+        SeismogramUNet1DModel(base_channels=8, mid_attention_heads=-1)

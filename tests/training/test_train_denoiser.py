@@ -53,11 +53,18 @@ def test_train_resume_and_load_the_pipeline(tmp_path):
 def test_real_noise_and_a_band_reach_the_saved_processor(tmp_path):
     out = tmp_path / "run"
     result = run(
-        out, 1, "--real_noise_fraction", "0.5", "--real_event_fraction", "0.25", "--band_hz", "1", "20"
-    )
+        out, 1, "--real_noise_fraction", "0.5", "--real_event_fraction", "0.25", "--band_hz", "1", "20",
+        "--mid_attention_heads", "2",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     pipe = ColdDiffusionDenoisePipeline.from_pretrained(str(out / "pipeline"))
     assert list(pipe.processor.config.band_hz) == [1.0, 20.0]
+    assert pipe.unet.config.mid_attention_heads == 2 and pipe.unet.mid_attention is not None
+    bad = run(tmp_path / "bad3", 1, "--mid_attention_heads", "3")
+    assert (
+        bad.returncode != 0
+        and "--mid_attention_heads must be 0 or divide the coarsest width (16)" in bad.stderr
+    )
     bad = run(tmp_path / "bad", 1, "--real_noise_fraction", "1.5")
     assert bad.returncode != 0 and "--real_noise_fraction must be in [0, 1]" in bad.stderr
     bad = run(tmp_path / "bad2", 1, "--real_event_fraction", "-0.1")
