@@ -16,8 +16,9 @@ Two test sets, neither seen in training:
   90000, outside the training seeds) with their true P/S, in synthetic noise; the reference is
   the event band-passed to 1-20 Hz, as on the real set.
 
-Methods: the noisy input; `obspy.signal.filter.bandpass` 1-20 Hz, 4 corners, zero phase; the
-pipeline in direct mode (1 step) and iterative mode (`--iterative_steps`); and, on the real set,
+Methods: the noisy input; `obspy.signal.filter.bandpass` 1-20 Hz, 4 corners, zero phase; that
+band-pass followed by power spectral subtraction (`utils.streams.spectral_gating`, a classical
+peer with no model); the pipeline in direct mode (1 step) and iterative mode (`--iterative_steps`); and, on the real set,
 the pipeline adapted to each noise record's first half (`adapt_denoiser`, `--adapt_minutes` of
 fine-tuning; skipped with `--adapt_minutes 0`). Beside them, on the real set, a ceiling rather than
 a method: the ideal time-frequency Wiener mask, which knows the event
@@ -56,6 +57,7 @@ from seismic_diffusers.utils import machine_info, streams
 
 RATE = 100.0
 # Not a method: it knows the clean event (`metrics.oracle_mask_estimate`); it bounds every mask.
+SPECTRAL_GATING = "band-pass 1-20 Hz + spectral gating"  # a classical peer, no model
 ORACLE_CEILING = "ceiling: ideal time-frequency mask (knows the event)"
 
 
@@ -122,6 +124,7 @@ def shipped_methods(pipe, steps: int) -> dict:
     methods = {
         "noisy input": lambda x: x,
         "ObsPy band-pass 1-20 Hz": band_pass,
+        SPECTRAL_GATING: lambda x: streams.spectral_gating(band_pass(x), RATE),
         "ours, direct (1 step)": lambda x: pipe(x.astype(np.float32), num_inference_steps=1).waveforms,
     }
     if steps > 1:

@@ -153,18 +153,23 @@ def test_joint_card_refuses_a_missing_augmentation_file_before_writing(tmp_path,
     assert (folder / "README.md").read_text() == before
 
 
-def test_denoiser_overview_shows_the_ideal_mask_as_a_ceiling_not_a_method(repo_script):
+def test_denoiser_overview_shows_the_peer_and_the_ideal_mask_as_a_ceiling(repo_script):
     import json
 
     result = json.loads((REPO_ROOT / "benchmarks" / "results" / "bench_denoise.json").read_text())
-    for condition, value in (("in-band", 6.27), ("raw", 11.5)):
-        result["real_medians"][condition]["ceiling: ideal time-frequency mask (knows the event)"] = {
-            "median_gain_db": value,
-            "worst_level_vs_band_pass_db": 3.0,
-        }
-    block = repo_script("benchmarks/denoiser_card.py").overview_block(result)
-    header, _, in_band, raw = block.splitlines()[1:5]
-    assert header.endswith("ideal time-frequency mask (a ceiling: it knows the event) |")
+    card = repo_script("benchmarks/denoiser_card.py")
+    before = card.overview_block(result).splitlines()
+    for condition, ceiling, gating in (("in-band", 6.27, 1.5), ("raw", 11.5, 9.99)):
+        rows = result["real_medians"][condition]
+        rows["ceiling: ideal time-frequency mask (knows the event)"] = {"median_gain_db": ceiling}
+        rows[card.GATING] = {"median_gain_db": gating}
+    header, rule, in_band, raw = card.overview_block(result).splitlines()[1:5]
+    assert header.endswith("| ideal time-frequency mask (a ceiling: it knows the event) |")
+    assert "| band-pass 1-20 Hz | band-pass + spectral gating (no model) | shipped, direct |" in header
+    assert rule.count("---:") == 5 and header.count("|") == rule.count("|")
     assert in_band.endswith("| +6.27 |") and raw.endswith("| +11.50 |")
-    # The ceiling is never the bold best: that goes to a method.
+    # The ceiling is never the bold best; the peer is, where it wins.
     assert "**+6.27**" not in in_band and in_band.count("**") == 2
+    assert "**+9.99**" in raw and raw.count("**") == 2
+    # Without the new rows (older JSON), the table is the one the cards hold now.
+    assert before[1].count("|") == 5 and "ceiling" not in before[1]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from obspy import Stream, Trace, UTCDateTime
 
-from seismic_diffusers.utils.streams import component_of, group_stream
+from seismic_diffusers.utils.streams import band_pass, component_of, group_stream, spectral_gating
 
 
 def trace(channel="HHZ", station="STA", npts=500, rate=100.0, start=0.0, data=None, location=""):
@@ -102,3 +102,25 @@ def test_band_pass_keeps_the_band_and_the_shape():
     middle = slice(500, 2500)  # away from the zero-phase filter's edge transients
     np.testing.assert_allclose(out[0, 0, middle], records[0, middle], atol=0.05)
     assert np.abs(out[0, 1, middle]).max() < 0.05
+
+
+def test_spectral_gating_removes_stationary_noise_and_keeps_a_burst():
+    rng = np.random.default_rng(0)
+    t = np.arange(3000) / 100.0
+    burst = 5.0 * np.sin(2 * np.pi * 6.0 * t) * np.exp(-(((t - 18.0) / 1.5) ** 2))
+    noise = band_pass(rng.standard_normal((2, 3000)), 1.0, 20.0, 100.0)
+    noisy = burst + noise
+    out = spectral_gating(noisy, 100.0)
+    assert out.shape == noisy.shape and out.dtype == np.float64 and np.isfinite(out).all()
+    quiet = slice(0, 1000)  # noise only; the 20th-percentile floor underestimates it, so part stays
+    harder = spectral_gating(noisy, 100.0, over_subtraction=2.0)
+    kept = [np.sum(x[:, quiet] ** 2) / np.sum(noisy[:, quiet] ** 2) for x in (out, harder)]
+    assert kept[1] < kept[0] < 0.8
+    errors = [np.sum((x - burst) ** 2) / np.sum((noisy - burst) ** 2) for x in (out, harder)]
+    assert errors[1] < errors[0] < 0.8
+    assert np.sum(out[:, 1500:2100] ** 2) > 0.9 * np.sum(burst[1500:2100] ** 2) * 2  # the burst stays
+    np.testing.assert_array_equal(spectral_gating(np.zeros((1, 3000)), 100.0), 0.0)  # silence stays silent
+    with pytest.raises(ValueError, match="longer than the records"):
+        spectral_gating(noisy[:, :100], 100.0)
+    with pytest.raises(ValueError, match="noise_percentile"):
+        spectral_gating(noisy, 100.0, noise_percentile=120.0)
