@@ -158,21 +158,15 @@ def oracle_mask_estimate(
 
     ```
     """
-    from scipy.signal import istft, stft
+    from ..utils.streams import stft_pair
 
     noisy, reference, batched = _pair(noisy, reference)
-    nperseg = max(4, int(round(window_s * sampling_rate)))
-    if nperseg > noisy.shape[-1]:
-        raise ValueError(f"window_s={window_s} is longer than the records ({noisy.shape[-1]} samples).")
-    options = {"fs": sampling_rate, "nperseg": nperseg, "noverlap": nperseg * 3 // 4}
-    signal = stft(reference, **options)[2]
-    mixture = stft(noisy, **options)[2]
+    forward, inverse = stft_pair(sampling_rate, window_s, noisy.shape[-1])
+    signal, mixture = forward(reference), forward(noisy)
     power = np.abs(signal) ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
         mask = np.nan_to_num(power / (power + np.abs(mixture - signal) ** 2))
-    out = istft(mask * mixture, **options)[1][..., : noisy.shape[-1]]
-    if out.shape[-1] < noisy.shape[-1]:
-        out = np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, noisy.shape[-1] - out.shape[-1])])
+    out = inverse(mask * mixture)
     return out if batched else out[0]
 
 

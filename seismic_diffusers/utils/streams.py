@@ -198,6 +198,25 @@ def band_pass(records: np.ndarray, low: float, high: float, rate: float) -> np.n
     return out.reshape(array.shape)
 
 
+def stft_pair(rate: float, window_s: float, npts: int) -> tuple:
+    """`(forward, inverse)`: SciPy's STFT of `(..., npts)` records (Hann windows of `window_s`, 75 %
+    overlap) and its inverse, which returns float64 records of exactly `npts` samples. The transform
+    behind [`spectral_gating`] and `metrics.oracle_mask_estimate`. A `ValueError` if the window is
+    longer than the records."""
+    from scipy.signal import istft, stft
+
+    nperseg = max(4, int(round(window_s * rate)))
+    if nperseg > npts:
+        raise ValueError(f"window_s={window_s} is longer than the records ({npts} samples).")
+    options = {"fs": float(rate), "nperseg": nperseg, "noverlap": nperseg * 3 // 4}
+
+    def inverse(spectrum: np.ndarray) -> np.ndarray:
+        out = istft(spectrum, **options)[1][..., :npts]
+        return np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, npts - out.shape[-1])])
+
+    return (lambda records: stft(np.asarray(records, dtype=np.float64), **options)[2]), inverse
+
+
 def spectral_gating(
     records: np.ndarray,
     rate: float,
@@ -216,27 +235,19 @@ def spectral_gating(
     settings within 0.5 dB of the band-pass at every raw level (`docs/experiments/denoiser.md`).
     Returns float64, same shape.
     """
-    from scipy.signal import istft, stft
-
-    array = np.asarray(records, dtype=np.float64)
-    nperseg = max(4, int(round(window_s * rate)))
-    if nperseg > array.shape[-1]:
-        raise ValueError(f"window_s={window_s} is longer than the records ({array.shape[-1]} samples).")
     if not (0.0 <= noise_percentile <= 100.0 and over_subtraction >= 0.0):
         raise ValueError(
             f"noise_percentile must be in [0, 100] and over_subtraction >= 0; got {noise_percentile}, "
             f"{over_subtraction}."
         )
-    options = {"fs": float(rate), "nperseg": nperseg, "noverlap": nperseg * 3 // 4}
-    spectrum = stft(array, **options)[2]
+    array = np.asarray(records, dtype=np.float64)
+    forward, inverse = stft_pair(rate, window_s, array.shape[-1])
+    spectrum = forward(array)
     power = np.abs(spectrum) ** 2
     noise = np.percentile(power, noise_percentile, axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         mask = np.clip(np.nan_to_num(1.0 - over_subtraction * noise / power, nan=0.0), 0.0, 1.0)
-    out = istft(mask * spectrum, **options)[1][..., : array.shape[-1]]
-    if out.shape[-1] < array.shape[-1]:
-        out = np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, array.shape[-1] - out.shape[-1])])
-    return out
+    return inverse(mask * spectrum)
 
 
 def resampled_length(npts: int, rate_in: float, rate_out: float) -> int:
