@@ -178,7 +178,7 @@ def adapt_denoiser(
     seed: int = 0,
     progress: bool = True,
     loss: str = "snr",
-    snr_db_range: tuple[float, float] = (-5.0, 30.0),
+    snr_db_range: tuple[float, float] = (0.0, 40.0),
 ) -> dict:
     r"""
     Fine-tune a `ColdDiffusionDenoisePipeline` on one station's own noise and save it to `out`.
@@ -190,9 +190,9 @@ def adapt_denoiser(
        30 s windows of the adaptation noise at SNRs drawn from `snr_db_range` (band-passed to the
        processor's `band_hz` when it has one), and the U-Net is fine-tuned on them with `loss` at a
        random degradation step for `minutes` of wall time (or `max_steps`), AdamW at
-       `learning_rate`. Use the loss and SNR range the base was trained with: the defaults are the
-       bundled model's. A narrower range than the base's makes the model more aggressive on clean
-       windows, where it then removes signal.
+       `learning_rate`. Use the loss and SNR range the base was last trained with: the defaults are
+       the bundled model's (its last stage, 0-40 dB). A lower range than the base's makes the model
+       more aggressive on clean windows, where it then removes signal.
     4. Other synthetic events are mixed into the held-back noise at 0, 5 and 10 dB, and the
        direct-mode SNR gain of the base and the adapted pipeline (and of a 1-20 Hz band-pass) is
        reported.
@@ -206,7 +206,7 @@ def adapt_denoiser(
         holdout_fraction (`float`, defaults to 0.5): Share of each record held back for scoring.
         batch_size, learning_rate, max_steps, num_events, seed: Fine-tuning settings.
         loss (`str`, defaults to `"snr"`): `"l1"` or `"snr"` (`utils.training.denoising_loss`).
-        snr_db_range (`tuple[float, float]`, defaults to `(-5.0, 30.0)`): SNRs of the training
+        snr_db_range (`tuple[float, float]`, defaults to `(0.0, 40.0)`): SNRs of the training
             mixtures, dB (`DenoisingPairDataset`).
         progress (`bool`): Show a progress bar.
 

@@ -269,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=2,
         metavar=("LOW", "HIGH"),
         default=None,
-        help="SNRs of the training mixtures, dB (default: -5 30, the bundled model's training range).",
+        help="SNRs of the training mixtures, dB (default: 0 40, the bundled model's last training stage).",
     )
 
     invert = commands.add_parser(

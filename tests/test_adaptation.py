@@ -66,8 +66,8 @@ def test_adapting_writes_a_loadable_pipeline_with_its_card(tiny_denoise_pipeline
     )
     assert json.loads((out / "adaptation.json").read_text())["steps"] == 3
     # the bundled model's loss and SNR range by default, stated on the card
-    assert report["loss"] == "snr" and report["snr_db_range"] == [-5.0, 30.0]
-    assert "mixtures at -5 to\n  30 dB" in card
+    assert report["loss"] == "snr" and report["snr_db_range"] == [0.0, 40.0]
+    assert "mixtures at 0 to\n  40 dB" in card
 
 
 @pytest.mark.parametrize(
