@@ -18,11 +18,12 @@ Two test sets, neither seen in training:
 
 Methods: the noisy input; `obspy.signal.filter.bandpass` 1-20 Hz, 4 corners, zero phase; that
 band-pass followed by power spectral subtraction (`utils.streams.spectral_gating`, a classical
-peer with no model); the pipeline in direct mode (1 step) and iterative mode (`--iterative_steps`); and, on the real set,
-the pipeline adapted to each noise record's first half (`adapt_denoiser`, `--adapt_minutes` of
-fine-tuning; skipped with `--adapt_minutes 0`). Beside them, on the real set, a ceiling rather than
-a method: the ideal time-frequency Wiener mask, which knows the event
-(`metrics.oracle_mask_estimate`); no filter or mask network can gain more on the same mixtures. Metrics: SNR gain (reconstruction SNR out minus
+peer with no model); the pipeline in direct mode (1 step) and iterative mode
+(`--iterative_steps`); and, on the real set, the pipeline adapted to each noise record's first
+half (`adapt_denoiser`, `--adapt_minutes` of fine-tuning; skipped with `--adapt_minutes 0`).
+Beside them, on the real set, a ceiling rather than a method: the ideal time-frequency Wiener
+mask, which knows the event (`metrics.oracle_mask_estimate`); no filter or mask network can gain
+more on the same mixtures. Metrics: SNR gain (reconstruction SNR out minus
 in, against the reference), Pearson correlation (mean over components), and P/S pick error and
 recall within 0.1 s / 0.5 s (`ar_pick`). Throughput: one hour of 3-component 100 Hz data as an
 ObsPy Stream.
@@ -56,8 +57,8 @@ from seismic_diffusers.metrics import (
 from seismic_diffusers.utils import machine_info, streams
 
 RATE = 100.0
-# Not a method: it knows the clean event (`metrics.oracle_mask_estimate`); it bounds every mask.
 SPECTRAL_GATING = "band-pass 1-20 Hz + spectral gating"  # a classical peer, no model
+# Not a method: it knows the clean event (`metrics.oracle_mask_estimate`); it bounds every mask.
 ORACLE_CEILING = "ceiling: ideal time-frequency mask (knows the event)"
 
 
