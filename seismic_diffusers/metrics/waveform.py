@@ -160,7 +160,13 @@ def oracle_mask_estimate(
     """
     from ..utils.streams import stft_pair
 
+    if np.shape(noisy) != np.shape(reference):
+        raise ValueError(
+            f"`noisy` {np.shape(noisy)} and `reference` {np.shape(reference)} must have the same shape."
+        )
     noisy, reference, batched = _pair(noisy, reference)
+    if not (np.isfinite(noisy).all() and np.isfinite(reference).all()):
+        raise ValueError("`noisy` and `reference` must be finite (no NaN or Inf).")
     forward, inverse = stft_pair(sampling_rate, window_s, noisy.shape[-1])
     signal, mixture = forward(reference), forward(noisy)
     power = np.abs(signal) ** 2

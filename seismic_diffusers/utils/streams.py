@@ -241,6 +241,8 @@ def spectral_gating(
             f"{over_subtraction}."
         )
     array = np.asarray(records, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError("records hold NaN or Inf; spectral gating needs finite samples.")
     forward, inverse = stft_pair(rate, window_s, array.shape[-1])
     spectrum = forward(array)
     power = np.abs(spectrum) ** 2

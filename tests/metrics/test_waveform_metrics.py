@@ -221,8 +221,10 @@ def test_oracle_mask_bounds_a_band_pass_and_keeps_shapes():
     )
     with pytest.raises(ValueError, match="longer than the records"):
         oracle_mask_estimate(noisy[..., :100], clean[..., :100], 100.0)
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match="`noisy` .* and `reference` .* must have the same shape"):
         oracle_mask_estimate(noisy, clean[..., :-1])
+    with pytest.raises(ValueError, match="finite"):
+        oracle_mask_estimate(np.where(np.arange(clean.shape[-1]) == 5, np.nan, noisy), clean)
 
 
 def test_doctests():

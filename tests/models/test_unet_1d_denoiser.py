@@ -70,7 +70,7 @@ def test_a_gated_copy_starts_almost_where_the_model_was_and_can_pass_the_input_t
 
 
 @pytest.mark.parametrize("length", [3000, 2999, 37, 4])
-def test_mid_attention_sees_the_whole_window_and_round_trips(length, tmp_path):
+def test_mid_attention_takes_part_keeps_lengths_and_round_trips(length, tmp_path):
     torch.manual_seed(0)
     model = SeismogramUNet1DModel(base_channels=8, channel_mults=(1, 2, 4), mid_attention_heads=4).eval()
     x = torch.randn(1, 3, length)

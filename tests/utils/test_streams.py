@@ -122,5 +122,7 @@ def test_spectral_gating_removes_stationary_noise_and_keeps_a_burst():
     np.testing.assert_array_equal(spectral_gating(np.zeros((1, 3000)), 100.0), 0.0)  # silence stays silent
     with pytest.raises(ValueError, match="longer than the records"):
         spectral_gating(noisy[:, :100], 100.0)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        spectral_gating(np.where(np.arange(3000) == 7, np.inf, noisy), 100.0)
     with pytest.raises(ValueError, match="noise_percentile"):
         spectral_gating(noisy, 100.0, noise_percentile=120.0)
