@@ -351,7 +351,9 @@ def pick_phases(
     is weaker than S, so its own SNR is lower.) `ar_pick`'s S is within 0.1 s / 0.5 s in
     44 % / 86 % of clean records. On ObsPy's example event (`obspy.read()`, BW.RJOB, 100 Hz,
     clear onset at 4.70 s) the three methods pick P at 4.70 s, 4.73 s and 4.71 s, and
-    `ar_pick` puts S at 6.18 s.
+    `ar_pick` puts S at 6.18 s. `ar_pick`'s S is `None` when its P lies within `lta_s - l_p`
+    (3.9 s) of the record's start: ObsPy's C code then reads before its buffers and returns a
+    different S from call to call.
 
     Args:
         waveform (`np.ndarray` of shape `(3, N)`): One record, components E, N, Z, any units.
@@ -413,6 +415,8 @@ def pick_phases(
         p, s = to_sample(float(p_time)), to_sample(float(s_time))
         if p is not None and s is not None and s <= p:
             s = None
+        if _ar_pick_s_reads_out_of_bounds(float(p_time), fs, params):
+            s = None
         return {"p": p, "s": s}
 
     vertical = bandpass(record[2], params["f1"], params["f2"], fs, corners=2, zerophase=False)
@@ -453,6 +457,18 @@ def pick_phases(
     # aic_simple leaves its first and last samples undefined; search the interior.
     p = low + 1 + int(np.argmin(aic[1:-1]))
     return {"p": p, "s": None}
+
+
+def _ar_pick_s_reads_out_of_bounds(p_time: float, sampling_rate: float, params: dict) -> bool:
+    """Whether ObsPy's `ar_pick` S search read memory before its buffers for this P pick.
+
+    Its C code (`obspy/signal/src/arpicker.c`, ObsPy 1.5) runs the reverse S STA/LTA from the P
+    index `i4 = P + l_p` down, reading `buf_sta[i4 - nlta]` with `nlta` the S LTA in samples, so
+    a P closer to the start than `lta_s - l_p` makes S depend on whatever lies on the heap: the same
+    record then gets a different S (or none) from call to call. Such an S is not a pick.
+    """
+    p_index = int(round(p_time * sampling_rate)) + int(params["l_p"] * sampling_rate)
+    return p_index < int(params["lta_s"] * sampling_rate)
 
 
 def pick_error_and_recall(
