@@ -205,7 +205,8 @@ def adapt_denoiser(
         minutes (`float`, defaults to 10): Wall-time budget of the fine-tuning.
         holdout_fraction (`float`, defaults to 0.5): Share of each record held back for scoring.
         batch_size, learning_rate, max_steps, num_events, seed: Fine-tuning settings.
-        loss (`str`, defaults to `"snr"`): `"l1"` or `"snr"` (`utils.training.denoising_loss`).
+        loss (`str`, defaults to `"snr"`): `"l1"`, `"snr"` or `"segmental_snr"`
+            (`utils.training.denoising_loss`).
         snr_db_range (`tuple[float, float]`, defaults to `(0.0, 40.0)`): SNRs of the training
             mixtures, dB (`DenoisingPairDataset`).
         progress (`bool`): Show a progress bar.

@@ -166,7 +166,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--loss",
         choices=DENOISING_LOSSES,
         default="l1",
-        help="l1 (CDiffSD's) or snr: the negative reconstruction SNR in dB per window "
+        help="l1 (CDiffSD's); snr: the negative reconstruction SNR in dB per window; segmental_snr: "
+        "half that, half the same in 1 s segments, so weak onsets count "
         "(seismic_diffusers.utils.training.denoising_loss).",
     )
     train.add_argument("--second_pass_weight", type=float, default=0.0, help="CDiffSD uses 3.0.")

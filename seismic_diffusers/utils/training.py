@@ -226,7 +226,9 @@ def trained_model(accelerator, model, ema_model):
     return model.eval()
 
 
-DENOISING_LOSSES = ("l1", "snr")
+DENOISING_LOSSES = ("l1", "snr", "segmental_snr")
+SEGMENT_SAMPLES = 100  # 1 s at the training rate (100 Hz): about the length of a P onset
+SEGMENT_FLOOR = 1e-3  # a segment's floor, relative to the window's mean segment energy (-30 dB)
 
 
 def denoising_loss(estimate, clean, kind: str = "l1"):
@@ -237,6 +239,11 @@ def denoising_loss(estimate, clean, kind: str = "l1"):
       per window, averaged over windows. Every window weighs the same in dB, whatever its noise
       level, so quiet, nearly clean windows are fitted as closely as noisy ones; with L1 they
       contribute little and the model learns to shrink them. A 1e-6 floor caps a window at 60 dB.
+    - `"segmental_snr"`: half `"snr"`, half the same in 1 s segments (`SEGMENT_SAMPLES`):
+      `10 log10((e_k + f) / (c_k + f))` averaged over segments `k`, with `e_k`, `c_k` the
+      segment's error and clean energy and `f` 0.1 % of the window's mean segment energy
+      (`SEGMENT_FLOOR`). A weak P onset weighs as much as the S coda, which the window's SNR
+      lets the model drown; a segment with no event asks for an output below `f`.
     """
     import torch
 
@@ -247,6 +254,18 @@ def denoising_loss(estimate, clean, kind: str = "l1"):
         error = (estimate - clean).pow(2).sum(dim=(1, 2))
         power = clean.pow(2).sum(dim=(1, 2)).clamp_min(1e-12)
         return (10.0 * torch.log10(error / power + 1e-6)).mean()
+    if kind == "segmental_snr":
+        whole = denoising_loss(estimate, clean, "snr")
+        usable = clean.shape[-1] - clean.shape[-1] % SEGMENT_SAMPLES
+        if usable == 0:
+            raise ValueError(
+                f"Windows of {clean.shape[-1]} samples are shorter than one {SEGMENT_SAMPLES}-sample segment."
+            )
+        shape = (*clean.shape[:2], -1, SEGMENT_SAMPLES)
+        error = (estimate[..., :usable] - clean[..., :usable]).reshape(shape).pow(2).sum(dim=(1, 3))
+        power = clean[..., :usable].reshape(shape).pow(2).sum(dim=(1, 3))
+        floor = SEGMENT_FLOOR * power.mean(dim=1, keepdim=True).clamp_min(1e-12)
+        return 0.5 * whole + 0.5 * (10.0 * torch.log10((error + floor) / (power + floor))).mean()
     raise ValueError(f"Unknown denoising loss {kind!r}; choose from {', '.join(DENOISING_LOSSES)}.")
 
 
