@@ -178,3 +178,20 @@ def test_denoiser_overview_shows_the_peer_and_the_ideal_mask_as_a_ceiling(repo_s
             del rows[name]
     header, rule = card.overview_block(result).splitlines()[1:3]
     assert header.count("|") == 5 and rule.count("---:") == 3 and "ceiling" not in header
+
+
+def test_denoiser_card_checks_the_pick_rule_per_condition_level_and_phase(repo_script):
+    card = repo_script("benchmarks/denoiser_card.py")
+    scores = {"p_recall_0.1s": 0.5, "s_recall_0.1s": 0.5}
+    real = {
+        condition: {
+            level: {"noisy input": dict(scores), card.DIRECT: dict(scores), card.ADAPTED: dict(scores)}
+            for level in ("0", "10")
+        }
+        for condition in ("in-band", "raw")
+    }
+    real["raw"]["10"][card.DIRECT]["s_recall_0.1s"] = 0.25
+    real["in-band"]["0"][card.ADAPTED]["p_recall_0.1s"] = 0.75  # above the input: held
+    line = card.pick_recall_line({"real_development_set": real})
+    assert "direct 7 of 8 held (below: raw 10 dB S 0.25 against 0.50)" in line
+    assert "adapted 8 of 8 held." in line
