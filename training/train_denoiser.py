@@ -47,6 +47,7 @@ from seismic_diffusers.utils.finetune import (
 )
 from seismic_diffusers.utils.training import (
     DENOISING_LOSSES,
+    SEGMENT_SAMPLES,
     TrainingLog,
     add_training_arguments,
     backward_and_step,
@@ -193,6 +194,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--mid_attention_heads must be 0 or divide the coarsest width ({width}).")
     if args.mid_attention_heads and args.pretrained_pipeline:
         parser.error("--mid_attention_heads builds a new U-Net; a --pretrained_pipeline keeps its own.")
+    if args.loss == "segmental_snr" and args.window_length < SEGMENT_SAMPLES:
+        parser.error(f"--loss segmental_snr needs windows of at least {SEGMENT_SAMPLES} samples.")
     check_finetune_arguments(parser, args)
     return args
 

@@ -243,7 +243,8 @@ def denoising_loss(estimate, clean, kind: str = "l1"):
       `10 log10((e_k + f) / (c_k + f))` averaged over segments `k`, with `e_k`, `c_k` the
       segment's error and clean energy and `f` 0.1 % of the window's mean segment energy
       (`SEGMENT_FLOOR`). A weak P onset weighs as much as the S coda, which the window's SNR
-      lets the model drown; a segment with no event asks for an output below `f`.
+      lets the model drown; a segment with no event asks for an output below `f`. A trailing
+      part shorter than a segment counts in the window's half only.
     """
     import torch
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import obspy
+import pytest
 
 from seismic_diffusers import ColdDiffusionDenoisePipeline
 
@@ -69,3 +70,11 @@ def test_real_noise_and_a_band_reach_the_saved_processor(tmp_path):
     assert bad.returncode != 0 and "--real_noise_fraction must be in [0, 1]" in bad.stderr
     bad = run(tmp_path / "bad2", 1, "--real_event_fraction", "-0.1")
     assert bad.returncode != 0 and "--real_event_fraction must be in [0, 1]" in bad.stderr
+
+
+def test_a_window_shorter_than_a_loss_segment_is_refused_before_training(repo_script, capsys):
+    script = repo_script("training/train_denoiser.py")
+    with pytest.raises(SystemExit):
+        script.parse_args(["--loss", "segmental_snr", "--window_length", "64"])
+    assert "--loss segmental_snr needs windows of at least 100 samples" in capsys.readouterr().err
+    assert script.parse_args(["--loss", "segmental_snr"]).window_length == 3000
