@@ -16,6 +16,11 @@ is drawn uniformly from those that call the U-Net: the first, zero-SNR step take
 from the processor's profile prior in both pipelines. Maps come from the synthetic families the
 teacher was trained on; `--cond_drop_prob` of the labels are the null class, taught the teacher's
 unguided null prediction so that `unconditional_sampling="null_class"` keeps working.
+
+A compact student (`--student_block_out_channels`, trained from scratch) takes the other road to
+speed: the same steps, each call cheaper. Give it the teacher's whole grid as `--student_timesteps`
+(then each student step is one teacher step, and its target is the teacher's guided prediction
+itself) and save it with `--sampler teacher`.
 """
 
 from __future__ import annotations
@@ -90,6 +95,25 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="Pipeline folder whose U-Net starts the student (default: the teacher's), e.g. an earlier "
         "student whose grid shares timesteps with this one, as in progressive distillation's rounds.",
     )
+    train.add_argument(
+        "--student_block_out_channels",
+        type=int,
+        nargs="+",
+        default=None,
+        help="A smaller student U-Net, trained from scratch (knowledge distillation), e.g. 16 32 32 64 "
+        "with --student_timesteps set to the teacher's whole grid: the same steps, each call cheaper. "
+        "Default: the teacher's architecture, started from its weights.",
+    )
+    train.add_argument(
+        "--student_layers_per_block", type=int, default=None, help="With --student_block_out_channels."
+    )
+    train.add_argument(
+        "--student_norm_num_groups",
+        type=int,
+        default=None,
+        help="With --student_block_out_channels (must divide every width; default: the teacher's or the "
+        "largest of 32, 16, 8, 4 that does).",
+    )
     train.add_argument("--num_per_family", type=int, default=3000, help="Synthetic maps per family.")
     train.add_argument(
         "--data_seed", type=int, default=0, help="Seed of the maps (the teacher's training data)."
@@ -105,10 +129,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     train.add_argument(
         "--sampler",
-        choices=("ddim", "sde"),
+        choices=("ddim", "sde", "teacher"),
         default="ddim",
         help="The scheduler saved with the student: ddim (first-order DPM-Solver++, the update its targets "
-        "assume) or sde (first-order SDE-DPM-Solver++: the same clean estimates, fresh noise each step).",
+        "assume), sde (first-order SDE-DPM-Solver++: the same clean estimates, fresh noise each step) or "
+        "teacher (the teacher's own scheduler; for a compact student on the teacher's whole grid, whose "
+        "targets are the teacher's guided predictions themselves).",
     )
     train.add_argument("--validation_steps", type=int, default=250, help="Save a sample grid every N steps.")
     args = parser.parse_args(argv)
@@ -118,6 +144,23 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--num_inference_steps must be >= 2 (the first step is the zero-SNR prior).")
     if args.teacher_steps_per_step < 2:
         parser.error("--teacher_steps_per_step must be >= 2.")
+    if args.student_block_out_channels is None:
+        if args.student_layers_per_block is not None or args.student_norm_num_groups is not None:
+            parser.error(
+                "--student_layers_per_block/--student_norm_num_groups need --student_block_out_channels."
+            )
+    else:
+        if args.student_init is not None:
+            parser.error("--student_block_out_channels starts a new student; it cannot take --student_init.")
+        if len(args.student_block_out_channels) < 2 or min(args.student_block_out_channels) < 1:
+            parser.error("--student_block_out_channels needs at least two positive widths.")
+        if args.student_layers_per_block is not None and args.student_layers_per_block < 1:
+            parser.error("--student_layers_per_block must be >= 1.")
+        groups = args.student_norm_num_groups
+        if groups is not None and (groups < 1 or any(w % groups for w in args.student_block_out_channels)):
+            parser.error(
+                f"--student_norm_num_groups {groups} must divide every width {args.student_block_out_channels}."
+            )
     if not 0.0 <= args.cond_drop_prob < 1.0:
         parser.error(f"--cond_drop_prob must be in [0, 1), got {args.cond_drop_prob}.")
     if args.step_probabilities is not None:
@@ -196,10 +239,17 @@ def main(args: argparse.Namespace) -> None:
     weights_by_label = torch.tensor(
         processor.guidance_scales(teacher.config.default_guidance_scale, range(processor.null_label + 1))
     )
-    unet = VelocityUNet2DModel.from_config(teacher.unet.config)
-    if args.student_init is None:
+    if args.student_block_out_channels is not None:
+        unet = VelocityUNet2DModel.from_config(compact_student_config(teacher.unet.config, args))
+        logger.info(
+            f"compact student {unet.config.block_out_channels} x {unet.config.layers_per_block}: "
+            f"{sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M parameters, from scratch"
+        )
+    elif args.student_init is None:
+        unet = VelocityUNet2DModel.from_config(teacher.unet.config)
         unet.load_state_dict(teacher.unet.state_dict())
     else:
+        unet = VelocityUNet2DModel.from_config(teacher.unet.config)
         start = VelocityUNet2DModel.from_pretrained(args.student_init, subfolder="unet")
         if public_config(start.config) != public_config(teacher.unet.config):
             raise ValueError(
@@ -292,8 +342,28 @@ def main(args: argparse.Namespace) -> None:
     accelerator.end_training()
 
 
+def compact_student_config(teacher_config, args: argparse.Namespace) -> dict:
+    """The teacher's U-Net config with the student's widths, depth and group count."""
+    widths = list(args.student_block_out_channels)
+    groups = args.student_norm_num_groups
+    if groups is None:
+        groups = next(
+            g for g in (teacher_config.norm_num_groups, 32, 16, 8, 4, 2, 1) if not any(w % g for w in widths)
+        )
+    config = dict(public_config(teacher_config))
+    config.update(
+        block_out_channels=widths, norm_num_groups=groups,
+        layers_per_block=args.student_layers_per_block or teacher_config.layers_per_block,
+        down_block_types=[teacher_config.down_block_types[0]] * len(widths),
+        up_block_types=[teacher_config.up_block_types[0]] * len(widths),
+    )  # fmt: skip
+    return config
+
+
 def student_pipeline(unet, teacher, solver, args, power) -> VelocityGenerationPipeline:
-    if args.sampler == "sde":
+    if args.sampler == "teacher":
+        solver = DPMSolverMultistepScheduler.from_config(teacher.scheduler.config)
+    elif args.sampler == "sde":
         solver = DPMSolverMultistepScheduler.from_config(solver.config, algorithm_type="sde-dpmsolver++")
     return VelocityGenerationPipeline(
         unet=unet, scheduler=solver, processor=teacher.processor,

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from seismic_diffusers import VelocityGenerationPipeline
+from seismic_diffusers.schedulers.timestep_spacing import power_timesteps
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "training" / "distill_velocity_steps.py"
@@ -103,3 +104,41 @@ def test_student_init_starts_from_another_pipelines_unet(
     bad = run("--teacher_pipeline", tiny_velocity_pipeline_dir, "--student_init", tmp_path / "other",
               "--output_dir", tmp_path / "bad", "--max_train_steps", 1, timeout=60)  # fmt: skip
     assert bad.returncode != 0 and "U-Net config differs from the teacher's" in bad.stderr
+
+
+def test_a_compact_student_learns_the_teachers_whole_grid_from_scratch(tmp_path, tiny_velocity_pipeline_dir):
+    teacher = VelocityGenerationPipeline.from_pretrained(tiny_velocity_pipeline_dir)
+    grid = power_timesteps(teacher.scheduler, 4, 1.5)
+    result = run(
+        "--teacher_pipeline", tiny_velocity_pipeline_dir, "--output_dir", tmp_path / "run",
+        "--student_timesteps", *grid, "--teacher_steps", 4, "--timestep_power", 1.5,
+        "--student_block_out_channels", 4, 8, "--student_norm_num_groups", 4, "--sampler", "teacher",
+        "--max_train_steps", 2, "--num_per_family", 2, "--train_batch_size", 4, "--validation_steps", 0,
+        "--learning_rate", 1e-3,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    student = VelocityGenerationPipeline.from_pretrained(str(tmp_path / "run" / "pipeline"))
+    assert list(student.unet.config.block_out_channels) == [4, 8]
+    assert student.unet.config.norm_num_groups == 4 and student.unet.config.num_class_embeds == 9
+    assert sum(p.numel() for p in student.unet.parameters()) < sum(
+        p.numel() for p in teacher.unet.parameters()
+    )
+    # sampled with the teacher's own scheduler on the teacher's grid, unguided
+    assert student.scheduler.config.algorithm_type == teacher.scheduler.config.algorithm_type
+    assert student.scheduler.config.solver_order == teacher.scheduler.config.solver_order
+    assert student.config.default_timesteps == grid and student.config.default_guidance_scale == 1.0
+    student.set_progress_bar_config(disable=True)
+    maps = student(2, family="curvefault-a", generator=torch.Generator().manual_seed(0)).velocities
+    assert maps.shape == (2, 70, 70) and np.isfinite(maps).all()
+
+
+def test_refuses_compact_student_options_that_do_not_fit(tmp_path, tiny_velocity_pipeline_dir):
+    base = ("--teacher_pipeline", tiny_velocity_pipeline_dir, "--output_dir", tmp_path / "bad")
+    alone = run(*base, "--student_layers_per_block", 1, timeout=60)
+    assert alone.returncode != 0 and "need --student_block_out_channels" in alone.stderr
+    groups = run(*base, "--student_block_out_channels", 12, 24, "--student_norm_num_groups", 8, timeout=60)
+    assert groups.returncode != 0 and "must divide every width" in groups.stderr
+    init = run(
+        *base, "--student_block_out_channels", 8, 16, "--student_init", tiny_velocity_pipeline_dir, timeout=60
+    )
+    assert init.returncode != 0 and "cannot take --student_init" in init.stderr
