@@ -93,7 +93,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--student_init",
         default=None,
         help="Pipeline folder whose U-Net starts the student (default: the teacher's), e.g. an earlier "
-        "student whose grid shares timesteps with this one, as in progressive distillation's rounds.",
+        "student whose grid shares timesteps with this one, as in progressive distillation's rounds, or a "
+        "compact student trained further (its architecture is kept).",
     )
     train.add_argument(
         "--student_block_out_channels",
@@ -248,14 +249,14 @@ def main(args: argparse.Namespace) -> None:
     elif args.student_init is None:
         unet = VelocityUNet2DModel.from_config(teacher.unet.config)
         unet.load_state_dict(teacher.unet.state_dict())
-    else:
-        unet = VelocityUNet2DModel.from_config(teacher.unet.config)
-        start = VelocityUNet2DModel.from_pretrained(args.student_init, subfolder="unet")
-        if public_config(start.config) != public_config(teacher.unet.config):
+    else:  # its own architecture, e.g. a compact student trained further
+        unet = VelocityUNet2DModel.from_pretrained(args.student_init, subfolder="unet")
+        interface = ("in_channels", "out_channels", "sample_size", "num_class_embeds")
+        if any(unet.config[key] != teacher.unet.config[key] for key in interface):
             raise ValueError(
-                f"--student_init {args.student_init}: its U-Net config differs from the teacher's."
+                f"--student_init {args.student_init}: its U-Net does not fit the teacher's inputs and "
+                f"outputs ({', '.join(interface)} must match)."
             )
-        unet.load_state_dict(start.state_dict())
     unet.train()
     ema_model = make_ema(accelerator, unet, VelocityUNet2DModel, args)
 

@@ -103,7 +103,7 @@ def test_student_init_starts_from_another_pipelines_unet(
     tiny_unconditional_velocity_pipeline.save_pretrained(str(tmp_path / "other"))
     bad = run("--teacher_pipeline", tiny_velocity_pipeline_dir, "--student_init", tmp_path / "other",
               "--output_dir", tmp_path / "bad", "--max_train_steps", 1, timeout=60)  # fmt: skip
-    assert bad.returncode != 0 and "U-Net config differs from the teacher's" in bad.stderr
+    assert bad.returncode != 0 and "does not fit the teacher's inputs and outputs" in bad.stderr
 
 
 def test_a_compact_student_learns_the_teachers_whole_grid_from_scratch(tmp_path, tiny_velocity_pipeline_dir):
@@ -130,6 +130,18 @@ def test_a_compact_student_learns_the_teachers_whole_grid_from_scratch(tmp_path,
     student.set_progress_bar_config(disable=True)
     maps = student(2, family="curvefault-a", generator=torch.Generator().manual_seed(0)).velocities
     assert maps.shape == (2, 70, 70) and np.isfinite(maps).all()
+
+    further = run(
+        "--teacher_pipeline", tiny_velocity_pipeline_dir, "--student_init", tmp_path / "run" / "pipeline",
+        "--output_dir", tmp_path / "further", "--student_timesteps", *grid, "--teacher_steps", 4,
+        "--timestep_power", 1.5, "--sampler", "teacher", "--max_train_steps", 1, "--learning_rate", 1e-12,
+        "--num_per_family", 2, "--train_batch_size", 4, "--validation_steps", 0,
+    )  # fmt: skip
+    assert further.returncode == 0, further.stderr[-4000:]
+    trained_further = VelocityGenerationPipeline.from_pretrained(str(tmp_path / "further" / "pipeline"))
+    assert list(trained_further.unet.config.block_out_channels) == [4, 8]  # its own architecture kept
+    for name, value in student.unet.state_dict().items():
+        torch.testing.assert_close(trained_further.unet.state_dict()[name], value, atol=1e-6, rtol=0)
 
 
 def test_refuses_compact_student_options_that_do_not_fit(tmp_path, tiny_velocity_pipeline_dir):
