@@ -112,8 +112,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--student_norm_num_groups",
         type=int,
         default=None,
-        help="With --student_block_out_channels (must divide every width; default: the teacher's or the "
-        "largest of 32, 16, 8, 4 that does).",
+        help="With --student_block_out_channels (must divide every width; default: the teacher's if it does, "
+        "else the largest of 32, 16, 8, 4, 2, 1 that does).",
     )
     train.add_argument("--num_per_family", type=int, default=3000, help="Synthetic maps per family.")
     train.add_argument(
@@ -235,6 +235,11 @@ def main(args: argparse.Namespace) -> None:
         student_grid = list(args.student_timesteps)
         positions = student_positions(teacher_grid, student_grid)
         intervals = [teacher_interval_between(teacher_grid, positions, j) for j in range(len(student_grid))]
+    if args.sampler == "teacher" and list(student_grid) != list(teacher_grid):
+        raise ValueError(
+            f"--sampler teacher needs the teacher's whole grid as --student_timesteps ({teacher_grid}); with "
+            f"{student_grid} the targets assume a DDIM step (--sampler ddim or sde)."
+        )
     logger.info(f"student timesteps {student_grid}; teacher {teacher_grid}")
     # Every family's guidance weight from the teacher's saved defaults; the null class is unguided.
     weights_by_label = torch.tensor(

@@ -154,3 +154,8 @@ def test_refuses_compact_student_options_that_do_not_fit(tmp_path, tiny_velocity
         *base, "--student_block_out_channels", 8, 16, "--student_init", tiny_velocity_pipeline_dir, timeout=60
     )
     assert init.returncode != 0 and "cannot take --student_init" in init.stderr
+    sampler = run(
+        *base, "--num_inference_steps", 2, "--sampler", "teacher", "--max_train_steps", 1, timeout=60
+    )
+    assert sampler.returncode != 0 and "--sampler teacher needs the teacher's whole grid" in sampler.stderr
+    assert not (tmp_path / "bad" / "pipeline").exists()
