@@ -8,6 +8,7 @@ from .geometry import CRITICAL_COURANT_NUMBER, OPENFWI, AcquisitionGeometry, ric
 from .normalization import (
     OPENFWI_DATA_LIMITS,
     POOLED_DATA_LIMITS,
+    agc_gain,
     data_limits,
     denormalize_seismic,
     log_transform,
@@ -22,6 +23,7 @@ __all__ = [
     "POOLED_DATA_LIMITS",
     "AcquisitionGeometry",
     "FWIResult",
+    "agc_gain",
     "check_gathers",
     "check_velocity",
     "data_limits",

@@ -63,3 +63,39 @@ def denormalize_seismic(sample: Array, family: str | None = None) -> Array:
     if isinstance(logged, torch.Tensor):
         return torch.sign(logged) * torch.expm1(logged.abs())
     return np.sign(logged) * np.expm1(np.abs(logged))
+
+
+def agc_gain(seismic: torch.Tensor, window: int = 251, floor: float = 0.01) -> torch.Tensor:
+    r"""
+    Automatic gain control: the gain that brings every arrival of a gather to about unit amplitude.
+
+    `g(t) = 1 / (e(t) + floor * rms)`, with `e(t)` a trace's RMS over a centred window of `window`
+    time samples and `rms` the RMS of the whole gather (the floor keeps silent parts, before the first
+    break, from being amplified without bound). A gather of zeros gets a gain of zero. In OpenFWI gathers the direct wave is about 60x
+    stronger than the reflections after 0.5 s, so an error measured on `g * x` weighs late
+    reflections as much as the direct wave.
+
+    Args:
+        seismic (`torch.Tensor` of shape `(..., nt, R)`): raw amplitude; time on the second-last axis.
+        window (`int`): odd number of samples (1 ms each in OpenFWI gathers).
+        floor (`float`): share of the gather's RMS added to the envelope, > 0.
+
+    Returns:
+        `torch.Tensor` of the input's shape: the gain, computed without autograd (a weight, not a
+        function of the estimate).
+    """
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"`window` must be an odd number of samples >= 1, got {window}.")
+    if not floor > 0:
+        raise ValueError(f"`floor` must be > 0, got {floor}.")
+    if seismic.dim() < 2:
+        raise ValueError(f"`seismic` must have time and receiver axes, got shape {tuple(seismic.shape)}.")
+    with torch.no_grad():
+        power = seismic.float().pow(2)
+        flat = power.reshape(-1, 1, *power.shape[-2:])
+        envelope = torch.nn.functional.avg_pool2d(
+            flat, (window, 1), stride=1, padding=(window // 2, 0), count_include_pad=False
+        )
+        envelope = envelope.reshape(power.shape).sqrt()
+        denominator = envelope + floor * power.mean(dim=(-2, -1), keepdim=True).sqrt()
+        return torch.where(denominator > 0, 1.0 / denominator.clamp_min(1e-30), 0.0)

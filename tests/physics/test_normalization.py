@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from seismic_diffusers.physics import OPENFWI_DATA_LIMITS, data_limits, denormalize_seismic, normalize_seismic
+from seismic_diffusers.physics import (
+    OPENFWI_DATA_LIMITS,
+    agc_gain,
+    data_limits,
+    denormalize_seismic,
+    normalize_seismic,
+)
 
 
 def test_family_limits_map_to_plus_minus_one():
@@ -29,3 +35,29 @@ def test_round_trip_numpy_and_torch():
 def test_unknown_family_lists_choices():
     with pytest.raises(ValueError, match="Valid families: flatvel-a, flatvel-b"):
         data_limits("saltdome")
+
+
+def test_agc_gain_levels_a_strong_early_and_a_weak_late_arrival():
+    """After the gain, an arrival 60x weaker than the first has about the same peak; silence before
+    the first break stays bounded by the floor."""
+    t = torch.arange(1000.0)
+    trace = 60 * torch.exp(-(((t - 150) / 10) ** 2)) + torch.exp(-(((t - 700) / 10) ** 2))
+    gather = trace[None, :, None].repeat(2, 1, 3)  # (shots, time, receivers)
+    gained = agc_gain(gather, window=51) * gather
+    early, late = gained[0, 100:200, 0].abs().max(), gained[0, 650:750, 0].abs().max()
+    assert 0.8 < float(late / early) < 1.25
+    assert gained.shape == gather.shape
+    rms = float(gather.pow(2).mean().sqrt())
+    assert float(agc_gain(gather, window=51)[0, :50].max()) == pytest.approx(1 / (0.01 * rms), rel=1e-4)
+    assert torch.equal(agc_gain(torch.zeros(1, 100, 2), window=11), torch.zeros(1, 100, 2))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"window": 10}, "odd number"), ({"window": 0}, "odd number"), ({"floor": 0.0}, "floor")],
+)
+def test_agc_gain_refuses_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        agc_gain(torch.ones(1, 100, 2), **kwargs)
+    with pytest.raises(ValueError, match="time and receiver axes"):
+        agc_gain(torch.ones(100))

@@ -128,10 +128,12 @@ def test_two_encoder_stage_one_and_its_stage_two(paired_folder, tmp_path):
     stage1 = tmp_path / "vqvae-2enc"
     result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir", str(stage1),
                  "--max_train_steps", "2", "--velocity_encoder", "--num_codebooks", "2",
-                 "--seismic_amplitude_loss_weight", "1", *TINY_VQ)  # fmt: skip
+                 "--seismic_amplitude_loss_weight", "1", "--seismic_agc_loss_weight", "1",
+                 "--seismic_agc_window", "51", *TINY_VQ)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     logged = [json.loads(line) for line in (stage1 / "train_log.jsonl").read_text().splitlines()]
     assert all(0 < row["seismic_amplitude_loss"] < float("inf") for row in logged)
+    assert all(0 < row["seismic_agc_loss"] < float("inf") for row in logged)
     model = JointVQModel.from_pretrained(str(stage1 / "vqvae"))
     assert model.config.velocity_encoder and model.velocity_map_encoder is not None
     scores = json.loads((stage1 / "vqvae" / "stage1_scores.json").read_text())
@@ -276,6 +278,10 @@ def test_stage_one_refuses_bad_flags(paired_folder, tmp_path):
                  str(tmp_path / "x"), "--max_train_steps", "1", "--seismic_amplitude_loss_weight", "-1",
                  *TINY_VQ)  # fmt: skip
     assert result.returncode != 0 and "--seismic_amplitude_loss_weight must be >= 0" in result.stderr
+    result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir",
+                 str(tmp_path / "x"), "--max_train_steps", "1", "--seismic_agc_window", "250",
+                 *TINY_VQ)  # fmt: skip
+    assert result.returncode != 0 and "--seismic_agc_window must be an odd number" in result.stderr
     assert not (tmp_path / "x" / "vqvae").exists()
 
 
