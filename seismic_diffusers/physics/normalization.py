@@ -65,13 +65,15 @@ def denormalize_seismic(sample: Array, family: str | None = None) -> Array:
     return np.sign(logged) * np.expm1(np.abs(logged))
 
 
-def agc_gain(seismic: torch.Tensor, window: int = 251, floor: float = 0.01) -> torch.Tensor:
+def agc_gain(seismic: torch.Tensor, window: int = 251, floor: float = 0.1) -> torch.Tensor:
     r"""
     Automatic gain control: the gain that brings every arrival of a gather to about unit amplitude.
 
     `g(t) = 1 / (e(t) + floor * rms)`, with `e(t)` a trace's RMS over a centred window of `window`
     time samples and `rms` the RMS of the whole gather (the floor keeps silent parts, before the first
-    break, from being amplified without bound). A gather of zeros gets a gain of zero. In OpenFWI gathers the direct wave is about 60x
+    break, from being amplified without bound: at 0.01, 80 % of the gained error of the joint pipeline's
+    decoder lay there; at 0.1 the three time windows 0-250, 250-500 and 500-1000 ms carry 18, 47 and
+    36 % of it). A gather of zeros gets a gain of zero. In OpenFWI gathers the direct wave is about 60x
     stronger than the reflections after 0.5 s, so an error measured on `g * x` weighs late
     reflections as much as the direct wave.
 
