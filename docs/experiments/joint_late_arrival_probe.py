@@ -18,15 +18,23 @@ import torch
 
 from seismic_diffusers import JointGenerationPipeline
 from seismic_diffusers.data import open_paired_folders
+from seismic_diffusers.physics import agc_gain
 
 WINDOWS = ((0, 1000), (0, 250), (250, 500), (500, 1000))  # samples of 1 ms
 
 
 def relative_l2_by_window(estimate: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
-    return {
+    """Relative L2 in raw amplitude per window, and the squared relative L2 after the reference's AGC
+    (the stage-1 `--seismic_agc_loss`)."""
+    row = {
         f"{t0}-{t1} ms": float((estimate - reference)[:, :, t0:t1].norm() / reference[:, :, t0:t1].norm())
         for t0, t1 in WINDOWS
     }
+    gain = agc_gain(reference)
+    row["gained, squared"] = float(
+        (gain * (estimate - reference)).pow(2).sum() / (gain * reference).pow(2).sum()
+    )
+    return row
 
 
 def main() -> None:
@@ -55,8 +63,9 @@ def main() -> None:
         rows[f"generated pairs, decoded vs deepwave ({len(generated)})"] = relative_l2_by_window(
             generated, simulated
         )
-    print("| gathers | " + " | ".join(f"{t0}-{t1} ms" for t0, t1 in WINDOWS) + " |")
-    print("|---|" + "---:|" * len(WINDOWS))
+    columns = next(iter(rows.values()))
+    print("| gathers | " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * len(columns))
     for name, row in rows.items():
         print(f"| {name} | " + " | ".join(f"{value:.3f}" for value in row.values()) + " |")
 
