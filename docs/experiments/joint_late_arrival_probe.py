@@ -12,11 +12,12 @@ pairs hurt the augmentation bench while re-simulated ones do not: the weak late 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from seismic_diffusers import JointGenerationPipeline
+from seismic_diffusers import JointGenerationPipeline, JointVQModel
 from seismic_diffusers.data import open_paired_folders
 from seismic_diffusers.physics import agc_gain
 
@@ -39,14 +40,17 @@ def relative_l2_by_window(estimate: torch.Tensor, reference: torch.Tensor) -> di
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("pipeline")
+    parser.add_argument("pipeline", help="A joint pipeline folder, or a stage-1 `JointVQModel` folder.")
     parser.add_argument("data_dir", nargs="+")
     parser.add_argument("--every", type=int, default=16, help="Use every n-th report pair.")
     parser.add_argument("--generated_cache", default=None)
     parser.add_argument("--generated", type=int, default=50, help="Generated pairs read from the cache.")
     args = parser.parse_args()
 
-    vqvae = JointGenerationPipeline.from_pretrained(args.pipeline).vqvae
+    if Path(args.pipeline, "model_index.json").is_file():
+        vqvae = JointGenerationPipeline.from_pretrained(args.pipeline).vqvae
+    else:  # a stage-1 folder, e.g. a training checkpoint's vqvae_ema
+        vqvae = JointVQModel.from_pretrained(args.pipeline)
     dataset = open_paired_folders(args.data_dir)
     items = [dataset[i] for i in range(0, len(dataset), args.every)]
     seismic = torch.stack([item["seismic"] for item in items]).float()
