@@ -29,12 +29,30 @@ parser.add_argument("weights", nargs="+", help="InversionNetModel folders.")
 parser.add_argument("--data", default="data/inversion-8")
 parser.add_argument("--pairs", type=int, default=1200)
 parser.add_argument("--validation_fraction", type=float, default=None, help="Default: the training script's.")
+parser.add_argument(
+    "--average", action="store_true", help="Also score the mean of the networks' predicted maps."
+)
 args = parser.parse_args()
 if args.validation_fraction is None:
     args.validation_fraction = training.parse_args(["--train_data_dir", args.data]).validation_fraction
 torch.set_num_threads(1)
 _, held_out = split_paired(open_paired_folders([args.data]), args.validation_fraction)
-for folder in args.weights:
-    scores = training.score_held_out(InversionNetModel.from_pretrained(folder).eval(), held_out, args.pairs)
-    print(folder, json.dumps({k: round(v["ssim"], 3) for k, v in scores.items()}))
+
+
+class AveragedNetworks:
+    """The mean of several networks' predicted maps (a test-time ensemble)."""
+
+    def __init__(self, networks):
+        self.networks = networks
+
+    def predict_velocity(self, seismic):
+        return torch.stack([network.predict_velocity(seismic) for network in self.networks]).mean(0)
+
+
+networks = {folder: InversionNetModel.from_pretrained(folder).eval() for folder in args.weights}
+if args.average:
+    networks["mean of the above"] = AveragedNetworks(list(networks.values()))
+for name, network in networks.items():
+    scores = training.score_held_out(network, held_out, args.pairs)
+    print(name, json.dumps({k: round(v["ssim"], 3) for k, v in scores.items()}))
     print("  MAE m/s", json.dumps({k: round(v["mae_m_per_s"]) for k, v in scores.items()}), flush=True)
