@@ -10,7 +10,9 @@ make-dataset` or real OpenFWI files; the last `--validation_fraction` of the pai
 The encoder reads normalised seismic data; the latent is quantised and decoded to both
 normalised seismic and normalised velocity. Loss: L1 on velocity + `--seismic_loss_weight` x MSE
 on seismic (the PDE deviation is an MSE too; an L1 loss left the sparse gathers at their
-background value in a first run) + the VQ commitment loss. (The paper adds a perceptual and an adversarial loss; both
+background value in a first run) + the VQ commitment loss; optionally the gathers' relative L2 in raw
+amplitude (`--seismic_amplitude_loss_weight`) and after automatic gain control
+(`--seismic_agc_loss_weight`, which weighs late reflections as much as the direct wave). (The paper adds a perceptual and an adversarial loss; both
 need pretrained networks or long schedules that a CPU budget does not allow.)
 
 The result, `OUTPUT_DIR/vqvae` (safetensors), is the `--vqvae` of `train_joint_ldm.py`;
