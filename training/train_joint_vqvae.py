@@ -35,7 +35,7 @@ from accelerate.utils import set_seed
 
 from seismic_diffusers import JointGenerationPipeline, JointVQModel
 from seismic_diffusers.data import open_paired_folders, split_paired
-from seismic_diffusers.physics import agc_gain, pde_deviation
+from seismic_diffusers.physics import agc_misfit, pde_deviation
 from seismic_diffusers.utils.arguments import add_paired_data_arguments
 from seismic_diffusers.utils.finetune import (
     JOINT_VQ_PARTS,
@@ -112,8 +112,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--seismic_agc_loss_weight",
         type=float,
         default=0.0,
-        help="Weight of a loss on the gathers after automatic gain control (`physics.agc_gain` of the true "
-        "gather applied to both): the squared relative L2 of the gained gathers. Neither the normalised "
+        help="Weight of a loss on the gathers after automatic gain control (`physics.agc_misfit`: the "
+        "squared relative L2 of both gathers times the true gather's gain). Neither the normalised "
         "MSE nor the raw-amplitude loss sees the reflections after 0.5 s, which are 60x weaker than the "
         "direct wave; this loss weighs every arrival alike.",
     )
@@ -155,12 +155,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def gained_relative_l2(estimate: torch.Tensor, reference: torch.Tensor, window: int) -> torch.Tensor:
-    """Squared relative L2 of raw gathers after the reference's automatic gain control (`agc_gain`)."""
-    gain = agc_gain(reference, window)
-    return (gain * (estimate - reference)).pow(2).sum() / (gain * reference).pow(2).sum().clamp_min(1e-12)
-
-
 @torch.no_grad()
 def score_reconstructions(model: JointVQModel, dataset, num: int) -> dict:
     """Held-out velocity MAE (m/s), seismic relative L2, and the PDE deviation of the decoded pairs."""
@@ -181,7 +175,7 @@ def score_reconstructions(model: JointVQModel, dataset, num: int) -> dict:
         "pairs": len(items),
         "velocity_mae_m_per_s": float((velocity_out - velocity).abs().mean()),
         "seismic_relative_l2": float((seismic_out - seismic).norm() / seismic.norm()),
-        "seismic_agc_relative_l2": float(gained_relative_l2(seismic_out, seismic, 251).sqrt()),
+        "seismic_agc_relative_l2": float(agc_misfit(seismic_out, seismic).sqrt()),
         "pde_deviation_mean": float(deviation.mean()),
         "pde_deviation_std": float(deviation.std()) if len(items) > 1 else 0.0,
         "codes_used": int(codes.unique().numel()),
@@ -317,7 +311,7 @@ def main(args: argparse.Namespace) -> None:
                 with torch.set_grad_enabled(bool(args.seismic_amplitude_loss_weight)):
                     amplitude_loss = (raw_estimate - raw).pow(2).sum() / raw.pow(2).sum().clamp_min(1e-12)
                 with torch.set_grad_enabled(bool(args.seismic_agc_loss_weight)):
-                    agc_loss = gained_relative_l2(raw_estimate, raw, args.seismic_agc_window)
+                    agc_loss = agc_misfit(raw_estimate, raw, args.seismic_agc_window)
                 loss = loss + args.seismic_amplitude_loss_weight * amplitude_loss
                 loss = loss + args.seismic_agc_loss_weight * agc_loss
                 backward_and_step(accelerator, loss, model, optimizer, lr_scheduler, args.max_grad_norm)

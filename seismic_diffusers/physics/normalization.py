@@ -101,3 +101,22 @@ def agc_gain(seismic: torch.Tensor, window: int = 251, floor: float = 0.1) -> to
         envelope = envelope.reshape(power.shape).sqrt()
         denominator = envelope + floor * power.mean(dim=(-2, -1), keepdim=True).sqrt()
         return torch.where(denominator > 0, 1.0 / denominator.clamp_min(1e-30), 0.0)
+
+
+def agc_misfit(
+    estimate: torch.Tensor, reference: torch.Tensor, window: int = 251, floor: float = 0.1
+) -> torch.Tensor:
+    r"""
+    Squared relative L2 after the reference's automatic gain control: `sum((g (e - r))^2) / sum((g r)^2)`
+    with `g = agc_gain(reference, window, floor)`, over the whole batch; 0 is a perfect fit, 1 the
+    misfit of predicting silence. Differentiable in `estimate`. The stage-1 `--seismic_agc_loss`.
+
+    Args:
+        estimate, reference (`torch.Tensor` of shape `(..., nt, R)`): raw amplitude, same shape.
+    """
+    if estimate.shape != reference.shape:
+        raise ValueError(
+            f"`estimate` {tuple(estimate.shape)} and `reference` {tuple(reference.shape)} differ."
+        )
+    gain = agc_gain(reference, window, floor)
+    return (gain * (estimate - reference)).pow(2).sum() / (gain * reference).pow(2).sum().clamp_min(1e-12)

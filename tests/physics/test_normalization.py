@@ -9,6 +9,7 @@ import torch
 from seismic_diffusers.physics import (
     OPENFWI_DATA_LIMITS,
     agc_gain,
+    agc_misfit,
     data_limits,
     denormalize_seismic,
     normalize_seismic,
@@ -61,3 +62,22 @@ def test_agc_gain_refuses_bad_settings(kwargs, message):
         agc_gain(torch.ones(1, 100, 2), **kwargs)
     with pytest.raises(ValueError, match="time and receiver axes"):
         agc_gain(torch.ones(100))
+
+
+def test_agc_misfit_weighs_a_late_error_like_an_early_one():
+    """0 for a perfect fit, 1 for silence; missing a reflection 60x weaker than the direct wave costs
+    about as much as missing the direct wave (a raw-amplitude misfit would hardly see it)."""
+    t = torch.arange(1000.0)
+    early, late = 60 * torch.exp(-(((t - 150) / 10) ** 2)), torch.exp(-(((t - 700) / 10) ** 2))
+    reference = (early + late)[None, :, None].repeat(2, 1, 3)
+    assert float(agc_misfit(reference, reference)) == 0.0
+    assert float(agc_misfit(torch.zeros_like(reference), reference)) == pytest.approx(1.0)
+    no_late = early[None, :, None].repeat(2, 1, 3)
+    no_early = late[None, :, None].repeat(2, 1, 3)
+    missed_late = float(agc_misfit(no_late, reference, window=51, floor=0.01))
+    missed_early = float(agc_misfit(no_early, reference, window=51, floor=0.01))
+    assert 0.6 < missed_late / missed_early < 1.6
+    raw = float((no_late - reference).pow(2).sum() / reference.pow(2).sum())
+    assert raw < 1e-3 < missed_late
+    with pytest.raises(ValueError, match="differ"):
+        agc_misfit(reference[:1], reference)
