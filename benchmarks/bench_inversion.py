@@ -18,7 +18,7 @@ Methods, each on the same gathers:
   over `--start_smoothing` cells in depth), for each of `--fwi_iterations`;
 - the joint pipeline's `invert`: stage-1 encoding (`refine_steps=0`) for a one-encoder autoencoder,
   `invert`'s default (velocity sampled given the seismic) for a two-encoder one;
-- an `InversionNetModel` (`--inversion_net`), alone, averaged with its map of the mirrored gathers
+- an `InversionNetModel` or `InversionNetEnsembleModel` (`--inversion_net`), alone, averaged with its map of the mirrored gathers
   (the pipeline's `mirror_start`), and followed by `--refine_iterations` FWI iterations (lr
   `--refine_lr`).
 
@@ -50,7 +50,6 @@ from scipy.ndimage import gaussian_filter1d
 from tqdm.auto import tqdm
 
 from seismic_diffusers import (
-    InversionNetModel,
     JointGenerationPipeline,
     VelocityInversionPipeline,
     VelocityProcessor,
@@ -58,6 +57,7 @@ from seismic_diffusers import (
 )
 from seismic_diffusers.data import VELOCITY_FAMILIES, generate_velocity_models
 from seismic_diffusers.data.gather_augmentation import gathers_at_snr
+from seismic_diffusers.models import load_inversion_net
 from seismic_diffusers.physics import check_gathers, forward_model, full_waveform_inversion, gather_misfit
 from seismic_diffusers.utils import machine_info
 
@@ -77,7 +77,9 @@ def parse_args(argv=None):
         "--velocity_pipeline", default="pipelines/openfwi-velocity-ddpm", help="For the FWI start."
     )
     parser.add_argument("--joint_pipeline", default="pipelines/openfwi-joint-ldm")
-    parser.add_argument("--inversion_net", default=None, help="An InversionNetModel folder.")
+    parser.add_argument(
+        "--inversion_net", default=None, help="An InversionNetModel or InversionNetEnsembleModel folder."
+    )
     parser.add_argument("--inversion_pipeline", default=None, help="A VelocityInversionPipeline folder.")
     parser.add_argument("--fwi_iterations", type=int, nargs="+", default=[20])
     parser.add_argument("--fwi_lr", type=float, default=20.0, help="Chosen on data seed 200000 (20 over 50).")
@@ -193,7 +195,7 @@ def main(argv=None) -> dict:
     processor = VelocityProcessor.from_pretrained(args.velocity_pipeline, subfolder="processor")
     joint = JointGenerationPipeline.from_pretrained(args.joint_pipeline)
     joint.set_progress_bar_config(disable=True)
-    network = InversionNetModel.from_pretrained(args.inversion_net).eval() if args.inversion_net else None
+    network = load_inversion_net(args.inversion_net) if args.inversion_net else None
     ours = None
     if args.inversion_pipeline:
         ours = VelocityInversionPipeline.from_pretrained(args.inversion_pipeline)

@@ -36,6 +36,7 @@ from .metrics import (
     velocity_map_statistics,
 )
 from .models import (
+    InversionNetEnsembleModel,
     InversionNetModel,
     JointVQModel,
     LatentForwardOperator,
@@ -68,6 +69,7 @@ __all__ = [
     "JointGenerationOutput",
     "JointGenerationPipeline",
     "JointInversionOutput",
+    "InversionNetEnsembleModel",
     "InversionNetModel",
     "JointVQModel",
     "LatentForwardOperator",

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
-from seismic_diffusers import InversionNetModel
+from seismic_diffusers import InversionNetEnsembleModel
 from seismic_diffusers.data import open_paired_folders, split_paired
+from seismic_diffusers.models import load_inversion_net
 
 spec = importlib.util.spec_from_file_location(
     "train_inversion_net", Path(__file__).resolve().parents[2] / "training" / "train_inversion_net.py"
@@ -25,7 +26,7 @@ training = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(training)
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("weights", nargs="+", help="InversionNetModel folders.")
+parser.add_argument("weights", nargs="+", help="InversionNetModel or InversionNetEnsembleModel folders.")
 parser.add_argument("--data", default="data/inversion-8")
 parser.add_argument("--pairs", type=int, default=1200)
 parser.add_argument("--validation_fraction", type=float, default=None, help="Default: the training script's.")
@@ -39,19 +40,9 @@ torch.set_num_threads(1)
 _, held_out = split_paired(open_paired_folders([args.data]), args.validation_fraction)
 
 
-class AveragedNetworks:
-    """The mean of several networks' predicted maps (a test-time ensemble)."""
-
-    def __init__(self, networks):
-        self.networks = networks
-
-    def predict_velocity(self, seismic):
-        return torch.stack([network.predict_velocity(seismic) for network in self.networks]).mean(0)
-
-
-networks = {folder: InversionNetModel.from_pretrained(folder).eval() for folder in args.weights}
+networks = {folder: load_inversion_net(folder) for folder in args.weights}
 if args.average:
-    networks["mean of the above"] = AveragedNetworks(list(networks.values()))
+    networks["mean of the above"] = InversionNetEnsembleModel.from_members(list(networks.values())).eval()
 for name, network in networks.items():
     scores = training.score_held_out(network, held_out, args.pairs)
     print(name, json.dumps({k: round(v["ssim"], 3) for k, v in scores.items()}))

@@ -1,7 +1,12 @@
 """The networks: diffusers `ModelMixin` U-Nets, autoencoders and priors, and the frozen feature extractor."""
 
 from .family_classifier import FamilyClassifier, FamilyClassifierConfig, FamilyClassifierOutput
-from .inversion_net import InversionNetModel, InversionNetOutput
+from .inversion_net import (
+    InversionNetEnsembleModel,
+    InversionNetModel,
+    InversionNetOutput,
+    load_inversion_net,
+)
 from .joint_vq import JointVQDecoderOutput, JointVQEncoderOutput, JointVQModel
 from .latent_forward_operator import LatentForwardOperator, LatentForwardOperatorOutput
 from .unet_1d_denoiser import SeismogramUNet1DModel, SeismogramUNet1DOutput
@@ -13,8 +18,10 @@ __all__ = [
     "FamilyClassifier",
     "FamilyClassifierConfig",
     "FamilyClassifierOutput",
+    "InversionNetEnsembleModel",
     "InversionNetModel",
     "InversionNetOutput",
+    "load_inversion_net",
     "JointVQDecoderOutput",
     "JointVQEncoderOutput",
     "JointVQModel",

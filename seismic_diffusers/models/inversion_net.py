@@ -1,8 +1,10 @@
-"""An InversionNet-style network: shot gathers in, one velocity map out, trained by regression."""
+"""An InversionNet-style network (shot gathers in, one velocity map out, trained by regression) and ensembles of it."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -137,3 +139,99 @@ class InversionNetModel(OpenFWIUnitsMixin, ModelMixin, ConfigMixin):
             for i in range(0, seismic.shape[0], batch_size)
         ]
         return torch.cat(parts)
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+class InversionNetEnsembleModel(ModelMixin, ConfigMixin):
+    r"""
+    Several [`InversionNetModel`]s that read the same gathers; the ensemble's map is the mean of theirs.
+
+    Networks of different widths, trained separately, make partly independent errors, so their mean
+    scores better than either (a test-time ensemble). The members are stored in one safetensors file
+    and rebuilt from their configs, so the ensemble loads with `from_pretrained` like one network and
+    can stand wherever an [`InversionNetModel`] does (e.g. [`VelocityInversionPipeline`]'s
+    `inversion_net`).
+
+    Args:
+        members (`list[dict]`): Each member's [`InversionNetModel`] config (its `config` without the
+            keys starting with `_`). All members must read the same `seismic_shape` and write the same
+            `velocity_shape` with the same `v_min` / `v_max`.
+        seismic_shape, velocity_shape, v_min, v_max: The members' common values, recorded for
+            [`InversionNetModel`]'s readers; filled in from the members when left `None`.
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        members: list[dict] = (),
+        seismic_shape: tuple[int, int, int] | None = None,
+        velocity_shape: tuple[int, int] | None = None,
+        v_min: float | None = None,
+        v_max: float | None = None,
+    ):
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError(f"An ensemble needs at least two members, got {len(members)}.")
+        self.networks = torch.nn.ModuleList(InversionNetModel(**dict(member)) for member in members)
+        common = {}
+        for key, given in (
+            ("seismic_shape", seismic_shape),
+            ("velocity_shape", velocity_shape),
+            ("v_min", v_min),
+            ("v_max", v_max),
+        ):
+            values = {_hashable(m.config[key]) for m in self.networks}
+            if len(values) != 1:
+                raise ValueError(f"The members disagree on `{key}`: {sorted(values)}.")
+            common[key] = values.pop()
+            if given is not None and _hashable(given) != common[key]:
+                raise ValueError(f"`{key}`={given!r} differs from the members' {common[key]!r}.")
+        self.register_to_config(**common)
+
+    @classmethod
+    def from_members(cls, networks: list[InversionNetModel]) -> InversionNetEnsembleModel:
+        """An ensemble holding (copies of) trained networks' weights."""
+        configs = [{k: v for k, v in network.config.items() if not k.startswith("_")} for network in networks]
+        ensemble = cls(members=configs)
+        for member, network in zip(ensemble.networks, networks, strict=True):
+            member.load_state_dict(network.state_dict())
+        return ensemble
+
+    def forward(self, seismic: torch.Tensor, return_dict: bool = True) -> InversionNetOutput | tuple:
+        r"""
+        Args:
+            seismic (`torch.Tensor` of shape `(batch_size, 5, 1000, 70)`): Gathers in raw OpenFWI amplitude.
+            return_dict (`bool`, defaults to `True`): Return an [`InversionNetOutput`].
+
+        Returns:
+            [`InversionNetOutput`] or `tuple`: the members' mean normalised velocity `(batch_size, 1, 70, 70)`
+            (the normalisation is linear and shared, so this is also their mean in m/s).
+        """
+        velocity = torch.stack([member(seismic).velocity for member in self.networks]).mean(0)
+        if not return_dict:
+            return (velocity,)
+        return InversionNetOutput(velocity=velocity)
+
+    @torch.no_grad()
+    def predict_velocity(self, seismic: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+        """Velocity maps in m/s, `(B, 70, 70)`: the mean of the members' maps, from raw gathers `(B, 5, 1000, 70)`."""
+        return torch.stack([member.predict_velocity(seismic, batch_size) for member in self.networks]).mean(0)
+
+
+def load_inversion_net(folder: str | Path) -> InversionNetModel | InversionNetEnsembleModel:
+    """An [`InversionNetModel`] or [`InversionNetEnsembleModel`] folder, by the class its `config.json` names.
+
+    Raises:
+        ValueError: if `folder` has no `config.json` of either class.
+    """
+    config = Path(folder) / "config.json"
+    name = json.loads(config.read_text()).get("_class_name") if config.is_file() else None
+    classes = {cls.__name__: cls for cls in (InversionNetModel, InversionNetEnsembleModel)}
+    if name not in classes:
+        raise ValueError(
+            f"{folder} holds no InversionNetModel or InversionNetEnsembleModel config.json (found {name!r})."
+        )
+    return classes[name].from_pretrained(str(folder)).eval()

@@ -15,7 +15,7 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from ..models.inversion_net import InversionNetModel
+from ..models.inversion_net import InversionNetEnsembleModel, InversionNetModel
 from ..models.unet_velocity import VelocityUNet2DModel
 from ..physics.fwi import check_gathers, full_waveform_inversion
 from ..physics.geometry import OPENFWI, AcquisitionGeometry
@@ -137,7 +137,8 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         scheduler ([`SchedulerMixin`]): A diffusers scheduler that takes custom timesteps
             (DPM-Solver++, DDPM, Euler).
         processor ([`VelocityProcessor`]): m/s <-> normalised units and the family vocabulary.
-        inversion_net ([`InversionNetModel`], *optional*): Gives each gather's starting map.
+        inversion_net ([`InversionNetModel`] or [`InversionNetEnsembleModel`], *optional*): Gives each
+            gather's starting map.
         geometry ([`AcquisitionGeometry`], *optional*): How the gathers were recorded; `None` means
             OpenFWI's.
         std_scale (`float`, *optional*, defaults to 1.0) and std_floor (`tuple[float, float]`,
@@ -161,7 +162,7 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         unet: VelocityUNet2DModel,
         scheduler: SchedulerMixin,
         processor: VelocityProcessor,
-        inversion_net: InversionNetModel | None = None,
+        inversion_net: InversionNetModel | InversionNetEnsembleModel | None = None,
         geometry: AcquisitionGeometry | None = None,
         std_scale: float = 1.0,
         std_floor: list[float] | tuple[float, float] = (0.0, 0.0),

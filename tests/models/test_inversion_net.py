@@ -1,11 +1,12 @@
-"""`InversionNetModel`: shapes, units, config checks, and that it can learn a gather-to-map mapping."""
+"""`InversionNetModel`: shapes, units, config checks, that it can learn a gather-to-map mapping; ensembles of it."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from seismic_diffusers import InversionNetModel
+from seismic_diffusers import InversionNetEnsembleModel, InversionNetModel
+from seismic_diffusers.models import load_inversion_net
 
 TINY = dict(block_out_channels=(8, 8, 8), latent_channels=4, norm_num_groups=4)
 
@@ -58,3 +59,35 @@ def test_learns_to_tell_two_gathers_apart():
     assert loss.item() < 0.01
     velocity = model.predict_velocity(seismic)
     assert float(velocity[0].mean()) < 2500 < float(velocity[1].mean())  # -0.5 -> 2250 m/s, 0.5 -> 3750 m/s
+
+
+def test_an_ensemble_maps_to_the_mean_of_its_members_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    members = [
+        InversionNetModel(**TINY).eval(),
+        InversionNetModel(**dict(TINY, block_out_channels=(8, 8, 16))).eval(),
+    ]
+    ensemble = InversionNetEnsembleModel.from_members(members).eval()
+    seismic = torch.randn(3, 5, 1000, 70) * 10
+    expected = (members[0].predict_velocity(seismic) + members[1].predict_velocity(seismic)) / 2
+    torch.testing.assert_close(ensemble.predict_velocity(seismic, batch_size=2), expected)
+    normalised = (members[0](seismic).velocity + members[1](seismic).velocity) / 2
+    torch.testing.assert_close(ensemble(seismic).velocity, normalised)
+    assert tuple(ensemble.config.seismic_shape) == (5, 1000, 70)
+    ensemble.save_pretrained(tmp_path / "ensemble")
+    members[0].save_pretrained(tmp_path / "single")
+    loaded = load_inversion_net(tmp_path / "ensemble")
+    assert isinstance(loaded, InversionNetEnsembleModel) and not loaded.training
+    torch.testing.assert_close(loaded.predict_velocity(seismic), expected)
+    assert isinstance(load_inversion_net(tmp_path / "single"), InversionNetModel)
+    with pytest.raises(ValueError, match="no InversionNetModel or InversionNetEnsembleModel"):
+        load_inversion_net(tmp_path)
+
+
+def test_an_ensemble_refuses_one_member_and_members_that_read_other_gathers():
+    with pytest.raises(ValueError, match="at least two members"):
+        InversionNetEnsembleModel(members=[dict(TINY)])
+    with pytest.raises(ValueError, match="disagree on `seismic_shape`"):
+        InversionNetEnsembleModel(members=[dict(TINY), dict(TINY, seismic_shape=(3, 1000, 70))])
+    with pytest.raises(ValueError, match="`v_max`=5000.0 differs"):
+        InversionNetEnsembleModel(members=[dict(TINY), dict(TINY)], v_max=5000.0)

@@ -11,6 +11,8 @@ import seismic_diffusers.physics.fwi as fwi_module
 from seismic_diffusers import (
     OPENFWI,
     AcquisitionGeometry,
+    InversionNetEnsembleModel,
+    InversionNetModel,
     VelocityInversionPipeline,
     VelocityProcessor,
     forward_model,
@@ -150,6 +152,37 @@ def test_save_and_load_round_trip_and_a_velocity_generation_folder(pipe, observe
         loaded(observed, **kwargs).samples,
         pipe(observed, **dict(kwargs, generator=torch.Generator().manual_seed(3))).samples,
         atol=1e-3,
+    )
+
+
+def test_an_ensemble_of_networks_gives_the_mean_start_and_loads_back(pipe, observed, tmp_path):
+    torch.manual_seed(1)
+    other = InversionNetModel.from_config(pipe.inversion_net.config).eval()  # fresh weights
+    ensemble = InversionNetEnsembleModel.from_members([pipe.inversion_net, other]).eval()
+    both = VelocityInversionPipeline(
+        unet=pipe.unet,
+        scheduler=pipe.scheduler,
+        processor=pipe.processor,
+        inversion_net=ensemble,
+        geometry=SMALL,
+    )
+    data, mask = torch.as_tensor(observed), torch.ones(2, 3, 1, GRID)
+    starts = [
+        VelocityInversionPipeline(
+            unet=pipe.unet,
+            scheduler=pipe.scheduler,
+            processor=pipe.processor,
+            inversion_net=net,
+            geometry=SMALL,
+        ).starting_maps(data, mask, [8, 8])
+        for net in (pipe.inversion_net, other)
+    ]
+    torch.testing.assert_close(both.starting_maps(data, mask, [8, 8]), (starts[0] + starts[1]) / 2)
+    both.save_pretrained(tmp_path / "ensemble")
+    loaded = VelocityInversionPipeline.from_pretrained(tmp_path / "ensemble")
+    assert isinstance(loaded.inversion_net, InversionNetEnsembleModel)
+    torch.testing.assert_close(
+        loaded.starting_maps(data, mask, [8, 8]), both.starting_maps(data, mask, [8, 8])
     )
 
 
