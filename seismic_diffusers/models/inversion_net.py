@@ -193,7 +193,14 @@ class InversionNetEnsembleModel(ModelMixin, ConfigMixin):
 
     @classmethod
     def from_members(cls, networks: list[InversionNetModel]) -> InversionNetEnsembleModel:
-        """An ensemble holding (copies of) trained networks' weights."""
+        """An ensemble holding (copies of) trained networks' weights.
+
+        Raises:
+            ValueError: if a network is not an [`InversionNetModel`] (an ensemble is not nested).
+        """
+        for network in networks:
+            if not isinstance(network, InversionNetModel):
+                raise ValueError(f"Members must be InversionNetModel, got {type(network).__name__}.")
         configs = [{k: v for k, v in network.config.items() if not k.startswith("_")} for network in networks]
         ensemble = cls(members=configs)
         for member, network in zip(ensemble.networks, networks, strict=True):

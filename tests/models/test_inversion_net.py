@@ -89,5 +89,8 @@ def test_an_ensemble_refuses_one_member_and_members_that_read_other_gathers():
         InversionNetEnsembleModel(members=[dict(TINY)])
     with pytest.raises(ValueError, match="disagree on `seismic_shape`"):
         InversionNetEnsembleModel(members=[dict(TINY), dict(TINY, seismic_shape=(3, 1000, 70))])
+    two = InversionNetEnsembleModel(members=[dict(TINY), dict(TINY)])
+    with pytest.raises(ValueError, match="Members must be InversionNetModel, got InversionNetEnsembleModel"):
+        InversionNetEnsembleModel.from_members([two, InversionNetModel(**TINY)])
     with pytest.raises(ValueError, match="`v_max`=5000.0 differs"):
         InversionNetEnsembleModel(members=[dict(TINY), dict(TINY)], v_max=5000.0)
