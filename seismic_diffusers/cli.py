@@ -138,7 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
         "process writes its own shards.",
     )
     dataset.add_argument(
-        "--family", nargs="+", required=True, metavar="NAME", help="One or more families (spaces or commas)."
+        "--family",
+        nargs="+",
+        required=True,
+        metavar="NAME",
+        help="One or more families (spaces or commas); random-geology draws maps outside the families.",
     )
     dataset.add_argument("--num", type=int, required=True, help="Pairs per family.")
     dataset.add_argument("--out", required=True, help="Output folder.")

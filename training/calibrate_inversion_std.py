@@ -6,7 +6,8 @@ script runs the pipeline at its defaults on calibration gathers (data seed `--da
 benchmark's report seed 300000; clean and at `--snr_db`), and fits the pipeline's rule
 `std = sqrt((std_scale * spread)^2 + floor(z)^2)` (`floor` linear in depth, from `std_floor[0]` at
 the top row to `std_floor[1]` at the bottom) so that `mean +- 2 std` holds the true velocity in
-`--nominal_coverage` of all cells with the smallest mean `std`. With `--write` it stores
+`--nominal_coverage` of all cells with the smallest mean `std`. `--random_geology N` adds N maps
+outside the families (`data.generate_random_geology`) to the gathers. With `--write` it stores
 `std_scale` and `std_floor` in the pipeline's `model_index.json`.
 
     python training/calibrate_inversion_std.py --pipeline pipelines/openfwi-velocity-inversion \
@@ -35,7 +36,12 @@ import numpy as np
 import torch
 
 from seismic_diffusers import VelocityInversionPipeline, openfwi_map_metrics
-from seismic_diffusers.data import VELOCITY_FAMILIES, generate_velocity_models
+from seismic_diffusers.data import (
+    RANDOM_GEOLOGY,
+    VELOCITY_FAMILIES,
+    generate_random_geology,
+    generate_velocity_models,
+)
 from seismic_diffusers.data.gather_augmentation import gathers_at_snr
 from seismic_diffusers.physics import forward_model
 from seismic_diffusers.pipelines.pipeline_velocity_inversion import calibrate_spread
@@ -63,6 +69,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pipeline", default="pipelines/openfwi-velocity-inversion")
     parser.add_argument("--data_seed", type=int, default=200_000)
     parser.add_argument("--maps_per_family", type=int, default=2)
+    parser.add_argument(
+        "--random_geology",
+        type=int,
+        default=0,
+        help="Also this many maps of random geology (`generate_random_geology`, same seed), outside the "
+        "families: a selection set for maps no family draws, scored as group 'random-geology'.",
+    )
     parser.add_argument("--snr_db", type=float, default=10.0)
     parser.add_argument(
         "--nominal_coverage",
@@ -89,6 +102,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--nominal_coverage must be in (0, 1).")
     if args.maps_per_family < 1:
         parser.error("--maps_per_family must be >= 1.")
+    if args.random_geology < 0:
+        parser.error("--random_geology must be >= 0.")
     # before the pipeline runs (23 min at the defaults), not after
     if args.write and not (Path(args.pipeline) / "model_index.json").is_file():
         parser.error(f"--write: {args.pipeline} holds no model_index.json to store the calibration in.")
@@ -147,13 +162,17 @@ def run_pipeline(args: argparse.Namespace, sampling: dict) -> dict[str, np.ndarr
     families = list(VELOCITY_FAMILIES)
     truth = np.concatenate(
         [generate_velocity_models(f, args.maps_per_family, seed=args.data_seed) for f in families]
+        + [generate_random_geology(args.random_geology, seed=args.data_seed)]
     )
     clean = torch.as_tensor(forward_model(truth))
     noisy = gathers_at_snr(clean, args.snr_db, seed=args.data_seed)
     pipe = VelocityInversionPipeline.from_pretrained(args.pipeline)
     arrays = {
         "truth": truth,
-        "groups": np.array([f for f in families for _ in range(args.maps_per_family)]),
+        "groups": np.array(
+            [f for f in families for _ in range(args.maps_per_family)]
+            + [RANDOM_GEOLOGY] * args.random_geology
+        ),
         "sampling": np.array(json.dumps(sampling)),
     }
     for condition, data in (("clean", clean), ("noisy", noisy)):

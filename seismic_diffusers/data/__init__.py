@@ -6,6 +6,7 @@ from .denoising_pairs import DenoisingPairDataset, scale_noise_to_snr, synthetic
 from .miniseed_folders import read_miniseed_folder, write_miniseed_folder
 from .openfwi import OpenFWIDataset, save_openfwi_file
 from .paired import make_paired_dataset, open_paired_folders, split_paired
+from .random_geology import RANDOM_GEOLOGY, generate_random_geology
 from .stead import COMPONENTS, read_stead
 from .synthetic import SyntheticVelocityDataset
 from .synthetic_seismograms import generate_local_earthquakes, generate_seismic_noise, peterson_velocity_psd
@@ -14,6 +15,7 @@ from .velocity_folder import VelocityFolderDataset
 
 __all__ = [
     "COMPONENTS",
+    "RANDOM_GEOLOGY",
     "VELOCITY_FAMILIES",
     "DenoisingPairDataset",
     "OpenFWIDataset",
@@ -22,6 +24,7 @@ __all__ = [
     "VelocityFolderDataset",
     "check_family",
     "generate_local_earthquakes",
+    "generate_random_geology",
     "generate_seismic_noise",
     "generate_velocity_models",
     "make_paired_dataset",

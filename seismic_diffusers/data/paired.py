@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from ..utils.configs import public_config
 from .openfwi import OpenFWIDataset
+from .random_geology import RANDOM_GEOLOGY, generate_random_geology
 from .velocity_families import GRID_SHAPE, check_family, generate_velocity_models
 
 PathLike = str | os.PathLike
@@ -53,6 +54,24 @@ class Shard:
         return True
 
 
+def map_kind(name: str) -> str:
+    """The canonical name of a kind of map `make_paired_dataset` draws: one of `VELOCITY_FAMILIES`, or
+    `RANDOM_GEOLOGY` (maps outside the families, `generate_random_geology`); a `ValueError` otherwise."""
+    if str(name).strip().lower().replace("_", "-") == RANDOM_GEOLOGY:
+        return RANDOM_GEOLOGY
+    try:
+        return check_family(name)
+    except ValueError as error:
+        raise ValueError(f"{error} Or {RANDOM_GEOLOGY!r}, maps outside the families.") from None
+
+
+def generate_maps(kind: str, num: int, seed: int = 0, start: int = 0) -> np.ndarray:
+    """`(num, 70, 70)` maps (m/s) of a family or of random geology (see `map_kind`), seeded as both generators."""
+    if map_kind(kind) == RANDOM_GEOLOGY:
+        return generate_random_geology(num, seed=seed, start=start)
+    return generate_velocity_models(kind, num, seed=seed, start=start)
+
+
 def plan_shards(out: PathLike, families: Sequence[str], num: int, shard_size: int = 500) -> list[Shard]:
     r"""
     All shards of a dataset, in a fixed global order (family by family).
@@ -60,7 +79,7 @@ def plan_shards(out: PathLike, families: Sequence[str], num: int, shard_size: in
     One family writes `out/{model,data}/`; several write `out/<family>/{model,data}/`, so each folder
     is one OpenFWI family that `OpenFWIDataset(folder, family=...)` reads.
     """
-    families = [check_family(f) for f in families]
+    families = [map_kind(f) for f in families]
     if not families:
         raise ValueError("Give at least one family.")
     if len(set(families)) != len(families):
@@ -140,7 +159,8 @@ def make_paired_dataset(
 
     Args:
         out: Output folder.
-        families: One family name or several (see `VELOCITY_FAMILIES`).
+        families: One family name or several (see `VELOCITY_FAMILIES`); `"random-geology"` adds maps
+            outside the families (`generate_random_geology`).
         num: Pairs per family.
         shard_size: Pairs per file (OpenFWI uses 500).
         seed: Seed of the velocity streams.
@@ -208,7 +228,7 @@ def make_paired_dataset(
         disable=not progress,
     ) as bar:
         for shard in todo:
-            velocities = generate_velocity_models(shard.family, shard.size, seed=seed, start=shard.start)
+            velocities = generate_maps(shard.family, shard.size, seed=seed, start=shard.start)
             data = np.empty((shard.size, *geometry.data_shape), dtype=np.float32)
             for lo in range(0, shard.size, chunk):
                 data[lo : lo + chunk] = forward_model(

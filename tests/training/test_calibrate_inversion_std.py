@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from seismic_diffusers import VelocityInversionPipeline
+from seismic_diffusers.data import VELOCITY_FAMILIES, generate_random_geology, generate_velocity_models
 from seismic_diffusers.pipelines.pipeline_velocity_inversion import calibrate_spread
 
 
@@ -39,6 +40,7 @@ def test_the_fit_reaches_the_nominal_coverage_and_no_more(repo_script):
     ("args", "message"),
     [
         (["--data_seed", "300000"], "report set"),
+        (["--random_geology", "-1"], "--random_geology must be >= 0"),
         (["--write", "--pipeline", "no/such/folder"], "no model_index.json"),
         (["--reuse", "--out", "no/such/folder"], "no calibration_samples.npz"),
         (
@@ -114,3 +116,31 @@ def test_samples_drawn_at_other_settings_are_not_written(tiny_inversion_pipeline
     assert (folder / "model_index.json").read_text() == before
     report = script.main(["--pipeline", str(folder), "--out", str(out), "--reuse"])  # fitting alone is fine
     assert report["sampling"] == other
+
+
+def test_random_geology_maps_join_the_gathers_as_their_own_group(monkeypatch, repo_script):
+    script = repo_script("training/calibrate_inversion_std.py")
+    sampling, seen = script.pipeline_defaults(), []
+
+    class EchoPipeline:  # returns the truth it was given gathers of, so only the data assembly is tested
+        @classmethod
+        def from_pretrained(cls, path):
+            return cls()
+
+        def __call__(self, data, generator, **sampling):
+            seen.append(data.shape)
+            maps = torch.as_tensor(truth)
+            return type("Output", (), {"velocities": maps.numpy(), "samples": maps[:, None].numpy()})
+
+    monkeypatch.setattr(script, "VelocityInversionPipeline", EchoPipeline)
+    args = script.parse_args(["--maps_per_family", "1", "--random_geology", "2", "--data_seed", "7"])
+    truth = np.concatenate(
+        [
+            np.concatenate([generate_velocity_models(f, 1, seed=7) for f in VELOCITY_FAMILIES]),
+            generate_random_geology(2, seed=7),
+        ]
+    )
+    arrays = script.run_pipeline(args, sampling)
+    np.testing.assert_array_equal(arrays["truth"], truth)
+    assert arrays["groups"].tolist() == [*VELOCITY_FAMILIES, "random-geology", "random-geology"]
+    assert seen == [(10, 5, 1000, 70), (10, 5, 1000, 70)]  # clean, then noisy
