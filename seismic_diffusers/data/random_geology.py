@@ -2,12 +2,14 @@
 
 The families (`velocity_families`) draw flat or folded layers of constant velocity, optionally cut
 by 50-80 degree faults. A network or prior trained on them alone learns those shapes as a lookup
-table. This generator draws what they never do, as training data that widens a model beyond the
-families and as a selection set for maps outside them: dipping layers, velocity gradients inside
+table. This generator also draws what they never do, as training data that widens a model beyond
+the families and as a selection set for maps outside them: dipping layers, velocity gradients inside
 layers, faults of any dip (normal or reverse), and fast or slow bodies.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -19,7 +21,7 @@ RANDOM_GEOLOGY = "random-geology"
 _KIND_ID = 1000  # keeps the random streams apart from the eight families' (ids 0-7)
 
 
-def _layering(rng: np.random.Generator, x: np.ndarray):
+def _layering(rng: np.random.Generator, x: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """Layers with a common dip and bend, each with its own velocity gradient in depth.
 
     Returns a function of depth (cells, same shape as `x`) giving velocity (m/s), so that faults
