@@ -42,12 +42,12 @@ def _layering(rng: np.random.Generator, x: np.ndarray) -> Callable[[np.ndarray],
         velocities.append(velocities[-1] + (-step if rng.random() < 0.3 else step))
     velocities = np.asarray(velocities)
     gradients = rng.uniform(0.0, 30.0, n_layers) * (rng.random(n_layers) < 0.6)  # m/s per 10 m cell
-    top_of = np.concatenate([[low - 20.0], tops])  # deeper faults can lift points above `low`
+    top_of = np.concatenate([[low], tops])
 
     def velocity_at(depth: np.ndarray) -> np.ndarray:
         level = depth - tilt
         layer = np.searchsorted(tops, level)
-        return velocities[layer] + gradients[layer] * (level - np.maximum(top_of[layer], low))
+        return velocities[layer] + gradients[layer] * (level - top_of[layer])
 
     return velocity_at
 
