@@ -54,7 +54,7 @@ def _layering(rng: np.random.Generator, x: np.ndarray) -> Callable[[np.ndarray],
 
 def _fault_offset(rng: np.random.Generator, z: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Vertical throw (cells) of one planar fault dipping 30-90 degrees; negative = reverse."""
-    nz, nx = GRID_SHAPE
+    nx = GRID_SHAPE[1]
     x_top = rng.uniform(0.15 * nx, 0.85 * nx)
     dip = np.deg2rad(rng.uniform(30.0, 90.0))
     x_plane = x_top + z / np.tan(dip) * rng.choice([-1.0, 1.0])
@@ -88,7 +88,7 @@ def _one_map(rng: np.random.Generator) -> np.ndarray:
 
 
 def generate_random_geology(num: int, seed: int = 0, start: int = 0) -> np.ndarray:
-    r"""Velocity maps of random geology that none of the eight families draws.
+    r"""Velocity maps of random geology, most of them unlike any of the eight families.
 
     The recipe, per map (70 x 70 cells of 10 m; row index is depth):
 
