@@ -1,9 +1,11 @@
 """Inversion of held-out shot gathers, every method side by side in one run, clean and at 10 dB SNR.
 
 Maps: `--maps_per_family` per family from data seed `--data_seed` (no training uses it; the
-default 300000 is the report set, 200000 the set to choose settings on), plus four maps drawn by
-hand that no generator makes (dipping layers, a fast lens, a steep fault, a gradient with a slow
-layer). Gathers: `forward_model` (deepwave, OpenFWI geometry); noisy ones add white Gaussian noise
+default 300000 is the 12-map report set, 200000 the set to choose settings on, 310000 with
+`--maps_per_family 4 --hand_drawn second` the 40-map report set from 2026-12-06), plus maps drawn by
+hand that no generator makes (`--hand_drawn first`: dipping layers, a fast lens, a steep fault, a
+gradient with a slow layer; `second`: eight others). `--skip_baselines` scores the pipeline alone,
+to compare candidates. Gathers: `forward_model` (deepwave, OpenFWI geometry); noisy ones add white Gaussian noise
 at `--snr_db` of each gather's mean power (`data.gather_augmentation.gathers_at_snr`, seeded by
 `--data_seed`).
 
@@ -86,16 +88,40 @@ def parse_args(argv=None):
     parser.add_argument("--start_smoothing", type=float, default=5.0, help="Gaussian sigma, cells.")
     parser.add_argument("--refine_iterations", type=int, default=20)
     parser.add_argument("--refine_lr", type=float, default=20.0)
+    parser.add_argument(
+        "--hand_drawn",
+        choices=["first", "second", "none"],
+        default="first",
+        help="Which hand-drawn maps to add (`hand_drawn_maps`).",
+    )
+    parser.add_argument(
+        "--skip_baselines",
+        action="store_true",
+        help="Score `--inversion_pipeline` alone (to compare candidates; the card's report runs every method).",
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
+    if args.skip_baselines and not args.inversion_pipeline:
+        parser.error("--skip_baselines scores --inversion_pipeline alone; give one.")
     if args.data_seed in TRAINING_SEEDS:
         parser.error(f"--data_seed {args.data_seed} made training maps; pick a held-out seed.")
     return args
 
 
-def hand_drawn_maps() -> dict[str, np.ndarray]:
-    """Four 70 x 70 maps (m/s) unlike any family: none is drawn by `generate_velocity_models`."""
+def hand_drawn_maps(which: str = "first") -> dict[str, np.ndarray]:
+    """Hand-drawn 70 x 70 maps (m/s) that `generate_velocity_models` does not draw.
+
+    `which`: "first", the four maps of every report until 2026-12-06 (dipping layers, a fast lens, a
+    steep fault, a gradient with a slow layer); "second", eight more that no run has seen (see
+    `_second_hand_drawn_maps`); "none".
+    """
+    if which == "none":
+        return {}
+    if which == "second":
+        return _second_hand_drawn_maps()
+    if which != "first":
+        raise ValueError(f"which must be 'first', 'second' or 'none', not {which!r}")
     z, x = np.meshgrid(np.arange(70.0), np.arange(70.0), indexing="ij")
     dipping = np.select([z < 15 + 0.3 * x, z < 35 + 0.3 * x], [1800.0, 2600.0], 3400.0)
     lens = 2000.0 + 25.0 * z
@@ -110,6 +136,46 @@ def hand_drawn_maps() -> dict[str, np.ndarray]:
         "fast lens": lens,
         "steep fault": fault,
         "gradient, slow layer": gradient,
+    }
+    return {name: np.clip(v, V_MIN, V_MAX).astype(np.float32) for name, v in maps.items()}
+
+
+def _second_hand_drawn_maps() -> dict[str, np.ndarray]:
+    """Eight maps drawn on 2026-12-06 for a larger report set, after every start network was trained."""
+    z, x = np.meshgrid(np.arange(70.0), np.arange(70.0), indexing="ij")
+    bump = 12.0 * np.exp(-(((x - 35) / 16) ** 2))
+    anticline = np.select(
+        [z < 20 - bump, z < 38 - bump, z < 54 - 0.5 * bump], [1900.0, 2700.0, 3300.0], 4000.0
+    )
+    # graben: flat layers, the block between two normal faults dropped by 9 cells
+    inside = (x > 12 + 0.3 * z) & (x < 58 - 0.3 * z)
+    drop = np.where(inside, 9.0, 0.0)
+    graben = np.select([z < 16 + drop, z < 36 + drop], [2000.0, 2800.0], 3600.0)
+    gas = 1800.0 + 30.0 * z
+    gas[(z - 40) ** 2 / 6**2 + (x - 28) ** 2 / 14**2 < 1] = 2000.0  # a slow lens in a gradient
+    wedge_base = 15 + np.clip(0.4 * (60 - x), 0, None)  # a fast layer pinching out to the right
+    wedge = np.select([z < 15, z < wedge_base, z < 50], [2000.0, 3300.0, 2600.0], 3800.0)
+    salt = np.select([z < 20, z < 40], [2000.0, 2600.0], 3200.0)
+    salt[z > 25 + 0.06 * (x - 35) ** 2] = 4400.0  # a fast dome piercing the layers
+    thin = 2200.0 + 20.0 * z
+    beds = (z >= 30) & (z < 50)
+    thin[beds] += np.where((z[beds] // 4) % 2 == 0, 300.0, -300.0)  # 40 m beds, alternating
+    dip = (z - 0.36 * x) // 12 % 4  # layers dipping 20 degrees below a flat unconformity at 250 m
+    unconformity = np.select(
+        [z < 12, z < 25], [1800.0, 2200.0], np.choose(dip.astype(int), [2800.0, 3400.0, 3000.0, 3800.0])
+    )
+    # reverse fault dipping 60 degrees; its hanging wall (left) pushed up 10 cells
+    tilted = z - 0.18 * x + np.where(x < 20 + 0.58 * z, 10.0, 0.0)
+    reverse = np.select([tilted < 18, tilted < 34, tilted < 50], [2100.0, 2700.0, 3300.0], 3900.0)
+    maps = {
+        "anticline": anticline,
+        "graben": graben,
+        "slow lens in a gradient": gas,
+        "pinch-out wedge": wedge,
+        "fast dome": salt,
+        "thin beds": thin,
+        "unconformity": unconformity,
+        "reverse fault": reverse,
     }
     return {name: np.clip(v, V_MIN, V_MAX).astype(np.float32) for name, v in maps.items()}
 
@@ -185,8 +251,8 @@ def main(argv=None) -> dict:
     families = list(VELOCITY_FAMILIES)
     truth = [generate_velocity_models(f, args.maps_per_family, seed=args.data_seed) for f in families]
     groups = [f for f in families for _ in range(args.maps_per_family)]
-    drawn = hand_drawn_maps()
-    truth = torch.as_tensor(np.concatenate([*truth, np.stack(list(drawn.values()))]))
+    drawn = hand_drawn_maps(args.hand_drawn)
+    truth = torch.as_tensor(np.concatenate([*truth, *([np.stack(list(drawn.values()))] if drawn else [])]))
     groups += ["hand-drawn"] * len(drawn)
     clean = torch.as_tensor(forward_model(truth))
     noisy = gathers_at_snr(clean, args.snr_db, seed=args.data_seed)
@@ -206,6 +272,7 @@ def main(argv=None) -> dict:
         "machine": machine_info(),
         "maps": len(groups),
         "groups": groups,
+        "hand_drawn": list(drawn),
         "conditions": {},
     }
     for condition, data in conditions.items():
@@ -230,6 +297,9 @@ def main(argv=None) -> dict:
                 *context,
                 std=output.std,
             )
+        if args.skip_baselines:
+            results["conditions"][condition] = rows
+            continue
 
         for iterations in tqdm(args.fwi_iterations, desc=f"{condition}: FWI"):
             tic = time.perf_counter()
