@@ -32,3 +32,7 @@ def test_skip_baselines_needs_a_pipeline_and_training_seeds_are_refused(bench):
         bench.parse_args(["--data_seed", "0"])
     args = bench.parse_args(["--skip_baselines", "--inversion_pipeline", "p", "--hand_drawn", "second"])
     assert args.skip_baselines and args.hand_drawn == "second"
+    assert args.conditions == ["clean", "noisy"]
+    assert bench.parse_args(["--conditions", "noisy"]).conditions == ["noisy"]
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--conditions", "loud"])
