@@ -6,7 +6,8 @@ default 300000 is the 12-map report set, 200000 the set to choose settings on, 3
 hand that no generator makes (`--hand_drawn first`: dipping layers, a fast lens, a steep fault, a
 gradient with a slow layer; `second`: eight others). `--skip_baselines` scores the pipeline alone,
 to compare candidates; `--conditions clean` or `noisy` scores one condition (the same gathers and
-generators as a run of both, so two processes side by side halve the wall time). Gathers:
+generators as a run of both, so two processes side by side halve the wall time; `--merge A.json
+B.json` then writes the one JSON of both that the card reads). Gathers:
 `forward_model` (deepwave, OpenFWI geometry); noisy ones add white Gaussian noise at `--snr_db` of
 each gather's mean power (`data.gather_augmentation.gathers_at_snr`, seeded by `--data_seed`).
 
@@ -106,6 +107,13 @@ def parse_args(argv=None):
         choices=["clean", "noisy"],
         default=["clean", "noisy"],
         help="Which gathers to score: clean, at --snr_db, or both (one process per condition halves the wall time).",
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="Merge the JSONs of one run split by --conditions into --out/bench_inversion.json, and stop.",
     )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", default="benchmarks/results")
@@ -247,8 +255,56 @@ def method_row(
     return row
 
 
+def _without(command: str, option: str) -> str:
+    """`command` with `option` and its values removed (values: the words up to the next `--`)."""
+    words, kept, skipping = shlex.split(command), [], False
+    for word in words:
+        if word.startswith("--"):
+            skipping = word == option
+        if not skipping:
+            kept.append(word)
+    return shlex.join(kept)
+
+
+def merge_results(parts: list[dict]) -> dict:
+    """One result from the JSONs of a run split with `--conditions`.
+
+    Each part must score other conditions of the same run: the same command apart from
+    `--conditions` and `--out`, hence the same maps, gathers and generators. The merged `command` is
+    that run's command (both conditions), `processes` keeps each part's command and minutes, and
+    `run_minutes` is their sum (CPU time on this machine, not the wall time of the parallel run).
+    """
+    if len(parts) < 2:
+        raise ValueError("merge needs the JSONs of at least two --conditions runs")
+    same = {_without(_without(p["command"], "--conditions"), "--out") for p in parts}
+    if len(same) != 1:
+        raise ValueError(f"the parts come from different runs: {sorted(same)}")
+    names = [c for p in parts for c in p["conditions"]]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a condition is scored twice: {names}")
+    if any(p["groups"] != parts[0]["groups"] for p in parts):
+        raise ValueError("the parts score different maps")
+    merged = {
+        key: value for key, value in parts[0].items() if key not in ("command", "conditions", "run_minutes")
+    }
+    merged["command"] = same.pop()
+    merged["processes"] = [{"command": p["command"], "run_minutes": p["run_minutes"]} for p in parts]
+    merged["conditions"] = {c: rows for p in parts for c, rows in p["conditions"].items()}
+    merged["run_minutes"] = sum(p["run_minutes"] for p in parts)
+    return merged
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.merge:
+        results = merge_results([json.loads(Path(path).read_text()) for path in args.merge])
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench_inversion.json").write_text(json.dumps(results, indent=2))
+        print(
+            f"merged {len(args.merge)} runs into {out / 'bench_inversion.json'}: {list(results['conditions'])}"
+        )
+        return results
     if args.threads:
         torch.set_num_threads(args.threads)
     command = "python benchmarks/bench_inversion.py " + shlex.join(sys.argv[1:])
@@ -279,6 +335,8 @@ def main(argv=None) -> dict:
     results = {
         "command": command,
         "machine": machine_info(),
+        "data_seed": args.data_seed,
+        "snr_db": args.snr_db,
         "maps": len(groups),
         "groups": groups,
         "hand_drawn": list(drawn),

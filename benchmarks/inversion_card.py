@@ -19,9 +19,16 @@ from seismic_diffusers.hub import GENERATED_BLOCK_END as END
 from seismic_diffusers.hub import card_script_parser, generated_block_start, write_card_scores
 
 OURS = "VelocityInversionPipeline"
-DATASET = dict(
-    dataset_type="synthetic-held-out", dataset_name="8 families (data seed 300000) and 4 hand-drawn maps"
-)
+REPORT_SEED_BEFORE_IT_WAS_RECORDED = 300_000  # JSONs before 2026-12-07 lack "data_seed"; all used this
+
+
+def dataset(results: dict) -> dict:
+    """The held-out set the JSON scored, for `EvalResult`."""
+    seed = results.get("data_seed", REPORT_SEED_BEFORE_IT_WAS_RECORDED)
+    drawn = results["groups"].count("hand-drawn")
+    families = len(dict.fromkeys(results["groups"])) - (1 if drawn else 0)
+    name = f"{families} families (data seed {seed}) and {drawn} hand-drawn maps"
+    return dict(dataset_type="synthetic-held-out", dataset_name=name)
 
 
 def start_marker(name: str) -> str:
@@ -43,11 +50,21 @@ def ours_key(rows: dict) -> str:
 
 def scores_block(name: str, results: dict) -> str:
     groups = list(dict.fromkeys(results["groups"]))
+    drawn = results["groups"].count("hand-drawn")
+    if "processes" in results:  # a run split by --conditions and merged with --merge
+        minutes = " and ".join(f"{process['run_minutes']:.0f}" for process in results["processes"])
+        timing = (
+            f"{len(results['processes'])} processes side by side, one per condition (`--conditions`, joined "
+            f"with `--merge`), {minutes} min"
+        )
+    else:
+        timing = f"{results['run_minutes']:.0f} min"
     lines = [
         start_marker(name),
-        f"`{results['command']}` ({results['run_minutes']:.0f} min, one run, every method on the same "
-        f"{results['maps']} gathers: {len(groups) - 1} families x {results['groups'].count(groups[0])} maps of "
-        "a data seed no training used, and four hand-drawn maps no generator makes). MAE, RMSE and SSIM are "
+        f"`{results['command']}` ({timing}; one run, every method on the same "
+        f"{results['maps']} gathers: {len(groups) - (1 if drawn else 0)} families x "
+        f"{results['groups'].count(groups[0])} maps of a data seed no training used, and {drawn} hand-drawn "
+        "maps no generator makes). MAE, RMSE and SSIM are "
         "OpenFWI's; misfit is `|F(v) - d|^2 / |d|^2` against the gathers given; coverage is the share of cells "
         "whose true value lies within mean +- 2 std; deepwave runs are forward + adjoint per gather.",
         "",
@@ -76,18 +93,19 @@ def scores_block(name: str, results: dict) -> str:
 
 def eval_results(results: dict) -> list[EvalResult]:
     task = dict(task_type="image-to-image", task_name="seismic inversion")
+    held_out = dataset(results)
     out = []
     for condition, rows in results["conditions"].items():
         m = rows[ours_key(rows)]["scores"]["all"]
         out += [
-            EvalResult(**task, **DATASET, metric_type="ssim", metric_value=round(m["ssim"], 3),
+            EvalResult(**task, **held_out, metric_type="ssim", metric_value=round(m["ssim"], 3),
                        metric_name=f"mean SSIM, {condition} gathers"),
-            EvalResult(**task, **DATASET, metric_type="mae", metric_value=round(m["mae_m_per_s"]),
+            EvalResult(**task, **held_out, metric_type="mae", metric_value=round(m["mae_m_per_s"]),
                        metric_name=f"MAE (m/s), {condition} gathers"),
         ]  # fmt: skip
         if "coverage_2std" in m:
             out.append(
-                EvalResult(**task, **DATASET, metric_type="coverage", metric_value=round(m["coverage_2std"], 2),
+                EvalResult(**task, **held_out, metric_type="coverage", metric_value=round(m["coverage_2std"], 2),
                            metric_name=f"share of cells within mean +- 2 std, {condition} gathers")
             )  # fmt: skip
     return out

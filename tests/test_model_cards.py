@@ -195,3 +195,21 @@ def test_denoiser_card_checks_the_pick_rule_per_condition_level_and_phase(repo_s
     line = card.pick_recall_line({"real_development_set": real})
     assert "direct 7 of 8 held (below: raw 10 dB S 0.25 against 0.50)" in line
     assert "adapted 8 of 8 held." in line
+
+
+def test_inversion_card_describes_the_set_and_a_split_run_from_the_json(repo_script):
+    """The held-out set (data seed, families, hand-drawn count) and a run split by --conditions come from
+    the JSON, not from text in the script."""
+    import json
+
+    module = repo_script("benchmarks/inversion_card.py")
+    results = json.loads((REPO_ROOT / "benchmarks" / "results" / "bench_inversion.json").read_text())
+    results["data_seed"] = 123456
+    results["groups"] = [g for g in results["groups"] if g != "hand-drawn"] + ["hand-drawn"] * 8
+    results["maps"] = len(results["groups"])
+    results["processes"] = [{"command": "a", "run_minutes": 61.4}, {"command": "b", "run_minutes": 70.6}]
+    block = module.scores_block("openfwi-velocity-inversion", results)
+    assert "2 processes side by side, one per condition" in block and "61 and 71 min" in block
+    assert "and 8 hand-drawn maps" in block and "8 families x 1 maps" in block
+    names = {r.dataset_name for r in module.eval_results(results)}
+    assert names == {"8 families (data seed 123456) and 8 hand-drawn maps"}

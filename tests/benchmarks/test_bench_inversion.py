@@ -36,3 +36,51 @@ def test_skip_baselines_needs_a_pipeline_and_training_seeds_are_refused(bench):
     assert bench.parse_args(["--conditions", "noisy"]).conditions == ["noisy"]
     with pytest.raises(SystemExit):
         bench.parse_args(["--conditions", "loud"])
+
+
+def _part(condition: str, minutes: float, command_tail: str = "") -> dict:
+    command = (
+        "python benchmarks/bench_inversion.py --inversion_pipeline p --data_seed 310000 "
+        f"--conditions {condition} --threads 1 --out runs/{condition}{command_tail}"
+    )
+    rows = {"VelocityInversionPipeline (4 samples)": {"scores": {"all": {"ssim": 0.7}}}}
+    return {
+        "command": command,
+        "data_seed": 310000,
+        "maps": 2,
+        "groups": ["flatvel-a", "hand-drawn"],
+        "conditions": {condition if condition == "clean" else "10 dB": rows},
+        "run_minutes": minutes,
+    }
+
+
+def test_merge_joins_the_conditions_of_one_split_run(bench, tmp_path):
+    import json
+
+    merged = bench.merge_results([_part("clean", 30.0), _part("noisy", 40.0)])
+    assert list(merged["conditions"]) == ["clean", "10 dB"]
+    assert (
+        merged["command"]
+        == "python benchmarks/bench_inversion.py --inversion_pipeline p --data_seed 310000 --threads 1"
+    )
+    assert merged["run_minutes"] == 70.0 and [p["run_minutes"] for p in merged["processes"]] == [30.0, 40.0]
+    assert merged["groups"] == ["flatvel-a", "hand-drawn"] and merged["data_seed"] == 310000
+    paths = []
+    for part in (_part("clean", 30.0), _part("noisy", 40.0)):
+        paths.append(tmp_path / f"{len(paths)}.json")
+        paths[-1].write_text(json.dumps(part))
+    bench.main(["--merge", *map(str, paths), "--out", str(tmp_path / "out")])
+    assert json.loads((tmp_path / "out" / "bench_inversion.json").read_text()) == merged
+
+
+def test_merge_refuses_parts_of_different_runs(bench):
+    with pytest.raises(ValueError, match="different runs"):
+        bench.merge_results([_part("clean", 1.0), _part("noisy", 1.0, " --snr_db 5")])
+    with pytest.raises(ValueError, match="twice"):
+        bench.merge_results([_part("clean", 1.0), _part("clean", 1.0)])
+    other_maps = _part("noisy", 1.0)
+    other_maps["groups"] = ["flatvel-b", "hand-drawn"]
+    with pytest.raises(ValueError, match="different maps"):
+        bench.merge_results([_part("clean", 1.0), other_maps])
+    with pytest.raises(ValueError, match="at least two"):
+        bench.merge_results([_part("clean", 1.0)])
