@@ -55,7 +55,7 @@ def scores_block(name: str, results: dict) -> str:
         minutes = " and ".join(f"{process['run_minutes']:.0f}" for process in results["processes"])
         timing = (
             f"{len(results['processes'])} processes side by side, one per condition (`--conditions`, joined "
-            f"with `--merge`), {minutes} min"
+            f"with `--merge`), {minutes} min; seconds per gather are of one process beside the other"
         )
     else:
         timing = f"{results['run_minutes']:.0f} min"
