@@ -272,7 +272,7 @@ def merge_results(parts: list[dict]) -> dict:
     Each part must score other conditions of the same run: the same command apart from
     `--conditions` and `--out`, hence the same maps, gathers and generators. The merged `command` is
     that run's command (both conditions), `processes` keeps each part's command and minutes, and
-    `run_minutes` is their sum (CPU time on this machine, not the wall time of the parallel run).
+    `run_minutes` is the sum of the parts' run times (not the wall time if they ran side by side).
     """
     if len(parts) < 2:
         raise ValueError("merge needs the JSONs of at least two --conditions runs")

@@ -54,8 +54,8 @@ def scores_block(name: str, results: dict) -> str:
     if "processes" in results:  # a run split by --conditions and merged with --merge
         minutes = " and ".join(f"{process['run_minutes']:.0f}" for process in results["processes"])
         timing = (
-            f"{len(results['processes'])} processes side by side, one per condition (`--conditions`, joined "
-            f"with `--merge`), {minutes} min; seconds per gather are of one process beside the other"
+            f"{len(results['processes'])} processes, one per condition (`--conditions`, joined with `--merge`), "
+            f"{minutes} min"
         )
     else:
         timing = f"{results['run_minutes']:.0f} min"

@@ -209,7 +209,7 @@ def test_inversion_card_describes_the_set_and_a_split_run_from_the_json(repo_scr
     results["maps"] = len(results["groups"])
     results["processes"] = [{"command": "a", "run_minutes": 61.4}, {"command": "b", "run_minutes": 70.6}]
     block = module.scores_block("openfwi-velocity-inversion", results)
-    assert "2 processes side by side, one per condition" in block and "61 and 71 min" in block
+    assert "2 processes, one per condition" in block and "61 and 71 min" in block
     assert "and 8 hand-drawn maps" in block and "8 families x 1 maps" in block
     names = {r.dataset_name for r in module.eval_results(results)}
     assert names == {"8 families (data seed 123456) and 8 hand-drawn maps"}
