@@ -112,13 +112,17 @@ def full_waveform_inversion(
     trace_mask: np.ndarray | torch.Tensor | None = None,
     velocity_range: tuple[float, float] | None = None,
     progress: bool = False,
+    maps_per_simulation: int = 4,
 ) -> FWIResult:
     r"""
     Plain FWI: Adam on each velocity map, minimising [`gather_misfit`] through deepwave's adjoint.
 
     Each iteration costs one forward and one adjoint simulation per map (about 0.8 s for an OpenFWI
     gather on one CPU thread); maps are independent (their misfits are summed, so each gets its own
-    gradient). After every step the maps are clamped to `velocity_range`.
+    gradient). After every step the maps are clamped to `velocity_range`. Deepwave's adjoint keeps
+    every simulated map's wavefields (about 0.3 GB for an OpenFWI gather), so the maps go through it
+    `maps_per_simulation` at a time: memory stays bounded whatever the batch, and as Adam works cell
+    by cell the result is that of one batch.
 
     Args:
         start: Starting maps, m/s, `(nz, nx)`, `(B, nz, nx)` or `(B, 1, nz, nx)`; one map is used for
@@ -131,6 +135,7 @@ def full_waveform_inversion(
         velocity_range: `(low, high)` m/s the maps are kept in. Default: what `geometry` can simulate
             (`geometry.min_velocity` to `geometry.config.max_velocity`).
         progress: Show a progress bar over iterations.
+        maps_per_simulation: Maps per deepwave call (>= 1); on a CPU larger calls are no faster.
 
     Returns:
         [`FWIResult`]: the maps and the misfit before each iteration and after the last.
@@ -138,8 +143,8 @@ def full_waveform_inversion(
     Raises:
         ValueError: For bad gathers or mask (see [`check_gathers`]), a start map `check_velocity`
             refuses, a batch size that differs from the gathers', a negative or non-integer
-            `iterations`, a `learning_rate` that is not a positive number, or a `velocity_range`
-            outside what the geometry simulates.
+            `iterations`, a `learning_rate` that is not a positive number, a `velocity_range`
+            outside what the geometry simulates, or a `maps_per_simulation` that is not an integer >= 1.
     """
     data, mask = check_gathers(seismic, geometry, trace_mask)
     velocity = check_velocity(start.detach() if isinstance(start, torch.Tensor) else start, geometry).float()
@@ -158,6 +163,12 @@ def full_waveform_inversion(
         or learning_rate <= 0
     ):
         raise ValueError(f"`learning_rate` must be a positive number of m/s, got {learning_rate!r}.")
+    if (
+        isinstance(maps_per_simulation, bool)
+        or not isinstance(maps_per_simulation, int)
+        or maps_per_simulation < 1
+    ):
+        raise ValueError(f"`maps_per_simulation` must be an integer >= 1, got {maps_per_simulation!r}.")
     low, high = geometry.min_velocity, float(geometry.config.max_velocity)
     if velocity_range is not None:
         if not (low <= velocity_range[0] < velocity_range[1] <= high):
@@ -168,15 +179,19 @@ def full_waveform_inversion(
         low, high = (float(v) for v in velocity_range)
     velocity = velocity.clamp(low, high).clone().requires_grad_(True)
     optimizer = torch.optim.Adam([velocity], lr=float(learning_rate))
+    parts = [slice(i, i + maps_per_simulation) for i in range(0, velocity.shape[0], maps_per_simulation)]
     history = []
     for _ in tqdm(range(iterations), desc="FWI", disable=not progress):
         optimizer.zero_grad()
-        misfit = gather_misfit(velocity, data, mask, geometry)
-        misfit.sum().backward()
+        misfits = []
+        for part in parts:
+            misfit = gather_misfit(velocity[part], data[part], mask[part], geometry)
+            misfit.sum().backward()
+            misfits.append(misfit.detach())
         optimizer.step()
         with torch.no_grad():
             velocity.clamp_(low, high)
-        history.append(misfit.detach())
+        history.append(torch.cat(misfits))
     with torch.no_grad():
-        history.append(gather_misfit(velocity, data, mask, geometry))
+        history.append(torch.cat([gather_misfit(velocity[p], data[p], mask[p], geometry) for p in parts]))
     return FWIResult(velocity=velocity.detach(), misfit_history=torch.stack(history))

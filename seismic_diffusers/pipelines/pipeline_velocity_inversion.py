@@ -61,22 +61,6 @@ class VelocityInversionOutput(BaseOutput):
     data_misfit: np.ndarray | torch.Tensor
 
 
-# Maps per deepwave call: its adjoint keeps every map's wavefields (about 0.25 GB for an OpenFWI
-# gather), and on a CPU larger batches are no faster, so memory stays bounded whatever the batch.
-FWI_CHUNK = 4
-
-
-def _chunked_fwi(velocity: torch.Tensor, data: torch.Tensor, mask: torch.Tensor, **kwargs):
-    """[`full_waveform_inversion`] over chunks of `FWI_CHUNK` maps (Adam is per cell: same result)."""
-    parts = [
-        full_waveform_inversion(
-            velocity[i : i + FWI_CHUNK], data[i : i + FWI_CHUNK], trace_mask=mask[i : i + FWI_CHUNK], **kwargs
-        )
-        for i in range(0, len(velocity), FWI_CHUNK)
-    ]
-    return torch.cat([p.velocity for p in parts]), torch.cat([p.misfit_history[-1] for p in parts])
-
-
 def mirrors_onto_itself(geometry: AcquisitionGeometry, tolerance_cells: int = 1) -> bool:
     """Whether reversing the shot and receiver axes of a gather gives the gather of the mirrored map.
 
@@ -396,15 +380,15 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         start = self.starting_maps(data, mask, labels, mirror=mirror_start)
         if start_iterations:
             with torch.enable_grad():
-                start, _ = _chunked_fwi(
+                start = full_waveform_inversion(
                     self.processor.denormalize(start[:, 0]).clamp(low, high),
                     data,
-                    mask[:, :, 0],
+                    trace_mask=mask[:, :, 0],
                     geometry=geometry,
                     iterations=start_iterations,
                     learning_rate=float(refine_learning_rate),
                     velocity_range=(low, high),
-                )
+                ).velocity
             start = self.processor.normalize(start)[:, None]
         start = start.to(device)
         maps = batch_size * num_samples
@@ -435,15 +419,15 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
             if data_iterations:
                 velocity = self.processor.denormalize(clean[:, 0]).clamp(low, high)
                 with torch.enable_grad():
-                    velocity, _ = _chunked_fwi(
+                    velocity = full_waveform_inversion(
                         velocity.cpu(),
                         data,
-                        mask,
+                        trace_mask=mask,
                         geometry=geometry,
                         iterations=data_iterations,
                         learning_rate=float(data_learning_rate),
                         velocity_range=(low, high),
-                    )
+                    ).velocity
                 clean = self.processor.normalize(velocity.to(device))[:, None]
             model_output = prediction_from_clean(self.scheduler, clean, sample, t)
             sample = self.scheduler.step(model_output, t, sample, **step_kwargs).prev_sample
@@ -454,15 +438,16 @@ class VelocityInversionPipeline(SeismicDiffusionPipeline):
         )
         check_finite_output(velocity, "velocity maps")
         with torch.enable_grad():  # refine_iterations = 0 gives the misfit alone
-            velocity, misfit = _chunked_fwi(
+            refined = full_waveform_inversion(
                 velocity,
                 data,
-                mask,
+                trace_mask=mask,
                 geometry=geometry,
                 iterations=refine_iterations,
                 learning_rate=float(refine_learning_rate),
                 velocity_range=(low, high),
             )
+        velocity, misfit = refined.velocity, refined.misfit_history[-1]
 
         # 5. Posterior mean and spread per gather
         samples = velocity.view(batch_size, num_samples, *velocity.shape[1:])

@@ -64,6 +64,27 @@ def test_masked_traces_do_not_count(observed):
     )
 
 
+def test_maps_go_through_deepwave_a_few_at_a_time_with_the_result_of_one_batch(observed, monkeypatch):
+    import seismic_diffusers.physics.fwi as fwi
+
+    count = 5  # two full chunks of two and a partial one
+    start = torch.full((count, 24, 24), 2200.0) + torch.arange(count)[:, None, None] * 50.0
+    data = observed.expand(count, -1, -1, -1)
+    kwargs = dict(iterations=2, learning_rate=30.0)
+    whole = full_waveform_inversion(start, data, SMALL, maps_per_simulation=count, **kwargs)
+    simulated = []
+
+    def counting_forward_model(velocity, geometry):
+        simulated.append(velocity.shape[0])
+        return forward_model(velocity, geometry)
+
+    monkeypatch.setattr(fwi, "forward_model", counting_forward_model)
+    chunked = full_waveform_inversion(start, data, SMALL, maps_per_simulation=2, **kwargs)
+    assert simulated == [2, 2, 1] * 3  # two iterations and the final misfit
+    torch.testing.assert_close(chunked.velocity, whole.velocity, rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(chunked.misfit_history, whole.misfit_history, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -81,6 +102,8 @@ def test_masked_traces_do_not_count(observed):
         (dict(learning_rate=float("nan")), "learning_rate"),
         (dict(learning_rate="20"), "learning_rate"),
         (dict(velocity_range=(1000.0, 3000.0)), "velocity_range"),
+        (dict(maps_per_simulation=0), "maps_per_simulation"),
+        (dict(maps_per_simulation=1.5), "maps_per_simulation"),
     ],
 )
 def test_bad_input_is_refused_before_any_simulation(observed, change, message, monkeypatch):

@@ -265,18 +265,3 @@ def test_a_geometry_off_the_priors_grid_or_range_is_refused(
     monkeypatch.setattr(fwi_module, "forward_model", lambda *a, **k: pytest.fail("simulated"))
     with pytest.raises(ValueError, match=message):
         pipe(np.ones(geometry.data_shape), **FAST)
-
-
-def test_deepwave_runs_in_chunks_with_the_result_of_one_batch(observed):
-    from seismic_diffusers.physics import full_waveform_inversion
-    from seismic_diffusers.pipelines.pipeline_velocity_inversion import FWI_CHUNK, _chunked_fwi
-
-    count = FWI_CHUNK + 2  # one full chunk and a partial one
-    start = torch.full((count, GRID, GRID), 2200.0) + torch.arange(count)[:, None, None] * 50.0
-    data = torch.as_tensor(observed[:1]).expand(count, -1, -1, -1)
-    mask = torch.ones(count, 3, GRID)
-    kwargs = dict(geometry=SMALL, iterations=2, learning_rate=30.0)
-    chunked, misfit = _chunked_fwi(start, data, mask, **kwargs)
-    whole = full_waveform_inversion(start, data, trace_mask=mask, **kwargs)
-    torch.testing.assert_close(chunked, whole.velocity, rtol=1e-5, atol=1e-3)
-    torch.testing.assert_close(misfit, whole.misfit_history[-1], rtol=1e-4, atol=1e-6)
