@@ -118,6 +118,15 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args(argv)
+    if args.merge:
+        others = [
+            f"--{dest}"
+            for dest, value in vars(args).items()
+            if dest not in ("merge", "out") and value != parser.get_default(dest)
+        ]
+        if others:
+            parser.error(f"--merge joins finished runs and takes only --out; drop {' '.join(others)}.")
+        return args
     if args.skip_baselines and not args.inversion_pipeline:
         parser.error("--skip_baselines scores --inversion_pipeline alone; give one.")
     if args.data_seed in TRAINING_SEEDS:
@@ -276,6 +285,11 @@ def merge_results(parts: list[dict]) -> dict:
     """
     if len(parts) < 2:
         raise ValueError("merge needs the JSONs of at least two --conditions runs")
+    needed = ("command", "conditions", "groups", "run_minutes")
+    for number, part in enumerate(parts, 1):
+        missing = [key for key in needed if key not in part] if isinstance(part, dict) else list(needed)
+        if missing:
+            raise ValueError(f"part {number} is not a bench_inversion.py result: it lacks {missing}")
     same = {_without(_without(p["command"], "--conditions"), "--out") for p in parts}
     if len(same) != 1:
         raise ValueError(f"the parts come from different runs: {sorted(same)}")
@@ -297,7 +311,16 @@ def merge_results(parts: list[dict]) -> dict:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.merge:
-        results = merge_results([json.loads(Path(path).read_text()) for path in args.merge])
+        parts = []
+        for path in args.merge:
+            try:
+                parts.append(json.loads(Path(path).read_text()))
+            except (OSError, json.JSONDecodeError) as error:
+                raise SystemExit(f"--merge: cannot read {path}: {error}") from error
+        try:
+            results = merge_results(parts)
+        except ValueError as error:
+            raise SystemExit(f"--merge {' '.join(args.merge)}: {error}") from error
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "bench_inversion.json").write_text(json.dumps(results, indent=2))

@@ -84,3 +84,20 @@ def test_merge_refuses_parts_of_different_runs(bench):
         bench.merge_results([_part("clean", 1.0), other_maps])
     with pytest.raises(ValueError, match="at least two"):
         bench.merge_results([_part("clean", 1.0)])
+
+
+def test_merge_refuses_other_options_and_files_that_are_not_bench_results(bench, tmp_path, capsys):
+    import json
+
+    part = tmp_path / "clean.json"
+    part.write_text(json.dumps(_part("clean", 1.0)))
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"scores": [0.7]}))
+    with pytest.raises(SystemExit):
+        bench.main(["--merge", str(part), str(part), "--threads", "1", "--snr_db", "5"])
+    assert "takes only --out; drop --snr_db --threads" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match=r"part 2 is not a bench_inversion.py result: it lacks \['command'"):
+        bench.main(["--merge", str(part), str(other), "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit, match="cannot read"):
+        bench.main(["--merge", str(part), str(tmp_path / "missing.json"), "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
