@@ -120,7 +120,7 @@ def full_waveform_inversion(
     Each iteration costs one forward and one adjoint simulation per map (about 0.8 s for an OpenFWI
     gather on one CPU thread); maps are independent (their misfits are summed, so each gets its own
     gradient). After every step the maps are clamped to `velocity_range`. Deepwave's adjoint keeps
-    every simulated map's wavefields (about 0.3 GB for an OpenFWI gather), so the maps go through it
+    every simulated map's wavefields (about 0.14 GB for an OpenFWI gather), so the maps go through it
     `maps_per_simulation` at a time: memory stays bounded whatever the batch, and as Adam works cell
     by cell the result is that of one batch.
 
