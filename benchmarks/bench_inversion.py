@@ -31,11 +31,13 @@ Reported per family and overall: MAE and RMSE in m/s and SSIM (OpenFWI's definit
 gradient evaluations (forward + adjoint) per gather, and seconds per gather.
 
     python benchmarks/bench_inversion.py --inversion_pipeline pipelines/openfwi-velocity-inversion \
-        --inversion_net pipelines/openfwi-velocity-inversion/inversion_net --maps_per_family 1 \
-        --fwi_iterations 44 --refine_iterations 10 --threads 2 --out benchmarks/results
+        --inversion_net pipelines/openfwi-velocity-inversion/inversion_net --data_seed 310000 \
+        --maps_per_family 4 --hand_drawn second --fwi_iterations 44 --refine_iterations 10 --threads 2 \
+        --out benchmarks/results
 
 (`--fwi_iterations 44`: the pipeline's 44 forward + adjoint runs per gather; add 220 for 5x that,
-which costs about 45 min per condition on this CPU.)
+which costs about 220 s per gather on this CPU. The card's run is this command split over two
+processes with `--conditions` and joined with `--merge`: benchmarks/README.md.)
 """
 
 from __future__ import annotations
@@ -308,6 +310,18 @@ def merge_results(parts: list[dict]) -> dict:
     return merged
 
 
+PARTIAL_NAME = "bench_inversion.partial.json"
+
+
+def save_partial(out: Path, results: dict) -> None:
+    """Write the rows scored so far to `out/bench_inversion.partial.json`, so a killed run keeps them.
+
+    The file has no `run_minutes`, so `--merge` refuses it; the finished run writes
+    `bench_inversion.json` and deletes it.
+    """
+    (out / PARTIAL_NAME).write_text(json.dumps(results, indent=2))
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.merge:
@@ -365,8 +379,11 @@ def main(argv=None) -> dict:
         "hand_drawn": list(drawn),
         "conditions": {},
     }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     for condition, data in conditions.items():
         rows, context = {}, (truth, groups, data)
+        results["conditions"][condition] = rows
 
         if ours is not None:
             tic = time.perf_counter()
@@ -387,8 +404,8 @@ def main(argv=None) -> dict:
                 *context,
                 std=output.std,
             )
+            save_partial(out, results)
         if args.skip_baselines:
-            results["conditions"][condition] = rows
             continue
 
         for iterations in tqdm(args.fwi_iterations, desc=f"{condition}: FWI"):
@@ -400,6 +417,7 @@ def main(argv=None) -> dict:
             rows[name] = method_row(
                 condition, name, predicted, time.perf_counter() - tic, iterations, *context
             )
+            save_partial(out, results)
         tic = time.perf_counter()
         if joint.vqvae.config.velocity_encoder:
             generator = torch.Generator().manual_seed(0)
@@ -409,27 +427,28 @@ def main(argv=None) -> dict:
             predicted = torch.as_tensor(joint.invert(data, refine_steps=0).velocities)
             name = "joint pipeline, stage-1 encoding"
         rows[name] = method_row(condition, name, predicted, time.perf_counter() - tic, 0, *context)
+        save_partial(out, results)
         if network is not None:
             tic = time.perf_counter()
             start = network.predict_velocity(data)
             network_seconds = time.perf_counter() - tic
             rows["InversionNet"] = method_row(condition, "InversionNet", start, network_seconds, 0, *context)
+            save_partial(out, results)
             tic = time.perf_counter()
             mirrored = 0.5 * (start + network.predict_velocity(data.flip(1).flip(3)).flip(2))
             name = "InversionNet, mirror-averaged (the pipeline's start)"
             seconds = network_seconds + time.perf_counter() - tic
             rows[name] = method_row(condition, name, mirrored, seconds, 0, *context)
+            save_partial(out, results)
             tic = time.perf_counter()
             predicted = fwi(start, data, args.refine_iterations, args.refine_lr)
             name = f"InversionNet + {args.refine_iterations} FWI iterations"
             seconds = network_seconds + time.perf_counter() - tic
             rows[name] = method_row(condition, name, predicted, seconds, args.refine_iterations, *context)
-        results["conditions"][condition] = rows
+            save_partial(out, results)
     results["run_minutes"] = (time.perf_counter() - started) / 60
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "bench_inversion.json").write_text(json.dumps(results, indent=2))
+    (out / PARTIAL_NAME).unlink(missing_ok=True)
     table_groups = ["all", *dict.fromkeys(groups)]
     for condition, rows in results["conditions"].items():
         print(f"\n{condition}: SSIM per group\n| method | " + " | ".join(table_groups) + " | s/gather |")

@@ -101,3 +101,17 @@ def test_merge_refuses_other_options_and_files_that_are_not_bench_results(bench,
     with pytest.raises(SystemExit, match="cannot read"):
         bench.main(["--merge", str(part), str(tmp_path / "missing.json"), "--out", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+def test_rows_scored_so_far_are_saved_and_merge_refuses_them(bench, tmp_path):
+    import json
+
+    results = _part("clean", 1.0)
+    del results["run_minutes"]  # a run still going (or killed) has no run time
+    bench.save_partial(tmp_path, results)
+    saved = json.loads((tmp_path / bench.PARTIAL_NAME).read_text())
+    assert (
+        saved["conditions"]["clean"]["VelocityInversionPipeline (4 samples)"]["scores"]["all"]["ssim"] == 0.7
+    )
+    with pytest.raises(ValueError, match=r"lacks \['run_minutes'\]"):
+        bench.merge_results([saved, _part("noisy", 1.0)])
