@@ -205,11 +205,12 @@ def test_inversion_card_describes_the_set_and_a_split_run_from_the_json(repo_scr
     module = repo_script("benchmarks/inversion_card.py")
     results = json.loads((REPO_ROOT / "benchmarks" / "results" / "bench_inversion.json").read_text())
     results["data_seed"] = 123456
-    results["groups"] = [g for g in results["groups"] if g != "hand-drawn"] + ["hand-drawn"] * 8
+    families = dict.fromkeys(g for g in results["groups"] if g != "hand-drawn")
+    results["groups"] = [f for f in families for _ in range(3)] + ["hand-drawn"] * 8
     results["maps"] = len(results["groups"])
     results["processes"] = [{"command": "a", "run_minutes": 61.4}, {"command": "b", "run_minutes": 70.6}]
     block = module.scores_block("openfwi-velocity-inversion", results)
     assert "2 processes, one per condition" in block and "61 and 71 min" in block
-    assert "and 8 hand-drawn maps" in block and "8 families x 1 maps" in block
+    assert "and 8 hand-drawn maps" in block and "8 families x 3 maps" in block
     names = {r.dataset_name for r in module.eval_results(results)}
     assert names == {"8 families (data seed 123456) and 8 hand-drawn maps"}
