@@ -69,11 +69,21 @@ def test_corrupted_training_gathers_run(paired_folder, tmp_path):
     assert json.loads((output / "inversion_net" / "training_record.json").read_text())["steps"] == 2
 
 
-def test_bad_corruption_settings_fail_before_training(paired_folder, tmp_path):
-    result = run("--train_data_dir", str(paired_folder), "--output_dir", str(tmp_path / "bad"), "--max_train_steps", "2",
-                 "--snr_db_range", "30", "10", "--noise_probability", "1", *TINY)  # fmt: skip
-    assert result.returncode != 0 and "snr_db_range" in result.stderr
-    assert not (tmp_path / "bad" / "inversion_net").exists()
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--snr_db_range", "30", "10", "--noise_probability", "1"], "snr_db_range"),
+        (["--pretrained_model", "NOTHING"], "--pretrained_model"),
+    ],
+)
+def test_bad_settings_fail_before_training(flags, message, tmp_path, repo_script, capsys):
+    """Checked in `parse_args`, before any data is read (in-process: a launch costs 10 s a case)."""
+    parse_args = repo_script("training/train_inversion_net.py").parse_args
+    flags = [str(tmp_path / "nothing") if flag == "NOTHING" else flag for flag in flags]
+    with pytest.raises(SystemExit):
+        parse_args(["--train_data_dir", str(tmp_path), "--output_dir", str(tmp_path / "bad"), *flags, *TINY])
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
 
 
 def test_fine_tunes_from_a_pretrained_model(paired_folder, tmp_path):
@@ -93,10 +103,3 @@ def test_fine_tunes_from_a_pretrained_model(paired_folder, tmp_path):
         assert torch.equal(a, b), name  # learning rate 0: the pretrained weights, unchanged
     record = json.loads((tmp_path / "tuned" / "inversion_net" / "training_record.json").read_text())
     assert record["pretrained_model"] == str(base)
-
-
-def test_a_missing_pretrained_model_fails_before_training(paired_folder, tmp_path):
-    result = run("--train_data_dir", str(paired_folder), "--output_dir", str(tmp_path / "bad"), "--max_train_steps", "2",
-                 "--pretrained_model", str(tmp_path / "nothing"), *TINY)  # fmt: skip
-    assert result.returncode != 0 and "--pretrained_model" in result.stderr
-    assert not (tmp_path / "bad" / "inversion_net").exists()

@@ -270,22 +270,24 @@ def test_latent_operator_refuses_bad_flags_before_any_work(flags, message, tmp_p
     assert not (tmp_path / "op").exists()
 
 
-def test_stage_one_refuses_bad_flags(paired_folder, tmp_path):
-    result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir",
-                 str(tmp_path / "x"), "--max_train_steps", "1", "--velocity_encoder", *TINY_VQ)  # fmt: skip
-    assert result.returncode != 0 and "--velocity_encoder needs --num_codebooks 2" in result.stderr
-    result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir",
-                 str(tmp_path / "x"), "--max_train_steps", "1", "--seismic_amplitude_loss_weight", "-1",
-                 *TINY_VQ)  # fmt: skip
-    assert result.returncode != 0 and "--seismic_amplitude_loss_weight must be >= 0" in result.stderr
-    result = run("train_joint_vqvae.py", "--train_data_dir", str(paired_folder), "--output_dir",
-                 str(tmp_path / "x"), "--max_train_steps", "1", "--seismic_agc_window", "250",
-                 *TINY_VQ)  # fmt: skip
-    assert result.returncode != 0 and "--seismic_agc_window must be an odd number" in result.stderr
-    assert not (tmp_path / "x" / "vqvae").exists()
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--velocity_encoder"], "--velocity_encoder needs --num_codebooks 2"),
+        (["--seismic_amplitude_loss_weight", "-1"], "--seismic_amplitude_loss_weight must be >= 0"),
+        (["--seismic_agc_window", "250"], "--seismic_agc_window must be an odd number"),
+    ],
+)
+def test_stage_one_refuses_bad_flags(flags, message, tmp_path, repo_script, capsys):
+    """Checked in `parse_args`, before any data is read (in-process: a launch costs 10 s a case)."""
+    parse_args = repo_script("training/train_joint_vqvae.py").parse_args
+    with pytest.raises(SystemExit):
+        parse_args(["--train_data_dir", str(tmp_path), "--output_dir", str(tmp_path / "x"), *flags, *TINY_VQ])
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
-def test_latent_statistics_new_and_fine_tuned(tmp_path, repo_script):
+def test_latent_statistics_new_and_fine_tuned(tmp_path, repo_script, capsys):
     """A new stage 2 standardises each channel (or scales globally); fine-tuning keeps the pretrained
     pipeline's statistics, and refuses --latent_scaling, which could not change them."""
     from types import SimpleNamespace
@@ -305,6 +307,7 @@ def test_latent_statistics_new_and_fine_tuned(tmp_path, repo_script):
         train_joint_ldm.latent_statistics(torch.full((8, 4, 5, 5), float("nan")), "per_channel")
     constant = train_joint_ldm.latent_statistics(torch.zeros(8, 4, 5, 5), "per_channel")  # unused codes
     assert min(constant["latents_std"]) > 0
-    result = run("train_joint_ldm.py", "--pretrained_pipeline", str(tmp_path), "--train_data_dir", str(tmp_path),
-                 "--latent_scaling", "global")  # fmt: skip
-    assert result.returncode != 0 and "fine-tuning keeps the pretrained pipeline's scaling" in result.stderr
+    with pytest.raises(SystemExit):
+        train_joint_ldm.parse_args(["--pretrained_pipeline", str(tmp_path), "--train_data_dir", str(tmp_path),
+                                    "--latent_scaling", "global"])  # fmt: skip
+    assert "fine-tuning keeps the pretrained pipeline's scaling" in capsys.readouterr().err
