@@ -47,3 +47,16 @@ def accelerate_launch():
         return done.stdout
 
     return launch
+
+
+@pytest.fixture
+def parse_args_error(repo_script, capsys):
+    """`parse_args_error("training/x.py", argv)` -> what the script's `parse_args` printed when it
+    refused `argv`; fails the test if it accepted them. In-process: a launch costs about 10 s."""
+
+    def refuse(script: str, argv) -> str:
+        with pytest.raises(SystemExit):
+            repo_script(script).parse_args([str(a) for a in argv])
+        return capsys.readouterr().err
+
+    return refuse

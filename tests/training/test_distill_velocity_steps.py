@@ -88,12 +88,9 @@ def test_a_hand_picked_student_grid_is_saved_as_the_default_timesteps(tmp_path, 
         ),
     ],
 )
-def test_refuses_bad_flags_before_any_work(flags, message, tmp_path, repo_script, capsys):
-    """Checked in `parse_args` (in-process: a launch costs 10 s a case)."""
-    parse_args = repo_script("training/distill_velocity_steps.py").parse_args
-    with pytest.raises(SystemExit):
-        parse_args(["--teacher_pipeline", "teacher", "--output_dir", str(tmp_path / "bad"), *flags])
-    assert message in capsys.readouterr().err
+def test_refuses_bad_flags_before_any_work(flags, message, tmp_path, parse_args_error):
+    argv = ["--teacher_pipeline", "teacher", "--output_dir", tmp_path / "bad", *flags]
+    assert message in parse_args_error("training/distill_velocity_steps.py", argv)
     assert not (tmp_path / "bad").exists()
 
 

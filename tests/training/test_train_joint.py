@@ -260,13 +260,11 @@ def test_latent_operator_refuses_a_one_encoder_pipeline(paired_folder, tiny_join
         (["--generated_samples", "8"], "--generated_samples must be >= 0 and needs --physics_targets"),
     ],
 )
-def test_latent_operator_refuses_bad_flags_before_any_work(flags, message, tmp_path, repo_script, capsys):
-    parse_args = repo_script("training/train_joint_latent_operator.py").parse_args
+def test_latent_operator_refuses_bad_flags_before_any_work(flags, message, tmp_path, parse_args_error):
     out = str(tmp_path / "op")
-    with pytest.raises(SystemExit):
-        parse_args(["--pipeline", "p", "--train_data_dir", "d", "--output_dir", out]
-                   + [out if f == "OUT" else f for f in flags])  # fmt: skip
-    assert message in capsys.readouterr().err
+    argv = ["--pipeline", "p", "--train_data_dir", "d", "--output_dir", out]
+    argv += [out if f == "OUT" else f for f in flags]
+    assert message in parse_args_error("training/train_joint_latent_operator.py", argv)
     assert not (tmp_path / "op").exists()
 
 
@@ -278,16 +276,13 @@ def test_latent_operator_refuses_bad_flags_before_any_work(flags, message, tmp_p
         (["--seismic_agc_window", "250"], "--seismic_agc_window must be an odd number"),
     ],
 )
-def test_stage_one_refuses_bad_flags(flags, message, tmp_path, repo_script, capsys):
-    """Checked in `parse_args`, before any data is read (in-process: a launch costs 10 s a case)."""
-    parse_args = repo_script("training/train_joint_vqvae.py").parse_args
-    with pytest.raises(SystemExit):
-        parse_args(["--train_data_dir", str(tmp_path), "--output_dir", str(tmp_path / "x"), *flags, *TINY_VQ])
-    assert message in capsys.readouterr().err
+def test_stage_one_refuses_bad_flags(flags, message, tmp_path, parse_args_error):
+    argv = ["--train_data_dir", tmp_path, "--output_dir", tmp_path / "x", *flags, *TINY_VQ]
+    assert message in parse_args_error("training/train_joint_vqvae.py", argv)
     assert not (tmp_path / "x").exists()
 
 
-def test_latent_statistics_new_and_fine_tuned(tmp_path, repo_script, capsys):
+def test_latent_statistics_new_and_fine_tuned(tmp_path, repo_script, parse_args_error):
     """A new stage 2 standardises each channel (or scales globally); fine-tuning keeps the pretrained
     pipeline's statistics, and refuses --latent_scaling, which could not change them."""
     from types import SimpleNamespace
@@ -307,7 +302,7 @@ def test_latent_statistics_new_and_fine_tuned(tmp_path, repo_script, capsys):
         train_joint_ldm.latent_statistics(torch.full((8, 4, 5, 5), float("nan")), "per_channel")
     constant = train_joint_ldm.latent_statistics(torch.zeros(8, 4, 5, 5), "per_channel")  # unused codes
     assert min(constant["latents_std"]) > 0
-    with pytest.raises(SystemExit):
-        train_joint_ldm.parse_args(["--pretrained_pipeline", str(tmp_path), "--train_data_dir", str(tmp_path),
-                                    "--latent_scaling", "global"])  # fmt: skip
-    assert "fine-tuning keeps the pretrained pipeline's scaling" in capsys.readouterr().err
+    argv = ["--pretrained_pipeline", tmp_path, "--train_data_dir", tmp_path, "--latent_scaling", "global"]
+    assert "fine-tuning keeps the pretrained pipeline's scaling" in parse_args_error(
+        "training/train_joint_ldm.py", argv
+    )
