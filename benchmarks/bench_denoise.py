@@ -126,11 +126,13 @@ def shipped_methods(pipe, steps: int) -> dict:
         "noisy input": lambda x: x,
         "ObsPy band-pass 1-20 Hz": band_pass,
         SPECTRAL_GATING: lambda x: streams.spectral_gating(band_pass(x), RATE),
-        "ours, direct (1 step)": lambda x: pipe(x.astype(np.float32), num_inference_steps=1).waveforms,
+        "ours, direct (1 step)": lambda x: (
+            pipe(x.astype(np.float32), num_inference_steps=1, sampling_rate=RATE).waveforms
+        ),
     }
     if steps > 1:
         methods[f"ours, iterative ({steps} steps)"] = lambda x: (
-            pipe(x.astype(np.float32), num_inference_steps=steps).waveforms
+            pipe(x.astype(np.float32), num_inference_steps=steps, sampling_rate=RATE).waveforms
         )
     return methods
 
@@ -151,7 +153,7 @@ def real_set(pipe, args, adapted: dict) -> tuple[dict, dict]:
             if mixture.record_id in adapted:
                 model = adapted[mixture.record_id]
                 methods["ours, adapted to the station (1 step)"] = lambda x, m=model: (
-                    m(x.astype(np.float32), num_inference_steps=1).waveforms
+                    m(x.astype(np.float32), num_inference_steps=1, sampling_rate=RATE).waveforms
                 )
             methods_of[mixture.record_id] = methods
         rows = evaluate(methods_of[mixture.record_id], clean, mixture.noisy, p_true, s_true)

@@ -104,7 +104,7 @@ def main(argv=None) -> dict:
         estimates = {"band-pass": streams.band_pass(mixture.noisy, 1.0, 20.0, RATE)}
         for key in keys:
             pipe.register_to_config(fidelity_db=None if key == "none" else float(key))
-            estimates[key] = pipe(noisy, num_inference_steps=1).waveforms
+            estimates[key] = pipe(noisy, num_inference_steps=1, sampling_rate=RATE).waveforms
         for key, estimate in estimates.items():
             gain = reconstruction_snr_db(np.asarray(estimate, np.float64), mixture.clean, per_channel=False)
             gains[key].setdefault((mixture.condition, mixture.snr_db), []).extend(

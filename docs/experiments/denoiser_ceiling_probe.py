@@ -57,7 +57,9 @@ def main() -> None:
         methods[f"band-pass + gating, percentile {q}, over-subtraction {a:g}, {w:.2f} s"] = (
             lambda x, c, q=q, a=a, w=w: spectral_gating(band_pass(x, 1.0, 20.0, RATE), RATE, q, a, w)
         )
-    methods["pipeline, direct"] = lambda x, c: pipe(x.astype(np.float32), num_inference_steps=1).waveforms
+    methods["pipeline, direct"] = lambda x, c: (
+        pipe(x.astype(np.float32), num_inference_steps=1, sampling_rate=RATE).waveforms
+    )
     gains: dict = {}
     for mixture in development_mixtures(events, (0.0, 5.0, 10.0), args.draws, args.noise_seed, RATE):
         before = reconstruction_snr_db(mixture.noisy, mixture.clean, per_channel=False)

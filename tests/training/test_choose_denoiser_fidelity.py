@@ -67,3 +67,24 @@ def test_the_choice_is_written_into_the_folder_and_loaded(tmp_path, repo_script)
     raw = {k: report["rows"][k]["raw_mean_gain_db_per_level"]["10"] for k in ("none", "15", "25")}
     band = report["rows"]["band-pass"]["raw_mean_gain_db_per_level"]["10"]
     assert abs(raw["15"] - band) < abs(raw["none"] - band)
+
+
+def test_the_development_arrays_are_passed_with_their_rate(tmp_path, repo_script, monkeypatch):
+    """A model at another rate (here 50 Hz) must be told the 100 Hz of the development arrays."""
+    folder = tmp_path / "denoiser-50hz"
+    shutil.copytree(SHIPPED, folder)
+    processor = folder / "processor" / "processor_config.json"
+    config = json.loads(processor.read_text())
+    processor.write_text(json.dumps({**config, "sampling_rate": 50.0, "window_length": 1500}))
+    rates = []
+    call = ColdDiffusionDenoisePipeline.__call__
+
+    def recording_call(self, waveforms, *args, **kwargs):
+        rates.append(kwargs.get("sampling_rate"))
+        return call(self, waveforms, *args, **kwargs)
+
+    monkeypatch.setattr(ColdDiffusionDenoisePipeline, "__call__", recording_call)
+    argv = ["--pipeline", str(folder), "--draws", "1", "--snr_db", "10", "--candidates", "20"]
+    report = repo_script("training/choose_denoiser_fidelity.py").main([*argv, "--out", str(tmp_path / "out")])
+    assert rates and set(rates) == {100.0}
+    assert report["rows"]["none"]["in-band_median_gain_db"] > 0  # the 50 Hz model still denoises 100 Hz data
