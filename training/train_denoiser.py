@@ -31,6 +31,7 @@ from seismic_diffusers import (
     ColdDiffusionDenoisePipeline,
     ColdDiffusionScheduler,
     SeismogramProcessor,
+    SeismogramSpectralMaskModel,
     SeismogramUNet1DModel,
 )
 from seismic_diffusers.data import DenoisingPairDataset, generate_local_earthquakes, generate_seismic_noise
@@ -125,6 +126,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     data.add_argument("--snr_db_max", type=float, default=20.0, help="Highest training SNR (dB).")
 
     model = parser.add_argument_group("model")
+    model.add_argument(
+        "--architecture",
+        choices=("unet_1d", "spectral_mask"),
+        default="unet_1d",
+        help="unet_1d: SeismogramUNet1DModel (CDiffSD's, on the waveform; the options below); "
+        "spectral_mask: SeismogramSpectralMaskModel (a 2-D U-Net predicts an STFT mask; --mask_widths).",
+    )
+    model.add_argument(
+        "--mask_widths",
+        type=int,
+        nargs="+",
+        default=[16, 32, 64],
+        help="SeismogramSpectralMaskModel's U-Net widths per level (--architecture spectral_mask).",
+    )
+    model.add_argument(
+        "--mask_hop_length",
+        type=int,
+        default=64,
+        help="SeismogramSpectralMaskModel's STFT hop in samples (window 256); 128 halves its cost.",
+    )
     model.add_argument("--base_channels", type=int, default=8, help="CDiffSD's dim 8.")
     model.add_argument("--channel_mults", type=int, nargs="+", default=[1, 2, 4, 8])
     model.add_argument("--kernel_size", type=int, default=5)
@@ -172,6 +193,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(seismic_diffusers.utils.training.denoising_loss).",
     )
     train.add_argument("--second_pass_weight", type=float, default=0.0, help="CDiffSD uses 3.0.")
+    train.add_argument(
+        "--direct_step_fraction",
+        type=float,
+        default=0.0,
+        help="Share of rows trained at the last step (t = T - 1), the only one direct mode "
+        "(num_inference_steps=1) uses; the rest draw t uniformly.",
+    )
     train.add_argument("--dataloader_num_workers", type=int, default=0)
     train.add_argument(
         "--validation_pairs", type=int, default=64, help="Held-out synthetic pairs scored at the end."
@@ -194,6 +222,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--mid_attention_heads must be 0 or divide the coarsest width ({width}).")
     if args.mid_attention_heads and args.pretrained_pipeline:
         parser.error("--mid_attention_heads builds a new U-Net; a --pretrained_pipeline keeps its own.")
+    if not 0.0 <= args.direct_step_fraction <= 1.0:
+        parser.error("--direct_step_fraction must be in [0, 1].")
+    if args.architecture == "spectral_mask" and (
+        args.input_gate or args.mid_attention_heads or args.freeze or args.pretrained_pipeline
+    ):
+        parser.error(
+            "--architecture spectral_mask builds a new SeismogramSpectralMaskModel: no --input_gate, "
+            "--mid_attention_heads, --freeze or --pretrained_pipeline (a pretrained pipeline keeps its own model)."
+        )
     if args.loss == "segmental_snr" and args.window_length < SEGMENT_SAMPLES:
         parser.error(f"--loss segmental_snr needs windows of at least {SEGMENT_SAMPLES} samples.")
     check_finetune_arguments(parser, args)
@@ -317,7 +354,7 @@ def main(args: argparse.Namespace) -> None:
         # the data must match what the model was trained on
         args.sampling_rate = processor.config.sampling_rate
         args.window_length = processor.config.window_length
-        if args.input_gate and not unet.config.input_gate:
+        if args.input_gate and not getattr(unet.config, "input_gate", True):
             gated = SeismogramUNet1DModel(**{**public_config(unet.config), "input_gate": True})
             missing, unexpected = gated.load_state_dict(unet.state_dict(), strict=False)
             if set(missing) != {"conv_gate.weight", "conv_gate.bias"} or unexpected:
@@ -341,6 +378,11 @@ def main(args: argparse.Namespace) -> None:
             beta_schedule=args.beta_schedule,
             noise_scale_range=tuple(args.noise_scale_range),
         )
+    if args.architecture == "spectral_mask":
+        unet = SeismogramSpectralMaskModel(
+            hop_length=args.mask_hop_length, block_out_channels=tuple(args.mask_widths)
+        )
+    elif not args.pretrained_pipeline:
         unet = SeismogramUNet1DModel(
             base_channels=args.base_channels,
             channel_mults=tuple(args.channel_mults),
@@ -349,7 +391,7 @@ def main(args: argparse.Namespace) -> None:
             mid_attention_heads=args.mid_attention_heads,
         )
     if args.input_gate_init is not None:
-        if not (unet.config.input_gate and 0 < args.input_gate_init < 1):
+        if not (getattr(unet.config, "input_gate", False) and 0 < args.input_gate_init < 1):
             raise ValueError("--input_gate_init needs --input_gate and a value in (0, 1).")
         from seismic_diffusers.models.unet_1d_denoiser import GATE_LOGIT_SCALE
 
@@ -359,7 +401,7 @@ def main(args: argparse.Namespace) -> None:
     logger.info(
         f"U-Net parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.3f} M ({len(frozen)} frozen tensors)"
     )
-    ema_model = make_ema(accelerator, unet, SeismogramUNet1DModel, args)
+    ema_model = make_ema(accelerator, unet, type(unet), args)
 
     # 2. Data; re-seeded so batches and noise draws do not depend on how the model was made
     set_seed(args.seed)
@@ -395,6 +437,9 @@ def main(args: argparse.Namespace) -> None:
             clean, noise = clean / scale, noise / scale
             batch_size = clean.shape[0]
             timesteps = torch.randint(0, timesteps_total, (batch_size,), device=clean.device)
+            if args.direct_step_fraction:
+                direct = torch.rand(batch_size, device=clean.device) < args.direct_step_fraction
+                timesteps = torch.where(direct, timesteps_total - 1, timesteps)
             r = scheduler.sample_noise_scale(batch_size).to(clean.device)
             degraded = scheduler.add_noise(clean, noise, timesteps, r)
             with accelerator.accumulate(unet):

@@ -9,6 +9,7 @@ from .inversion_net import (
 )
 from .joint_vq import JointVQDecoderOutput, JointVQEncoderOutput, JointVQModel
 from .latent_forward_operator import LatentForwardOperator, LatentForwardOperatorOutput
+from .spectral_mask_denoiser import SeismogramSpectralMaskModel
 from .unet_1d_denoiser import SeismogramUNet1DModel, SeismogramUNet1DOutput
 from .unet_velocity import VelocityUNet2DModel
 from .waveform_prior import WaveformLatentDenoiser, WaveformLatentDenoiserOutput
@@ -27,6 +28,7 @@ __all__ = [
     "JointVQModel",
     "LatentForwardOperator",
     "LatentForwardOperatorOutput",
+    "SeismogramSpectralMaskModel",
     "SeismogramUNet1DModel",
     "SeismogramUNet1DOutput",
     "SpectrogramAutoencoder",

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from diffusers.utils import BaseOutput
 
-from ..models import SeismogramUNet1DModel
+from ..models import SeismogramSpectralMaskModel, SeismogramUNet1DModel
 from ..processors import SeismogramProcessor
 from ..schedulers import ColdDiffusionScheduler
 from ..schedulers.timestep_spacing import check_num_inference_steps
@@ -73,7 +73,8 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
     input's rate.
 
     Args:
-        unet ([`SeismogramUNet1DModel`]): Predicts the clean signal from a degraded one.
+        unet ([`SeismogramUNet1DModel`] or [`SeismogramSpectralMaskModel`]): Predicts the clean
+            signal from a degraded one, on the waveform or by an STFT mask.
         scheduler ([`ColdDiffusionScheduler`]): Degradation schedule and sampler.
         processor ([`SeismogramProcessor`]): Rate, window, normalisation and component order the
             model was trained with (`SeismogramProcessor()` is CDiffSD's: 100 Hz, 30 s, joint peak).
@@ -88,7 +89,7 @@ class ColdDiffusionDenoisePipeline(SeismicDiffusionPipeline):
 
     def __init__(
         self,
-        unet: SeismogramUNet1DModel,
+        unet: SeismogramUNet1DModel | SeismogramSpectralMaskModel,
         scheduler: ColdDiffusionScheduler,
         processor: SeismogramProcessor,
         fidelity_db: float | None = None,

@@ -63,9 +63,25 @@ def test_real_noise_and_a_band_reach_the_saved_processor(tmp_path):
     assert pipe.unet.config.mid_attention_heads == 2 and pipe.unet.mid_attention is not None
 
 
+def test_a_spectral_mask_model_trains_and_loads(tmp_path):
+    out = tmp_path / "run"
+    result = run(
+        out, 1, "--architecture", "spectral_mask", "--mask_widths", "8", "16", "--mask_hop_length", "128",
+        "--direct_step_fraction", "0.5", "--band_hz", "1", "20",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    pipe = ColdDiffusionDenoisePipeline.from_pretrained(str(out / "pipeline"))
+    assert type(pipe.unet).__name__ == "SeismogramSpectralMaskModel"
+    assert list(pipe.unet.config.block_out_channels) == [8, 16] and pipe.unet.config.hop_length == 128
+    pipe.set_progress_bar_config(disable=True)
+    assert np.isfinite(pipe(obspy.read()).waveforms[0].data).all()
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
+        (["--architecture", "spectral_mask", "--input_gate"], "--architecture spectral_mask builds a new"),
+        (["--direct_step_fraction", "1.5"], "--direct_step_fraction must be in [0, 1]"),
         (["--mid_attention_heads", "3"], "--mid_attention_heads must be 0 or divide the coarsest width (16)"),
         (["--real_noise_fraction", "1.5"], "--real_noise_fraction must be in [0, 1]"),
         (["--real_event_fraction", "-0.1"], "--real_event_fraction must be in [0, 1]"),
