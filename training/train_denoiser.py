@@ -122,6 +122,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Train on pairs band-passed to this band and save it in the processor, so the pipeline "
         "band-passes its input the same way (default: the pretrained pipeline's band, or none).",
     )
+    data.add_argument(
+        "--magnitude_range",
+        type=float,
+        nargs=2,
+        default=[0.5, 4.5],
+        metavar=("LOW", "HIGH"),
+        help="Moment magnitudes of the synthetic events (generate_local_earthquakes); larger events "
+        "have lower corner frequencies.",
+    )
+    data.add_argument(
+        "--distance_range_km",
+        type=float,
+        nargs=2,
+        default=[5.0, 110.0],
+        metavar=("LOW", "HIGH"),
+        help="Hypocentral distances of the synthetic events, km; farther events are longer and poorer "
+        "in high frequencies.",
+    )
     data.add_argument("--snr_db_min", type=float, default=-5.0, help="Lowest training SNR (dB).")
     data.add_argument("--snr_db_max", type=float, default=20.0, help="Highest training SNR (dB).")
 
@@ -222,6 +240,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--mid_attention_heads must be 0 or divide the coarsest width ({width}).")
     if args.mid_attention_heads and args.pretrained_pipeline:
         parser.error("--mid_attention_heads builds a new U-Net; a --pretrained_pipeline keeps its own.")
+    for name in ("magnitude_range", "distance_range_km"):
+        low, high = getattr(args, name)
+        if not (np.isfinite([low, high]).all() and low < high) or (name == "distance_range_km" and low <= 0):
+            parser.error(f"--{name} needs finite LOW < HIGH (distances above 0 km).")
     if not 0.0 <= args.direct_step_fraction <= 1.0:
         parser.error("--direct_step_fraction must be in [0, 1].")
     if args.architecture == "spectral_mask" and (
@@ -260,6 +282,8 @@ def build_dataset(args: argparse.Namespace, seed_offset: int = 0, num_events=Non
             seed=args.data_seed + seed_offset,
             sampling_rate=args.sampling_rate,
             num_samples=args.window_length,
+            magnitude_range=tuple(args.magnitude_range),
+            distance_range_km=tuple(args.distance_range_km),
         )
         events, p, s = generated["waveforms"], generated["p_arrival_sample"], generated["s_arrival_sample"]
         # training pairs only: five source records would make held-out pairs look better than they are

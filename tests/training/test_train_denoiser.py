@@ -82,6 +82,8 @@ def test_a_spectral_mask_model_trains_and_loads(tmp_path):
     [
         (["--architecture", "spectral_mask", "--input_gate"], "--architecture spectral_mask builds a new"),
         (["--direct_step_fraction", "1.5"], "--direct_step_fraction must be in [0, 1]"),
+        (["--magnitude_range", "5", "1"], "--magnitude_range needs finite LOW < HIGH"),
+        (["--distance_range_km", "0", "100"], "--distance_range_km needs finite LOW < HIGH"),
         (["--mid_attention_heads", "3"], "--mid_attention_heads must be 0 or divide the coarsest width (16)"),
         (["--real_noise_fraction", "1.5"], "--real_noise_fraction must be in [0, 1]"),
         (["--real_event_fraction", "-0.1"], "--real_event_fraction must be in [0, 1]"),
@@ -101,3 +103,20 @@ def test_a_window_shorter_than_a_loss_segment_is_refused_before_training(repo_sc
     )
     assert "--loss segmental_snr needs windows of at least 100 samples" in refused
     assert script.parse_args(["--loss", "segmental_snr"]).window_length == 3000
+
+
+def test_larger_farther_synthetic_events_are_poorer_in_high_frequencies(repo_script):
+    script = repo_script("training/train_denoiser.py")
+
+    def median_centroid_hz(*flags: str) -> float:
+        args = script.parse_args(
+            ["--num_events", "24", "--num_noise", "4", "--real_noise_fraction", "0", *flags]
+        )
+        events = np.asarray(script.build_dataset(args).events, dtype=np.float64)
+        power = (np.abs(np.fft.rfft(events, axis=-1)) ** 2).sum(axis=1)
+        frequency = np.fft.rfftfreq(events.shape[-1], 1 / 100.0)
+        return float(np.median((power * frequency).sum(-1) / power.sum(-1)))
+
+    default = median_centroid_hz()
+    far = median_centroid_hz("--magnitude_range", "2", "6", "--distance_range_km", "30", "300")
+    assert far < 0.8 * default
