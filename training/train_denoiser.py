@@ -378,7 +378,9 @@ def main(args: argparse.Namespace) -> None:
         # the data must match what the model was trained on
         args.sampling_rate = processor.config.sampling_rate
         args.window_length = processor.config.window_length
-        if args.input_gate and not getattr(unet.config, "input_gate", True):
+        if args.input_gate and not isinstance(unet, SeismogramUNet1DModel):
+            raise ValueError(f"--input_gate applies to a SeismogramUNet1DModel, not a {type(unet).__name__}.")
+        if args.input_gate and not unet.config.input_gate:
             gated = SeismogramUNet1DModel(**{**public_config(unet.config), "input_gate": True})
             missing, unexpected = gated.load_state_dict(unet.state_dict(), strict=False)
             if set(missing) != {"conv_gate.weight", "conv_gate.bias"} or unexpected:

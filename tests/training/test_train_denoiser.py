@@ -75,6 +75,9 @@ def test_a_spectral_mask_model_trains_and_loads(tmp_path):
     assert list(pipe.unet.config.block_out_channels) == [8, 16] and pipe.unet.config.hop_length == 128
     pipe.set_progress_bar_config(disable=True)
     assert np.isfinite(pipe(obspy.read()).waveforms[0].data).all()
+    gated = run(tmp_path / "gated", 1, "--pretrained_pipeline", str(out / "pipeline"), "--input_gate")
+    assert gated.returncode != 0 and "--input_gate applies to a SeismogramUNet1DModel" in gated.stderr
+    assert not (tmp_path / "gated" / "pipeline").exists()
 
 
 @pytest.mark.parametrize(
