@@ -40,10 +40,8 @@ LEVELS = (0.0, 5.0, 10.0)
 NOISE_SEED = 5000  # a selection seed: the benchmark reports on 1000
 
 
-def main(pipeline: str) -> None:
-    torch.set_num_threads(1)
-    pipe = ColdDiffusionDenoisePipeline.from_pretrained(pipeline)
-    pipe.set_progress_bar_config(disable=True)
+def probe_events() -> dict[str, list]:
+    """The probe's kinds of events, each a list of `development_events`-like records (1-20 Hz)."""
     real = development_events(RATE, band_hz=(1.0, 20.0))
     synthetic = band_pass(
         generate_local_earthquakes(14, seed=123456)["waveforms"].astype(np.float64), 1.0, 20.0, RATE
@@ -64,29 +62,37 @@ def main(pipeline: str) -> None:
         )
         for i, (e, n, snr) in enumerate(zip(synthetic_events, own_noise, own_snr, strict=True))
     ]
+    return {
+        "real": real,
+        "synthetic": synthetic_events,
+        "synthetic, own real noise at 12-28 dB": noisy_references,
+    }
 
-    def real_noise_mixtures(events):
-        """The benchmark's own in-band mixtures (`development_mixtures`), on these events."""
-        for mixture in development_mixtures(events, LEVELS, 1, NOISE_SEED, RATE):
-            if mixture.condition == "in-band":
-                yield mixture.clean, mixture.noisy
 
-    def synthetic_noise_mixtures(events):
-        clean = np.stack([e.waveforms for e in events])
-        for k, level in enumerate(LEVELS):
-            for draw in range(2):
-                noise = generate_seismic_noise(len(clean), seed=NOISE_SEED + 10 * k + draw).astype(np.float64)
-                noise = band_pass(noise[..., : clean.shape[-1]], 1.0, 20.0, RATE)
-                yield clean, clean + scale_noise_to_snr(clean, noise, level)  # per event
+def real_noise_mixtures(events, condition: str = "in-band"):
+    """`(clean, noisy)` batches: the benchmark's own mixtures (`development_mixtures`) on these events."""
+    for mixture in development_mixtures(events, LEVELS, 1, NOISE_SEED, RATE):
+        if mixture.condition == condition:
+            yield mixture.clean, mixture.noisy
 
+
+def synthetic_noise_mixtures(events):
+    """`(clean, noisy)` batches: synthetic noise, 1-20 Hz, two draws per level, SNR per event."""
+    clean = np.stack([e.waveforms for e in events])
+    for k, level in enumerate(LEVELS):
+        for draw in range(2):
+            noise = generate_seismic_noise(len(clean), seed=NOISE_SEED + 10 * k + draw).astype(np.float64)
+            noise = band_pass(noise[..., : clean.shape[-1]], 1.0, 20.0, RATE)
+            yield clean, clean + scale_noise_to_snr(clean, noise, level)
+
+
+def main(pipeline: str) -> None:
+    torch.set_num_threads(1)
+    pipe = ColdDiffusionDenoisePipeline.from_pretrained(pipeline)
+    pipe.set_progress_bar_config(disable=True)
     print("| events | in-band noise | model, median gain (dB) | ideal mask | share |")
     print("|---|---|---:|---:|---:|")
-    kinds = (
-        ("real", real),
-        ("synthetic", synthetic_events),
-        ("synthetic, own real noise at 12-28 dB", noisy_references),
-    )
-    for events_name, events in kinds:
+    for events_name, events in probe_events().items():
         for noise_name, mixtures in (("real", real_noise_mixtures), ("synthetic", synthetic_noise_mixtures)):
             gains: dict[str, list] = {"model": [], "ideal": []}
             for clean, noisy in mixtures(events):

@@ -6,8 +6,9 @@ a network that predicts exactly such a mask (DeepDenoiser's design) has the ceil
 This probe trains one, direct mode only (noisy window in, clean window out), on the shipped model's
 stage-2 training data (`training/train_denoiser.py`'s `build_dataset`: synthetic and real events in
 70 % real station noise, realistic recordings, 1-20 Hz), with the same loss (negative SNR in dB),
-then scores it beside the shipped pipeline on the domain probe's four domains and on the
-development set's raw-noise mixtures, all of noise seed 5000 (selection draws).
+then scores it beside the shipped pipeline on the domain probe's (`denoiser_domain_probe.py`) mixtures
+of real and synthetic events in real and synthetic in-band noise, and on the development set's
+raw-noise mixtures, all of noise seed 5000 (selection draws).
 
 The network: per component the STFT (Hann, 256 samples = 2.56 s, hop 64) of the peak-normalised
 window, bins 0-63 (0-24.6 Hz; the input is band-passed to 1-20 Hz), log magnitudes centred per
@@ -23,7 +24,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "training"))
 
 RATE = 100.0
 N_FFT, HOP, BINS = 256, 64, 64
-LEVELS = (0.0, 5.0, 10.0)
-NOISE_SEED = 5000
 
 
 class SpectralMaskNet(torch.nn.Module):
@@ -129,15 +127,10 @@ def score(
 ) -> None:
     """The probe's network beside `pipeline` (as shipped and unblended) and, if given, a `candidate`
     pipeline folder (unblended), in the four domains and in raw real noise."""
+    from denoiser_domain_probe import probe_events, real_noise_mixtures, synthetic_noise_mixtures
+
     from seismic_diffusers import ColdDiffusionDenoisePipeline
-    from seismic_diffusers.data.denoising_pairs import scale_noise_to_snr
-    from seismic_diffusers.data.obspy_recordings import development_events, development_mixtures
-    from seismic_diffusers.data.synthetic_seismograms import (
-        generate_local_earthquakes,
-        generate_seismic_noise,
-    )
     from seismic_diffusers.metrics import oracle_mask_estimate, reconstruction_snr_db
-    from seismic_diffusers.utils.streams import band_pass
 
     torch.set_num_threads(1)
     model = SpectralMaskNet()
@@ -152,32 +145,16 @@ def score(
     if other is not None:
         other.register_to_config(fidelity_db=None)
         other.set_progress_bar_config(disable=True)
-    real = development_events(RATE, band_hz=(1.0, 20.0))
-    synthetic = band_pass(
-        generate_local_earthquakes(14, seed=123456)["waveforms"].astype(np.float64), 1.0, 20.0, RATE
-    )
-    synthetic_events = [replace(real[0], id=f"synthetic {i}", waveforms=w) for i, w in enumerate(synthetic)]
-
-    def real_mixtures(events, condition):
-        for mixture in development_mixtures(events, LEVELS, 1, NOISE_SEED, RATE):
-            if mixture.condition == condition:
-                yield mixture.clean, mixture.noisy
-
-    def synthetic_noise_mixtures(events):
-        clean = np.stack([e.waveforms for e in events])
-        for k, level in enumerate(LEVELS):
-            for draw in range(2):
-                noise = generate_seismic_noise(len(clean), seed=NOISE_SEED + 10 * k + draw).astype(np.float64)
-                noise = band_pass(noise[..., : clean.shape[-1]], 1.0, 20.0, RATE)
-                yield clean, clean + scale_noise_to_snr(clean, noise, level)
+    kinds = probe_events()
+    real, synthetic_events = kinds["real"], kinds["synthetic"]
 
     rows = []
     domains = [
-        ("real", "real, in-band", lambda: real_mixtures(real, "in-band")),
+        ("real", "real, in-band", lambda: real_noise_mixtures(real, "in-band")),
         ("real", "synthetic", lambda: synthetic_noise_mixtures(real)),
-        ("synthetic", "real, in-band", lambda: real_mixtures(synthetic_events, "in-band")),
+        ("synthetic", "real, in-band", lambda: real_noise_mixtures(synthetic_events, "in-band")),
         ("synthetic", "synthetic", lambda: synthetic_noise_mixtures(synthetic_events)),
-        ("real", "real, raw", lambda: real_mixtures(real, "raw")),
+        ("real", "real, raw", lambda: real_noise_mixtures(real, "raw")),
     ]
     print(
         "| events | noise | shipped (blend) | shipped (no blend) | mask net | candidate | ideal mask | shares |"
