@@ -55,6 +55,11 @@ class SeismogramSpectralMaskModel(ModelMixin, ConfigMixin):
         if not 0 < frequency_bins <= n_fft // 2 + 1:
             raise ValueError(f"`frequency_bins` must be in (0, {n_fft // 2 + 1}], got {frequency_bins}.")
         levels = len(block_out_channels)
+        if not block_out_channels or any(w <= 0 or w % norm_num_groups for w in block_out_channels):
+            raise ValueError(
+                f"`block_out_channels` must be positive multiples of `norm_num_groups` ({norm_num_groups}), "
+                f"got {tuple(block_out_channels)}."
+            )
         if frequency_bins % 2 ** (levels - 1):
             raise ValueError(
                 f"`frequency_bins` ({frequency_bins}) must be a multiple of 2 ** (levels - 1) = {2 ** (levels - 1)}."

@@ -91,6 +91,10 @@ def test_save_load_round_trip_is_exact_and_a_pipeline_runs_it(model, tmp_path):
         ({"hop_length": 0}, "`hop_length` must be in (0, n_fft=256]"),
         ({"frequency_bins": 200}, "`frequency_bins` must be in (0, 129]"),
         ({"frequency_bins": 63}, "`frequency_bins` (63) must be a multiple of 2 ** (levels - 1) = 4"),
+        (
+            {"block_out_channels": (12, 24)},
+            "`block_out_channels` must be positive multiples of `norm_num_groups` (8)",
+        ),
     ],
 )
 def test_bad_configs_are_refused(kwargs, message):
